@@ -1,0 +1,23 @@
+"""atsock: MicroPython's ``usocket`` API on CPython, over a modem's own TCP/IP stack.
+
+    import atsock as usocket
+    modem = usocket.open_modem("/dev/ttyUSB2", dialect="quectel", apn="internet")
+    addr = usocket.getaddrinfo("example.org", 80)[0][-1]
+    s = usocket.socket()
+    s.connect(addr)
+
+Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT parsing),
+:mod:`atsock.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
+(which AT commands a socket call becomes), and :mod:`atsock.usock` (the usocket surface).
+"""
+from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, SO_REUSEADDR, SOCK_DGRAM,
+                        SOCK_RAW, SOCK_STREAM, SOL_SOCKET)
+from .errors import ModemError
+from .modem import Modem, current_modem, open_modem
+from .usock import getaddrinfo, socket
+
+__all__ = [
+    "open_modem", "Modem", "ModemError", "current_modem", "socket", "getaddrinfo",
+    "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
+    "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR",
+]

@@ -1,0 +1,56 @@
+"""Exceptions, internal and public.
+
+Public: everything a socket call raises is an ``OSError`` whose ``args[0]`` is an errno, as in
+MicroPython (``e.args[0] == errno.ETIMEDOUT``). CPython's constructor turns
+``OSError(ETIMEDOUT, ...)`` into ``TimeoutError`` (``socket.timeout``) and
+``OSError(ECONNREFUSED, ...)`` into ``ConnectionRefusedError``, so CPython-style handlers work too.
+Name lookups that fail raise ``socket.gaierror``, itself an ``OSError``.
+
+Internal (never escape the public API unconverted):
+
+* :class:`CommandFailed` — the modem answered ``ERROR`` / ``+CME ERROR: n`` / ``SEND FAIL``...
+* :class:`CommandTimeout` — no final result within the command's time budget.
+* :class:`ModemGone` — the serial port closed or failed under us.
+"""
+import errno
+import os
+import socket as _std
+from typing import Optional
+
+
+def os_error(code: int, detail: Optional[str] = None) -> OSError:
+    return OSError(code, detail or os.strerror(code))
+
+
+def timeout_error(detail: str = "timed out") -> OSError:
+    return OSError(errno.ETIMEDOUT, detail)
+
+
+def name_error(host: str) -> OSError:
+    return _std.gaierror(_std.EAI_NONAME, f"Name or service not known: {host!r}")
+
+
+class CommandFailed(Exception):
+    def __init__(self, command: str, final: str, code: Optional[int] = None):
+        super().__init__(f"{command!r} answered {final!r}")
+        self.command = command
+        self.final = final
+        self.code = code
+
+
+class CommandTimeout(Exception):
+    def __init__(self, command: str, seconds: float):
+        super().__init__(f"{command!r}: no final result within {seconds:g} s")
+        self.command = command
+        self.seconds = seconds
+
+
+class ModemGone(Exception):
+    """The serial port went away; every waiting call fails with EIO."""
+
+
+class ModemError(OSError):
+    """Bring-up or lifecycle failure of the modem itself (SIM, registration, data context)."""
+
+    def __init__(self, code: int, detail: str):
+        super().__init__(code, detail)

@@ -1,0 +1,174 @@
+"""Cut the modem's byte stream into frames: text lines, the data prompt, and counted payloads.
+
+Sans-I/O: :meth:`FrameReader.feed` takes whatever bytes the transport delivered and returns the
+frames they complete; nothing here reads a port or a clock. The reader gives the same frames
+whether the stream arrives whole, byte by byte or cut at any point, which the tests check.
+
+Three shapes share the stream:
+
+* lines, ``\\r\\n<text>\\r\\n``; blank lines between them carry nothing and are skipped;
+* the prompt ``\\r\\n> `` that asks for payload and is *not* followed by CR LF, so it is
+  recognised as soon as ``>`` stands at the start of a line (one following space is dropped);
+* a header that announces ``n`` raw bytes (``+QIRD: n\\r\\n`` on Quectel, ``+IPD,0,n:`` on ESP),
+  after which exactly ``n`` bytes are taken as data, whatever they contain.
+
+Which headers announce payload is the dialect's knowledge, passed in as :class:`PayloadRule`.
+Every line and every announced length is bounded, so a noisy or hostile modem cannot make the
+reader buffer without limit; a violation comes out as a :class:`FrameError` and reading resumes
+at the next line.
+"""
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Pattern, Sequence, Union
+
+DEFAULT_MAX_LINE = 2048
+_LINE_BREAKS = b"\r\n"
+
+
+@dataclass(frozen=True)
+class PayloadRule:
+    """A header that announces raw bytes.
+
+    ``pattern`` is matched at the start of a line and must include the header's own terminator
+    (``\\r\\n`` or ``:``) and a group named ``len``. Announced lengths above ``max_length`` are
+    refused as a protocol error instead of being waited for.
+    """
+
+    pattern: Pattern[bytes]
+    max_length: int
+
+
+@dataclass(frozen=True)
+class LineFrame:
+    text: str
+
+
+@dataclass(frozen=True)
+class PromptFrame:
+    pass
+
+
+@dataclass(frozen=True)
+class PayloadFrame:
+    header: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FrameError:
+    reason: str
+
+
+Frame = Union[LineFrame, PromptFrame, PayloadFrame, FrameError]
+
+
+def decode(raw: bytes) -> str:
+    """Modem text is ASCII; latin-1 maps any stray byte to one character instead of failing."""
+    return raw.decode("latin-1")
+
+
+class FrameReader:
+    def __init__(self, payload_rules: Sequence[PayloadRule] = (), max_line: int = DEFAULT_MAX_LINE):
+        self._rules = list(payload_rules)
+        self._max_line = max_line
+        self._buf = bytearray()
+        self._payload_header: Optional[str] = None
+        self._payload_left = 0
+        self._discarding = False
+        self._after_prompt = False
+
+    def add_rule(self, rule: PayloadRule) -> None:
+        self._rules.append(rule)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held waiting for the rest of a frame (bounded by max_line or one payload)."""
+        return len(self._buf)
+
+    def reset(self) -> None:
+        """Forget any partial frame: used when the engine resynchronises with the modem."""
+        self._buf.clear()
+        self._payload_header = None
+        self._discarding = False
+        self._after_prompt = False
+
+    def feed(self, data: bytes) -> List[Frame]:
+        self._buf += data
+        frames: List[Frame] = []
+        while self._next_frame(frames):
+            pass
+        return frames
+
+    def _next_frame(self, frames: List[Frame]) -> bool:
+        """Append at most one frame; return False when more bytes are needed."""
+        buf = self._buf
+        if self._payload_header is not None:
+            return self._take_payload(frames)
+        if self._discarding:
+            end = buf.find(b"\n")
+            if end < 0:
+                buf.clear()
+                return False
+            del buf[: end + 1]
+            self._discarding = False
+            return True
+        if self._after_prompt:
+            if not buf:
+                return False
+            if buf[0] == 0x20:
+                del buf[0]
+            self._after_prompt = False
+        skip = 0
+        while skip < len(buf) and buf[skip] in _LINE_BREAKS:
+            skip += 1
+        if skip:
+            del buf[:skip]
+        if not buf:
+            return False
+        if buf[0] == 0x3E:  # ">"
+            del buf[0]
+            self._after_prompt = True
+            frames.append(PromptFrame())
+            return True
+        for rule in self._rules:
+            match = rule.pattern.match(buf)
+            if match is None:
+                continue
+            length = int(match.group("len"))
+            header = decode(bytes(match.group(0))).rstrip("\r\n:")
+            del buf[: match.end()]
+            if length > rule.max_length:
+                frames.append(FrameError(f"announced length {length} exceeds {rule.max_length}: {header!r}"))
+                return True
+            self._payload_header = header
+            self._payload_left = length
+            return True
+        end = buf.find(b"\n")
+        if end < 0:
+            if len(buf) > self._max_line:
+                frames.append(FrameError(f"line longer than {self._max_line} bytes"))
+                buf.clear()
+                self._discarding = True
+            return False
+        if end > self._max_line:
+            frames.append(FrameError(f"line longer than {self._max_line} bytes"))
+            del buf[: end + 1]
+            return True
+        line = decode(bytes(buf[:end])).rstrip("\r").strip(" ")
+        del buf[: end + 1]
+        if line:
+            frames.append(LineFrame(line))
+        return True
+
+    def _take_payload(self, frames: List[Frame]) -> bool:
+        if len(self._buf) < self._payload_left:
+            return False
+        data = bytes(self._buf[: self._payload_left])
+        del self._buf[: self._payload_left]
+        frames.append(PayloadFrame(self._payload_header, data))
+        self._payload_header = None
+        return True
+
+
+def payload_rule(pattern: bytes, max_length: int) -> PayloadRule:
+    return PayloadRule(re.compile(pattern), max_length)

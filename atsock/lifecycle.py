@@ -1,0 +1,95 @@
+"""The modem's and the sockets' lifecycles, as data for ``transitions`` machines.
+
+The tables are the single source of truth: the code triggers the named events, the docs draw
+diagrams from the same tables. Machines are strict (``auto_transitions=False``, no ignored
+triggers): an event that is not legal in the current state raises ``MachineError``, which the
+callers turn into a clear error instead of silently doing nothing. Callbacks only record the
+change; the work itself (AT commands) happens outside the machines.
+"""
+from typing import Callable, List
+
+from transitions import Machine, MachineError
+
+__all__ = [
+    "MODEM_STATES", "MODEM_TRANSITIONS", "SOCKET_STATES", "SOCKET_TRANSITIONS",
+    "ModemLifecycle", "SocketLifecycle", "MachineError",
+]
+
+MODEM_STATES = [
+    "closed",        # port not open
+    "syncing",       # port open, waiting for the module to answer AT
+    "configuring",   # echo off, numeric errors, dialect settings
+    "checking_sim",
+    "registering",   # waiting for the network (cellular) or joining Wi-Fi
+    "activating",    # bringing up the data context
+    "online",        # sockets may be opened
+    "closing",
+    "failed",        # bring-up gave up; close() is the way out
+]
+
+MODEM_TRANSITIONS = [
+    {"trigger": "open_port", "source": "closed", "dest": "syncing"},
+    {"trigger": "synced", "source": "syncing", "dest": "configuring"},
+    {"trigger": "configured", "source": "configuring", "dest": "checking_sim"},
+    {"trigger": "sim_ready", "source": "checking_sim", "dest": "registering"},
+    {"trigger": "registered", "source": "registering", "dest": "activating"},
+    {"trigger": "activated", "source": "activating", "dest": "online"},
+    {"trigger": "fail", "source": ["syncing", "configuring", "checking_sim", "registering", "activating", "online"],
+     "dest": "failed"},
+    {"trigger": "shut_down", "source": ["syncing", "configuring", "checking_sim", "registering", "activating",
+                                        "online", "failed"], "dest": "closing"},
+    {"trigger": "port_closed", "source": "closing", "dest": "closed"},
+]
+
+SOCKET_STATES = [
+    "fresh",         # created, no modem link yet
+    "connecting",    # open command sent, waiting for the module's verdict
+    "connected",
+    "peer_closed",   # the peer finished sending and every byte it sent is in our buffer
+    "failed",        # reset or lost; the error is kept for the caller
+    "closed",        # released; any call now is EBADF
+]
+
+SOCKET_TRANSITIONS = [
+    {"trigger": "start_connect", "source": "fresh", "dest": "connecting"},
+    {"trigger": "connect_done", "source": "connecting", "dest": "connected"},
+    {"trigger": "connect_failed", "source": "connecting", "dest": "fresh"},
+    {"trigger": "peer_finished", "source": "connected", "dest": "peer_closed"},
+    {"trigger": "lose", "source": ["connecting", "connected", "peer_closed"], "dest": "failed"},
+    {"trigger": "release", "source": ["fresh", "connecting", "connected", "peer_closed", "failed"],
+     "dest": "closed"},
+]
+
+
+class _Lifecycle:
+    """A model object carrying ``state`` and the trigger methods ``transitions`` adds to it."""
+
+    def __init__(self, states, transitions, initial: str):
+        self._listeners: List[Callable[[str, str], None]] = []
+        self.machine = Machine(
+            model=self, states=states, transitions=transitions, initial=initial,
+            auto_transitions=False, queued=True, send_event=True,
+            after_state_change="_notify",
+        )
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """``listener(old_state, new_state)`` after every change."""
+        self._listeners.append(listener)
+
+    def can(self, trigger: str) -> bool:
+        return trigger in self.machine.get_triggers(self.state)
+
+    def _notify(self, event) -> None:
+        old, new = event.transition.source, event.transition.dest
+        for listener in list(self._listeners):
+            listener(old, new)
+
+
+class ModemLifecycle(_Lifecycle):
+    def __init__(self):
+        super().__init__(MODEM_STATES, MODEM_TRANSITIONS, "closed")
+
+
+class SocketLifecycle(_Lifecycle):
+    def __init__(self):
+        super().__init__(SOCKET_STATES, SOCKET_TRANSITIONS, "fresh")

@@ -1,0 +1,95 @@
+"""Open a serial port and connect it to an asyncio protocol (the engine).
+
+Two transports share the same protocol, hence the same AT parser:
+
+* ports with an OS descriptor (a UART, a USB ACM port, a pty) use pyserial-asyncio, which lets the
+  event loop wait on the descriptor itself — no extra thread, no polling;
+* any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``...) gets a small reader thread
+  that hands what it reads to the loop.
+"""
+import asyncio
+import logging
+import threading
+from typing import Callable
+
+import serial
+import serial_asyncio
+
+log = logging.getLogger("atsock.transport")
+
+READ_CHUNK = 65536
+
+
+def _has_descriptor(port: serial.SerialBase) -> bool:
+    try:
+        return isinstance(port.fileno(), int)
+    except Exception:
+        return False
+
+
+async def open_serial(loop: asyncio.AbstractEventLoop, url: str, baudrate: int,
+                      protocol_factory: Callable[[], asyncio.Protocol]):
+    port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+    port.reset_input_buffer()  # whatever waited there belongs to an earlier session
+    if _has_descriptor(port):
+        transport, protocol = await serial_asyncio.connection_for_serial(loop, protocol_factory, port)
+        # pyserial-asyncio reads 1 KiB per wake-up by default; bulk downloads want fewer wake-ups.
+        transport._max_read_size = READ_CHUNK
+        return transport, protocol
+    protocol = protocol_factory()
+    return ThreadedSerialTransport(loop, protocol, port), protocol
+
+
+class ThreadedSerialTransport(asyncio.Transport):
+    """A pyserial port without a descriptor, read by a thread and written from the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, port: serial.SerialBase):
+        super().__init__()
+        self._loop = loop
+        self._protocol = protocol
+        self._port = port
+        self._port.timeout = 0.05
+        self._closing = False
+        self._thread = threading.Thread(target=self._read_loop, name="atsock-serial-reader", daemon=True)
+        loop.call_soon(protocol.connection_made, self)
+        self._thread.start()
+
+    def _read_loop(self) -> None:
+        error = None
+        try:
+            while not self._closing:
+                data = self._port.read(max(1, min(self._port.in_waiting, READ_CHUNK)))
+                if data:
+                    self._loop.call_soon_threadsafe(self._protocol.data_received, data)
+        except Exception as exc:  # the port vanished: tell the protocol, do not die silently
+            error = exc
+        if not self._closing:
+            self._loop.call_soon_threadsafe(self._lost, error)
+
+    def _lost(self, error) -> None:
+        if not self._closing:
+            self._closing = True
+            self._port.close()
+            self._protocol.connection_lost(error)
+
+    def write(self, data: bytes) -> None:
+        if self._closing:
+            return
+        try:
+            self._port.write(data)
+        except Exception as exc:
+            self._lost(exc)
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._thread.join(timeout=1)
+        self._port.close()
+        self._loop.call_soon(self._protocol.connection_lost, None)
+
+    def get_extra_info(self, name, default=None):
+        return self._port if name == "serial" else default

@@ -1,0 +1,48 @@
+"""``python -m fakemodem DIALECT [options]``: serve an emulated module on a pty until interrupted.
+
+The first line on stdout is the pty path to open; everything after it is log output on stderr.
+"""
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from . import dialects
+from .core import FakeModem
+
+
+def _host(text: str):
+    name, sep, address = text.partition("=")
+    if not sep or not name or not address:
+        raise argparse.ArgumentTypeError(f"expected NAME=ADDRESS, got {text!r}")
+    return name, address
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fakemodem", description=__doc__.splitlines()[0])
+    parser.add_argument("dialect", choices=dialects.NAMES)
+    parser.add_argument("--host", action="append", type=_host, default=[], metavar="NAME=ADDRESS",
+                        help="answer DNS lookups of NAME with ADDRESS (repeatable)")
+    parser.add_argument("--blackhole", action="append", default=[], metavar="ADDRESS",
+                        help="never answer connections to ADDRESS (repeatable)")
+    parser.add_argument("--registration-delay", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
+
+    hosts = {}
+    for name, address in args.host:
+        hosts.setdefault(name, []).append(address)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with FakeModem(args.dialect, hosts=hosts, blackhole=args.blackhole,
+                   registration_delay=args.registration_delay) as modem:
+        print(modem.port, flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""A real host TCP connection behind an emulated module socket.
+
+The module's receive buffer is bounded: above ``rx_limit`` unread bytes the host socket stops being
+read, so the peer's TCP window closes exactly as it would against a real module whose buffer is
+full. Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
+"""
+import asyncio
+from typing import Callable, Optional
+
+
+class TcpBridge(asyncio.Protocol):
+    def __init__(self, on_data: Callable[[], None], on_closed: Callable[[], None],
+                 rx_limit: int = 65536, tx_limit: int = 65536):
+        self._on_data = on_data
+        self._on_closed = on_closed
+        self.rx_limit = rx_limit
+        self.tx_limit = tx_limit
+        self.rx = bytearray()
+        self.total_received = 0
+        self.total_read = 0
+        self.total_sent = 0
+        self.transport: Optional[asyncio.Transport] = None
+        self.closed = False
+        self._paused = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.rx += data
+        self.total_received += len(data)
+        if len(self.rx) >= self.rx_limit and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()
+        self._on_data()
+
+    def eof_received(self):
+        return False  # let the transport close; the module reports "closed"
+
+    def connection_lost(self, exc) -> None:
+        if not self.closed:
+            self.closed = True
+            self._on_closed()
+
+    @property
+    def local_port(self) -> int:
+        sockname = self.transport.get_extra_info("sockname") if self.transport else None
+        return sockname[1] if sockname else 0
+
+    def read(self, limit: int) -> bytes:
+        data = bytes(self.rx[:limit])
+        del self.rx[:limit]
+        self.total_read += len(data)
+        if self._paused and len(self.rx) < self.rx_limit // 2 and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
+
+    def can_send(self, count: int) -> bool:
+        return self.transport.get_write_buffer_size() + count <= self.tx_limit
+
+    def send(self, data: bytes) -> None:
+        self.transport.write(data)
+        self.total_sent += len(data)
+
+    @property
+    def unacked(self) -> int:
+        return self.transport.get_write_buffer_size() if self.transport else 0
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()

@@ -1,0 +1,467 @@
+"""An emulated Quectel BG96-class module: the "QI" TCP/IP command set, per the application notes.
+
+Written from ``shared/at-reference/quectel-tcpip.md`` only. Where that reference marks a behaviour
+unconfirmed, it is an option here (defaults in parentheses):
+
+* ``qiclose_unknown`` ("OK"): answer to AT+QICLOSE on an id that is not open ("OK" or "ERROR");
+* ``connected_state`` (2): <socket_state> reported for a connected client (2 or 3);
+* ``prompt`` (b"\\r\\n> "): the data prompt bytes;
+* ``dnsgip_failure_fields`` (1): 1 -> ``"dnsgip",565``; 3 -> ``"dnsgip",565,0,0``;
+* ``ip_error_style`` ("ERROR"): TCP/IP failures as ERROR, or "CME" for ``+CME ERROR: 5xx``;
+* ``payload_echo`` ("both"): QISEND payload echoed when ATE *and* QISDE are on ("both"), on
+  QISDE alone ("qisde"), or never ("never");
+* ``recv_with_length`` (False): power-on value of AT+QICFG="recvind".
+
+Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
+never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
+emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
+``registration_delay``, ``sim``, ``local_ip``, ``rx_buffer``/``tx_buffer`` (per-socket module
+buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``.
+"""
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from .atcommand import ATCommand, parse
+from .core import SerialSide
+from .hostlink import TcpBridge
+
+log = logging.getLogger("fakemodem.quectel")
+
+MAX_SEND = 1460
+MAX_READ = 1500
+STATE_OPENING, STATE_CONNECTED, STATE_CLOSING = 1, 2, 4
+
+
+@dataclass
+class Context:
+    apn: str = ""
+    user: str = ""
+    password: str = ""
+    auth: int = 0
+    active: bool = False
+
+
+@dataclass
+class Socket:
+    id: int
+    ctx: int
+    service: str
+    remote_ip: str
+    remote_port: int
+    state: int = STATE_OPENING
+    bridge: Optional[TcpBridge] = None
+    opener: Optional[asyncio.Task] = None
+    armed: bool = True  # "recv" URC edge trigger: re-armed by a read that finds nothing
+
+
+class QuectelModule:
+    def __init__(self, serial: SerialSide, *, hosts: Optional[Dict[str, object]] = None, blackhole=(),
+                 allow_outside: bool = False, boot_delay: float = 0.05,
+                 boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
+                 echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
+                 local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
+                 prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
+                 payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
+                 tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
+                 qiact_delay: float = 0.0):
+        self.serial = serial
+        self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
+        self.blackhole = set(blackhole)
+        self.allow_outside = allow_outside
+        self.boot_delay = boot_delay
+        self.boot_urcs = tuple(boot_urcs)
+        self.echo = echo
+        self.registration_delay = registration_delay
+        self.sim = sim
+        self.local_ip = local_ip
+        self.qiclose_unknown = qiclose_unknown
+        self.connected_state = connected_state
+        self.prompt = prompt
+        self.dnsgip_failure_fields = dnsgip_failure_fields
+        self.ip_error_style = ip_error_style
+        self.payload_echo = payload_echo
+        self.recvind = recv_with_length
+        self.rx_buffer = rx_buffer
+        self.tx_buffer = tx_buffer
+        self.open_timeout = open_timeout
+        self.dns_delay = dns_delay
+        self.qiact_delay = qiact_delay
+        self.cmee = 0
+        self.qisde = True
+        self.last_error = 0
+        self.contexts: Dict[int, Context] = {}
+        self.sockets: Dict[int, Socket] = {}
+        self._tasks: set = set()
+        self._booted_at = 0.0
+        self._handlers = {
+            "": self.at, "E0": self.echo_off, "E1": self.echo_on, "I": self.identify,
+            "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,
+            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin, "+CSQ": self.csq,
+            "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
+            "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
+            "+QIOPEN": self.qiopen, "+QICLOSE": self.qiclose, "+QISTATE": self.qistate,
+            "+QISEND": self.qisend, "+QIRD": self.qird, "+QIDNSGIP": self.qidnsgip,
+            "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
+        }
+
+    # --- the command loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(self.boot_delay)
+        self._booted_at = loop.time()
+        self.serial.listening = True
+        for urc in self.boot_urcs:
+            self.urc(urc)
+        while True:
+            line = await self.serial.read_command(self.echo)
+            command = parse(line)
+            handler = self._handlers.get(command.name) if command else None
+            if handler is None:
+                self.final("ERROR")
+                continue
+            try:
+                await handler(command)
+            except (ValueError, IndexError, TypeError) as exc:
+                log.debug("bad parameters in %r: %s", line, exc)
+                self.ip_error(552)
+
+    async def shut_down(self) -> None:
+        for sock in list(self.sockets.values()):
+            self._drop(sock)
+
+    def spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- output helpers -----------------------------------------------------------------------------
+    def reply(self, *lines: str, final: str = "OK") -> None:
+        """Information lines and a final result in one write, as the module frames them."""
+        out = b"".join(b"\r\n" + line.encode("latin-1") + b"\r\n" for line in lines)
+        self.serial.write(out + b"\r\n" + final.encode() + b"\r\n")
+
+    def final(self, text: str) -> None:
+        self.serial.write(b"\r\n" + text.encode() + b"\r\n")
+
+    def urc(self, text: str) -> None:
+        self.serial.write(b"\r\n" + text.encode("latin-1") + b"\r\n")
+
+    def ip_error(self, code: int) -> None:
+        self.last_error = code
+        if self.ip_error_style == "CME" and self.cmee:
+            self.final(f"+CME ERROR: {code}")
+        else:
+            self.final("ERROR")
+
+    def cme_error(self, code: int) -> None:
+        self.final(f"+CME ERROR: {code}" if self.cmee else "ERROR")
+
+    # --- basic commands -------------------------------------------------------------------------
+    async def at(self, cmd: ATCommand) -> None:
+        self.final("OK")
+
+    async def echo_off(self, cmd: ATCommand) -> None:
+        self.echo = False
+        self.final("OK")
+
+    async def echo_on(self, cmd: ATCommand) -> None:
+        self.echo = True
+        self.final("OK")
+
+    async def identify(self, cmd: ATCommand) -> None:
+        self.reply("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
+
+    async def revision(self, cmd: ATCommand) -> None:
+        self.reply("BG96MAR02A07M1G")
+
+    async def cmee_cmd(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"+CMEE: {self.cmee}")
+            return
+        value = cmd.int_arg(0)
+        if value not in (0, 1, 2):
+            raise ValueError("CMEE")
+        self.cmee = value
+        self.final("OK")
+
+    async def qisde_cmd(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"+QISDE: {int(self.qisde)}")
+            return
+        self.qisde = cmd.int_arg(0) == 1
+        self.final("OK")
+
+    async def cpin(self, cmd: ATCommand) -> None:
+        if self.sim == "absent":
+            self.cme_error(10)
+        elif cmd.kind == "read":
+            self.reply(f"+CPIN: {self.sim}")
+        elif cmd.kind == "write":
+            self.sim = "READY"
+            self.final("OK")
+        else:
+            self.final("ERROR")
+
+    async def csq(self, cmd: ATCommand) -> None:
+        self.reply("+CSQ: 20,99")
+
+    def registered(self) -> bool:
+        return asyncio.get_running_loop().time() - self._booted_at >= self.registration_delay
+
+    async def registration(self, cmd: ATCommand) -> None:
+        if cmd.kind == "write":
+            self.final("OK")
+            return
+        stat = 1 if self.registered() else 2
+        self.reply(f"{cmd.name}: 0,{stat}")
+
+    async def cfun(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply("+CFUN: 1")
+        else:
+            self.final("OK")
+
+    # --- data context ---------------------------------------------------------------------------
+    async def qicsgp(self, cmd: ATCommand) -> None:
+        ctx_id = cmd.int_arg(0)
+        if not 1 <= ctx_id <= 16:
+            raise ValueError("context")
+        ctx = self.contexts.setdefault(ctx_id, Context())
+        if len(cmd.args) == 1:
+            self.reply(f'+QICSGP: 1,"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
+            return
+        if cmd.int_arg(1) not in (1, 2, 3) or len(cmd.args) not in (3, 5, 6):
+            raise ValueError("QICSGP arguments")
+        ctx.apn = cmd.arg(2)
+        ctx.user, ctx.password = cmd.arg(3, ""), cmd.arg(4, "")
+        ctx.auth = cmd.int_arg(5, 0)
+        self.final("OK")
+
+    async def qiact(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            lines = [f'+QIACT: {i},1,1,"{self.local_ip}"' for i, c in sorted(self.contexts.items()) if c.active]
+            self.reply(*lines)
+            return
+        ctx_id = cmd.int_arg(0)
+        ctx = self.contexts.setdefault(ctx_id, Context())
+        if ctx.active or not self.registered():
+            self.ip_error(561)
+            return
+        await asyncio.sleep(self.qiact_delay)
+        ctx.active = True
+        self.final("OK")
+
+    async def qideact(self, cmd: ATCommand) -> None:
+        ctx_id = cmd.int_arg(0)
+        ctx = self.contexts.get(ctx_id)
+        for sock in [s for s in self.sockets.values() if s.ctx == ctx_id]:
+            self._drop(sock)
+        if ctx is not None:
+            ctx.active = False
+        self.final("OK")
+
+    def context_active(self, ctx_id: int) -> bool:
+        ctx = self.contexts.get(ctx_id)
+        return ctx is not None and ctx.active
+
+    # --- name resolution ------------------------------------------------------------------------
+    def lookup(self, name: str) -> List[str]:
+        try:
+            return [str(ipaddress.ip_address(name))]
+        except ValueError:
+            pass
+        found = self.hosts.get(name.lower())
+        if found is None:
+            return []
+        return [found] if isinstance(found, str) else list(found)
+
+    async def qidnsgip(self, cmd: ATCommand) -> None:
+        ctx_id, name = cmd.int_arg(0), cmd.arg(1)
+        if not self.context_active(ctx_id) or not name:
+            self.ip_error(561 if name else 552)
+            return
+        self.final("OK")
+        self.spawn(self._answer_dns(name))
+
+    async def _answer_dns(self, name: str) -> None:
+        await asyncio.sleep(self.dns_delay)
+        addresses = self.lookup(name)
+        if not addresses:
+            self.urc('+QIURC: "dnsgip",565' + (",0,0" if self.dnsgip_failure_fields == 3 else ""))
+            return
+        self.urc(f'+QIURC: "dnsgip",0,{len(addresses)},600')
+        for address in addresses:
+            self.urc(f'+QIURC: "dnsgip","{address}"')
+
+    async def qidnscfg(self, cmd: ATCommand) -> None:
+        if len(cmd.args) == 1:
+            self.reply(f'+QIDNSCFG: {cmd.int_arg(0)},"10.0.0.53","10.0.0.54"')
+        else:
+            self.final("OK")
+
+    async def qigeterror(self, cmd: ATCommand) -> None:
+        self.reply(f"+QIGETERROR: {self.last_error},{'no error' if not self.last_error else 'error'}")
+
+    async def qicfg(self, cmd: ATCommand) -> None:
+        name = (cmd.arg(0) or "").lower()
+        if name == "recvind":
+            if len(cmd.args) == 1:
+                self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
+                return
+            self.recvind = cmd.int_arg(1) == 1
+        self.final("OK")
+
+    # --- sockets --------------------------------------------------------------------------------
+    async def qiopen(self, cmd: ATCommand) -> None:
+        ctx_id, sock_id, service = cmd.int_arg(0), cmd.int_arg(1), cmd.arg(2)
+        address, remote_port = cmd.arg(3), cmd.int_arg(4)
+        access_mode = cmd.int_arg(6, 0)
+        if not 0 <= sock_id <= 11 or not address or not 0 <= remote_port <= 65535:
+            self.ip_error(552)
+            return
+        if service != "TCP" or access_mode != 0:
+            self.ip_error(555)  # the emulator models buffer access mode TCP clients so far
+            return
+        if not self.context_active(ctx_id):
+            self.ip_error(561)
+            return
+        self.final("OK")
+        if sock_id in self.sockets:
+            self.urc(f"+QIOPEN: {sock_id},563")
+            return
+        sock = Socket(sock_id, ctx_id, service, address, remote_port)
+        self.sockets[sock_id] = sock
+        sock.opener = asyncio.ensure_future(self._open(sock))
+
+    def reachable(self, address: str) -> bool:
+        if address in self.blackhole:
+            return False
+        return self.allow_outside or ipaddress.ip_address(address).is_loopback
+
+    async def _open(self, sock: Socket) -> None:
+        addresses = self.lookup(sock.remote_ip)
+        if not addresses:
+            await asyncio.sleep(self.dns_delay)
+            self._open_failed(sock, 565)
+            return
+        sock.remote_ip = addresses[0]
+        if not self.reachable(sock.remote_ip):
+            await asyncio.sleep(self.open_timeout)  # SYNs into the void
+            self._open_failed(sock, 569)
+            return
+        loop = asyncio.get_running_loop()
+        bridge = TcpBridge(lambda: self._on_data(sock), lambda: self._on_closed(sock),
+                           rx_limit=self.rx_buffer, tx_limit=self.tx_buffer)
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: bridge, sock.remote_ip, sock.remote_port),
+                                   self.open_timeout)
+        except asyncio.TimeoutError:
+            self._open_failed(sock, 569)
+            return
+        except OSError:
+            self._open_failed(sock, 566)
+            return
+        sock.bridge = bridge
+        sock.state = STATE_CONNECTED
+        sock.opener = None
+        self.urc(f"+QIOPEN: {sock.id},0")
+
+    def _open_failed(self, sock: Socket, code: int) -> None:
+        if self.sockets.get(sock.id) is sock:
+            del self.sockets[sock.id]
+        self.last_error = code
+        self.urc(f"+QIOPEN: {sock.id},{code}")
+
+    def _on_data(self, sock: Socket) -> None:
+        if sock.armed and self.sockets.get(sock.id) is sock:
+            sock.armed = False
+            length = f",{len(sock.bridge.rx)}" if self.recvind else ""
+            self.urc(f'+QIURC: "recv",{sock.id}{length}')
+
+    def _on_closed(self, sock: Socket) -> None:
+        if self.sockets.get(sock.id) is sock:
+            sock.state = STATE_CLOSING
+            self.urc(f'+QIURC: "closed",{sock.id}')
+
+    def _drop(self, sock: Socket) -> None:
+        if sock.opener is not None:
+            sock.opener.cancel()
+        if sock.bridge is not None:
+            sock.bridge.close()
+        self.sockets.pop(sock.id, None)
+
+    async def qiclose(self, cmd: ATCommand) -> None:
+        sock = self.sockets.get(cmd.int_arg(0))
+        if sock is None:
+            self.final(self.qiclose_unknown)
+            return
+        self._drop(sock)
+        self.final("OK")
+
+    def state_line(self, sock: Socket) -> str:
+        state = self.connected_state if sock.state == STATE_CONNECTED else sock.state
+        local_port = sock.bridge.local_port if sock.bridge else 0
+        return (f'+QISTATE: {sock.id},"{sock.service}","{sock.remote_ip}",{sock.remote_port},{local_port},'
+                f'{state},{sock.ctx},0,0,"uart1"')
+
+    async def qistate(self, cmd: ATCommand) -> None:
+        sockets = sorted(self.sockets.values(), key=lambda s: s.id)
+        if cmd.kind == "write":
+            mode, value = cmd.int_arg(0), cmd.int_arg(1)
+            sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
+        self.reply(*[self.state_line(s) for s in sockets])
+
+    async def qisend(self, cmd: ATCommand) -> None:
+        sock = self.sockets.get(cmd.int_arg(0))
+        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
+            if sock is None or sock.bridge is None:
+                self.ip_error(567)
+                return
+            sent, unacked = sock.bridge.total_sent, sock.bridge.unacked
+            self.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
+            return
+        length = cmd.int_arg(1, -1)
+        if length == -1 or not 1 <= length <= MAX_SEND or len(cmd.args) > 2:
+            self.ip_error(552)
+            return
+        if sock is None or sock.state != STATE_CONNECTED:
+            self.ip_error(567)
+            return
+        self.serial.write(self.prompt)
+        data = await self.serial.read_exact(length, timeout=5.0)
+        if data is None:
+            self.ip_error(569)
+            return
+        if self.payload_echo == "qisde" and self.qisde or self.payload_echo == "both" and self.qisde and self.echo:
+            self.serial.write(data)
+        bridge = sock.bridge
+        if sock.state != STATE_CONNECTED or bridge is None or bridge.closed:
+            self.ip_error(567)
+        elif not bridge.can_send(length):
+            self.final("SEND FAIL")
+        else:
+            bridge.send(data)
+            self.final("SEND OK")
+
+    async def qird(self, cmd: ATCommand) -> None:
+        sock = self.sockets.get(cmd.int_arg(0))
+        if sock is None or sock.bridge is None:
+            self.ip_error(567)
+            return
+        bridge = sock.bridge
+        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
+            self.reply(f"+QIRD: {bridge.total_received},{bridge.total_read},{len(bridge.rx)}")
+            return
+        limit = cmd.int_arg(1, MAX_READ)
+        if not 1 <= limit <= MAX_READ:
+            self.ip_error(552)
+            return
+        data = bridge.read(limit)
+        if not data:
+            sock.armed = True
+            self.reply("+QIRD: 0")
+            return
+        self.serial.write(b"\r\n+QIRD: %d\r\n" % len(data) + data + b"\r\n\r\nOK\r\n")

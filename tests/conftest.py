@@ -1,0 +1,106 @@
+"""Fixtures: real peers on 127.0.0.1 and an emulated modem on a pty, with atsock opened on it."""
+import http.server
+import logging
+import os
+import socket
+import threading
+
+import pytest
+
+import atsock
+from fakemodem import FakeModem
+
+logging.getLogger("transitions").setLevel(logging.WARNING)  # its INFO chatter drowns the wire trace
+
+HOSTS = {"echo.test": "127.0.0.1", "www.test": "127.0.0.1"}
+
+
+class TcpServer:
+    """A threaded TCP server on 127.0.0.1 running ``handler(conn)`` for every client."""
+
+    def __init__(self, handler):
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self._handler = handler
+        self._threads = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            worker.start()
+            self._threads.append(worker)
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self._handler(conn)
+            except OSError:
+                pass
+
+    def close(self):
+        self._sock.close()
+
+
+def echo_handler(conn):
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        conn.sendall(data)
+
+
+@pytest.fixture
+def echo_server():
+    server = TcpServer(echo_handler)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def tcp_server():
+    """Factory: ``tcp_server(handler)`` starts a server with a custom per-connection handler."""
+    servers = []
+
+    def start(handler):
+        server = TcpServer(handler)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    (tmp_path / "index.html").write_bytes(b"<html><body>hello from the test server</body></html>\n")
+    (tmp_path / "blob.bin").write_bytes(os.urandom(200_000))
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.root = tmp_path
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fake_modem():
+    with FakeModem("quectel", hosts=HOSTS, blackhole={"127.0.0.66"}) as fm:
+        yield fm
+
+
+@pytest.fixture
+def modem(fake_modem):
+    with atsock.open_modem(fake_modem.port, dialect="quectel", apn="internet") as m:
+        yield m
