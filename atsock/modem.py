@@ -111,7 +111,9 @@ class Modem:
         """Run a coroutine on the engine and turn internal failures into OSError."""
         try:
             return self._thread.run(coro)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError as exc:  # on 3.11+ this also catches our own OSError(ETIMEDOUT)
+            if getattr(exc, "errno", None) == errno.ETIMEDOUT:
+                raise
             raise timeout_error() from None
         except CommandTimeout as exc:
             raise timeout_error(str(exc)) from None
@@ -121,6 +123,15 @@ class Modem:
             raise os_error(errno.EIO, str(exc)) from None
         except MachineError as exc:
             raise os_error(errno.EINVAL, f"not possible in this state: {exc}") from None
+
+    def close_later(self, link) -> None:
+        """Release a link whose socket was dropped without close(), without waiting for it."""
+        def schedule():
+            task = asyncio.ensure_future(self.dialect.close_link(link))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+        if self._thread.alive and self.engine is not None and self.engine.gone is None:
+            self._thread.call_soon(schedule)
 
     def require_online(self) -> None:
         if self.state != "online":

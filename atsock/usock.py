@@ -226,6 +226,12 @@ class socket:
         except OSError:
             link.release()  # the modem is gone; the socket is closed all the same
 
+    def __del__(self) -> None:
+        # A socket dropped without close() would hold one of the modem's few connectIDs forever.
+        link = getattr(self, "_link", None)
+        if link is not None and link.id is not None and link.state != "closed":
+            self._modem.close_later(link)
+
     def __enter__(self) -> "socket":
         return self
 

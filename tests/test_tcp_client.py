@@ -253,3 +253,17 @@ def test_every_socket_of_the_modem_in_use_then_freed(modem, echo_server):
     assert extra.read(6) == b"reused"
     for sock in sockets + [extra]:
         sock.close()
+
+
+def test_a_socket_dropped_without_close_gives_its_connect_id_back(modem, fake_modem, echo_server):
+    import gc
+
+    sock = connect(modem, echo_server.port)
+    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == [0]
+    del sock
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while fake_modem.call(lambda: sorted(fake_modem.module.sockets)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == []
+    assert modem.engine.links == {}
