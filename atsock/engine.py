@@ -82,7 +82,6 @@ class Engine(asyncio.Protocol):
         self._lock: Optional[asyncio.Lock] = None
         self._needs_resync = False
         self.gone: Optional[BaseException] = None
-        self._trace = wire.isEnabledFor(logging.DEBUG)
 
     # --- registration (the dialect's side) ------------------------------------------------------
     def on_urc(self, prefix: str, handler: UrcHandler) -> None:
@@ -116,17 +115,17 @@ class Engine(asyncio.Protocol):
     def _route(self, event) -> None:
         pending = self._pending
         if isinstance(event, Intermediate):
-            if self._trace:
+            if _tracing():
                 wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
         elif isinstance(event, Final):
-            if self._trace:
+            if _tracing():
                 wire.debug("<- %s", event.text)
             if pending is not None and not pending.final.done():
                 pending.final.set_result(event)
         elif isinstance(event, Urc):
-            if self._trace:
+            if _tracing():
                 wire.debug("<- %s%s (urc)", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             self._dispatch_urc(event)
         elif isinstance(event, Prompt):
@@ -144,7 +143,7 @@ class Engine(asyncio.Protocol):
         pending.prompted.set_result(None)
         self._write(pending.payload)
         self.stats.payload_writes += 1
-        if self._trace:
+        if _tracing():
             wire.debug("-> [%d payload bytes]", len(pending.payload))
 
     def _dispatch_urc(self, urc: Urc) -> None:
@@ -207,7 +206,7 @@ class Engine(asyncio.Protocol):
         self._pending = pending
         self.stats.commands += 1
         self.stats.by_name[command.name] += 1
-        if self._trace:
+        if _tracing():
             wire.debug("-> %s", command.text)
         try:
             self._write(self.channel.begin(command))
@@ -252,6 +251,10 @@ class Engine(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _tracing() -> bool:
+    return wire.isEnabledFor(logging.DEBUG)  # cached by logging; the trace can be switched on any time
 
 
 def _consume_result(task: asyncio.Task) -> None:
