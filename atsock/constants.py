@@ -1,4 +1,5 @@
-"""Socket constants, with the host's values so CPython code comparing against ``socket.*`` agrees."""
+"""Socket constants: the host's values where CPython has them, so code comparing against
+``socket.*`` agrees; QuecPython's and MicroPython's extras where it does not."""
 import socket as _std
 
 AF_INET = _std.AF_INET
@@ -11,3 +12,7 @@ IPPROTO_TCP = _std.IPPROTO_TCP
 IPPROTO_UDP = _std.IPPROTO_UDP
 SOL_SOCKET = _std.SOL_SOCKET
 SO_REUSEADDR = _std.SO_REUSEADDR
+SO_KEEPALIVE = _std.SO_KEEPALIVE
+SO_ERROR = _std.SO_ERROR
+#: keepalive idle time in minutes (QuecPython); 0x10 keeps clear of Linux's SOL_SOCKET numbers
+TCP_KEEPALIVE = 0x10

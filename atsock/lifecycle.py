@@ -42,22 +42,28 @@ MODEM_TRANSITIONS = [
 ]
 
 SOCKET_STATES = [
-    "fresh",         # created, no modem link yet
-    "connecting",    # open command sent, waiting for the module's verdict
-    "connected",
+    "fresh",         # created, no modem link yet (may be bound to a local port)
+    "connecting",    # open command sent (client, listener or UDP service), waiting for the verdict
+    "connected",     # a TCP stream: connected client or accepted connection
+    "listening",     # a TCP listener
+    "bound",         # a UDP service: datagrams to and from any peer
     "peer_closed",   # the peer finished sending and every byte it sent is in our buffer
     "failed",        # reset or lost; the error is kept for the caller
     "closed",        # released; any call now is EBADF
 ]
 
+_OPEN = ["connecting", "connected", "listening", "bound", "peer_closed"]
+
 SOCKET_TRANSITIONS = [
     {"trigger": "start_connect", "source": "fresh", "dest": "connecting"},
     {"trigger": "connect_done", "source": "connecting", "dest": "connected"},
+    {"trigger": "listen_done", "source": "connecting", "dest": "listening"},
+    {"trigger": "bind_done", "source": "connecting", "dest": "bound"},
     {"trigger": "connect_failed", "source": "connecting", "dest": "fresh"},
+    {"trigger": "accepted", "source": "fresh", "dest": "connected"},
     {"trigger": "peer_finished", "source": "connected", "dest": "peer_closed"},
-    {"trigger": "lose", "source": ["connecting", "connected", "peer_closed"], "dest": "failed"},
-    {"trigger": "release", "source": ["fresh", "connecting", "connected", "peer_closed", "failed"],
-     "dest": "closed"},
+    {"trigger": "lose", "source": _OPEN, "dest": "failed"},
+    {"trigger": "release", "source": ["fresh", "failed"] + _OPEN, "dest": "closed"},
 ]
 
 

@@ -143,7 +143,7 @@ class Modem:
         return socket(af, type, proto, modem=self)
 
     def getaddrinfo(self, host, port, af=0, type=0, proto=0, flags=0):
-        from .usock import resolve_addrinfo
+        from .addrinfo import resolve_addrinfo
 
         return resolve_addrinfo(self, host, port, af, type, proto, flags)
 

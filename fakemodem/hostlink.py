@@ -1,11 +1,13 @@
-"""A real host TCP connection behind an emulated module socket.
+"""Real host sockets behind emulated module sockets: TCP connections and UDP endpoints.
 
 The module's receive buffer is bounded: above ``rx_limit`` unread bytes the host socket stops being
 read, so the peer's TCP window closes exactly as it would against a real module whose buffer is
 full. Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
 """
 import asyncio
-from typing import Callable, Optional
+import socket
+from collections import deque
+from typing import Callable, Deque, Optional, Tuple
 
 
 class TcpBridge(asyncio.Protocol):
@@ -22,9 +24,26 @@ class TcpBridge(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.closed = False
         self._paused = False
+        self.on_made: Optional[Callable[[], None]] = None
+        self.keepalive: Optional[Tuple[int, int, int]] = None  # idle s, interval s, probes
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        if self.keepalive is not None:
+            self._apply_keepalive(transport.get_extra_info("socket"), *self.keepalive)
+        if self.on_made is not None:
+            self.on_made()
+
+    @staticmethod
+    def _apply_keepalive(sock, idle: int, interval: int, probes: int) -> None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", probes)):
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+    @property
+    def peer(self) -> Tuple[str, int]:
+        return self.transport.get_extra_info("peername")[:2]
 
     def data_received(self, data: bytes) -> None:
         self.rx += data
@@ -66,6 +85,58 @@ class TcpBridge(asyncio.Protocol):
     @property
     def unacked(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport else 0
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class UdpBridge(asyncio.DatagramProtocol):
+    """A host UDP socket: datagrams queue up to ``rx_limit`` bytes, beyond that they are dropped
+    as a module with a full buffer drops them."""
+
+    def __init__(self, on_data: Callable[[], None], rx_limit: int = 65536):
+        self._on_data = on_data
+        self.rx_limit = rx_limit
+        self.datagrams: Deque[Tuple[bytes, Tuple[str, int]]] = deque()
+        self.queued = 0
+        self.dropped = 0
+        self.total_received = 0
+        self.total_read = 0
+        self.total_sent = 0
+        self.transport: Optional[asyncio.DatagramTransport] = None
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        if self.queued + len(data) > self.rx_limit:
+            self.dropped += 1
+            return
+        self.datagrams.append((data, addr[:2]))
+        self.queued += len(data)
+        self.total_received += len(data)
+        self._on_data()
+
+    def read(self):
+        data, sender = self.datagrams.popleft()
+        self.queued -= len(data)
+        self.total_read += len(data)
+        return data, sender
+
+    @property
+    def rx(self) -> bytes:  # for the recv notice's optional length
+        return self.datagrams[0][0] if self.datagrams else b""
+
+    @property
+    def local_port(self) -> int:
+        return self.transport.get_extra_info("sockname")[1] if self.transport else 0
+
+    def send(self, data: bytes, address: Optional[Tuple[str, int]] = None) -> None:
+        self.transport.sendto(data, address)
+        self.total_sent += len(data)
 
     def close(self) -> None:
         self.closed = True

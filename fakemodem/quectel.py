@@ -26,13 +26,9 @@ from typing import Dict, List, Optional
 
 from .atcommand import ATCommand, parse
 from .core import SerialSide
-from .hostlink import TcpBridge
+from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
-
-MAX_SEND = 1460
-MAX_READ = 1500
-STATE_OPENING, STATE_CONNECTED, STATE_CLOSING = 1, 2, 4
 
 
 @dataclass
@@ -42,19 +38,6 @@ class Context:
     password: str = ""
     auth: int = 0
     active: bool = False
-
-
-@dataclass
-class Socket:
-    id: int
-    ctx: int
-    service: str
-    remote_ip: str
-    remote_port: int
-    state: int = STATE_OPENING
-    bridge: Optional[TcpBridge] = None
-    opener: Optional[asyncio.Task] = None
-    armed: bool = True  # "recv" URC edge trigger: re-armed by a read that finds nothing
 
 
 class QuectelModule:
@@ -93,7 +76,7 @@ class QuectelModule:
         self.qisde = True
         self.last_error = 0
         self.contexts: Dict[int, Context] = {}
-        self.sockets: Dict[int, Socket] = {}
+        self.services = SocketServices(self)
         self._tasks: set = set()
         self._booted_at = 0.0
         self._handlers = {
@@ -102,8 +85,9 @@ class QuectelModule:
             "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin, "+CSQ": self.csq,
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
             "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
-            "+QIOPEN": self.qiopen, "+QICLOSE": self.qiclose, "+QISTATE": self.qistate,
-            "+QISEND": self.qisend, "+QIRD": self.qird, "+QIDNSGIP": self.qidnsgip,
+            "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
+            "+QISTATE": self.services.qistate, "+QISEND": self.services.qisend, "+QIRD": self.services.qird,
+            "+QIDNSGIP": self.qidnsgip,
             "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
         }
 
@@ -128,9 +112,13 @@ class QuectelModule:
                 log.debug("bad parameters in %r: %s", line, exc)
                 self.ip_error(552)
 
+    @property
+    def sockets(self):
+        """connectID -> socket, for tests that look inside the module."""
+        return self.services.sockets
+
     async def shut_down(self) -> None:
-        for sock in list(self.sockets.values()):
-            self._drop(sock)
+        await self.services.shut_down()
 
     def spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -257,11 +245,16 @@ class QuectelModule:
     async def qideact(self, cmd: ATCommand) -> None:
         ctx_id = cmd.int_arg(0)
         ctx = self.contexts.get(ctx_id)
-        for sock in [s for s in self.sockets.values() if s.ctx == ctx_id]:
-            self._drop(sock)
+        self.services.drop_context(ctx_id)
         if ctx is not None:
             ctx.active = False
         self.final("OK")
+
+    def reachable(self, address: str) -> bool:
+        """Only loopback peers are real unless ``allow_outside``: the emulator sends nothing off the machine."""
+        if address in self.blackhole:
+            return False
+        return self.allow_outside or ipaddress.ip_address(address).is_loopback
 
     def context_active(self, ctx_id: int) -> bool:
         ctx = self.contexts.get(ctx_id)
@@ -307,161 +300,12 @@ class QuectelModule:
 
     async def qicfg(self, cmd: ATCommand) -> None:
         name = (cmd.arg(0) or "").lower()
+        if name == "tcp/keepalive":
+            await self.services.qicfg_keepalive(cmd)
+            return
         if name == "recvind":
             if len(cmd.args) == 1:
                 self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
                 return
             self.recvind = cmd.int_arg(1) == 1
         self.final("OK")
-
-    # --- sockets --------------------------------------------------------------------------------
-    async def qiopen(self, cmd: ATCommand) -> None:
-        ctx_id, sock_id, service = cmd.int_arg(0), cmd.int_arg(1), cmd.arg(2)
-        address, remote_port = cmd.arg(3), cmd.int_arg(4)
-        access_mode = cmd.int_arg(6, 0)
-        if not 0 <= sock_id <= 11 or not address or not 0 <= remote_port <= 65535:
-            self.ip_error(552)
-            return
-        if service != "TCP" or access_mode != 0:
-            self.ip_error(555)  # the emulator models buffer access mode TCP clients so far
-            return
-        if not self.context_active(ctx_id):
-            self.ip_error(561)
-            return
-        self.final("OK")
-        if sock_id in self.sockets:
-            self.urc(f"+QIOPEN: {sock_id},563")
-            return
-        sock = Socket(sock_id, ctx_id, service, address, remote_port)
-        self.sockets[sock_id] = sock
-        sock.opener = asyncio.ensure_future(self._open(sock))
-
-    def reachable(self, address: str) -> bool:
-        if address in self.blackhole:
-            return False
-        return self.allow_outside or ipaddress.ip_address(address).is_loopback
-
-    async def _open(self, sock: Socket) -> None:
-        addresses = self.lookup(sock.remote_ip)
-        if not addresses:
-            await asyncio.sleep(self.dns_delay)
-            self._open_failed(sock, 565)
-            return
-        sock.remote_ip = addresses[0]
-        if not self.reachable(sock.remote_ip):
-            await asyncio.sleep(self.open_timeout)  # SYNs into the void
-            self._open_failed(sock, 569)
-            return
-        loop = asyncio.get_running_loop()
-        bridge = TcpBridge(lambda: self._on_data(sock), lambda: self._on_closed(sock),
-                           rx_limit=self.rx_buffer, tx_limit=self.tx_buffer)
-        try:
-            await asyncio.wait_for(loop.create_connection(lambda: bridge, sock.remote_ip, sock.remote_port),
-                                   self.open_timeout)
-        except asyncio.TimeoutError:
-            self._open_failed(sock, 569)
-            return
-        except OSError:
-            self._open_failed(sock, 566)
-            return
-        sock.bridge = bridge
-        sock.state = STATE_CONNECTED
-        sock.opener = None
-        self.urc(f"+QIOPEN: {sock.id},0")
-
-    def _open_failed(self, sock: Socket, code: int) -> None:
-        if self.sockets.get(sock.id) is sock:
-            del self.sockets[sock.id]
-        self.last_error = code
-        self.urc(f"+QIOPEN: {sock.id},{code}")
-
-    def _on_data(self, sock: Socket) -> None:
-        if sock.armed and self.sockets.get(sock.id) is sock:
-            sock.armed = False
-            length = f",{len(sock.bridge.rx)}" if self.recvind else ""
-            self.urc(f'+QIURC: "recv",{sock.id}{length}')
-
-    def _on_closed(self, sock: Socket) -> None:
-        if self.sockets.get(sock.id) is sock:
-            sock.state = STATE_CLOSING
-            self.urc(f'+QIURC: "closed",{sock.id}')
-
-    def _drop(self, sock: Socket) -> None:
-        if sock.opener is not None:
-            sock.opener.cancel()
-        if sock.bridge is not None:
-            sock.bridge.close()
-        self.sockets.pop(sock.id, None)
-
-    async def qiclose(self, cmd: ATCommand) -> None:
-        sock = self.sockets.get(cmd.int_arg(0))
-        if sock is None:
-            self.final(self.qiclose_unknown)
-            return
-        self._drop(sock)
-        self.final("OK")
-
-    def state_line(self, sock: Socket) -> str:
-        state = self.connected_state if sock.state == STATE_CONNECTED else sock.state
-        local_port = sock.bridge.local_port if sock.bridge else 0
-        return (f'+QISTATE: {sock.id},"{sock.service}","{sock.remote_ip}",{sock.remote_port},{local_port},'
-                f'{state},{sock.ctx},0,0,"uart1"')
-
-    async def qistate(self, cmd: ATCommand) -> None:
-        sockets = sorted(self.sockets.values(), key=lambda s: s.id)
-        if cmd.kind == "write":
-            mode, value = cmd.int_arg(0), cmd.int_arg(1)
-            sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
-        self.reply(*[self.state_line(s) for s in sockets])
-
-    async def qisend(self, cmd: ATCommand) -> None:
-        sock = self.sockets.get(cmd.int_arg(0))
-        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
-            if sock is None or sock.bridge is None:
-                self.ip_error(567)
-                return
-            sent, unacked = sock.bridge.total_sent, sock.bridge.unacked
-            self.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
-            return
-        length = cmd.int_arg(1, -1)
-        if length == -1 or not 1 <= length <= MAX_SEND or len(cmd.args) > 2:
-            self.ip_error(552)
-            return
-        if sock is None or sock.state != STATE_CONNECTED:
-            self.ip_error(567)
-            return
-        self.serial.write(self.prompt)
-        data = await self.serial.read_exact(length, timeout=5.0)
-        if data is None:
-            self.ip_error(569)
-            return
-        if self.payload_echo == "qisde" and self.qisde or self.payload_echo == "both" and self.qisde and self.echo:
-            self.serial.write(data)
-        bridge = sock.bridge
-        if sock.state != STATE_CONNECTED or bridge is None or bridge.closed:
-            self.ip_error(567)
-        elif not bridge.can_send(length):
-            self.final("SEND FAIL")
-        else:
-            bridge.send(data)
-            self.final("SEND OK")
-
-    async def qird(self, cmd: ATCommand) -> None:
-        sock = self.sockets.get(cmd.int_arg(0))
-        if sock is None or sock.bridge is None:
-            self.ip_error(567)
-            return
-        bridge = sock.bridge
-        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
-            self.reply(f"+QIRD: {bridge.total_received},{bridge.total_read},{len(bridge.rx)}")
-            return
-        limit = cmd.int_arg(1, MAX_READ)
-        if not 1 <= limit <= MAX_READ:
-            self.ip_error(552)
-            return
-        data = bridge.read(limit)
-        if not data:
-            sock.armed = True
-            self.reply("+QIRD: 0")
-            return
-        self.serial.write(b"\r\n+QIRD: %d\r\n" % len(data) + data + b"\r\n\r\nOK\r\n")

@@ -47,23 +47,34 @@ class Dialect:
     urc_prefixes: Sequence[str] = ()
     payload_rules: Sequence[PayloadRule] = ()
 
-    def __init__(self, engine: Engine, **settings):
+    def __init__(self, engine: Engine):
         self.engine = engine
-        self.settings = settings
         self.local_ip: Optional[str] = None
         engine.on_gone(self._on_port_gone)
 
     # --- to implement -------------------------------------------------------------------------
+    max_datagram = 0
+
     async def bring_up(self, life: ModemLifecycle) -> None:
         raise NotImplementedError
 
     async def resolve(self, host: str) -> List[str]:
         raise NotImplementedError
 
-    async def connect(self, link: Link, ip: str, port: int, timeout: Optional[float]) -> None:
+    async def connect(self, link: Link, ip: str, port: int, timeout: Optional[float], local_port: int = 0) -> None:
+        """Open a TCP client link; raises OSError with the modem's verdict."""
+        raise NotImplementedError
+
+    async def listen(self, link: Link, local_port: int, backlog: int) -> None:
+        raise NotImplementedError
+
+    async def open_udp(self, link: Link, local_port: int) -> None:
         raise NotImplementedError
 
     async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:
+        raise NotImplementedError
+
+    async def sendto(self, link: Link, data: bytes, ip: str, port: int, timeout: Optional[float]) -> int:
         raise NotImplementedError
 
     async def close_link(self, link: Link) -> None:
@@ -116,7 +127,7 @@ class DrainScheduler:
     """
 
     def __init__(self, fetch):
-        self._fetch = fetch  # async fetch(link) -> bytes (b"" when the modem has nothing left)
+        self._fetch = fetch  # async fetch(link) -> bool: delivered something (False: modem has nothing left)
         self._running: Dict[Link, asyncio.Task] = {}
 
     def request(self, link: Link, peer_finished: bool = False) -> None:
@@ -131,13 +142,11 @@ class DrainScheduler:
             while link.modem_has_data and link.error is None:
                 link.modem_has_data = False
                 while link.error is None:
-                    if len(link.rx) >= HIGH_WATER:
+                    if link.buffered >= HIGH_WATER:
                         await link.wait_for_room()
                         continue
-                    data = await self._fetch(link)
-                    if not data:
+                    if not await self._fetch(link):
                         break
-                    link.deliver(data)
             if link.peer_fin and link.error is None:
                 link.finish()
         except OSError as exc:

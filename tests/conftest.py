@@ -104,3 +104,34 @@ def fake_modem():
 def modem(fake_modem):
     with atsock.open_modem(fake_modem.port, dialect="quectel", apn="internet") as m:
         yield m
+
+
+class UdpEcho:
+    """A UDP server on 127.0.0.1 that sends every datagram back, prefixed with ``prefix``."""
+
+    def __init__(self, prefix=b""):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.prefix = prefix
+        self.seen = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                data, sender = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            self.seen.append((data, sender))
+            self.sock.sendto(self.prefix + data, sender)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def udp_echo():
+    server = UdpEcho()
+    yield server
+    server.close()

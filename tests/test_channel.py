@@ -10,7 +10,7 @@ QIRD_PAYLOAD = b'OK\r\n+QIURC: "closed",0\r\n\r\n> \x00\xff'
 
 
 def quectel_channel():
-    channel = ATChannel(urc_prefixes=QuectelDialect.urc_prefixes + ("+QIURC:", "+QIOPEN:"),
+    channel = ATChannel(urc_prefixes=QuectelDialect.urc_prefixes + ("RDY", "+QIURC:", "+QIOPEN:"),
                         payload_rules=QuectelDialect.payload_rules)
     return channel
 

@@ -1,0 +1,94 @@
+"""``getaddrinfo`` and ``inet_pton``/``inet_ntop``: addresses as usocket hands them out.
+
+Names are resolved by the modem (its own DNS over its own data context); IP literals are answered
+here without a single AT command. Results are MicroPython-shaped: one 5-tuple per address, of the
+socket type asked for (``SOCK_STREAM`` when none is).
+"""
+import errno
+import socket as _std
+
+from .constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
+from .errors import os_error
+from . import validate
+
+AI_PASSIVE = _std.AI_PASSIVE
+AI_CANONNAME = _std.AI_CANONNAME
+AI_NUMERICHOST = _std.AI_NUMERICHOST
+AI_NUMERICSERV = _std.AI_NUMERICSERV
+
+_PROTO_FOR_TYPE = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP, SOCK_RAW: 0}
+_TYPE_FOR_PROTO = {IPPROTO_TCP: SOCK_STREAM, IPPROTO_UDP: SOCK_DGRAM}
+
+
+def _gaierror(code: int, text: str) -> OSError:
+    return _std.gaierror(code, text)
+
+
+def _port(port, flags: int) -> int:
+    if port is None:
+        return 0
+    if isinstance(port, (str, bytes)):
+        text = port.decode() if isinstance(port, bytes) else port
+        if text.isdigit():
+            return validate.port_number(int(text))
+        if flags & AI_NUMERICSERV:
+            raise _gaierror(_std.EAI_NONAME, f"service {text!r} is not a number")
+        try:
+            return _std.getservbyname(text)  # a local table lookup, no network
+        except OSError:
+            raise _gaierror(_std.EAI_SERVICE, f"unknown service {text!r}") from None
+    return validate.port_number(port)
+
+
+def resolve_addrinfo(modem, host, port, af=0, type=0, proto=0, flags=0):
+    port = _port(port, flags)
+    if af not in (0, AF_INET, AF_INET6):
+        raise _gaierror(_std.EAI_FAMILY, f"address family {af} not supported")
+    if type and type not in _PROTO_FOR_TYPE:
+        raise _gaierror(_std.EAI_SOCKTYPE, f"socket type {type} not supported")
+    if proto and proto not in _TYPE_FOR_PROTO:
+        raise _gaierror(_std.EAI_SERVICE, f"protocol {proto} not supported")
+    if type and proto and _TYPE_FOR_PROTO[proto] != type:
+        raise _gaierror(_std.EAI_SOCKTYPE, f"protocol {proto} does not go with socket type {type}")
+    socktype = type or _TYPE_FOR_PROTO.get(proto, SOCK_STREAM)
+    protocol = proto or _PROTO_FOR_TYPE[socktype]
+
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host is None or host == "":
+        addresses = ["0.0.0.0" if flags & AI_PASSIVE else "127.0.0.1"]
+    elif validate.ip_literal(host) is not None:
+        addresses = [validate.ip_literal(host)]
+    elif flags & AI_NUMERICHOST:
+        raise _gaierror(_std.EAI_NONAME, f"{host!r} is not a numeric address")
+    else:
+        validate.hostname(host)
+        modem.require_online()
+        addresses = modem.run(modem.dialect.resolve(host))
+
+    canonname = host if flags & AI_CANONNAME and host else ""
+    results = []
+    for ip in addresses:
+        family = AF_INET6 if ":" in ip else AF_INET
+        if af and family != af:
+            continue
+        sockaddr = (ip, port, 0, 0) if family == AF_INET6 else (ip, port)
+        results.append((family, socktype, protocol, canonname, sockaddr))
+    if not results:
+        raise _gaierror(_std.EAI_NONAME if af == 0 else _std.EAI_ADDRFAMILY,
+                        f"{host!r} has no address of family {af}")
+    return results
+
+
+def inet_pton(af: int, text: str) -> bytes:
+    try:
+        return _std.inet_pton(af, text)
+    except (OSError, ValueError, TypeError):
+        raise os_error(errno.EINVAL, f"{text!r} is not an address of family {af}") from None
+
+
+def inet_ntop(af: int, packed: bytes) -> str:
+    try:
+        return _std.inet_ntop(af, bytes(packed))
+    except (OSError, ValueError, TypeError):
+        raise os_error(errno.EINVAL, f"{len(packed)} bytes are not an address of family {af}") from None

@@ -1,0 +1,66 @@
+"""Readiness that other threads can wait on: a change counter for ``poll``, a descriptor per socket.
+
+The engine changes links on its loop thread; callers of ``poll()`` wait in their own threads. Every
+change bumps :data:`changes`, and ``poll`` sleeps on it between looks.
+
+For code that hands ``fileno()`` to the standard library's ``select``/``selectors``, each socket can
+have a :class:`ReadySignal`: the read end of a pipe that holds one byte exactly while the socket is
+readable (data, end of stream, an error, a pending connection), and none otherwise.
+"""
+import os
+import threading
+from typing import Callable, Optional
+
+
+class ChangeCounter:
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.version = 0
+
+    def bump(self) -> None:
+        with self._cond:
+            self.version += 1
+            self._cond.notify_all()
+
+    def wait_until(self, ready: Callable[[], bool], timeout: Optional[float]) -> bool:
+        """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out."""
+        with self._cond:
+            return self._cond.wait_for(ready, timeout)
+
+    def hold(self):
+        return self._cond
+
+
+changes = ChangeCounter()
+
+
+class ReadySignal:
+    def __init__(self):
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._set = False
+        self._lock = threading.Lock()
+
+    def fileno(self) -> int:
+        return self._read_fd
+
+    def update(self, ready: bool) -> None:
+        with self._lock:
+            if self._read_fd < 0 or ready == self._set:
+                return
+            if ready:
+                os.write(self._write_fd, b"!")
+            else:
+                try:
+                    os.read(self._read_fd, 16)
+                except BlockingIOError:
+                    pass
+            self._set = ready
+
+    def close(self) -> None:
+        with self._lock:
+            for fd in (self._read_fd, self._write_fd):
+                if fd >= 0:
+                    os.close(fd)
+            self._read_fd = self._write_fd = -1

@@ -1,0 +1,317 @@
+"""The emulated Quectel module's socket services, each backed by a real host socket on 127.0.0.1.
+
+======================  ==============================================================
+"TCP"                   a host TCP connection (optionally from a fixed local port)
+"UDP"                   a host UDP socket with a fixed peer
+"TCP LISTENER"          a host listening socket on 127.0.0.1:<local_port>; each client becomes a
+                        "TCP INCOMING" socket on a free connectID, announced with
+                        ``+QIURC: "incoming",...`` (``"incoming full"`` when none is free)
+"UDP SERVICE"           a host UDP socket bound to 127.0.0.1:<local_port>, any peer
+======================  ==============================================================
+
+Buffer access mode only: data is announced with an edge-triggered ``+QIURC: "recv",<id>`` and
+read with AT+QIRD; the notice is re-armed by a read that finds the buffer empty.
+"""
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .atcommand import ATCommand
+from .hostlink import TcpBridge, UdpBridge
+
+MAX_ID = 11
+MAX_SEND = 1460
+MAX_READ = 1500
+OPENING, CONNECTED, LISTENING, CLOSING = 1, 2, 3, 4
+SERVICES = ("TCP", "UDP", "TCP LISTENER", "UDP SERVICE")
+
+
+@dataclass
+class Socket:
+    id: int
+    ctx: int
+    service: str
+    remote_ip: str
+    remote_port: int
+    local_port: int = 0
+    state: int = OPENING
+    bridge: Union[TcpBridge, UdpBridge, None] = None
+    server: Optional[asyncio.AbstractServer] = None
+    server_id: int = 0
+    opener: Optional[asyncio.Task] = None
+    armed: bool = True  # "recv" URC edge trigger: re-armed by a read that finds nothing
+
+    @property
+    def datagrams(self) -> bool:
+        return self.service in ("UDP", "UDP SERVICE")
+
+
+class SocketServices:
+    def __init__(self, module):
+        self.m = module
+        self.sockets = {}
+        self.keepalive = None  # (idle s, interval s, probes) from AT+QICFG="tcp/keepalive"
+
+    # --- opening --------------------------------------------------------------------------------
+    async def qiopen(self, cmd: ATCommand) -> None:
+        m = self.m
+        ctx_id, sock_id, service = cmd.int_arg(0), cmd.int_arg(1), cmd.arg(2)
+        address, remote_port, local_port = cmd.arg(3), cmd.int_arg(4), cmd.int_arg(5, 0)
+        access_mode = cmd.int_arg(6, 0)
+        if (not 0 <= sock_id <= MAX_ID or service not in SERVICES or not address
+                or not 0 <= remote_port <= 65535 or not 0 <= local_port <= 65535):
+            m.ip_error(552)
+            return
+        if service in ("TCP LISTENER", "UDP SERVICE") and not local_port:
+            m.ip_error(552)
+            return
+        if access_mode != 0:
+            m.ip_error(555)  # the emulator models buffer access mode only
+            return
+        if not m.context_active(ctx_id):
+            m.ip_error(561)
+            return
+        m.final("OK")
+        if sock_id in self.sockets:
+            m.urc(f"+QIOPEN: {sock_id},563")
+            return
+        sock = Socket(sock_id, ctx_id, service, address, remote_port, local_port)
+        self.sockets[sock_id] = sock
+        sock.opener = asyncio.ensure_future(self._open(sock))
+
+    async def _open(self, sock: Socket) -> None:
+        loop = asyncio.get_running_loop()
+        local = ("127.0.0.1", sock.local_port) if sock.local_port else None
+        try:
+            if sock.service == "TCP LISTENER":
+                sock.server = await loop.create_server(lambda: self._incoming(sock), "127.0.0.1", sock.local_port)
+                sock.state = LISTENING
+            elif sock.service == "UDP SERVICE":
+                _, sock.bridge = await loop.create_datagram_endpoint(
+                    lambda: UdpBridge(lambda: self._on_data(sock), self.m.rx_buffer), local_addr=local)
+                sock.state = CONNECTED
+            else:
+                await self._open_client(sock, local)
+                if sock.state != CONNECTED:
+                    return
+        except OSError:
+            self._open_failed(sock, 556 if local else 566)
+            return
+        sock.opener = None
+        self.m.urc(f"+QIOPEN: {sock.id},0")
+
+    async def _open_client(self, sock: Socket, local) -> None:
+        m = self.m
+        addresses = m.lookup(sock.remote_ip)
+        if not addresses:
+            await asyncio.sleep(m.dns_delay)
+            self._open_failed(sock, 565)
+            return
+        sock.remote_ip = addresses[0]
+        if not m.reachable(sock.remote_ip):
+            await asyncio.sleep(m.open_timeout)  # SYNs into the void
+            self._open_failed(sock, 569)
+            return
+        loop = asyncio.get_running_loop()
+        if sock.service == "UDP":
+            _, sock.bridge = await loop.create_datagram_endpoint(
+                lambda: UdpBridge(lambda: self._on_data(sock), m.rx_buffer),
+                local_addr=local, remote_addr=(sock.remote_ip, sock.remote_port))
+        else:
+            bridge = self._tcp_bridge(sock)
+            try:
+                await asyncio.wait_for(loop.create_connection(lambda: bridge, sock.remote_ip, sock.remote_port,
+                                                              local_addr=local), m.open_timeout)
+            except asyncio.TimeoutError:
+                self._open_failed(sock, 569)
+                return
+            sock.bridge = bridge
+        sock.state = CONNECTED
+
+    def _tcp_bridge(self, sock: Socket) -> TcpBridge:
+        bridge = TcpBridge(lambda: self._on_data(sock), lambda: self._on_closed(sock),
+                           rx_limit=self.m.rx_buffer, tx_limit=self.m.tx_buffer)
+        bridge.keepalive = self.keepalive
+        return bridge
+
+    def _incoming(self, listener: Socket):
+        """A client reached a listener: give it a free connectID, or turn it away."""
+        free = [i for i in range(MAX_ID + 1) if i not in self.sockets]
+        if not free or listener.state != LISTENING:
+            self.m.urc('+QIURC: "incoming full"')
+            return _Refuse()
+        sock = Socket(free[0], listener.ctx, "TCP INCOMING", "", 0, listener.local_port, CONNECTED,
+                      server_id=listener.id)
+        self.sockets[sock.id] = sock
+        sock.bridge = self._tcp_bridge(sock)
+
+        def announce():
+            sock.remote_ip, sock.remote_port = sock.bridge.peer
+            self.m.urc(f'+QIURC: "incoming",{sock.id},{listener.id},"{sock.remote_ip}",{sock.remote_port}')
+
+        sock.bridge.on_made = announce
+        return sock.bridge
+
+    def _open_failed(self, sock: Socket, code: int) -> None:
+        if self.sockets.get(sock.id) is sock:
+            del self.sockets[sock.id]
+        self.m.last_error = code
+        self.m.urc(f"+QIOPEN: {sock.id},{code}")
+
+    # --- events from the host side ---------------------------------------------------------------
+    def _on_data(self, sock: Socket) -> None:
+        if sock.armed and self.sockets.get(sock.id) is sock:
+            sock.armed = False
+            length = f",{len(sock.bridge.rx)}" if self.m.recvind else ""
+            self.m.urc(f'+QIURC: "recv",{sock.id}{length}')
+
+    def _on_closed(self, sock: Socket) -> None:
+        if self.sockets.get(sock.id) is sock:
+            sock.state = CLOSING
+            self.m.urc(f'+QIURC: "closed",{sock.id}')
+
+    # --- closing and state ------------------------------------------------------------------------
+    def drop(self, sock: Socket) -> None:
+        if sock.opener is not None:
+            sock.opener.cancel()
+        if sock.bridge is not None:
+            sock.bridge.close()
+        if sock.server is not None:
+            sock.server.close()
+        self.sockets.pop(sock.id, None)
+
+    def drop_context(self, ctx_id: int) -> None:
+        for sock in [s for s in self.sockets.values() if s.ctx == ctx_id]:
+            self.drop(sock)
+
+    async def qiclose(self, cmd: ATCommand) -> None:
+        sock = self.sockets.get(cmd.int_arg(0))
+        if sock is None:
+            self.m.final(self.m.qiclose_unknown)
+            return
+        self.drop(sock)
+        self.m.final("OK")
+
+    def state_line(self, sock: Socket) -> str:
+        state = self.m.connected_state if sock.state == CONNECTED and sock.service == "TCP" else sock.state
+        local_port = sock.bridge.local_port if sock.bridge and not sock.local_port else sock.local_port
+        address = self.m.local_ip if sock.service in ("TCP LISTENER", "UDP SERVICE") else sock.remote_ip
+        server_id = sock.server_id if sock.service == "TCP INCOMING" else (sock.id if sock.server else 0)
+        return (f'+QISTATE: {sock.id},"{sock.service}","{address}",{sock.remote_port},{local_port},'
+                f'{state},{sock.ctx},{server_id},0,"uart1"')
+
+    async def qistate(self, cmd: ATCommand) -> None:
+        sockets = sorted(self.sockets.values(), key=lambda s: s.id)
+        if cmd.kind == "write":
+            mode, value = cmd.int_arg(0), cmd.int_arg(1)
+            sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
+        self.m.reply(*[self.state_line(s) for s in sockets])
+
+    # --- data -----------------------------------------------------------------------------------
+    async def qisend(self, cmd: ATCommand) -> None:
+        m = self.m
+        sock = self.sockets.get(cmd.int_arg(0))
+        if len(cmd.args) == 2 and cmd.int_arg(1) == 0:
+            if sock is None or sock.bridge is None:
+                m.ip_error(567)
+                return
+            sent = sock.bridge.total_sent
+            unacked = sock.bridge.unacked if isinstance(sock.bridge, TcpBridge) else 0
+            m.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
+            return
+        length = cmd.int_arg(1, -1)
+        to_peer = len(cmd.args) == 4
+        if not 1 <= length <= MAX_SEND or len(cmd.args) not in (2, 4):
+            m.ip_error(552)
+            return
+        if sock is None or sock.state != CONNECTED or to_peer != (sock.service == "UDP SERVICE"):
+            m.ip_error(567 if sock is None or sock.state != CONNECTED else 552)
+            return
+        peer = None
+        if to_peer:
+            try:
+                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), cmd.int_arg(3))
+            except ValueError:
+                m.ip_error(552)
+                return
+        m.serial.write(m.prompt)
+        data = await m.serial.read_exact(length, timeout=5.0)
+        if data is None:
+            m.ip_error(569)
+            return
+        if m.payload_echo == "qisde" and m.qisde or m.payload_echo == "both" and m.qisde and m.echo:
+            m.serial.write(data)
+        bridge = sock.bridge
+        if sock.state != CONNECTED or bridge is None or bridge.closed:
+            m.ip_error(567)
+        elif isinstance(bridge, UdpBridge):
+            if peer is None or m.reachable(peer[0]):
+                bridge.send(data, peer)  # datagrams to outside addresses vanish, as into a blackhole
+            m.final("SEND OK")
+        elif not bridge.can_send(length):
+            m.final("SEND FAIL")
+        else:
+            bridge.send(data)
+            m.final("SEND OK")
+
+    async def qird(self, cmd: ATCommand) -> None:
+        m = self.m
+        sock = self.sockets.get(cmd.int_arg(0))
+        if sock is None or sock.bridge is None:
+            m.ip_error(567)
+            return
+        bridge = sock.bridge
+        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
+            unread = bridge.queued if sock.datagrams else len(bridge.rx)
+            m.reply(f"+QIRD: {bridge.total_received},{bridge.total_read},{unread}")
+            return
+        if sock.service == "UDP SERVICE" and len(cmd.args) != 1:
+            m.ip_error(552)  # the UDP SERVICE form takes no length
+            return
+        limit = cmd.int_arg(1, MAX_READ)
+        if not 1 <= limit <= MAX_READ:
+            m.ip_error(552)
+            return
+        if sock.datagrams:
+            if not bridge.datagrams:
+                sock.armed = True
+                m.reply("+QIRD: 0")
+                return
+            data, (ip, port) = bridge.read()
+            data = data[:limit]
+            header = b"+QIRD: %d" % len(data) + (b',"%s",%d' % (ip.encode(), port) if sock.service == "UDP SERVICE" else b"")
+        else:
+            data = bridge.read(limit)
+            if not data:
+                sock.armed = True
+                m.reply("+QIRD: 0")
+                return
+            header = b"+QIRD: %d" % len(data)
+        m.serial.write(b"\r\n" + header + b"\r\n" + data + b"\r\n\r\nOK\r\n")
+
+    async def qicfg_keepalive(self, cmd: ATCommand) -> None:
+        if len(cmd.args) == 1:
+            enabled, idle, interval, probes = (1,) + self.keepalive if self.keepalive else (0, 0, 0, 0)
+            self.m.reply(f'+QICFG: "tcp/keepalive",{enabled},{idle // 60},{interval},{probes}')
+            return
+        if cmd.int_arg(1) == 0:
+            self.keepalive = None
+        else:
+            idle, interval, probes = cmd.int_arg(2, 2), cmd.int_arg(3, 25), cmd.int_arg(4, 3)
+            if not (1 <= idle <= 120 and 25 <= interval <= 100 and 3 <= probes <= 10):
+                self.m.ip_error(552)
+                return
+            self.keepalive = (idle * 60, interval, probes)  # idle in minutes, as on BG95
+        self.m.final("OK")
+
+    async def shut_down(self) -> None:
+        for sock in list(self.sockets.values()):
+            self.drop(sock)
+
+
+class _Refuse(asyncio.Protocol):
+    """What a client that arrives with every connectID in use gets: a closed connection."""
+
+    def connection_made(self, transport) -> None:
+        transport.close()

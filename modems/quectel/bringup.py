@@ -1,0 +1,153 @@
+"""Bring a Quectel module from power-on to an active data context, as the process notes order it:
+sync, configure, SIM, registration, APN and context activation, then stale sockets closed."""
+import asyncio
+import errno
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+from atsock import validate
+from atsock.errors import CommandFailed, ModemError
+from atsock.lifecycle import ModemLifecycle
+
+from ..base import parse_int, split_fields
+from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QUERY
+
+log = logging.getLogger("atsock.quectel")
+
+AUTH_METHODS = {"none": 0, "pap": 1, "chap": 2}
+REGISTERED = (1, 5)  # home, roaming (3GPP 27.007 <stat>)
+SIM_BUDGET = 20.0    # SIM initialisation after boot, per Quectel's process note
+
+
+@dataclass
+class Settings:
+    """Everything ``open_modem(..., dialect="quectel", **settings)`` accepts, checked up front."""
+
+    apn: str = ""
+    user: str = ""
+    password: str = ""
+    auth: Optional[str] = None
+    context_id: int = 1
+    pin: Optional[str] = None
+    registration_timeout: float = 90.0
+    registration_poll: float = 1.0
+    sync_timeout: float = 10.0
+
+    def __post_init__(self):
+        validate.quoted_field(self.apn, "APN", 62)
+        validate.quoted_field(self.user, "user name", 64)
+        validate.quoted_field(self.password, "password", 64)
+        self.auth = self.auth or ("pap" if self.user or self.password else "none")
+        if self.auth not in AUTH_METHODS:
+            raise ValueError(f"auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth!r}")
+        if not (isinstance(self.context_id, int) and 1 <= self.context_id <= 16):
+            raise ValueError("context_id must be an int in 1..16")
+        if self.pin is not None and not (isinstance(self.pin, str) and self.pin.isdigit() and 4 <= len(self.pin) <= 8):
+            raise ValueError("pin must be 4 to 8 digits")
+
+
+class BringUp:
+    def __init__(self, engine, settings: Settings):
+        self.engine = engine
+        self.settings = settings
+        self.local_ip: Optional[str] = None
+
+    async def run(self, life: ModemLifecycle) -> None:
+        e, s = self.engine, self.settings
+        await e.sync(attempts=max(1, int(s.sync_timeout / 0.5)), timeout=0.5)
+        life.synced()
+        await e.command("ATE0", timeout=T_QUERY)
+        await e.command("AT+CMEE=1", timeout=T_QUERY)
+        await e.command("AT+QISDE=0", timeout=T_QUERY, check=False)  # no payload echo; older firmware lacks it
+        life.configured()
+        await self._wait_for_sim()
+        life.sim_ready()
+        await self._wait_for_registration()
+        life.registered()
+        await self._activate_context()
+        await self._close_stale_links()
+        life.activated()
+
+    async def _wait_for_sim(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SIM_BUDGET
+        while True:
+            try:
+                response = await self.engine.command("AT+CPIN?", timeout=5.0, response_prefixes=("+CPIN:",))
+            except CommandFailed as exc:
+                if exc.code == 10:
+                    raise ModemError(errno.ENODEV, "no SIM card inserted") from None
+                if loop.time() > deadline:
+                    raise ModemError(errno.ENODEV, f"SIM not ready: {exc.final}") from None
+                await asyncio.sleep(1.0)
+                continue
+            status = (response.values("+CPIN:") or [""])[0]
+            if status == "READY":
+                return
+            if status == "SIM PIN" and self.settings.pin:
+                await self.engine.command(f'AT+CPIN="{self.settings.pin}"', timeout=5.0)
+                continue
+            if status in ("SIM PIN", "SIM PUK"):
+                raise ModemError(errno.EACCES, f"SIM is locked ({status}); pass pin=... to open_modem")
+            if loop.time() > deadline:
+                raise ModemError(errno.ENODEV, f"SIM not ready: {status!r}")
+            await asyncio.sleep(1.0)
+
+    async def _wait_for_registration(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.registration_timeout
+        queries = ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]
+        last = {}
+        while True:
+            for query in list(queries):
+                prefix = query[2:-1] + ":"
+                try:
+                    response = await self.engine.command(query, timeout=T_QUERY, response_prefixes=(prefix,))
+                except CommandFailed:
+                    queries.remove(query)  # this module has no such registration report
+                    continue
+                fields = split_fields((response.values(prefix) or [""])[0])
+                stat = parse_int(fields[1], 0, 10) if len(fields) > 1 else None
+                last[query] = stat
+                if stat in REGISTERED:
+                    return
+            if not queries:
+                raise ModemError(errno.ENODEV, "module answers no registration query")
+            if loop.time() > deadline:
+                denied = 3 in last.values()
+                raise ModemError(errno.ENETUNREACH,
+                                 "registration denied by the network" if denied else
+                                 f"not registered within {self.settings.registration_timeout:g} s ({last})")
+            await asyncio.sleep(self.settings.registration_poll)
+
+    async def _activate_context(self) -> None:
+        e, s = self.engine, self.settings
+        await e.command(f'AT+QICSGP={s.context_id},1,"{s.apn}","{s.user}","{s.password}",{AUTH_METHODS[s.auth]}',
+                        timeout=T_QUERY)
+        if await self._context_address() is None:
+            try:
+                await e.command(f"AT+QIACT={s.context_id}", timeout=T_QIACT)
+            except CommandFailed as exc:
+                raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
+                                                    f"(APN {s.apn!r}): {exc.final}") from None
+            if await self._context_address() is None:
+                raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
+
+    async def _context_address(self) -> Optional[str]:
+        response = await self.engine.command("AT+QIACT?", timeout=T_QUERY, response_prefixes=("+QIACT:",))
+        for value in response.values("+QIACT:"):
+            fields = split_fields(value)
+            if len(fields) >= 2 and parse_int(fields[0], 0, 16) == self.settings.context_id and fields[1] == "1":
+                self.local_ip = fields[3] if len(fields) > 3 else ""
+                return self.local_ip
+        return None
+
+    async def _close_stale_links(self) -> None:
+        """Sockets an earlier host process left open would hold connectIDs forever."""
+        response = await self.engine.command("AT+QISTATE?", timeout=T_QUERY, response_prefixes=("+QISTATE:",))
+        for value in response.values("+QISTATE:"):
+            link_id = parse_int(split_fields(value)[0], 0, MAX_LINKS - 1)
+            if link_id is not None and link_id not in self.engine.links:
+                log.info("closing connectID %d left open by an earlier session", link_id)
+                await self.engine.command(f"AT+QICLOSE={link_id}", timeout=T_QICLOSE, check=False)

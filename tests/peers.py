@@ -1,0 +1,89 @@
+"""Real peers the tests need but do not ship: a mosquitto broker and micropython-lib's clients.
+
+Both are fetched from the package registries on first use (Debian for mosquitto, PyPI for the
+micropython-lib sdists, whose missing setup.py keeps pip from installing them) so that CI on a
+fresh machine has them too. Downloads are checked against the registry's SHA-256 and cached.
+"""
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+
+CACHE = Path(os.environ.get("ATSOCK_TEST_CACHE", Path.home() / ".cache" / "atsock-tests"))
+PYPI = "https://pypi.org/pypi/{name}/json"
+
+MICROPYTHON_LIB = {
+    "micropython-umqtt.simple": ("1.3.4", "umqtt/simple.py"),
+    "micropython-urllib.urequest": ("0.6.3", "urllib/urequest.py"),
+}
+
+
+def micropython_module(package: str) -> Path:
+    """The module file of a micropython-lib sdist from PyPI, unpacked under the cache."""
+    version, member = MICROPYTHON_LIB[package]
+    target = CACHE / f"{package}-{version}" / member
+    if target.exists():
+        return target
+    with urllib.request.urlopen(PYPI.format(name=package), timeout=60) as response:
+        project = json.load(response)
+    sdist = next(u for u in project["releases"][version] if u["packagetype"] == "sdist")
+    with urllib.request.urlopen(sdist["url"], timeout=60) as response:
+        blob = response.read()
+    if hashlib.sha256(blob).hexdigest() != sdist["digests"]["sha256"]:
+        raise RuntimeError(f"{package} {version}: SHA-256 does not match PyPI's")
+    archive = CACHE / sdist["filename"]
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_bytes(blob)
+    with tarfile.open(archive) as tar:
+        source = tar.extractfile(f"{package}-{version}/{member}").read()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source)
+    return target
+
+
+def _mosquitto_binary() -> str:
+    for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    if os.geteuid() != 0:
+        raise RuntimeError("mosquitto is not installed and the tests are not root: apt-get install mosquitto")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mosquitto"]
+    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
+        subprocess.run(install, env=env, check=True, capture_output=True)
+    return "/usr/sbin/mosquitto"
+
+
+class Mosquitto:
+    """A private broker on 127.0.0.1 at a free port, stopped by close()."""
+
+    def __init__(self, workdir: Path):
+        binary = _mosquitto_binary()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = workdir / "mosquitto.conf"
+        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()}")
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)

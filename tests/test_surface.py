@@ -1,0 +1,167 @@
+"""The rest of the usocket surface: streams, addresses, options, capacity, the QuecPython flavour."""
+import errno
+import socket as std_socket
+import sys
+
+import pytest
+
+import atsock
+import atsock.quecpython as qsocket
+
+
+def test_makefile_and_every_write_form(modem, echo_server):
+    sock = atsock.socket()
+    sock.connect(("127.0.0.1", echo_server.port))
+    stream = sock.makefile("rwb")
+    assert stream.write(b"0123456789", 4) == 4            # write(buf, max_len)
+    assert stream.write(b"0123456789", 6, 2) == 2         # write(buf, off, max_len)
+    assert stream.write("text\n") == 5                    # str, as MicroPython accepts
+    assert sock.send("s") == 1
+    assert stream.read(12) == b"012367text\ns"
+    stream.close()                                        # closing the file closes the socket
+    with pytest.raises(OSError) as info:
+        sock.send(b"x")
+    assert info.value.args[0] == errno.EBADF
+
+
+def test_getaddrinfo_filters(modem):
+    assert atsock.getaddrinfo("www.test", 80, 0, atsock.SOCK_DGRAM) == [
+        (atsock.AF_INET, atsock.SOCK_DGRAM, atsock.IPPROTO_UDP, "", ("127.0.0.1", 80))]
+    assert atsock.getaddrinfo("www.test", 80, proto=atsock.IPPROTO_UDP)[0][1] == atsock.SOCK_DGRAM
+    assert atsock.getaddrinfo("www.test", "80", flags=atsock.AI_CANONNAME)[0][3] == "www.test"
+    assert atsock.getaddrinfo(None, 80, flags=atsock.AI_PASSIVE)[0][-1] == ("0.0.0.0", 80)
+    assert atsock.getaddrinfo("::1", 80)[0][0] == atsock.AF_INET6
+    for args, code in [(("www.test", 80, 99), std_socket.EAI_FAMILY),
+                       (("www.test", 80, 0, atsock.SOCK_STREAM, atsock.IPPROTO_UDP), std_socket.EAI_SOCKTYPE),
+                       (("www.test", 80, 0, 0, 0, atsock.AI_NUMERICHOST), std_socket.EAI_NONAME),
+                       (("127.0.0.1", 80, atsock.AF_INET6), std_socket.EAI_ADDRFAMILY)]:
+        with pytest.raises(std_socket.gaierror) as info:
+            atsock.getaddrinfo(*args)
+        assert info.value.args[0] == code
+
+
+def test_inet_pton_ntop():
+    assert atsock.inet_pton(atsock.AF_INET, "192.0.2.1") == b"\xc0\x00\x02\x01"
+    assert atsock.inet_ntop(atsock.AF_INET, b"\xc0\x00\x02\x01") == "192.0.2.1"
+    assert atsock.inet_ntop(atsock.AF_INET6, atsock.inet_pton(atsock.AF_INET6, "2001:db8::1")) == "2001:db8::1"
+    for call in (lambda: atsock.inet_pton(atsock.AF_INET, "300.1.1.1"),
+                 lambda: atsock.inet_ntop(atsock.AF_INET, b"\x01\x02")):
+        with pytest.raises(OSError) as info:
+            call()
+        assert info.value.args[0] == errno.EINVAL
+
+
+def test_keepalive_option_reaches_the_modem_and_unknown_options_are_refused(modem, fake_modem, echo_server):
+    sock = atsock.socket()
+    sock.setsockopt(atsock.SOL_SOCKET, atsock.SO_REUSEADDR, 1)
+    sock.setsockopt(atsock.SOL_SOCKET, atsock.TCP_KEEPALIVE, 3)
+    sock.connect(("127.0.0.1", echo_server.port))
+    assert 'AT+QICFG="tcp/keepalive",1,3,25,3' in fake_modem.received_commands
+
+    def host_socket_keepalive():
+        transport = fake_modem.module.sockets[sock._link.id].bridge.transport
+        raw = transport.get_extra_info("socket")
+        return (raw.getsockopt(std_socket.SOL_SOCKET, std_socket.SO_KEEPALIVE),
+                raw.getsockopt(std_socket.IPPROTO_TCP, std_socket.TCP_KEEPIDLE))
+
+    assert fake_modem.call(host_socket_keepalive) == (1, 180)  # 3 minutes on the real host socket
+    assert sock.getsockopt(atsock.SOL_SOCKET, atsock.SO_REUSEADDR) == 1
+    for level, option in ((atsock.SOL_SOCKET, std_socket.SO_BROADCAST), (atsock.IPPROTO_TCP, std_socket.TCP_NODELAY)):
+        with pytest.raises(OSError) as info:
+            sock.setsockopt(level, option, 1)
+        assert info.value.args[0] == errno.ENOPROTOOPT
+    with pytest.raises(OSError):
+        sock.setsockopt(atsock.SOL_SOCKET, atsock.TCP_KEEPALIVE, 500)
+    sock.close()
+
+
+def test_unsupported_families_and_types_are_refused(modem):
+    for args, code in [((atsock.AF_INET6,), errno.EAFNOSUPPORT),
+                       ((atsock.AF_INET, atsock.SOCK_RAW), errno.EPROTONOSUPPORT),
+                       ((atsock.AF_INET, atsock.SOCK_STREAM, atsock.IPPROTO_UDP), errno.EPROTONOSUPPORT)]:
+        with pytest.raises(OSError) as info:
+            atsock.socket(*args)
+        assert info.value.args[0] == code
+
+
+def test_twelve_mixed_sockets_then_the_thirteenth_fails_then_reuse(modem, fake_modem, echo_server, udp_echo):
+    sockets = []
+    for index in range(12):
+        kind = index % 3
+        if kind == 0:
+            sock = atsock.socket()
+            sock.connect(("127.0.0.1", echo_server.port))
+        elif kind == 1:
+            sock = atsock.socket(atsock.AF_INET, atsock.SOCK_DGRAM)
+            sock.sendto(b"u%d" % index, ("127.0.0.1", udp_echo.port))
+        else:
+            sock = atsock.socket()
+            sock.bind(("", 0))
+            sock.listen(1)
+        sockets.append(sock)
+    assert sorted(fake_modem.call(lambda: list(fake_modem.module.sockets))) == list(range(12))
+    thirteenth = atsock.socket()
+    with pytest.raises(OSError) as info:
+        thirteenth.connect(("127.0.0.1", echo_server.port))
+    assert info.value.args[0] == errno.EMFILE
+    for index, sock in enumerate(sockets):
+        if index % 3 == 0:
+            sock.write(b"t%d" % index)
+            assert sock.read(len(b"t%d" % index)) == b"t%d" % index
+        elif index % 3 == 1:
+            sock.settimeout(5)
+            assert sock.recv(10) == b"u%d" % index
+    sockets.pop(4).close()  # a UDP one frees connectID 4
+    thirteenth.connect(("127.0.0.1", echo_server.port))
+    thirteenth.write(b"reused")
+    assert thirteenth.read(6) == b"reused"
+    for sock in sockets + [thirteenth]:
+        sock.close()
+    assert fake_modem.call(lambda: list(fake_modem.module.sockets)) == []
+
+
+def test_quecpython_flavour(modem, echo_server):
+    server = qsocket.socket(qsocket.AF_INET, qsocket.SOCK_STREAM, qsocket.IPPROTO_TCP_SER)
+    server.bind(("0.0.0.0", 0))
+    server.listen(2)
+    assert server.getsocketsta() == qsocket.LISTEN
+    port = server.getsockname()[1]
+    client = std_socket.create_connection(("127.0.0.1", port))
+    server.settimeout(5)
+    conn, address, peer_port = server.accept()
+    assert (address, peer_port) == client.getsockname()
+    assert conn.getsocketsta() == qsocket.ESTABLISHED
+    client.close()
+    conn.settimeout(5)
+    assert conn.recv(10) == b""
+    assert conn.getsocketsta() == qsocket.CLOSE_WAIT
+    conn.close()
+    assert conn.getsocketsta() == -1
+
+    with std_socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        fixed_port = probe.getsockname()[1]
+    custom = qsocket.socket(qsocket.AF_INET, qsocket.SOCK_STREAM, qsocket.TCP_CUSTOMIZE_PORT)
+    custom.bind(("", fixed_port))
+    assert custom.getsocketsta() == qsocket.CLOSED
+    custom.connect(("127.0.0.1", echo_server.port))
+    assert custom.getsocketsta() == qsocket.ESTABLISHED
+    custom.write(b"fixed port")
+    assert custom.read(10) == b"fixed port"
+    custom.close()
+    server.close()
+
+
+def test_install_makes_micropython_names_resolve_to_atsock(monkeypatch):
+    for name in ("usocket", "uselect", "ustruct", "ubinascii", "socket", "select"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "socket", std_socket)
+    atsock.install()
+    import usocket
+    import uselect
+    import ustruct
+    assert usocket is atsock and uselect is atsock.select
+    assert ustruct.pack("!H", 1) == b"\x00\x01"
+    assert sys.modules["socket"] is std_socket  # standard names only when asked
+    atsock.install(standard_names=True)
+    assert sys.modules["socket"] is atsock and sys.modules["select"] is atsock.select
