@@ -8,15 +8,16 @@ Classification needs context the framer does not have:
 * a line that repeats the command in flight is the module's echo and is dropped;
 * ``OK``, ``ERROR``, ``+CME ERROR: <n>`` (and the extra finals a command declares, such as
   ``SEND OK``) end the command in flight;
-* a line whose prefix is registered as unsolicited is a URC, unless the command in flight declared
+* a line whose prefix (or pattern) is registered as unsolicited is a URC, unless the command in flight declared
   that prefix as its own answer (``AT+CPIN?`` answers ``+CPIN: READY``, which also comes
   unsolicited at boot) — so a URC arriving between the lines of a response is dispatched, not
   taken for part of it;
 * anything else while a command is in flight is an intermediate line of its response; with no
   command in flight every line is unsolicited.
 """
+import re
 from dataclasses import dataclass, field
-from typing import FrozenSet, List, Optional, Sequence, Tuple, Union
+from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
 from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, LineFrame, PayloadFrame, PayloadRule, PromptFrame
 
@@ -31,6 +32,7 @@ class Command:
     text: str
     response_prefixes: Tuple[str, ...] = ()
     extra_finals: FrozenSet[str] = frozenset()
+    not_final: FrozenSet[str] = frozenset()  # e.g. ESP's AT+CIPSEND answers OK before its prompt
 
     @property
     def name(self) -> str:
@@ -103,10 +105,13 @@ class ATChannel:
         urc_prefixes: Sequence[str] = (),
         payload_rules: Sequence[PayloadRule] = (),
         max_line: int = DEFAULT_MAX_LINE,
+        terminator: bytes = b"\r",
     ):
         self._urc_prefixes = tuple(urc_prefixes)
+        self._urc_patterns: Tuple[Pattern[str], ...] = ()
         self._framer = FrameReader(payload_rules, max_line)
         self._current: Optional[Command] = None
+        self._terminator = terminator
 
     @property
     def in_flight(self) -> Optional[Command]:
@@ -116,6 +121,9 @@ class ATChannel:
         if prefix not in self._urc_prefixes:
             self._urc_prefixes += (prefix,)
 
+    def add_urc_pattern(self, pattern: Pattern[str]) -> None:
+        self._urc_patterns += (pattern,)
+
     def add_payload_rule(self, rule: PayloadRule) -> None:
         self._framer.add_rule(rule)
 
@@ -123,7 +131,7 @@ class ATChannel:
         if self._current is not None:
             raise ChannelBusy(f"{self._current.text!r} is still in flight")
         self._current = command
-        return command.text.encode("ascii") + b"\r"
+        return command.text.encode("ascii") + self._terminator
 
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
@@ -153,12 +161,14 @@ class ATChannel:
             return Urc(text)
         if text == current.text:
             return None  # echo of the command line
+        if text in current.not_final:
+            return Intermediate(text)
         if text in BASIC_FINALS or text in current.extra_finals or text.startswith(ERROR_PREFIXES):
             self._current = None
             return Final(text)
         if self._is_own_answer(text):
             return Intermediate(text)
-        if text.startswith(self._urc_prefixes):
+        if text.startswith(self._urc_prefixes) or any(p.match(text) for p in self._urc_patterns):
             return Urc(text)
         return Intermediate(text)
 

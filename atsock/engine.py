@@ -12,6 +12,7 @@ for resynchronisation, done before the next command.
 """
 import asyncio
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
@@ -24,6 +25,7 @@ wire = logging.getLogger("atsock.at")
 log = logging.getLogger("atsock.engine")
 
 UrcHandler = Callable[[Urc], None]
+UrcMatcher = Callable[[str], bool]
 
 
 @dataclass
@@ -74,7 +76,7 @@ class Engine(asyncio.Protocol):
         self.channel = channel
         self.links: Dict[int, Link] = {}
         self.stats = EngineStats()
-        self._urc_handlers: List[Tuple[str, UrcHandler]] = []
+        self._urc_handlers: List[Tuple[UrcMatcher, UrcHandler]] = []
         self._error_handlers: List[Callable[[str], None]] = []
         self._gone_handlers: List[Callable[[], None]] = []
         self._transport: Optional[asyncio.Transport] = None
@@ -86,7 +88,12 @@ class Engine(asyncio.Protocol):
     # --- registration (the dialect's side) ------------------------------------------------------
     def on_urc(self, prefix: str, handler: UrcHandler) -> None:
         self.channel.add_urc_prefix(prefix)
-        self._urc_handlers.append((prefix, handler))
+        self._urc_handlers.append((lambda text: text.startswith(prefix), handler))
+
+    def on_urc_pattern(self, pattern: "re.Pattern[str]", handler: UrcHandler) -> None:
+        """For URCs without a fixed prefix, such as ESP's ``0,CONNECT``."""
+        self.channel.add_urc_pattern(pattern)
+        self._urc_handlers.append((lambda text: pattern.match(text) is not None, handler))
 
     def on_protocol_error(self, handler: Callable[[str], None]) -> None:
         self._error_handlers.append(handler)
@@ -148,12 +155,12 @@ class Engine(asyncio.Protocol):
 
     def _dispatch_urc(self, urc: Urc) -> None:
         self.stats.urcs += 1
-        for prefix, handler in self._urc_handlers:
-            if urc.text.startswith(prefix):
+        for matches, handler in self._urc_handlers:
+            if matches(urc.text):
                 try:
                     handler(urc)
                 except Exception:  # a bad URC must not take the reader down
-                    log.exception("URC handler for %r failed on %r", prefix, urc.text)
+                    log.exception("URC handler failed on %r", urc.text)
                 return
         log.info("unhandled URC: %r", urc.text)
 
@@ -171,6 +178,7 @@ class Engine(asyncio.Protocol):
         timeout: float,
         response_prefixes: Iterable[str] = (),
         extra_finals: FrozenSet[str] = frozenset(),
+        not_final: FrozenSet[str] = frozenset(),
         payload: Optional[bytes] = None,
         prompt_timeout: float = 5.0,
         check: bool = True,
@@ -180,7 +188,7 @@ class Engine(asyncio.Protocol):
         With ``payload`` the command is expected to answer with the data prompt, after which the
         payload is written. With ``check`` a final other than ``OK`` raises :class:`CommandFailed`.
         """
-        command = Command(text, tuple(response_prefixes), frozenset(extra_finals))
+        command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final))
         if self._lock is None:
             self._lock = asyncio.Lock()
         task = asyncio.ensure_future(self._run(command, payload, timeout, prompt_timeout))

@@ -34,6 +34,7 @@ MODEM_TRANSITIONS = [
     {"trigger": "sim_ready", "source": "checking_sim", "dest": "registering"},
     {"trigger": "registered", "source": "registering", "dest": "activating"},
     {"trigger": "activated", "source": "activating", "dest": "online"},
+    {"trigger": "network_lost", "source": "online", "dest": "registering"},
     {"trigger": "fail", "source": ["syncing", "configuring", "checking_sim", "registering", "activating", "online"],
      "dest": "failed"},
     {"trigger": "shut_down", "source": ["syncing", "configuring", "checking_sim", "registering", "activating",

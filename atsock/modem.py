@@ -60,7 +60,8 @@ class Modem:
 
     async def _start(self, port: str, baudrate: int, settings: dict) -> None:
         cls = self.dialect_class
-        channel = ATChannel(urc_prefixes=cls.urc_prefixes, payload_rules=cls.payload_rules)
+        channel = ATChannel(urc_prefixes=cls.urc_prefixes, payload_rules=cls.payload_rules,
+                            terminator=cls.command_terminator)
         self.engine = Engine(channel)
         self.dialect = cls(self.engine, **settings)  # validates settings before the port is touched
         loop = asyncio.get_running_loop()

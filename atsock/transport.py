@@ -27,9 +27,14 @@ def _has_descriptor(port: serial.SerialBase) -> bool:
         return False
 
 
-async def open_serial(loop: asyncio.AbstractEventLoop, url: str, baudrate: int,
+async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
                       protocol_factory: Callable[[], asyncio.Protocol]):
-    port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+    """``url`` is a device path or pyserial URL, or an already open pyserial port."""
+    if isinstance(url, serial.SerialBase):
+        port = url
+        port.timeout = 0
+    else:
+        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
     port.reset_input_buffer()  # whatever waited there belongs to an earlier session
     if _has_descriptor(port):
         transport, protocol = await serial_asyncio.connection_for_serial(loop, protocol_factory, port)

@@ -146,10 +146,10 @@ class socket:
                     raise
         raise os_error(errno.EADDRINUSE, "the modem found no free local port")
 
-    def _open_udp(self) -> None:
+    def _open_udp(self, peer=None) -> None:
         if self._link.state == "fresh":
             self._modem.require_online()
-            self._open_with_port(lambda port: self._modem.dialect.open_udp(self._link, port))
+            self._open_with_port(lambda port: self._modem.dialect.open_udp(self._link, port, peer))
 
     def getsockname(self):
         self._check_open()
@@ -168,7 +168,7 @@ class socket:
         host, port = _address(address)
         if self._udp:
             self._peer = (self._resolve(host), port)
-            self._open_udp()
+            self._open_udp(self._peer)
             return
         self._check_connect_allowed()
         ip = self._resolve(host)
@@ -198,13 +198,15 @@ class socket:
     async def _start_connect(self, ip: str, port: int, local_port: int) -> asyncio.Future:
         link = self._link
 
-        def settle(task: asyncio.Future) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                link.connect_error = task.exception()
-            link.changed()
+        async def connect_in_background() -> None:
+            try:
+                await self._modem.dialect.connect(link, ip, port, None, local_port)
+            except BaseException as exc:
+                link.connect_error = exc  # recorded before the task counts as done: poll sees both at once
+                raise
 
-        task = asyncio.ensure_future(self._modem.dialect.connect(link, ip, port, None, local_port))
-        task.add_done_callback(settle)
+        task = asyncio.ensure_future(connect_in_background())
+        task.add_done_callback(lambda done: (done.cancelled() or done.exception(), link.changed()))
         return task
 
     # --- servers --------------------------------------------------------------------------------
@@ -275,7 +277,7 @@ class socket:
         data = bytes(data.encode() if isinstance(data, str) else data)
         host, port = _address(address)
         ip = self._resolve(host)
-        self._open_udp()
+        self._open_udp((ip, port))
         try:
             return self._modem.run(self._modem.dialect.sendto(self._link, data, ip, port, self._timeout))
         except TimeoutError:

@@ -26,7 +26,14 @@ def main(argv=None) -> int:
                         help="answer DNS lookups of NAME with ADDRESS (repeatable)")
     parser.add_argument("--blackhole", action="append", default=[], metavar="ADDRESS",
                         help="never answer connections to ADDRESS (repeatable)")
-    parser.add_argument("--registration-delay", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--network", action="append", type=_host, default=[], metavar="SSID=PASSWORD",
+                        help="esp8285: a Wi-Fi network the module can join (repeatable)")
+    parser.add_argument("--firmware", help="esp8285: AT firmware version, 1.x (default 1.7.4) or 2.x")
+    parser.add_argument("--baudrate", type=int, help="pace the serial line at this rate (10 bits a byte)")
+    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                        help="delay before the module answers each command")
+    parser.add_argument("--registration-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="quectel: time from boot until the network registration succeeds")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -37,8 +44,14 @@ def main(argv=None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with FakeModem(args.dialect, hosts=hosts, blackhole=args.blackhole,
-                   registration_delay=args.registration_delay) as modem:
+    options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency)
+    if args.dialect == "esp8285":
+        options["networks"] = dict(args.network)
+        if args.firmware:
+            options["firmware"] = args.firmware
+    else:
+        options["registration_delay"] = args.registration_delay
+    with FakeModem(args.dialect, baudrate=args.baudrate, **options) as modem:
         print(modem.port, flush=True)
         stop.wait()
     return 0

@@ -43,8 +43,8 @@ def split_args(text: str):
     return args, quoted
 
 
-def parse(line: str) -> Optional[ATCommand]:
-    """None if the line is not an AT command at all."""
+def parse(line: str, splitter=split_args) -> Optional[ATCommand]:
+    """None if the line is not an AT command at all; ValueError if its arguments do not parse."""
     if len(line) < 2 or line[:2].upper() != "AT":
         return None
     body = line[2:]
@@ -54,6 +54,6 @@ def parse(line: str) -> Optional[ATCommand]:
         return ATCommand(line, body[:-1].upper(), "read", [], [])
     if "=" in body:
         name, rest = body.split("=", 1)
-        args, quoted = split_args(rest)
+        args, quoted = splitter(rest)
         return ATCommand(line, name.upper(), "write", args, quoted)
     return ATCommand(line, body.upper(), "exec", [], [])

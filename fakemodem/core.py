@@ -16,54 +16,94 @@ from .pty_port import PtyPort
 log = logging.getLogger("fakemodem")
 
 
-class SerialSide:
-    """Bytes from the host in, bytes to the host out, as a module's UART sees them."""
+TICK = 0.005  # pacing granularity: a paced line moves this many seconds' worth of bytes per step
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int):
+
+class SerialSide:
+    """Bytes from the host in, bytes to the host out, as a module's UART sees them.
+
+    With ``baudrate`` set, both directions move at the line rate (10 bits a byte), as through a
+    real UART; without it, as fast as the pty allows. ``terminator`` ends a command line (CR for
+    Quectel, CR LF for ESP-AT). With ``busy_reply`` set, a command line that arrives while the
+    module is still executing one is answered with it and discarded, as ESP-AT firmware does.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, baudrate: Optional[int] = None):
         self._loop = loop
         self._fd = fd
+        self._rate = baudrate / 10 if baudrate else None  # bytes per second
         self._inbox = bytearray()
         self._arrived: Optional[asyncio.Future] = None
         self._outbox = bytearray()
         self._writing = False
+        self._line_free_at = 0.0
+        self._flush_timer = None
         self.listening = False  # input before boot completes is dropped, as on a module
+        self.terminator = b"\r"
+        self.busy_reply: Optional[bytes] = None
+        self.executing = False
+        self._want_payload = False
         self.received_commands = []
+        self.bytes_in = 0
+        self.bytes_out = 0
         loop.add_reader(fd, self._readable)
 
     # --- input --------------------------------------------------------------------------------
     def _readable(self) -> None:
+        limit = max(1, int(self._rate * TICK)) if self._rate else 65536
         try:
-            data = os.read(self._fd, 65536)
+            data = os.read(self._fd, limit)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             return
+        if self._rate and data:  # the UART takes len(data) bytes' time: stop reading until then
+            self._loop.remove_reader(self._fd)
+            self._loop.call_later(len(data) / self._rate, self._resume_reading)
         if not self.listening or not data:
             return
+        self.bytes_in += len(data)
         self._inbox += data
+        if self.executing and self.busy_reply and not self._want_payload:
+            self._refuse_lines()
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
+
+    def _resume_reading(self) -> None:
+        try:
+            self._loop.add_reader(self._fd, self._readable)
+        except (ValueError, OSError):
+            pass  # closed meanwhile
+
+    def _refuse_lines(self) -> None:
+        """Input during a running command: every complete line is answered busy and dropped."""
+        while True:
+            end = self._inbox.find(self.terminator)
+            if end < 0:
+                return
+            del self._inbox[: end + len(self.terminator)]
+            self.write(self.busy_reply)
 
     async def _more(self) -> None:
         self._arrived = self._loop.create_future()
         await self._arrived
 
     async def read_command(self, echo: bool) -> str:
-        """The next command line (terminated by CR), echoed back when ``echo`` is on."""
+        """The next command line, echoed back (terminator included) when ``echo`` is on."""
         while True:
             # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
             while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
                 del self._inbox[0]
-            end = self._inbox.find(b"\r")
+            end = self._inbox.find(self.terminator)
             if end < 0:
                 if len(self._inbox) > 4096:  # no module keeps a line that long
                     self._inbox.clear()
                 await self._more()
                 continue
             raw = bytes(self._inbox[:end])
-            del self._inbox[: end + 1]
+            del self._inbox[: end + len(self.terminator)]
             if echo:
-                self.write(raw + b"\r")
+                self.write(raw + self.terminator)
             line = raw.decode("latin-1").strip()
             if line:
                 self.received_commands.append(line)
@@ -72,34 +112,54 @@ class SerialSide:
     async def read_exact(self, count: int, timeout: float) -> Optional[bytes]:
         """Exactly ``count`` payload bytes, or None if they do not all come within ``timeout``."""
         deadline = self._loop.time() + timeout
-        while len(self._inbox) < count:
-            left = deadline - self._loop.time()
-            if left <= 0:
-                return None
-            try:
-                await asyncio.wait_for(self._more(), left)
-            except asyncio.TimeoutError:
-                return None
+        self._want_payload = True
+        try:
+            while len(self._inbox) < count:
+                left = deadline - self._loop.time()
+                if left <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(self._more(), left)
+                except asyncio.TimeoutError:
+                    return None
+        finally:
+            self._want_payload = False
         data = bytes(self._inbox[:count])
         del self._inbox[:count]
         return data
 
     # --- output -------------------------------------------------------------------------------
+    @property
+    def backlog(self) -> int:
+        """Bytes written by the module but not yet on the line."""
+        return len(self._outbox)
+
     def write(self, data: bytes) -> None:
         self._outbox += data
-        if not self._writing:
+        if not self._writing and self._flush_timer is None:
             self._flush()
 
     def _flush(self) -> None:
+        self._flush_timer = None
         while self._outbox:
+            chunk = self._outbox
+            if self._rate:
+                now = self._loop.time()
+                if self._line_free_at > now + TICK:
+                    self._flush_timer = self._loop.call_at(self._line_free_at - TICK, self._flush)
+                    return
+                chunk = self._outbox[: max(1, int(self._rate * TICK))]
             try:
-                sent = os.write(self._fd, self._outbox)
+                sent = os.write(self._fd, chunk)
             except BlockingIOError:
                 sent = 0
             except OSError:
                 self._outbox.clear()
                 break
             del self._outbox[:sent]
+            self.bytes_out += sent
+            if self._rate and sent:
+                self._line_free_at = max(self._line_free_at, self._loop.time()) + sent / self._rate
             if sent == 0:
                 if not self._writing:
                     self._writing = True
@@ -113,6 +173,8 @@ class SerialSide:
         self._loop.remove_reader(self._fd)
         if self._writing:
             self._loop.remove_writer(self._fd)
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
 
 
 class FakeModem:
@@ -121,10 +183,11 @@ class FakeModem:
     It starts at once and serves until :meth:`close` (or the end of a ``with`` block).
     """
 
-    def __init__(self, dialect: str = "quectel", **options):
+    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, **options):
         from . import dialects
 
         module_class = dialects.get(dialect)
+        self.baudrate = baudrate
         self.dialect = dialect
         self._pty = PtyPort()
         self.port = self._pty.path
@@ -144,7 +207,7 @@ class FakeModem:
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self.serial = SerialSide(self.loop, self._pty.master)
+            self.serial = SerialSide(self.loop, self._pty.master, self.baudrate)
             self.module = self._module_class(self.serial, **self._options)
             self._main = self.loop.create_task(self.module.run())
         except BaseException as exc:

@@ -1,11 +1,15 @@
 """Emulated module dialects by name."""
 
+NAMES = ("quectel", "esp8285")
+_ALIASES = {"esp8266": "esp8285", "esp-at": "esp8285", "espat": "esp8285"}
+
 
 def get(name: str):
-    if name.lower() == "quectel":
+    name = _ALIASES.get(name.lower(), name.lower())
+    if name == "quectel":
         from .quectel import QuectelModule
         return QuectelModule
-    raise ValueError(f"fakemodem has no dialect {name!r} (known: quectel)")
-
-
-NAMES = ("quectel",)
+    if name == "esp8285":
+        from .esp import EspModule
+        return EspModule
+    raise ValueError(f"fakemodem has no dialect {name!r} (known: {', '.join(NAMES)})")

@@ -16,7 +16,8 @@ Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
 emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
 ``registration_delay``, ``sim``, ``local_ip``, ``rx_buffer``/``tx_buffer`` (per-socket module
-buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``.
+buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds before each
+command's answer).
 """
 import asyncio
 import ipaddress
@@ -49,7 +50,7 @@ class QuectelModule:
                  prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
-                 qiact_delay: float = 0.0):
+                 qiact_delay: float = 0.0, latency: float = 0.0):
         self.serial = serial
         self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
         self.blackhole = set(blackhole)
@@ -72,6 +73,7 @@ class QuectelModule:
         self.open_timeout = open_timeout
         self.dns_delay = dns_delay
         self.qiact_delay = qiact_delay
+        self.latency = latency
         self.cmee = 0
         self.qisde = True
         self.last_error = 0
@@ -101,12 +103,17 @@ class QuectelModule:
             self.urc(urc)
         while True:
             line = await self.serial.read_command(self.echo)
-            command = parse(line)
+            try:
+                command = parse(line)
+            except ValueError:
+                command = None
             handler = self._handlers.get(command.name) if command else None
             if handler is None:
                 self.final("ERROR")
                 continue
             try:
+                if self.latency:
+                    await asyncio.sleep(self.latency)
                 await handler(command)
             except (ValueError, IndexError, TypeError) as exc:
                 log.debug("bad parameters in %r: %s", line, exc)
@@ -116,6 +123,14 @@ class QuectelModule:
     def sockets(self):
         """connectID -> socket, for tests that look inside the module."""
         return self.services.sockets
+
+    def open_ids(self):
+        """The connectIDs in use, listeners included (tests look inside with this)."""
+        return sorted(self.services.sockets)
+
+    def host_socket(self, sock_id: int):
+        """The real host socket behind a module socket."""
+        return self.services.sockets[sock_id].bridge.transport.get_extra_info("socket")
 
     async def shut_down(self) -> None:
         await self.services.shut_down()

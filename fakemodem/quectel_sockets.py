@@ -100,6 +100,11 @@ class SocketServices:
             return
         sock.opener = None
         self.m.urc(f"+QIOPEN: {sock.id},0")
+        bridge = sock.bridge  # data or a close that came before the open was announced, now in order
+        if bridge is not None and (bridge.datagrams if sock.datagrams else bridge.rx):
+            self._on_data(sock)
+        if isinstance(bridge, TcpBridge) and bridge.closed:
+            self._on_closed(sock)
 
     async def _open_client(self, sock: Socket, local) -> None:
         m = self.m
@@ -161,13 +166,13 @@ class SocketServices:
 
     # --- events from the host side ---------------------------------------------------------------
     def _on_data(self, sock: Socket) -> None:
-        if sock.armed and self.sockets.get(sock.id) is sock:
+        if sock.armed and sock.opener is None and self.sockets.get(sock.id) is sock:
             sock.armed = False
             length = f",{len(sock.bridge.rx)}" if self.m.recvind else ""
             self.m.urc(f'+QIURC: "recv",{sock.id}{length}')
 
     def _on_closed(self, sock: Socket) -> None:
-        if self.sockets.get(sock.id) is sock:
+        if sock.opener is None and self.sockets.get(sock.id) is sock:
             sock.state = CLOSING
             self.m.urc(f'+QIURC: "closed",{sock.id}')
 

@@ -7,6 +7,9 @@ import importlib
 
 _DIALECTS = {
     "quectel": ("modems.quectel", "QuectelDialect"),
+    "esp8285": ("modems.esp", "EspDialect"),
+    "esp8266": ("modems.esp", "EspDialect"),
+    "esp-at": ("modems.esp", "EspDialect"),
 }
 
 

@@ -46,6 +46,7 @@ class Dialect:
     max_links = 0
     urc_prefixes: Sequence[str] = ()
     payload_rules: Sequence[PayloadRule] = ()
+    command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -68,7 +69,8 @@ class Dialect:
     async def listen(self, link: Link, local_port: int, backlog: int) -> None:
         raise NotImplementedError
 
-    async def open_udp(self, link: Link, local_port: int) -> None:
+    async def open_udp(self, link: Link, local_port: int, peer=None) -> None:
+        """Open a UDP link on ``local_port``; ``peer`` is the first destination, if one is known."""
         raise NotImplementedError
 
     async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:

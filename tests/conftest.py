@@ -94,15 +94,51 @@ def http_server(tmp_path):
     server.server_close()
 
 
+DIALECTS = ["quectel", "esp8285"]
+WIFI = {"ssid": "lab-net", "key": "s3cret,\"pass\\"}  # characters ESP-AT needs escaped
+
+
+def emulator_options(dialect):
+    if dialect == "quectel":
+        return dict(hosts=HOSTS, blackhole={"127.0.0.66"})
+    return dict(hosts=HOSTS, blackhole={"127.0.0.66"}, networks={WIFI["ssid"]: WIFI["key"]}, connect_timeout=2.0)
+
+
+def modem_settings(dialect):
+    return dict(apn="internet") if dialect == "quectel" else dict(WIFI)
+
+
+def open_ids(fm):
+    """The module's socket/link ids in use, read inside the emulator."""
+    return fm.call(fm.module.open_ids)
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request):
+    return request.param
+
+
 @pytest.fixture
-def fake_modem():
-    with FakeModem("quectel", hosts=HOSTS, blackhole={"127.0.0.66"}) as fm:
+def fake_modem(dialect):
+    with FakeModem(dialect, **emulator_options(dialect)) as fm:
         yield fm
 
 
 @pytest.fixture
-def modem(fake_modem):
-    with atsock.open_modem(fake_modem.port, dialect="quectel", apn="internet") as m:
+def modem(fake_modem, dialect):
+    with atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect)) as m:
+        yield m
+
+
+@pytest.fixture
+def quectel_fake_modem():
+    with FakeModem("quectel", **emulator_options("quectel")) as fm:
+        yield fm
+
+
+@pytest.fixture
+def quectel_modem(quectel_fake_modem):
+    with atsock.open_modem(quectel_fake_modem.port, dialect="quectel", apn="internet") as m:
         yield m
 
 

@@ -6,6 +6,7 @@ from fakemodem import FakeModem
 
 import atsock
 
+from .conftest import emulator_options, modem_settings
 from .peers import Mosquitto, micropython_module
 
 
@@ -17,9 +18,11 @@ def broker(tmp_path_factory):
 
 
 @pytest.fixture
-def mqtt_modem():
-    with FakeModem("quectel", hosts={"mqtt.test": "127.0.0.1", "www.test": "127.0.0.1"}) as fm:
-        with atsock.open_modem(fm.port, apn="internet") as modem:
+def mqtt_modem(dialect):
+    options = emulator_options(dialect)
+    options["hosts"] = dict(options["hosts"], **{"mqtt.test": "127.0.0.1"})
+    with FakeModem(dialect, **options) as fm:
+        with atsock.open_modem(fm.port, dialect=dialect, **modem_settings(dialect)) as modem:
             yield modem
 
 

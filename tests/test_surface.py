@@ -6,6 +6,8 @@ import sys
 import pytest
 
 import atsock
+
+from .conftest import modem_settings, open_ids
 import atsock.quecpython as qsocket
 
 
@@ -51,16 +53,18 @@ def test_inet_pton_ntop():
         assert info.value.args[0] == errno.EINVAL
 
 
-def test_keepalive_option_reaches_the_modem_and_unknown_options_are_refused(modem, fake_modem, echo_server):
+def test_keepalive_option_reaches_the_modem_and_unknown_options_are_refused(modem, fake_modem, dialect,
+                                                                           echo_server):
     sock = atsock.socket()
     sock.setsockopt(atsock.SOL_SOCKET, atsock.SO_REUSEADDR, 1)
     sock.setsockopt(atsock.SOL_SOCKET, atsock.TCP_KEEPALIVE, 3)
     sock.connect(("127.0.0.1", echo_server.port))
-    assert 'AT+QICFG="tcp/keepalive",1,3,25,3' in fake_modem.received_commands
+    expected = ('AT+QICFG="tcp/keepalive",1,3,25,3' if dialect == "quectel"
+                else f'AT+CIPSTART=0,"TCP","127.0.0.1",{echo_server.port},180')
+    assert expected in fake_modem.received_commands
 
     def host_socket_keepalive():
-        transport = fake_modem.module.sockets[sock._link.id].bridge.transport
-        raw = transport.get_extra_info("socket")
+        raw = fake_modem.module.host_socket(sock._link.id)
         return (raw.getsockopt(std_socket.SOL_SOCKET, std_socket.SO_KEEPALIVE),
                 raw.getsockopt(std_socket.IPPROTO_TCP, std_socket.TCP_KEEPIDLE))
 
@@ -84,10 +88,12 @@ def test_unsupported_families_and_types_are_refused(modem):
         assert info.value.args[0] == code
 
 
-def test_twelve_mixed_sockets_then_the_thirteenth_fails_then_reuse(modem, fake_modem, echo_server, udp_echo):
+def test_every_link_busy_with_mixed_sockets_then_one_more_fails_then_reuse(modem, fake_modem, dialect,
+                                                                          echo_server, udp_echo):
+    """12 on Quectel (listeners hold a connectID), 5 on ESP-AT (plus its one server, which holds none)."""
     sockets = []
-    for index in range(12):
-        kind = index % 3
+    kinds = [0, 1, 2] * 4 if dialect == "quectel" else [0, 1, 0, 1, 0, 2]
+    for index, kind in enumerate(kinds):
         if kind == 0:
             sock = atsock.socket()
             sock.connect(("127.0.0.1", echo_server.port))
@@ -99,28 +105,28 @@ def test_twelve_mixed_sockets_then_the_thirteenth_fails_then_reuse(modem, fake_m
             sock.bind(("", 0))
             sock.listen(1)
         sockets.append(sock)
-    assert sorted(fake_modem.call(lambda: list(fake_modem.module.sockets))) == list(range(12))
+    assert open_ids(fake_modem) == list(range(modem.dialect.max_links))
     thirteenth = atsock.socket()
     with pytest.raises(OSError) as info:
         thirteenth.connect(("127.0.0.1", echo_server.port))
     assert info.value.args[0] == errno.EMFILE
-    for index, sock in enumerate(sockets):
-        if index % 3 == 0:
+    for index, (kind, sock) in enumerate(zip(kinds, sockets)):
+        if kind == 0:
             sock.write(b"t%d" % index)
             assert sock.read(len(b"t%d" % index)) == b"t%d" % index
-        elif index % 3 == 1:
+        elif kind == 1:
             sock.settimeout(5)
             assert sock.recv(10) == b"u%d" % index
-    sockets.pop(4).close()  # a UDP one frees connectID 4
+    sockets.pop(1).close()  # a UDP one frees its id
     thirteenth.connect(("127.0.0.1", echo_server.port))
     thirteenth.write(b"reused")
     assert thirteenth.read(6) == b"reused"
     for sock in sockets + [thirteenth]:
         sock.close()
-    assert fake_modem.call(lambda: list(fake_modem.module.sockets)) == []
+    assert open_ids(fake_modem) == []
 
 
-def test_quecpython_flavour(modem, echo_server):
+def test_quecpython_flavour(quectel_modem, echo_server):
     server = qsocket.socket(qsocket.AF_INET, qsocket.SOCK_STREAM, qsocket.IPPROTO_TCP_SER)
     server.bind(("0.0.0.0", 0))
     server.listen(2)

@@ -10,6 +10,8 @@ import pytest
 
 import atsock
 
+from .conftest import modem_settings, open_ids
+
 
 def connect(modem, port, host="echo.test", timeout=10.0):
     sock = atsock.socket()
@@ -181,8 +183,8 @@ def test_with_statement_closes_the_connect_id(modem, fake_modem, echo_server):
     with connect(modem, echo_server.port) as sock:
         sock.sendall(b"ping")
         assert sock.read(4) == b"ping"
-        assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == [0]
-    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == []
+        assert open_ids(fake_modem) == [0]
+    assert open_ids(fake_modem) == []
 
 
 def test_send_after_peer_closed_raises(modem, tcp_server):
@@ -195,13 +197,13 @@ def test_send_after_peer_closed_raises(modem, tcp_server):
     sock.close()
 
 
-def test_modem_close_closes_sockets_and_module_level_calls_need_a_modem(fake_modem, echo_server):
-    modem = atsock.open_modem(fake_modem.port, apn="internet")
+def test_modem_close_closes_sockets_and_module_level_calls_need_a_modem(fake_modem, dialect, echo_server):
+    modem = atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect))
     assert modem.state == "online"
     sock = connect(modem, echo_server.port)
     modem.close()
     assert modem.state == "closed"
-    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == []
+    assert open_ids(fake_modem) == []
     with pytest.raises(OSError) as info:
         sock.recv(1)
     assert info.value.args[0] in (errno.EBADF, errno.EIO)
@@ -210,35 +212,44 @@ def test_modem_close_closes_sockets_and_module_level_calls_need_a_modem(fake_mod
     assert info.value.args[0] == errno.ENETDOWN
 
 
-def test_connect_ids_left_open_by_an_earlier_process_are_closed(fake_modem, echo_server):
-    import serial  # an "earlier process" that opened sockets and died without closing them
+EARLIER_PROCESS = {  # what a host process that died without closing its sockets had sent
+    "quectel": [('AT+QIOPEN=1,{id},"TCP","127.0.0.1",{port},0,0\r', b"+QIOPEN: {id},0")],
+    "esp8285": [("AT+CIPMUX=1\r\n", b"OK"), ('AT+CIPSTART={id},"TCP","127.0.0.1",{port}\r\n', b"{id},CONNECT")],
+}
 
-    first = atsock.open_modem(fake_modem.port, apn="internet")
+
+def test_links_left_open_by_an_earlier_process_are_closed(fake_modem, dialect, echo_server):
+    import serial
+
+    first = atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect))
     first.close()
     raw = serial.Serial(fake_modem.port, 115200, timeout=2)
-    for link_id in (3, 7):
-        raw.write(f'AT+QIOPEN=1,{link_id},"TCP","127.0.0.1",{echo_server.port},0,0\r'.encode())
-        assert b"+QIOPEN: %d,0" % link_id in raw.read_until(b"+QIOPEN: %d,0\r\n" % link_id)
+    for link_id in (3, 1):
+        for command, answer in EARLIER_PROCESS[dialect]:
+            raw.write(command.format(id=link_id, port=echo_server.port).encode())
+            expected = answer.replace(b"{id}", b"%d" % link_id)
+            assert expected in raw.read_until(expected)
     raw.close()
-    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == [3, 7]
-    with atsock.open_modem(fake_modem.port, apn="internet"):
-        assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == []
+    assert open_ids(fake_modem) == [1, 3]
+    with atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect)):
+        assert open_ids(fake_modem) == []
 
 
-def test_caller_strings_cannot_inject_at_commands(fake_modem):
-    for bad in ('x"\r\nAT+CFUN=0', "x\rAT", "caf\u00e9", "a" * 100):
+def test_caller_strings_cannot_inject_at_commands(fake_modem, dialect):
+    field = "apn" if dialect == "quectel" else "ssid"
+    for bad in ('x"\r\nAT+CFUN=0', "x\rAT", "caf\u00e9", "a" * 100, "\x00"):
         with pytest.raises(ValueError):
-            atsock.open_modem(fake_modem.port, apn=bad)
+            atsock.open_modem(fake_modem.port, dialect=dialect, **dict(modem_settings(dialect), **{field: bad}))
     assert fake_modem.received_commands == []  # refused before a byte was written
-    with atsock.open_modem(fake_modem.port, apn="internet"):
+    with atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect)):
         for bad in ('evil"\rAT+QICLOSE=0', "a b", "x" * 300, "-bad-.test"):
             with pytest.raises(ValueError):
                 atsock.getaddrinfo(bad, 80)
-        assert not any("QIDNSGIP" in c for c in fake_modem.received_commands)
+        assert not any("QIDNSGIP" in c or "CIPDOMAIN" in c for c in fake_modem.received_commands)
 
 
 def test_every_socket_of_the_modem_in_use_then_freed(modem, echo_server):
-    sockets = [connect(modem, echo_server.port) for _ in range(12)]
+    sockets = [connect(modem, echo_server.port) for _ in range(modem.dialect.max_links)]
     extra = atsock.socket()
     with pytest.raises(OSError) as info:
         extra.connect(("127.0.0.1", echo_server.port))
@@ -247,7 +258,7 @@ def test_every_socket_of_the_modem_in_use_then_freed(modem, echo_server):
         sock.write(b"%d" % index)
     for index, sock in enumerate(sockets):
         assert sock.read(len(b"%d" % index)) == b"%d" % index
-    sockets[5].close()
+    sockets[2].close()
     extra.connect(("127.0.0.1", echo_server.port))
     extra.write(b"reused")
     assert extra.read(6) == b"reused"
@@ -259,11 +270,11 @@ def test_a_socket_dropped_without_close_gives_its_connect_id_back(modem, fake_mo
     import gc
 
     sock = connect(modem, echo_server.port)
-    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == [0]
+    assert open_ids(fake_modem) == [0]
     del sock
     gc.collect()
     deadline = time.monotonic() + 5
-    while fake_modem.call(lambda: sorted(fake_modem.module.sockets)) and time.monotonic() < deadline:
+    while open_ids(fake_modem) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert fake_modem.call(lambda: sorted(fake_modem.module.sockets)) == []
+    assert open_ids(fake_modem) == []
     assert modem.engine.links == {}

@@ -23,19 +23,19 @@ def echo_through(modem, port, size):
     return hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
 
 
-def test_reader_thread_transport_for_ports_without_a_descriptor(fake_modem, echo_server, monkeypatch):
+def test_reader_thread_transport_for_ports_without_a_descriptor(quectel_fake_modem, echo_server, monkeypatch):
     monkeypatch.setattr(atsock.transport, "_has_descriptor", lambda port: False)
-    with atsock.open_modem(fake_modem.port, apn="internet") as modem:
+    with atsock.open_modem(quectel_fake_modem.port, apn="internet") as modem:
         assert type(modem.engine._transport).__name__ == "ThreadedSerialTransport"
         assert echo_through(modem, echo_server.port, 256 * 1024)
 
 
-def test_socket_url_reaches_a_modem_behind_a_tcp_relay(fake_modem, echo_server):
+def test_socket_url_reaches_a_modem_behind_a_tcp_relay(quectel_fake_modem, echo_server):
     """``socket://host:port`` (a serial-over-TCP server, e.g. ser2net) is accepted as the port."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    pty = serial.Serial(fake_modem.port, timeout=0.05)
+    pty = serial.Serial(quectel_fake_modem.port, timeout=0.05)
 
     def relay():
         conn, _ = listener.accept()

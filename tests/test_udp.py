@@ -15,7 +15,7 @@ def udp_socket(timeout=5.0):
 
 def test_sendto_and_recvfrom_keep_datagram_boundaries_and_senders(modem, udp_echo):
     sock = udp_socket()
-    datagrams = [b"one", b"two-two", b"\r\nOK\r\n", bytes(1460), b"x"]
+    datagrams = [b"one", b"two-two", b"\r\nOK\r\n", b"+IPD,0,5:", bytes(1460), b"x"]
     for datagram in datagrams:
         assert sock.sendto(datagram, ("127.0.0.1", udp_echo.port)) == len(datagram)
     for datagram in datagrams:
@@ -72,7 +72,7 @@ def test_recv_truncates_to_bufsize_and_errors(modem, udp_echo):
         sock.recv(4)
     assert info.value.args[0] == errno.ETIMEDOUT
     with pytest.raises(OSError) as info:
-        sock.sendto(bytes(1461), ("127.0.0.1", udp_echo.port))
+        sock.sendto(bytes(modem.dialect.max_datagram + 1), ("127.0.0.1", udp_echo.port))
     assert info.value.args[0] == errno.EMSGSIZE
     with pytest.raises(OSError) as info:
         sock.send(b"no peer")

@@ -55,7 +55,7 @@ class QuectelDialect(Dialect):
     async def listen(self, link: Link, local_port: int, backlog: int) -> None:
         await self.sockets.listen(link, local_port, backlog)
 
-    async def open_udp(self, link: Link, local_port: int) -> None:
+    async def open_udp(self, link: Link, local_port: int, peer=None) -> None:
         await self.sockets.open_udp(link, local_port)
 
     async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:

@@ -1,0 +1,43 @@
+"""MaixPy's ``network`` for an ESP8285/ESP8266 on a serial port: ``network.ESP8285(port)``.
+
+    from atsock import network
+    import atsock as usocket
+    nic = network.ESP8285("/dev/ttyS0")        # or an open serial.Serial
+    nic.connect("ssid", "key")
+    print(nic.ifconfig())                        # (ip, netmask, gateway, dns, dhcp, mac, ssid)
+    addr = usocket.getaddrinfo("example.org", 80)[0][-1]
+
+Unlike MaixPy's driver, the sockets it gives also listen and accept, and speak UDP.
+"""
+from typing import Tuple
+
+from .modem import Modem
+
+
+class ESP8285:
+    def __init__(self, port_or_serial, *, baudrate: int = 115200, **settings):
+        """Reset and configure the module (no Wi-Fi yet); raises OSError if it does not answer."""
+        self.modem = Modem(port_or_serial, "esp8285", baudrate=baudrate, **settings)
+
+    def connect(self, ssid: str, key: str = "") -> None:
+        """Join a Wi-Fi network; OSError (EACCES wrong key, ENETUNREACH no such network...) if not."""
+        self.modem.run(self.modem.dialect.join(ssid, key))
+
+    def isconnected(self) -> bool:
+        return self.modem.state == "online"
+
+    def disconnect(self) -> None:
+        self.modem.run(self.modem.dialect.leave())
+
+    def ifconfig(self) -> Tuple[str, ...]:
+        """MaixPy's tuple of strings; "0" for what is unknown."""
+        return self.modem.run(self.modem.dialect.ifconfig())
+
+    def close(self) -> None:
+        self.modem.close()
+
+    def __enter__(self) -> "ESP8285":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

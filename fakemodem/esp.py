@@ -1,0 +1,320 @@
+"""An emulated ESP8266/ESP8285 (NonOS AT 1.x) or ESP-AT 2.x module, per ``shared/at-reference/esp-at.md``.
+
+``firmware`` picks the generation ("1.7.4", the default as on ESP8285 boards, or "2.2.0"); what
+differs on the wire follows it: ``_CUR`` command names, ``FAIL`` vs ``ERROR`` after ``+CWJAP:<n>``,
+the ``> `` vs ``\\r\\n>`` prompt, quoted addresses in ``+IPD``/``+CIPDOMAIN``, the
+``+CIPRECVDATA`` layout, passive mode for TCP only (1.x) or UDP too (2.x), ``AT+CIPSTATE?`` (2.x).
+
+Options: ``networks`` (SSID -> password), ``hosts`` (name -> address), ``blackhole``,
+``allow_outside`` (False: only loopback peers are real), ``boot_delay``, ``boot_noise`` (the 1.x
+ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_timeout``,
+``latency`` (seconds before each command's answer), ``passive_rearm`` ("empty": a new ``+IPD``
+notice only once the buffer was read empty, the default; "read": after any read),
+``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
+``send_max`` (2048), ``rx_window`` (5760 bytes per link, as on ESP8266).
+Commands that arrive while one is running are answered ``busy p...`` and dropped.
+"""
+import asyncio
+import ipaddress
+import logging
+import os
+from typing import Dict, List, Optional
+
+from .atcommand import ATCommand, parse
+from .core import SerialSide
+from .esp_links import Links
+
+log = logging.getLogger("fakemodem.esp")
+
+STATION_IP = "192.168.4.23"
+STATION_MAC = "a4:cf:12:00:11:22"
+GATEWAY = "192.168.4.1"
+
+
+def unescape(value: str) -> str:
+    """ESP-AT strings escape ``,``, ``"`` and ``\\`` with a backslash."""
+    out, escaped = [], False
+    for ch in value:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def split_escaped(text: str):
+    """Arguments of an ESP command: quotes and backslash escapes respected."""
+    args, current, quoted, escaped = [], [], False, False
+    for ch in text:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            args.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if quoted:
+        raise ValueError("unbalanced quote")
+    args.append("".join(current).strip())
+    return args, [False] * len(args)
+
+
+class EspModule:
+    def __init__(self, serial: SerialSide, *, firmware: str = "1.7.4", networks: Optional[Dict[str, str]] = None,
+                 hosts: Optional[Dict[str, object]] = None, blackhole=(), allow_outside: bool = False,
+                 boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
+                 connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
+                 cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760):
+        self.serial = serial
+        serial.terminator = b"\r\n"
+        serial.busy_reply = b"\r\nbusy p...\r\n"
+        self.major = int(firmware.split(".")[0])
+        self.firmware = firmware
+        self.networks = dict(networks or {})
+        self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
+        self.blackhole = set(blackhole)
+        self.allow_outside = allow_outside
+        self.boot_delay = boot_delay
+        self.boot_noise = boot_noise
+        self.echo = echo
+        self.join_delay = join_delay
+        self.connect_timeout = connect_timeout
+        self.latency = latency
+        self.passive_rearm = passive_rearm
+        self.cipclose_reports_closed = cipclose_reports_closed
+        self.send_max = send_max
+        self.rx_window = rx_window
+        self.joined: Optional[str] = None
+        self.mux = 0
+        self.passive = False
+        self.dinfo = False
+        self.links = Links(self)
+        self._reboot = asyncio.Event()
+        self._handlers = {
+            "": self.at, "E0": self.echo_off, "E1": self.echo_on, "+RST": self.rst, "+GMR": self.gmr,
+            "+CWMODE": self.cwmode, "+CWJAP": self.cwjap, "+CWQAP": self.cwqap, "+CIFSR": self.cifsr,
+            "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
+            "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
+            "+CIPSERVERMAXCONN": self.links.cipservermaxconn, "+CIPSERVER": self.links.cipserver,
+            "+CIPSTART": self.links.cipstart, "+CIPSEND": self.links.cipsend, "+CIPCLOSE": self.links.cipclose,
+            "+CIPRECVDATA": self.links.ciprecvdata, "+CIPRECVLEN": self.links.ciprecvlen,
+            "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
+        }
+        if self.major == 1:  # the flash-saving variants of NonOS AT
+            for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
+                self._handlers[name + "_CUR"] = self._handlers[name + "_DEF"] = self._handlers[name]
+
+    # --- the command loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            await self._boot()
+            while not self._reboot.is_set():
+                line = await self.serial.read_command(self.echo)
+                await self._execute(line)
+
+    async def _boot(self) -> None:
+        self._reboot.clear()
+        self.serial.listening = False
+        await asyncio.sleep(self.boot_delay)
+        if self.boot_noise and self.major == 1:
+            self.serial.write(bytes([0x00, 0xE0, 0x8C, 0x7F, 0x12, 0xF0, 0x0F, 0x7C]) + os.urandom(24))
+        self.serial.write(b"\r\nready\r\n")
+        self.serial.listening = True
+
+    async def _execute(self, line: str) -> None:
+        try:
+            command = parse(line, split_escaped)
+        except ValueError:
+            command = None
+        handler = self._handlers.get(command.name) if command else None
+        if handler is None:
+            self.final("ERROR")
+            return
+        self.serial.executing = True
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            await handler(command)
+        except (ValueError, IndexError, TypeError) as exc:
+            log.debug("bad parameters in %r: %s", line, exc)
+            self.final("ERROR")
+        finally:
+            self.serial.executing = False
+
+    async def shut_down(self) -> None:
+        self.links.drop_all()
+
+    def open_ids(self):
+        """The link ids in use (the server itself holds none), for tests that look inside."""
+        return sorted(self.links.links)
+
+    def host_socket(self, link_id: int):
+        """The real host socket behind a link."""
+        return self.links.links[link_id].bridge.transport.get_extra_info("socket")
+
+    # --- output helpers ---------------------------------------------------------------------------
+    def final(self, text: str) -> None:
+        self.serial.write(b"\r\n" + text.encode() + b"\r\n")
+
+    def info(self, *lines: str) -> None:
+        """Information lines as the firmware prints them: no leading blank line."""
+        self.serial.write(b"".join(line.encode("latin-1") + b"\r\n" for line in lines))
+
+    def reply(self, *lines: str) -> None:
+        self.info(*lines)
+        self.final("OK")
+
+    def message(self, text: str) -> None:
+        """An asynchronous message such as ``0,CONNECT`` or ``WIFI GOT IP``."""
+        self.serial.write(text.encode("latin-1") + b"\r\n")
+
+    def fail_detail(self, detail: str) -> None:
+        """1.x explains a failure on a line of its own before ERROR; 2.x says just ERROR."""
+        if self.major == 1 and detail:
+            self.info(detail)
+        self.final("ERROR")
+
+    # --- basic and Wi-Fi --------------------------------------------------------------------------
+    async def ok(self, cmd: ATCommand) -> None:
+        self.final("OK")
+
+    async def at(self, cmd: ATCommand) -> None:
+        self.final("OK")
+
+    async def echo_off(self, cmd: ATCommand) -> None:
+        self.echo = False
+        self.final("OK")
+
+    async def echo_on(self, cmd: ATCommand) -> None:
+        self.echo = True
+        self.final("OK")
+
+    async def rst(self, cmd: ATCommand) -> None:
+        self.final("OK")
+        self.restart()
+
+    def restart(self) -> None:
+        """Reboot: links and Wi-Fi gone, settings back to power-on values, ``ready`` again."""
+        self.links.drop_all()
+        self.joined = None
+        self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
+        self._reboot.set()
+
+    async def gmr(self, cmd: ATCommand) -> None:
+        if self.major == 1:
+            self.reply(f"AT version:{self.firmware}.0(May 11 2020 19:13:04)", "SDK version:3.0.4(9532ceb)",
+                       "compile time:May 27 2020 10:12:17", "Bin version(Wroom 02):1.7.4")
+        else:
+            self.reply(f"AT version:{self.firmware}.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)",
+                       "SDK version:v3.4-22-g967752e2", "compile time(6800286):Aug  4 2021 17:34:06",
+                       "Bin version:2.2.0(ESP8266_1MB)")
+
+    async def cwmode(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"{cmd.name.split('_')[0]}:1")
+        elif cmd.int_arg(0) in (1, 2, 3) or (cmd.int_arg(0) == 0 and self.major >= 2):
+            self.final("OK")
+        else:
+            self.final("ERROR")
+
+    async def cwjap(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            if self.joined is None:
+                self.reply("No AP")
+            else:
+                self.reply(f'+CWJAP:"{self.joined}","aa:bb:cc:dd:ee:ff",6,-52')
+            return
+        ssid, password = cmd.arg(0), cmd.arg(1, "")
+        if self.joined is not None:
+            self.joined = None
+            self.message("WIFI DISCONNECT")
+        await asyncio.sleep(self.join_delay)
+        if ssid not in self.networks:
+            code = 3  # AP not found
+        elif self.networks[ssid] != password:
+            code = 2  # wrong password
+        else:
+            self.joined = ssid
+            self.message("WIFI CONNECTED")
+            self.message("WIFI GOT IP")
+            self.final("OK")
+            return
+        self.info(f"+CWJAP:{code}")
+        self.final("FAIL" if self.major == 1 else "ERROR")
+
+    async def cwqap(self, cmd: ATCommand) -> None:
+        self.final("OK")
+        if self.joined is not None:
+            self.drop_wifi()
+
+    def drop_wifi(self) -> None:
+        """The AP went away (or we left it): links close with it, as 2.x does by default."""
+        self.joined = None
+        self.links.drop_all(report=True)
+        self.message("WIFI DISCONNECT")
+
+    async def cifsr(self, cmd: ATCommand) -> None:
+        ip = STATION_IP if self.joined else "0.0.0.0"
+        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{STATION_MAC}"')
+
+    async def cipsta(self, cmd: ATCommand) -> None:
+        if cmd.kind != "read":
+            self.final("OK")
+            return
+        name = cmd.name.split("_")[0]
+        if self.joined:
+            self.reply(f'{name}:ip:"{STATION_IP}"', f'{name}:gateway:"{GATEWAY}"', f'{name}:netmask:"255.255.255.0"')
+        else:
+            self.reply(f'{name}:ip:"0.0.0.0"', f'{name}:gateway:"0.0.0.0"', f'{name}:netmask:"0.0.0.0"')
+
+    # --- TCP/IP settings and DNS --------------------------------------------------------------------
+    async def cipmux(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"+CIPMUX:{self.mux}")
+            return
+        if self.links.any_open():
+            self.fail_detail("link is builded")
+            return
+        self.mux = cmd.int_arg(0)
+        self.final("OK")
+
+    async def ciprecvmode(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"+CIPRECVMODE:{int(self.passive)}")
+            return
+        self.passive = cmd.int_arg(0) == 1
+        self.final("OK")
+
+    async def cipdinfo(self, cmd: ATCommand) -> None:
+        self.dinfo = cmd.int_arg(0) == 1
+        self.final("OK")
+
+    def lookup(self, name: str) -> List[str]:
+        try:
+            return [str(ipaddress.ip_address(name))]
+        except ValueError:
+            pass
+        found = self.hosts.get(name.lower())
+        if found is None:
+            return []
+        return [found] if isinstance(found, str) else list(found)
+
+    def reachable(self, address: str) -> bool:
+        if address in self.blackhole:
+            return False
+        return self.allow_outside or ipaddress.ip_address(address).is_loopback
+
+    async def cipdomain(self, cmd: ATCommand) -> None:
+        addresses = self.lookup(cmd.arg(0) or "") if self.joined else []
+        if not addresses:
+            self.fail_detail("DNS Fail")
+            return
+        self.reply(f'+CIPDOMAIN:"{addresses[0]}"' if self.major >= 2 else f"+CIPDOMAIN:{addresses[0]}")

@@ -1,0 +1,362 @@
+"""The emulated ESP-AT module's links (ids 0-4), each a real host socket on this machine.
+
+Active receive pushes ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` as data arrives (output is held back
+and the host socket paused while the UART is behind). Passive receive (AT+CIPRECVMODE=1) announces
+``+IPD,<id>,<len>`` once per burst, hands data out with AT+CIPRECVDATA, stops reading the host
+socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
+"""
+import asyncio
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+from .atcommand import ATCommand
+from .hostlink import TcpBridge, UdpBridge
+
+MAX_LINKS = 5
+UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
+
+
+@dataclass
+class Link:
+    id: int
+    kind: str            # "TCP" or "UDP"
+    remote: Tuple[str, int]
+    tetype: int = 0      # 0: we connected out, 1: accepted by our server
+    bridge: Union[TcpBridge, UdpBridge, None] = None
+    armed: bool = True   # passive mode: the next arrival raises a +IPD notice
+    close_pending: bool = False
+
+
+class Links:
+    def __init__(self, module):
+        self.m = module
+        self.links = {}
+        self.server: Optional[asyncio.AbstractServer] = None
+        self.server_port = 0
+        self.max_conn = MAX_LINKS
+
+    def any_open(self) -> bool:
+        return bool(self.links) or self.server is not None
+
+    def _tag(self, link_id: int, text: str) -> str:
+        return f"{link_id},{text}" if self.m.mux else text
+
+    def _ids(self, cmd: ATCommand):
+        """(link id, remaining arguments) for the CIPMUX mode in force."""
+        if self.m.mux:
+            return cmd.int_arg(0), cmd.args[1:]
+        return 0, cmd.args
+
+    # --- events from the host side ---------------------------------------------------------------
+    def _passive_for(self, link: Link) -> bool:
+        return self.m.passive and (link.kind == "TCP" or self.m.major >= 2)  # 1.x: passive is TCP only
+
+    def _on_data(self, link: Link) -> None:
+        if self.links.get(link.id) is not link:
+            return
+        if self._passive_for(link):
+            if link.armed:
+                link.armed = False
+                queued = link.bridge.queued if link.kind == "UDP" else len(link.bridge.rx)
+                notice = f"+IPD,{link.id},{queued}" if self.m.mux else f"+IPD,{queued}"
+                self.m.serial.write(b"\r\n" + notice.encode() + b"\r\n")
+            return
+        self._push(link)
+
+    def _frame_head(self, link: Link, length: int, sender: Tuple[str, int]) -> bytes:
+        head = f"+IPD,{link.id},{length}" if self.m.mux else f"+IPD,{length}"
+        if self.m.dinfo:
+            ip = f'"{sender[0]}"' if self.m.major >= 2 else sender[0]
+            head += f",{ip},{sender[1]}"
+        return b"\r\n" + head.encode() + b":"
+
+    def _push(self, link: Link) -> None:
+        bridge = link.bridge
+        if link.kind == "UDP":
+            while bridge.datagrams:
+                data, sender = bridge.read()
+                self.m.serial.write(self._frame_head(link, len(data), sender) + data)
+            return
+        frame = 1460 if self.m.major == 1 else 2920
+        while bridge.rx:
+            data = bridge.read(frame)
+            self.m.serial.write(self._frame_head(link, len(data), link.remote) + data)
+        if self.m.serial.backlog > UART_BACKLOG and not bridge.closed:
+            bridge.transport.pause_reading()
+            self._resume_when_drained(link)
+
+    def _resume_when_drained(self, link: Link) -> None:
+        def check():
+            if self.links.get(link.id) is not link or link.bridge.closed:
+                return
+            if self.m.serial.backlog > UART_BACKLOG // 4:
+                asyncio.get_running_loop().call_later(0.005, check)
+            else:
+                link.bridge.transport.resume_reading()
+
+        asyncio.get_running_loop().call_later(0.005, check)
+
+    def _on_closed(self, link: Link) -> None:
+        if self.links.get(link.id) is not link:
+            return
+        if self._passive_for(link) and link.bridge.rx:
+            link.close_pending = True  # CLOSED waits until the host has read everything
+            return
+        self._report_closed(link)
+
+    def _report_closed(self, link: Link) -> None:
+        self.links.pop(link.id, None)
+        link.bridge.close()
+        self.m.message(self._tag(link.id, "CLOSED"))
+
+    def _new_tcp_bridge(self, link: Link, keepalive: int = 0) -> TcpBridge:
+        bridge = TcpBridge(lambda: self._on_data(link), lambda: self._on_closed(link), rx_limit=self.m.rx_window)
+        if keepalive:
+            bridge.keepalive = (keepalive, min(keepalive, 75), 3)
+        return bridge
+
+    # --- AT+CIPSTART ------------------------------------------------------------------------------
+    async def cipstart(self, cmd: ATCommand) -> None:
+        m = self.m
+        link_id, rest = self._ids(cmd)
+        kind, host, port = rest[0], rest[1], int(rest[2])
+        if kind not in ("TCP", "UDP"):
+            m.fail_detail("Link type ERROR")
+            return
+        if not 0 <= link_id < MAX_LINKS:
+            m.fail_detail("ID ERROR")
+            return
+        if link_id in self.links:
+            m.info("ALREADY CONNECTED")
+            m.final("ERROR")
+            return
+        if m.joined is None:
+            m.fail_detail("no ip")
+            return
+        addresses = m.lookup(host)
+        if not addresses:
+            m.fail_detail("DNS Fail")
+            return
+        link = Link(link_id, kind, (addresses[0], port))
+        if kind == "UDP":
+            await self._start_udp(link, int(rest[3]) if len(rest) > 3 and rest[3] else 0)
+            return
+        await self._start_tcp(link, int(rest[3]) if len(rest) > 3 and rest[3] else 0)
+
+    async def _start_tcp(self, link: Link, keepalive: int) -> None:
+        m = self.m
+        ip, port = link.remote
+        if not m.reachable(ip):
+            await asyncio.sleep(m.connect_timeout)  # SYNs into the void
+            self._connect_failed(link)
+            return
+        bridge = self._new_tcp_bridge(link, keepalive)
+        try:
+            await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
+                                   m.connect_timeout)
+        except (OSError, asyncio.TimeoutError):
+            self._connect_failed(link)
+            return
+        link.bridge = bridge
+        self.links[link.id] = link
+        m.message(self._tag(link.id, "CONNECT"))
+        m.final("OK")
+        self._replay(link)
+
+    def _replay(self, link: Link) -> None:
+        """Data or a close that came before the link was announced is reported now, in order."""
+        if link.bridge.rx:
+            self._on_data(link)
+        if link.bridge.closed:
+            self._on_closed(link)
+
+    def _connect_failed(self, link: Link) -> None:
+        self.m.final("ERROR")
+        self.m.message(self._tag(link.id, "CLOSED"))
+
+    async def _start_udp(self, link: Link, local_port: int) -> None:
+        try:
+            _, link.bridge = await asyncio.get_running_loop().create_datagram_endpoint(
+                lambda: UdpBridge(lambda: self._on_data(link), self.m.rx_window),
+                local_addr=("127.0.0.1", local_port))
+        except OSError:
+            self.m.final("ERROR")
+            return
+        self.links[link.id] = link
+        self.m.message(self._tag(link.id, "CONNECT"))
+        self.m.final("OK")
+        if link.bridge.datagrams:
+            self._on_data(link)
+
+    # --- AT+CIPSEND -------------------------------------------------------------------------------
+    async def cipsend(self, cmd: ATCommand) -> None:
+        m = self.m
+        link_id, rest = self._ids(cmd)
+        link = self.links.get(link_id)
+        if link is None:
+            m.fail_detail("link is not valid")
+            return
+        length = int(rest[0])
+        if not 1 <= length <= m.send_max or len(rest) not in (1, 3):
+            m.final("ERROR")
+            return
+        destination = (rest[1], int(rest[2])) if len(rest) == 3 else link.remote
+        m.serial.write(b"\r\nOK\r\n> " if m.major == 1 else b"\r\nOK\r\n\r\n>")
+        data = await m.serial.read_exact(length, timeout=10.0)
+        if data is None:
+            m.final("ERROR")
+            return
+        m.final(f"Recv {length} bytes")
+        bridge = link.bridge
+        if self.links.get(link_id) is not link or bridge.closed:
+            m.final("SEND FAIL")
+        elif link.kind == "UDP":
+            if m.reachable(destination[0]):
+                bridge.send(data, destination)  # datagrams to outside addresses vanish
+            m.final("SEND OK")
+        elif not bridge.can_send(length):
+            m.final("SEND FAIL")
+        else:
+            bridge.send(data)
+            m.final("SEND OK")
+
+    # --- passive receive --------------------------------------------------------------------------
+    async def ciprecvdata(self, cmd: ATCommand) -> None:
+        m = self.m
+        link_id, rest = self._ids(cmd)
+        link = self.links.get(link_id)
+        limit = int(rest[0])
+        if link is None or not self._passive_for(link) or limit < 1:
+            m.final("ERROR")
+            return
+        bridge = link.bridge
+        if link.kind == "UDP":
+            if not bridge.datagrams:
+                link.armed = True
+                m.final("ERROR")
+                return
+            data, sender = bridge.read()
+            data = data[:limit]
+        else:
+            data, sender = bridge.read(limit), link.remote
+            if not data:
+                link.armed = True
+                m.final("ERROR")
+                return
+        empty = not (bridge.datagrams if link.kind == "UDP" else bridge.rx)
+        if m.major == 1:
+            m.serial.write(b"\r\n+CIPRECVDATA,%d:" % len(data) + data + b"\r\nOK\r\n")
+        else:
+            where = b'"%s",%d,' % (sender[0].encode(), sender[1]) if m.dinfo else b""
+            m.serial.write(b"+CIPRECVDATA:%d," % len(data) + where + data + b"\r\nOK\r\n")
+        if empty or m.passive_rearm == "read":
+            link.armed = True
+        if empty and link.close_pending:
+            self._report_closed(link)
+
+    async def ciprecvlen(self, cmd: ATCommand) -> None:
+        fields = []
+        for link_id in range(MAX_LINKS):
+            link = self.links.get(link_id)
+            if link is None:
+                fields.append("")
+            else:
+                fields.append(str(link.bridge.queued if link.kind == "UDP" else len(link.bridge.rx)))
+        self.m.reply("+CIPRECVLEN:" + ",".join(fields))
+
+    # --- closing ----------------------------------------------------------------------------------
+    async def cipclose(self, cmd: ATCommand) -> None:
+        m = self.m
+        link_id = cmd.int_arg(0) if cmd.kind == "write" else 0
+        targets = list(self.links.values()) if link_id == MAX_LINKS else [self.links.get(link_id)]
+        if None in targets:
+            m.fail_detail("UNLINK")
+            return
+        for link in targets:
+            self.links.pop(link.id, None)
+            link.bridge.close()
+            if m.cipclose_reports_closed:
+                m.message(self._tag(link.id, "CLOSED"))
+        m.final("OK")
+
+    def drop_all(self, report: bool = False) -> None:
+        for link in list(self.links.values()):
+            self.links.pop(link.id, None)
+            if link.bridge is not None:
+                link.bridge.close()
+            if report:
+                self.m.message(self._tag(link.id, "CLOSED"))
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    # --- server -----------------------------------------------------------------------------------
+    async def cipservermaxconn(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.m.reply(f"+CIPSERVERMAXCONN:{self.max_conn}")
+            return
+        count = cmd.int_arg(0)
+        if not 1 <= count <= MAX_LINKS:
+            raise ValueError("max connections")
+        self.max_conn = count
+        self.m.final("OK")
+
+    async def cipserver(self, cmd: ATCommand) -> None:
+        m = self.m
+        if cmd.kind == "read":
+            m.reply(f'+CIPSERVER:1,{self.server_port},"TCP"' if self.server else "+CIPSERVER:0")
+            return
+        if cmd.int_arg(0) == 0:
+            if self.server is not None:
+                self.server.close()
+                self.server = None
+            m.final("OK")
+            return
+        if not m.mux or self.server is not None:
+            m.final("ERROR")
+            return
+        port = cmd.int_arg(1, 333)
+        try:
+            self.server = await asyncio.get_running_loop().create_server(self._incoming, "127.0.0.1", port)
+        except OSError:
+            m.final("ERROR")
+            return
+        self.server_port = port
+        m.final("OK")
+
+    def _incoming(self):
+        free = [i for i in range(MAX_LINKS) if i not in self.links]
+        accepted = sum(1 for link in self.links.values() if link.tetype == 1)
+        if not free or accepted >= self.max_conn:
+            return _Refuse()
+        link = Link(free[0], "TCP", ("", 0), tetype=1)
+        link.bridge = self._new_tcp_bridge(link)
+        self.links[link.id] = link
+
+        def announce():
+            link.remote = link.bridge.peer
+            self.m.message(self._tag(link.id, "CONNECT"))
+
+        link.bridge.on_made = announce
+        return link.bridge
+
+    # --- status -----------------------------------------------------------------------------------
+    def _status_lines(self, prefix: str):
+        for link in sorted(self.links.values(), key=lambda l: l.id):
+            local = link.bridge.local_port if link.bridge else 0
+            yield f'{prefix}{link.id},"{link.kind}","{link.remote[0]}",{link.remote[1]},{local},{link.tetype}'
+
+    async def cipstatus(self, cmd: ATCommand) -> None:
+        stat = 5 if self.m.joined is None else (3 if self.links else 2)
+        self.m.reply(f"STATUS:{stat}", *self._status_lines("+CIPSTATUS:"))
+
+    async def cipstate(self, cmd: ATCommand) -> None:
+        if self.m.major == 1:
+            self.m.final("ERROR")  # 2.x only
+            return
+        self.m.reply(*self._status_lines("+CIPSTATE:"))
+
+
+class _Refuse(asyncio.Protocol):
+    def connection_made(self, transport) -> None:
+        transport.close()

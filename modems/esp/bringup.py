@@ -1,0 +1,126 @@
+"""Bring an ESP-AT module up: reset to ``ready``, tell the firmware generation, configure, join Wi-Fi."""
+import asyncio
+import errno
+import logging
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+from atsock import validate
+from atsock.errors import CommandTimeout, ModemError
+from atsock.lifecycle import ModemLifecycle
+
+from ..base import split_fields
+from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
+
+log = logging.getLogger("atsock.esp")
+
+_VERSION = re.compile(r"AT version:(\d+)\.")
+
+
+def escape(value: str, what: str, max_len: int) -> str:
+    """An ESP-AT string parameter: printable ASCII, with ``\\``, ``"`` and ``,`` backslash-escaped."""
+    validate.printable_ascii(value, what, max_len)
+    return "".join("\\" + ch if ch in '\\",' else ch for ch in value)
+
+
+@dataclass
+class Settings:
+    """Everything ``open_modem(..., dialect="esp8285", **settings)`` accepts, checked up front."""
+
+    ssid: Optional[str] = None
+    key: str = ""
+    receive: str = "passive"      # "passive": the host fetches (back-pressure); "active": +IPD pushes
+    reset: bool = True            # AT+RST first: a clean module, no links left by an earlier process
+    send_max: int = SEND_MAX
+    sync_timeout: float = 10.0
+
+    def __post_init__(self):
+        if self.ssid is not None:
+            escape(self.ssid, "SSID", 32)
+            escape(self.key, "Wi-Fi key", 64)
+        if self.receive not in ("passive", "active"):
+            raise ValueError('receive must be "passive" or "active"')
+        if not 1 <= self.send_max <= 8192:
+            raise ValueError("send_max must be in 1..8192")
+
+
+class BringUp:
+    def __init__(self, dialect, settings: Settings):
+        self.d = dialect
+        self.engine = dialect.engine
+        self.settings = settings
+        self.major = 1
+        self.version = ""
+        self._ready: Optional[asyncio.Future] = None
+
+    def on_ready(self) -> bool:
+        """``ready`` came; True if bring-up was waiting for it (otherwise it is a surprise reboot)."""
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+            return True
+        return False
+
+    async def run(self, life: ModemLifecycle) -> None:
+        e, s = self.engine, self.settings
+        attempts = max(1, int(s.sync_timeout / 0.5))
+        await e.sync(attempts=attempts, timeout=0.5)
+        if s.reset:
+            self._ready = asyncio.get_running_loop().create_future()
+            await self.d.command("AT+RST", timeout=T_QUERY)
+            try:
+                await asyncio.wait_for(self._ready, T_READY)
+            except asyncio.TimeoutError:
+                raise CommandTimeout("AT+RST (waiting for ready)", T_READY) from None
+            finally:
+                self._ready = None
+            await e.sync(attempts=attempts, timeout=0.5)
+        life.synced()
+        await self.d.command("ATE0", timeout=T_QUERY)
+        response = await self.d.command("AT+GMR", timeout=T_QUERY)
+        for line in response.lines:
+            match = _VERSION.match(line.text)
+            if match:
+                self.major, self.version = int(match.group(1)), line.text
+        log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
+        await self.d.command(self.cur("AT+CWMODE") + "=1", timeout=T_QUERY)
+        await self.d.command("AT+CIPMUX=1", timeout=T_QUERY)
+        await self.d.command("AT+CIPDINFO=1", timeout=T_QUERY)  # senders of UDP datagrams
+        await self.d.command(f"AT+CIPRECVMODE={1 if s.receive == 'passive' else 0}", timeout=T_QUERY)
+        life.configured()
+        life.sim_ready()  # no SIM on Wi-Fi: the next step is joining the network
+        if s.ssid is not None:
+            await self.join(life, s.ssid, s.key)
+
+    def cur(self, command: str) -> str:
+        """1.x has the RAM-only ``_CUR`` variants; 2.x plain names (persistence set elsewhere)."""
+        return command + "_CUR" if self.major == 1 else command
+
+    async def join(self, life: ModemLifecycle, ssid: str, key: str) -> None:
+        command = f'{self.cur("AT+CWJAP")}="{escape(ssid, "SSID", 32)}","{escape(key, "Wi-Fi key", 64)}"'
+        response = await self.d.command(command, timeout=T_JOIN, response_prefixes=("+CWJAP:",),
+                                        extra_finals=frozenset({"FAIL"}), check=False)
+        if not response.final.ok:
+            codes = [split_fields(v)[0] for v in response.values("+CWJAP:")]
+            code = int(codes[0]) if codes and codes[0].isdigit() else 0
+            number, text = JOIN_ERRORS.get(code, (errno.ECONNREFUSED, f"Wi-Fi join failed (code {code})"))
+            raise ModemError(number, f"{text}: {ssid!r}")
+        life.registered()
+        response = await self.d.command("AT+CIFSR", timeout=T_QUERY, response_prefixes=("+CIFSR:",))
+        for value in response.values("+CIFSR:"):
+            fields = split_fields(value)
+            if fields[0] == "STAIP" and len(fields) > 1:
+                self.d.local_ip = fields[1]
+            elif fields[0] == "STAMAC" and len(fields) > 1:
+                self.d.mac = fields[1]
+        self.d.ssid = ssid
+        life.activated()
+
+    async def leave(self, life: ModemLifecycle) -> None:
+        await self.d.command("AT+CWQAP", timeout=T_QUERY)
+        self.d.ssid = None
+        if life.can("network_lost"):
+            life.network_lost()
+
+
+__all__ = ["BringUp", "Settings", "escape", "BUSY"]

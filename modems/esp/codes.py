@@ -1,0 +1,25 @@
+"""ESP-AT's numbers: links, sizes, and response times (seconds) with margins over the docs'."""
+import errno
+
+MAX_LINKS = 5
+SEND_MAX = 2048          # AT 1.x and every ESP8266 2.x build; newer ESP32 builds take 8192
+RECV_CHUNK = 2048        # bytes asked per AT+CIPRECVDATA, as Zephyr does
+FRAME_MAX = 8192         # bound on any announced +IPD / +CIPRECVDATA length
+
+T_QUERY = 2.0
+T_READY = 10.0           # AT+RST to "ready" (TinyGSM waits 10 s)
+T_JOIN = 30.0            # AT+CWJAP (2.x default jap_timeout 15 s; TinyGSM allows 30 s)
+T_CIPSTART = 20.0        # a TCP connect runs inside the command
+T_CIPSEND = 20.0
+T_DNS = 20.0
+T_CIPCLOSE = 10.0
+
+BUSY = frozenset({"busy p...", "busy s..."})
+
+#: +CWJAP:<code> as (errno, explanation)
+JOIN_ERRORS = {
+    1: (errno.ETIMEDOUT, "Wi-Fi join timed out"),
+    2: (errno.EACCES, "wrong Wi-Fi password"),
+    3: (errno.ENETUNREACH, "Wi-Fi network not found"),
+    4: (errno.ECONNREFUSED, "Wi-Fi access point refused the connection"),
+}
