@@ -34,3 +34,34 @@ def test_fakemodem_command_line_serves_a_pty_until_interrupted(echo_server):
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_maixpy_example_ports_download_and_send_a_file(tmp_path):
+    saved = tmp_path / "download.bin"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "esp_http_download.py"), "--out", str(saved)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "the local server sent sha256" in result.stdout and ": match" in result.stdout
+    assert saved.stat().st_size == 256 * 1024
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "esp_send_file.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "server received 204800 bytes" in result.stdout and ": match" in result.stdout
+
+
+def test_fakemodem_command_line_serves_an_esp8285(echo_server):
+    process = subprocess.Popen([sys.executable, "-m", "fakemodem", "esp8285", "--network", "lab=pw",
+                                "--firmware", "2.2.0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    try:
+        port = process.stdout.readline().strip()
+        with atsock.open_modem(port, dialect="esp8285", ssid="lab", key="pw") as modem:
+            assert modem.dialect.firmware_major == 2
+            sock = atsock.socket()
+            sock.connect(("127.0.0.1", echo_server.port))
+            sock.write(b"esp over the command line")
+            assert sock.read(25) == b"esp over the command line"
+            sock.close()
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0

@@ -278,3 +278,28 @@ def test_a_socket_dropped_without_close_gives_its_connect_id_back(modem, fake_mo
         time.sleep(0.05)
     assert open_ids(fake_modem) == []
     assert modem.engine.links == {}
+
+
+def test_a_peer_that_never_reads_makes_send_fail_not_hang(modem, dialect, tcp_server):
+    stop = threading.Event()
+
+    def never_reads(conn):
+        conn.setsockopt(std_socket.SOL_SOCKET, std_socket.SO_RCVBUF, 4096)
+        stop.wait(30)
+
+    server = tcp_server(never_reads)
+    sock = connect(modem, server.port)
+    sock.settimeout(1.0)
+    chunk = os.urandom(64 * 1024)
+    sent = 0
+    started = time.monotonic()
+    with pytest.raises(OSError) as info:
+        while time.monotonic() - started < 60:
+            sock.sendall(chunk)
+            sent += len(chunk)
+    # Quectel: SEND FAIL (buffer full) is retried until the socket's timeout; ESP-AT: a TCP
+    # SEND FAIL means part of a chunk may be lost, so the stream is broken, never silently shortened.
+    assert info.value.args[0] == (errno.ETIMEDOUT if dialect == "quectel" else errno.EIO)
+    assert sent > 0
+    stop.set()
+    sock.close()
