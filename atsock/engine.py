@@ -1,21 +1,24 @@
-"""The engine: one serial port, one reader, one command in flight, URC dispatch, the links.
+"""The engine: one serial port, one reader, a queue of commands, URC dispatch, the links.
 
 It is an ``asyncio.Protocol`` on the loop of :mod:`atsock.loop_thread`. Bytes from the port go
 through the sans-I/O :class:`~atsock.channel.ATChannel`; the events come back here and are routed:
 intermediate lines and finals to the command in flight, prompts to the payload writer, URCs to the
-handlers the dialect registered by prefix.
+handlers the dialect registered by prefix or pattern.
 
-Commands run one at a time in FIFO order. A command runs in a task of its own and callers await it
-shielded, so a caller that gives up (timeout, cancel) never leaves a command half-written — the
-channel stays in step with the modem. A command whose final result never comes marks the channel
-for resynchronisation, done before the next command.
+Commands wait in a FIFO queue and go out one at a time. The next one is written straight from the
+reader callback that saw the previous one's final result, and a timeout is a timer, not a task:
+an AT exchange costs no task switches of its own. A caller that stops waiting (its own timeout,
+a cancel) does not stop the exchange: a command that was written is seen through to its final
+result, a prompt still gets its payload, so the channel stays in step with the modem. A command
+whose final result never comes marks the channel for resynchronisation: ``AT`` probes go out
+before anything else until one is answered ``OK``.
 """
 import asyncio
 import logging
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone
@@ -62,13 +65,21 @@ class EngineStats:
         return data
 
 
+RESYNC_ATTEMPTS = 3
+RESYNC_TIMEOUT = 1.0
+
+
 @dataclass
 class _Pending:
     command: Command
     payload: Optional[bytes]
+    timeout: float
+    prompt_timeout: float
     final: asyncio.Future
-    prompted: asyncio.Future
+    probe: bool = False          # an AT probe of a resync: its verdict is the engine's own business
     lines: List[Intermediate] = field(default_factory=list)
+    prompted: bool = False
+    timer: Optional[asyncio.TimerHandle] = None
 
 
 class Engine(asyncio.Protocol):
@@ -80,9 +91,10 @@ class Engine(asyncio.Protocol):
         self._error_handlers: List[Callable[[str], None]] = []
         self._gone_handlers: List[Callable[[], None]] = []
         self._transport: Optional[asyncio.Transport] = None
-        self._pending: Optional[_Pending] = None
-        self._lock: Optional[asyncio.Lock] = None
+        self._queue: Deque[_Pending] = deque()
+        self._active: Optional[_Pending] = None
         self._needs_resync = False
+        self._failed_probes = 0
         self.gone: Optional[BaseException] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -113,14 +125,19 @@ class Engine(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.gone = exc or ModemGone("serial port closed")
         log.log(logging.WARNING if exc else logging.DEBUG, "serial port closed: %s", exc)
-        pending = self._pending
-        if pending is not None and not pending.final.done():
-            pending.final.set_exception(ModemGone(str(self.gone)))
+        waiting = ([self._active] if self._active else []) + list(self._queue)
+        self._active = None
+        self._queue.clear()
+        for pending in waiting:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if not pending.final.done():
+                pending.final.set_exception(ModemGone(str(self.gone)))
         for handler in self._gone_handlers:
             handler()
 
     def _route(self, event) -> None:
-        pending = self._pending
+        pending = self._active
         if isinstance(event, Intermediate):
             if _tracing():
                 wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
@@ -129,8 +146,8 @@ class Engine(asyncio.Protocol):
         elif isinstance(event, Final):
             if _tracing():
                 wire.debug("<- %s", event.text)
-            if pending is not None and not pending.final.done():
-                pending.final.set_result(event)
+            if pending is not None:
+                self._finish(pending, Response(event, pending.lines))
         elif isinstance(event, Urc):
             if _tracing():
                 wire.debug("<- %s%s (urc)", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
@@ -144,10 +161,11 @@ class Engine(asyncio.Protocol):
                 handler(event.reason)
 
     def _on_prompt(self, pending: Optional[_Pending]) -> None:
-        if pending is None or pending.payload is None or pending.prompted.done():
+        if pending is None or pending.payload is None or pending.prompted:
             log.warning("unexpected data prompt from modem ignored")
             return
-        pending.prompted.set_result(None)
+        pending.prompted = True
+        self._arm(pending, pending.timeout)  # from here on, the command's own budget
         self._write(pending.payload)
         self.stats.payload_writes += 1
         if _tracing():
@@ -189,72 +207,97 @@ class Engine(asyncio.Protocol):
         payload is written. With ``check`` a final other than ``OK`` raises :class:`CommandFailed`.
         """
         command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final))
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        task = asyncio.ensure_future(self._run(command, payload, timeout, prompt_timeout))
-        task.add_done_callback(_consume_result)  # a caller that gave up must not leave it unretrieved
-        response = await asyncio.shield(task)
+        pending = self._enqueue(command, payload, timeout, prompt_timeout)
+        response = await pending.final
         if check and not response.final.ok:
             raise CommandFailed(text, response.final.text, response.final.error_code)
         return response
 
-    async def _run(self, command: Command, payload: Optional[bytes], timeout: float,
-                   prompt_timeout: float) -> Response:
-        async with self._lock:
-            if self.gone is not None:
-                raise ModemGone(str(self.gone))
-            if self._needs_resync:
-                await self._resync()
-            return await self._exchange(command, payload, timeout, prompt_timeout)
-
-    async def _exchange(self, command: Command, payload: Optional[bytes], timeout: float,
-                        prompt_timeout: float) -> Response:
-        loop = asyncio.get_running_loop()
-        pending = _Pending(command, payload, loop.create_future(), loop.create_future())
-        self._pending = pending
-        self.stats.commands += 1
-        self.stats.by_name[command.name] += 1
-        if _tracing():
-            wire.debug("-> %s", command.text)
-        try:
-            self._write(self.channel.begin(command))
-            if payload is not None:
-                await asyncio.wait_for(asyncio.wait({pending.prompted, pending.final},
-                                                    return_when=asyncio.FIRST_COMPLETED), prompt_timeout)
-                if not pending.prompted.done() and not pending.final.done():
-                    raise asyncio.TimeoutError
-            final = await asyncio.wait_for(asyncio.shield(pending.final), timeout)
-        except asyncio.TimeoutError:
-            self.channel.abandon()
-            self._needs_resync = True
-            raise CommandTimeout(command.text, timeout) from None
-        finally:
-            self._pending = None
-        return Response(final, pending.lines)
-
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
-        """Send ``AT`` until the modem answers ``OK``: at start-up and after a lost final."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            await self._sync(attempts, timeout)
-
-    async def _sync(self, attempts: int, timeout: float) -> None:
+        """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting."""
         for _ in range(attempts):
-            if self.gone is not None:
-                raise ModemGone(str(self.gone))
+            pending = self._enqueue(Command("AT"), None, timeout, timeout, probe=True)
             try:
-                response = await self._exchange(Command("AT"), None, timeout, timeout)
+                response = await pending.final
             except CommandTimeout:
                 continue
             if response.final.ok:
-                self._needs_resync = False
                 return
         raise CommandTimeout("AT", attempts * timeout)
 
-    async def _resync(self) -> None:
-        log.warning("resynchronising with the modem")
-        await self._sync(3, 1.0)
+    def _enqueue(self, command: Command, payload: Optional[bytes], timeout: float, prompt_timeout: float,
+                 probe: bool = False) -> _Pending:
+        if self.gone is not None:
+            raise ModemGone(str(self.gone))
+        future = asyncio.get_running_loop().create_future()
+        pending = _Pending(command, payload, timeout, prompt_timeout, future, probe)
+        self._queue.append(pending)
+        self._pump()
+        return pending
+
+    def _pump(self) -> None:
+        """Start the next command if none is in flight: a resync probe first when one is due."""
+        while self._active is None and self._queue and self.gone is None:
+            if self._needs_resync and not self._queue[0].probe:
+                future = asyncio.get_running_loop().create_future()
+                self._queue.appendleft(_Pending(Command("AT"), None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, True))
+            pending = self._queue.popleft()
+            if pending.final.done():
+                continue  # its caller gave up before it went out
+            self._begin(pending)
+
+    def _begin(self, pending: _Pending) -> None:
+        self._active = pending
+        self.stats.commands += 1
+        self.stats.by_name[pending.command.name] += 1
+        if _tracing():
+            wire.debug("-> %s", pending.command.text)
+        self._arm(pending, pending.prompt_timeout if pending.payload is not None else pending.timeout)
+        try:
+            self._write(self.channel.begin(pending.command))
+        except ModemGone as exc:
+            self._finish(pending, error=exc)
+
+    def _arm(self, pending: _Pending, seconds: float) -> None:
+        if pending.timer is not None:
+            pending.timer.cancel()
+        pending.timer = asyncio.get_running_loop().call_later(seconds, self._expire, pending, seconds)
+
+    def _expire(self, pending: _Pending, seconds: float) -> None:
+        if self._active is not pending:
+            return
+        self.channel.abandon()
+        if pending.probe:
+            self._failed_probes += 1
+        else:
+            self._needs_resync = True
+            log.warning("no final result for %r within %g s: resynchronising", pending.command.text, seconds)
+        self._finish(pending, error=CommandTimeout(pending.command.text, seconds))
+
+    def _finish(self, pending: _Pending, response: Optional[Response] = None,
+                error: Optional[BaseException] = None) -> None:
+        if pending.timer is not None:
+            pending.timer.cancel()
+        self._active = None
+        if pending.probe and response is not None and response.final.ok:
+            self._needs_resync = False
+            self._failed_probes = 0
+        if self._needs_resync and self._failed_probes >= RESYNC_ATTEMPTS:
+            self._give_up_queue()
+        if not pending.final.done():
+            if error is not None:
+                pending.final.set_exception(error)
+            else:
+                pending.final.set_result(response)
+        self._pump()
+
+    def _give_up_queue(self) -> None:
+        """The modem stays silent: what waits behind the probes fails instead of waiting forever."""
+        self._failed_probes = 0
+        waiting, self._queue = list(self._queue), deque()
+        for pending in waiting:
+            if not pending.final.done():
+                pending.final.set_exception(CommandTimeout(pending.command.text, RESYNC_ATTEMPTS * RESYNC_TIMEOUT))
 
     def close(self) -> None:
         if self._transport is not None:
@@ -263,8 +306,3 @@ class Engine(asyncio.Protocol):
 
 def _tracing() -> bool:
     return wire.isEnabledFor(logging.DEBUG)  # cached by logging; the trace can be switched on any time
-
-
-def _consume_result(task: asyncio.Task) -> None:
-    if not task.cancelled():
-        task.exception()

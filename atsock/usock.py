@@ -101,6 +101,9 @@ class socket:
         if self._timeout == 0:
             awaitable.close()
             raise os_error(errno.EAGAIN)
+        if self._timeout is None:
+            await awaitable  # no timer, no extra task
+            return
         try:
             await asyncio.wait_for(awaitable, self._timeout)
         except asyncio.TimeoutError:

@@ -65,3 +65,18 @@ def test_fakemodem_command_line_serves_an_esp8285(echo_server):
     finally:
         process.terminate()
         assert process.wait(10) == 0
+
+
+def test_benchmark_runs_and_reports_ratios(tmp_path):
+    """The benchmark itself (not its figures: those are never asserted) keeps working."""
+    output = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--dialect", "quectel", "--rate", "0",
+                             "--latency", "0", "--output", str(output), "--plot", str(tmp_path / "plot.png")],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    import json
+    report = json.loads(output.read_text())
+    run = report["runs"][0]
+    assert run["download"]["bytes"] == run["upload"]["bytes"] > 0
+    assert run["all_busy"]["sockets"] == 12
+    assert "CPU × floor" in result.stdout and "| quectel | unthrottled |" in result.stdout

@@ -1,0 +1,98 @@
+"""``python -m bench``: run the benchmarks, print the table, write JSON and the goodput plot.
+
+    python -m bench                    # both dialects, 115200 / 921600 / unthrottled, 0 and 5 ms
+    python -m bench --quick            # smaller transfers, shorter runs
+    python -m bench --update-readme    # also put the table into README.md
+
+Results go to bench/results/latest.json and docs/bench-goodput.png.
+"""
+import argparse
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+from . import floor, report
+from .scenarios import MIB, ROOT, Session
+
+RATES = [115200, 921600, None]
+LATENCIES = [0.0, 0.005]
+
+
+def sizes(baud, quick: bool) -> int:
+    """Bytes per transfer: about ten seconds of line time (less with --quick)."""
+    if baud is None:
+        return MIB if quick else 4 * MIB
+    seconds = 2 if quick else 10
+    return max(16 * 1024, int(baud / 10 * seconds) // 1024 * 1024)
+
+
+def run_one(dialect: str, baud, latency: float, quick: bool, log) -> dict:
+    size = sizes(baud, quick)
+    session = Session(dialect, baud, latency)
+    try:
+        log(f"{dialect} {baud or 'unthrottled'} baud, {latency * 1000:.0f} ms: {size // 1024} KiB each way")
+        result = {"dialect": dialect, "baud": baud, "latency": latency,
+                  "download": session.download(size), "upload": session.upload(size)}
+        result["round_trips"] = session.round_trips(min(size, 256 * 1024) if baud else MIB)
+        result["all_busy"] = session.all_busy(2.0 if quick else 8.0)
+        return result
+    finally:
+        session.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller transfers and shorter runs")
+    parser.add_argument("--dialect", action="append", choices=["quectel", "esp8285"],
+                        help="only these dialects (default: both)")
+    parser.add_argument("--rate", action="append", type=int, metavar="BAUD",
+                        help="only these line rates; 0 for unthrottled (default: 115200, 921600, 0)")
+    parser.add_argument("--latency", action="append", type=float, metavar="SECONDS",
+                        help="only these per-command latencies (default: 0 and 0.005)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-goodput.png")
+    parser.add_argument("--update-readme", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    dialects = args.dialect or ["quectel", "esp8285"]
+    rates = [rate or None for rate in args.rate] if args.rate else RATES
+    latencies = args.latency if args.latency is not None else LATENCIES
+    started = time.time()
+    results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "runs": [], "floor": {},
+               "memory": {}}
+    for baud in rates:
+        log(f"pyserial floor at {baud or 'unthrottled'} baud")
+        results["floor"][report._rate_name(baud)] = floor.measure(sizes(baud, args.quick), baud)
+    for dialect in dialects:
+        for baud in rates:
+            for latency in latencies:
+                results["runs"].append(run_one(dialect, baud, latency, args.quick, log))
+        session = Session(dialect, None, 0.0)
+        try:
+            results["memory"][dialect] = session.peak_memory(MIB)
+        finally:
+            session.close()
+    results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    results["seconds"] = time.time() - started
+
+    text = report.table(results)
+    print(text)
+    print()
+    for what, measured, target, met in report.targets(results):
+        print(f"{'met   ' if met else 'MISSED'} {what}: {measured:.3f} (target {target})")
+    report.write_json(results, args.output)
+    drawn = report.plot(results, args.plot)
+    log(f"results: {args.output}" + (f", plot: {args.plot}" if drawn else " (no matplotlib: no plot)"))
+    if args.update_readme:
+        report.update_readme(ROOT / "README.md", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

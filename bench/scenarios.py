@@ -1,0 +1,161 @@
+"""One benchmark session: an emulator process, a peer process, atsock in this process; and the
+measurements made on it. CPU figures are this process's own (driver and caller threads alike)."""
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from contextlib import contextmanager
+from pathlib import Path
+
+import atsock
+
+ROOT = Path(__file__).resolve().parent.parent
+WIFI = {"ssid": "bench-net", "key": "bench-key"}
+MIB = 2 ** 20
+
+
+def _spawn(args):
+    process = subprocess.Popen([sys.executable] + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, cwd=ROOT)
+    return process, process.stdout.readline().strip()
+
+
+class Session:
+    def __init__(self, dialect: str, baud, latency: float):
+        self.dialect, self.baud, self.latency = dialect, baud, latency
+        self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
+        self.peer, port = _spawn(["-m", "bench.peer"])
+        self.peer_port = int(port)
+        args = ["-m", "fakemodem", dialect, "--host", "peer.test=127.0.0.1", "--latency", str(latency)]
+        if baud:
+            args += ["--baudrate", str(baud)]
+        if dialect == "esp8285":
+            args += ["--network", f"{WIFI['ssid']}={WIFI['key']}"]
+        self.emulator, tty = _spawn(args)
+        settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
+        self.modem = atsock.open_modem(tty, dialect=dialect, **settings)
+
+    def close(self) -> None:
+        self.modem.close()
+        for process in (self.emulator, self.peer):
+            process.terminate()
+            process.wait(10)
+
+    def counters(self):
+        stats = self.modem.stats
+        return stats["commands"], stats["commands"] + stats["payload_writes"]
+
+    @contextmanager
+    def counted(self, into: dict, name: str):
+        """AT commands and serial round trips (commands + payload writes) spent inside the block."""
+        commands, trips = self.counters()
+        yield
+        after_commands, after_trips = self.counters()
+        into[name] = {"commands": after_commands - commands, "round_trips": after_trips - trips}
+
+    def connect(self, verb: str):
+        sock = self.modem.socket()
+        sock.settimeout(120)
+        sock.connect(("127.0.0.1", self.peer_port))
+        sock.write(verb.encode() + b"\n")
+        return sock
+
+    # --- measurements ---------------------------------------------------------------------------
+    def download(self, size: int) -> dict:
+        sock = self.connect(f"SOURCE {size}")
+        cpu, started = time.process_time(), time.perf_counter()
+        data = sock.read()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        sock.close()
+        if len(data) != size:
+            raise RuntimeError(f"download came back short: {len(data)} of {size}")
+        return self._rates(size, seconds, cpu)
+
+    def upload(self, size: int) -> dict:
+        payload = os.urandom(size)
+        sock = self.connect(f"SINK {size}")
+        cpu, started = time.process_time(), time.perf_counter()
+        sock.sendall(payload)
+        answer = sock.readline()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        sock.close()
+        if answer != b"OK %d\n" % size:
+            raise RuntimeError(f"upload not confirmed: {answer!r}")
+        return self._rates(size, seconds, cpu)
+
+    def _rates(self, size: int, seconds: float, cpu: float) -> dict:
+        result = {"bytes": size, "seconds": seconds, "bytes_per_s": size / seconds, "cpu_per_mib": cpu / (size / MIB)}
+        if self.line_rate:
+            result["of_line_rate"] = size / seconds / self.line_rate
+        return result
+
+    def round_trips(self, size: int) -> dict:
+        """Commands and round trips for a connect, a 32-byte request/response, and ``size`` bytes each way."""
+        costs = {}
+        with self.counted(costs, "connect"):
+            sock = self.connect("ECHO")
+        with self.counted(costs, "request_response"):
+            sock.write(b"x" * 32)
+            if sock.read(32) != b"x" * 32:
+                raise RuntimeError("echo came back wrong")
+        sock.close()
+        with self.counted(costs, "download"):
+            self.download(size)
+        with self.counted(costs, "upload"):
+            self.upload(size)
+        for name in ("download", "upload"):
+            costs[name]["per_mib"] = {k: v / (size / MIB) for k, v in costs[name].items()}
+        return costs
+
+    def all_busy(self, seconds: float, warm_up: float = 2.0) -> dict:
+        """Every socket of the modem downloading at once for ``seconds``: aggregate and min/max share.
+
+        Data fetched while the sockets were still being opened sits in their buffers; the readers
+        swallow it during ``warm_up`` so that only what crossed the line in the window is counted."""
+        sockets = [self.connect("SOURCE 0") for _ in range(self.modem.dialect.max_links)]
+        counts = [0] * len(sockets)
+        stop = threading.Event()
+
+        def drain(index, sock):
+            while not stop.is_set():
+                counts[index] += len(sock.recv(4096))
+
+        threads = [threading.Thread(target=drain, args=(i, s)) for i, s in enumerate(sockets)]
+        for thread in threads:
+            thread.start()
+        time.sleep(warm_up)
+        before, started = list(counts), time.perf_counter()
+        time.sleep(seconds)
+        after, elapsed = list(counts), time.perf_counter() - started
+        counts = [a - b for a, b in zip(after, before)]
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        for sock in sockets:
+            sock.close()
+        total = sum(counts)
+        result = {"sockets": len(sockets), "bytes": total, "bytes_per_s": total / elapsed,
+                  "min_max_share": min(counts) / max(counts) if max(counts) else 0.0}
+        if self.line_rate:
+            result["of_line_rate"] = total / elapsed / self.line_rate
+        return result
+
+    def peak_memory(self, size: int) -> dict:
+        """Peak Python allocation while downloading ``size`` bytes (tracemalloc; slows the run)."""
+        tracemalloc.start()
+        try:
+            sock = self.connect(f"SOURCE {size}")
+            digest = hashlib.sha256()
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                digest.update(data)
+            sock.close()
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return {"transfer_bytes": size, "peak_traced_bytes": peak}
