@@ -90,11 +90,13 @@ class Engine(asyncio.Protocol):
         self._urc_handlers: List[Tuple[UrcMatcher, UrcHandler]] = []
         self._error_handlers: List[Callable[[str], None]] = []
         self._gone_handlers: List[Callable[[], None]] = []
+        self._unresponsive_handlers: List[Callable[[], None]] = []
         self._transport: Optional[asyncio.Transport] = None
         self._queue: Deque[_Pending] = deque()
         self._active: Optional[_Pending] = None
         self._needs_resync = False
         self._failed_probes = 0
+        self._gave_up = False  # probes stay unanswered: no more until someone needs the modem
         self.gone: Optional[BaseException] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -113,6 +115,18 @@ class Engine(asyncio.Protocol):
     def on_gone(self, handler: Callable[[], None]) -> None:
         self._gone_handlers.append(handler)
 
+    def on_unresponsive(self, handler: Callable[[], None]) -> None:
+        """Called when resync probes stay unanswered: the module is not talking any more."""
+        self._unresponsive_handlers.append(handler)
+
+    def revive(self) -> None:
+        """Forget a lost port before a new one is attached (recovery after an unplug)."""
+        self.gone = None
+        self._needs_resync = False
+        self._failed_probes = 0
+        self._gave_up = False
+        self.channel.abandon()
+
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -123,6 +137,8 @@ class Engine(asyncio.Protocol):
             self._route(event)
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self.gone is not None:
+            return  # already handled (a reopen attempt that failed)
         self.gone = exc or ModemGone("serial port closed")
         log.log(logging.WARNING if exc else logging.DEBUG, "serial port closed: %s", exc)
         waiting = ([self._active] if self._active else []) + list(self._queue)
@@ -232,15 +248,19 @@ class Engine(asyncio.Protocol):
         future = asyncio.get_running_loop().create_future()
         pending = _Pending(command, payload, timeout, prompt_timeout, future, probe)
         self._queue.append(pending)
+        self._gave_up = False
         self._pump()
         return pending
 
     def _pump(self) -> None:
-        """Start the next command if none is in flight: a resync probe first when one is due."""
-        while self._active is None and self._queue and self.gone is None:
-            if self._needs_resync and not self._queue[0].probe:
+        """Start the next command if none is in flight. After a lost final, resync probes go out
+        first, at once, whether or not anything waits: a silent modem is noticed."""
+        while self._active is None and self.gone is None:
+            if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
                 future = asyncio.get_running_loop().create_future()
                 self._queue.appendleft(_Pending(Command("AT"), None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, True))
+            if not self._queue:
+                return
             pending = self._queue.popleft()
             if pending.final.done():
                 continue  # its caller gave up before it went out
@@ -294,10 +314,13 @@ class Engine(asyncio.Protocol):
     def _give_up_queue(self) -> None:
         """The modem stays silent: what waits behind the probes fails instead of waiting forever."""
         self._failed_probes = 0
+        self._gave_up = True
         waiting, self._queue = list(self._queue), deque()
         for pending in waiting:
             if not pending.final.done():
                 pending.final.set_exception(CommandTimeout(pending.command.text, RESYNC_ATTEMPTS * RESYNC_TIMEOUT))
+        for handler in self._unresponsive_handlers:
+            handler()
 
     def close(self) -> None:
         if self._transport is not None:

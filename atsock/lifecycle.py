@@ -23,9 +23,12 @@ MODEM_STATES = [
     "registering",   # waiting for the network (cellular) or joining Wi-Fi
     "activating",    # bringing up the data context
     "online",        # sockets may be opened
+    "recovering",    # lost the module, the network or the port: bring-up runs again, capped
     "closing",
-    "failed",        # bring-up gave up; close() is the way out
+    "failed",        # bring-up or recovery gave up; close() is the way out
 ]
+
+_BRINGING_UP = ["syncing", "configuring", "checking_sim", "registering", "activating"]
 
 MODEM_TRANSITIONS = [
     {"trigger": "open_port", "source": "closed", "dest": "syncing"},
@@ -34,11 +37,11 @@ MODEM_TRANSITIONS = [
     {"trigger": "sim_ready", "source": "checking_sim", "dest": "registering"},
     {"trigger": "registered", "source": "registering", "dest": "activating"},
     {"trigger": "activated", "source": "activating", "dest": "online"},
-    {"trigger": "network_lost", "source": "online", "dest": "registering"},
-    {"trigger": "fail", "source": ["syncing", "configuring", "checking_sim", "registering", "activating", "online"],
-     "dest": "failed"},
-    {"trigger": "shut_down", "source": ["syncing", "configuring", "checking_sim", "registering", "activating",
-                                        "online", "failed"], "dest": "closing"},
+    {"trigger": "network_lost", "source": "online", "dest": "registering"},  # the caller left Wi-Fi
+    {"trigger": "recover", "source": _BRINGING_UP + ["online"], "dest": "recovering"},
+    {"trigger": "retry", "source": "recovering", "dest": "syncing"},
+    {"trigger": "fail", "source": _BRINGING_UP + ["online", "recovering"], "dest": "failed"},
+    {"trigger": "shut_down", "source": _BRINGING_UP + ["online", "recovering", "failed"], "dest": "closing"},
     {"trigger": "port_closed", "source": "closing", "dest": "closed"},
 ]
 

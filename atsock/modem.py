@@ -14,6 +14,7 @@ from .engine import Engine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import MachineError, ModemLifecycle
 from .loop_thread import LoopThread
+from .recovery import Recovery
 from .transport import open_serial
 
 log = logging.getLogger("atsock.modem")
@@ -29,20 +30,28 @@ def current_modem() -> "Modem":
         return _open_modems[-1]
 
 
-def open_modem(port: str, dialect: str = "quectel", *, baudrate: int = 115200, **settings) -> "Modem":
-    """Open ``port`` (a device path or any pyserial URL), bring the module online, and return it.
+def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
+               max_recovery_attempts: int = 5, **settings) -> "Modem":
+    """Open ``port`` (a device path, any pyserial URL, or an open pyserial port), bring the module
+    online, and return it.
 
     ``settings`` go to the dialect: for Quectel ``apn``, ``user``, ``password``, ``auth``,
-    ``context_id``, ``pin``, ``registration_timeout``.
+    ``context_id``, ``pin``, ``registration_timeout``; for ESP-AT ``ssid``, ``key``, ``receive``.
+    With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
+    a vanished port, up to ``max_recovery_attempts`` bring-ups in a row.
     """
-    return Modem(port, dialect, baudrate=baudrate, **settings)
+    return Modem(port, dialect, baudrate=baudrate, recover=recover,
+                 max_recovery_attempts=max_recovery_attempts, **settings)
 
 
 class Modem:
-    def __init__(self, port: str, dialect: str = "quectel", *, baudrate: int = 115200, **settings):
+    def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
+                 max_recovery_attempts: int = 5, **settings):
         from modems import get_dialect  # the dialect packages build on atsock's core
 
         self.port = port
+        self.baudrate = baudrate
+        self.recovery = Recovery(self, max_attempts=max_recovery_attempts) if recover else None
         self.dialect_class = get_dialect(dialect)
         self.life = ModemLifecycle()
         self._listeners: List[Callable[[str, str], None]] = []
@@ -67,9 +76,13 @@ class Modem:
         loop = asyncio.get_running_loop()
         await open_serial(loop, port, baudrate, lambda: self.engine)
         await asyncio.sleep(0)  # let connection_made run
+        self.engine.on_unresponsive(lambda: self.dialect.trouble(
+            "unresponsive", errno.ETIMEDOUT, "the modem stopped answering"))
         self.life.open_port()
         try:
             await self.dialect.bring_up(self.life)
+            if self.recovery is not None:  # from now on, trouble starts a recovery
+                self.dialect.on_trouble = self.recovery.on_trouble
         except CommandTimeout as exc:
             self.life.fail()
             raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}") from None
@@ -104,6 +117,11 @@ class Modem:
         return self.engine.stats.snapshot() if self.engine else {}
 
     @property
+    def recoveries(self) -> int:
+        """How many times the modem brought itself back after trouble."""
+        return self.recovery.recoveries if self.recovery else 0
+
+    @property
     def local_ip(self) -> Optional[str]:
         return self.dialect.local_ip if self.dialect else None
 
@@ -134,6 +152,18 @@ class Modem:
         if self._thread.alive and self.engine is not None and self.engine.gone is None:
             self._thread.call_soon(schedule)
 
+    async def reopen_port(self) -> None:
+        """Open the same port again after it vanished (recovery calls this)."""
+        if not isinstance(self.port, str):
+            raise OSError(f"cannot reopen {self.port!r}: only ports given by path or URL can come back")
+        self.engine.revive()
+        try:
+            await open_serial(asyncio.get_running_loop(), self.port, self.baudrate, lambda: self.engine)
+        except BaseException:
+            self.engine.gone = self.engine.gone or OSError("serial port not back yet")
+            raise
+        await asyncio.sleep(0)
+
     def require_online(self) -> None:
         if self.state != "online":
             raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online")
@@ -162,6 +192,8 @@ class Modem:
         self._teardown()
 
     async def _shut_down(self) -> None:
+        if self.recovery is not None:
+            self.recovery.cancel()
         self.life.shut_down()
         try:
             if self.engine.gone is None:

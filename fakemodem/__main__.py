@@ -10,6 +10,7 @@ import threading
 
 from . import dialects
 from .core import FakeModem
+from .faults import parse_cli
 
 
 def _host(text: str):
@@ -34,6 +35,10 @@ def main(argv=None) -> int:
                         help="delay before the module answers each command")
     parser.add_argument("--registration-delay", type=float, default=0.0, metavar="SECONDS",
                         help="quectel: time from boot until the network registration succeeds")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME=VALUE",
+                        help="inject a fault (see fakemodem/faults.py), e.g. split=0.2 or delay=0.01")
+    parser.add_argument("--seed", type=int, help="seed for the fault choices (reproducible runs)")
+    parser.add_argument("--link", metavar="PATH", help="also expose the port as a symlink at PATH")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -51,7 +56,8 @@ def main(argv=None) -> int:
             options["firmware"] = args.firmware
     else:
         options["registration_delay"] = args.registration_delay
-    with FakeModem(args.dialect, baudrate=args.baudrate, **options) as modem:
+    with FakeModem(args.dialect, baudrate=args.baudrate, faults=parse_cli(args.fault), seed=args.seed,
+                   link_path=args.link, **options) as modem:
         print(modem.port, flush=True)
         stop.wait()
     return 0

@@ -9,8 +9,10 @@ import asyncio
 import logging
 import os
 import threading
+from collections import deque
 from typing import Optional
 
+from .faults import Faults
 from .pty_port import PtyPort
 
 log = logging.getLogger("fakemodem")
@@ -43,6 +45,9 @@ class SerialSide:
         self.busy_reply: Optional[bytes] = None
         self.executing = False
         self._want_payload = False
+        self.faults = None  # fakemodem.faults.Faults: split writes
+        self._staged = deque()
+        self._stage_timer = None
         self.received_commands = []
         self.bytes_in = 0
         self.bytes_out = 0
@@ -135,9 +140,23 @@ class SerialSide:
         return len(self._outbox)
 
     def write(self, data: bytes) -> None:
+        if self._staged or (self.faults and len(data) > 1 and self.faults.chance("split")):
+            self._staged.extend(self.faults.pieces(data) if len(data) > 1 else [data])
+            if self._stage_timer is None:
+                self._stage_timer = self._loop.call_later(0.001, self._release_piece)
+            return
         self._outbox += data
         if not self._writing and self._flush_timer is None:
             self._flush()
+
+    def _release_piece(self) -> None:
+        """Split output goes out a piece at a time, a millisecond apart, in order."""
+        self._stage_timer = None
+        self._outbox += self._staged.popleft()
+        if not self._writing and self._flush_timer is None:
+            self._flush()
+        if self._staged:
+            self._stage_timer = self._loop.call_later(0.001, self._release_piece)
 
     def _flush(self) -> None:
         self._flush_timer = None
@@ -175,6 +194,8 @@ class SerialSide:
             self._loop.remove_writer(self._fd)
         if self._flush_timer is not None:
             self._flush_timer.cancel()
+        if self._stage_timer is not None:
+            self._stage_timer.cancel()
 
 
 class FakeModem:
@@ -183,14 +204,18 @@ class FakeModem:
     It starts at once and serves until :meth:`close` (or the end of a ``with`` block).
     """
 
-    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, **options):
+    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, faults=None,
+                 seed: Optional[int] = None, link_path: Optional[str] = None, **options):
         from . import dialects
 
         module_class = dialects.get(dialect)
         self.baudrate = baudrate
         self.dialect = dialect
+        self.faults = Faults(faults, seed)
+        self.link_path = link_path
         self._pty = PtyPort()
-        self.port = self._pty.path
+        self._link_port()
+        self.port = link_path or self._pty.path
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"fakemodem-{dialect}", daemon=True)
@@ -204,12 +229,23 @@ class FakeModem:
             self.close()
             raise self._startup_error
 
+    def _link_port(self) -> None:
+        """With ``link_path``, the port users open is a symlink that survives unplug/replug."""
+        if self.link_path:
+            if os.path.lexists(self.link_path):
+                os.unlink(self.link_path)
+            os.symlink(self._pty.path, self.link_path)
+
+    def _plug_in(self) -> None:
+        self.serial = SerialSide(self.loop, self._pty.master, self.baudrate)
+        self.serial.faults = self.faults
+        self.module = self._module_class(self.serial, faults=self.faults, **self._options)
+        self._main = self.loop.create_task(self.module.run())
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            self.serial = SerialSide(self.loop, self._pty.master, self.baudrate)
-            self.module = self._module_class(self.serial, **self._options)
-            self._main = self.loop.create_task(self.module.run())
+            self._plug_in()
         except BaseException as exc:
             self._startup_error = exc
             self._ready.set()
@@ -243,14 +279,50 @@ class FakeModem:
 
     @property
     def received_commands(self):
-        """Every command line the emulator has read, in order."""
+        """Every command line the emulator has read, in order (since the last replug)."""
         return list(self.call(lambda: list(self.serial.received_commands)))
+
+    # --- one-off events, for tests of recovery ---------------------------------------------------
+    def reboot(self) -> None:
+        """The module restarts on its own: sockets gone, boot URCs again."""
+        self.call(self.module.restart)
+
+    def drop_network(self) -> None:
+        """The network takes the data context (Quectel ``pdpdeact``) or the Wi-Fi (ESP)."""
+        self.call(self.module.drop_network)
+
+    def hang(self, seconds: float) -> None:
+        """The module reads commands but answers none for ``seconds``."""
+        self.call(self.module.hang, seconds)
+
+    def lose_registration(self, seconds: float) -> None:
+        """(Quectel) registration lost, and regained after ``seconds``."""
+        self.call(self.module.lose_registration, seconds)
+
+    def unplug(self) -> None:
+        """The USB cable comes out: the port vanishes and the module loses power."""
+        def pull():
+            self._main.cancel()
+            asyncio.ensure_future(self.module.shut_down())
+            self.serial.close()
+        self.call(pull)
+        self._pty.close()
+        if self.link_path and os.path.lexists(self.link_path):
+            os.unlink(self.link_path)
+
+    def replug(self) -> None:
+        """The cable goes back in: a new port at the same ``link_path``, a freshly booted module."""
+        self._pty = PtyPort()
+        self._link_port()
+        self.call(self._plug_in)
 
     def close(self) -> None:
         if self._thread.is_alive() and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
         self._pty.close()
+        if self.link_path and os.path.lexists(self.link_path):
+            os.unlink(self.link_path)
 
     def __enter__(self) -> "FakeModem":
         return self

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 from .atcommand import ATCommand, parse
 from .core import SerialSide
 from .esp_links import Links
+from .faults import Faults
 
 log = logging.getLogger("fakemodem.esp")
 
@@ -72,8 +73,10 @@ class EspModule:
                  hosts: Optional[Dict[str, object]] = None, blackhole=(), allow_outside: bool = False,
                  boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
-                 cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760):
+                 cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760,
+                 faults: Optional[Faults] = None):
         self.serial = serial
+        self.faults = faults or Faults()
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
         self.major = int(firmware.split(".")[0])
@@ -91,7 +94,8 @@ class EspModule:
         self.passive_rearm = passive_rearm
         self.cipclose_reports_closed = cipclose_reports_closed
         self.send_max = send_max
-        self.rx_window = rx_window
+        self.rx_window = self.faults.buffer(rx_window)
+        self._hung_until = 0.0
         self.joined: Optional[str] = None
         self.mux = 0
         self.passive = False
@@ -130,6 +134,18 @@ class EspModule:
         self.serial.listening = True
 
     async def _execute(self, line: str) -> None:
+        if asyncio.get_running_loop().time() < self._hung_until:
+            return  # a hung module reads and says nothing
+        if self.faults.chance("reboot"):
+            self.restart()
+            return
+        if self.faults.chance("drop") and self.joined is not None:
+            self.drop_wifi()
+        if self.faults.chance("echo"):
+            self.echo = True
+        if self.faults.chance("busy"):
+            self.final("busy p...")
+            return
         try:
             command = parse(line, split_escaped)
         except ValueError:
@@ -140,8 +156,9 @@ class EspModule:
             return
         self.serial.executing = True
         try:
-            if self.latency:
-                await asyncio.sleep(self.latency)
+            delay = self.latency + self.faults.delay()
+            if delay:
+                await asyncio.sleep(delay)
             await handler(command)
         except (ValueError, IndexError, TypeError) as exc:
             log.debug("bad parameters in %r: %s", line, exc)
@@ -161,12 +178,17 @@ class EspModule:
         return self.links.links[link_id].bridge.transport.get_extra_info("socket")
 
     # --- output helpers ---------------------------------------------------------------------------
+    BENIGN_URCS = ("WIFI GOT IP",)  # lines a driver must set aside
+
     def final(self, text: str) -> None:
-        self.serial.write(b"\r\n" + text.encode() + b"\r\n")
+        if text in ("OK", "ERROR", "SEND OK", "FAIL") and self.faults.chance("no_final"):
+            return
+        self.serial.write(self.faults.noise(self.BENIGN_URCS) + b"\r\n" + text.encode() + b"\r\n")
 
     def info(self, *lines: str) -> None:
         """Information lines as the firmware prints them: no leading blank line."""
-        self.serial.write(b"".join(line.encode("latin-1") + b"\r\n" for line in lines))
+        noise = self.faults.noise
+        self.serial.write(b"".join(noise(self.BENIGN_URCS) + line.encode("latin-1") + b"\r\n" for line in lines))
 
     def reply(self, *lines: str) -> None:
         self.info(*lines)
@@ -200,6 +222,16 @@ class EspModule:
     async def rst(self, cmd: ATCommand) -> None:
         self.final("OK")
         self.restart()
+
+    def hang(self, seconds: float) -> None:
+        self._hung_until = asyncio.get_running_loop().time() + seconds
+
+    def drop_network(self) -> None:
+        if self.joined is not None:
+            self.drop_wifi()
+
+    def lose_registration(self, seconds: float) -> None:
+        raise ValueError("a Wi-Fi module has no cellular registration; use drop_network()")
 
     def restart(self) -> None:
         """Reboot: links and Wi-Fi gone, settings back to power-on values, ``ready`` again."""
@@ -256,10 +288,11 @@ class EspModule:
             self.drop_wifi()
 
     def drop_wifi(self) -> None:
-        """The AP went away (or we left it): links close with it, as 2.x does by default."""
+        """The AP went away (or we left it): links close with it, as 2.x does by default. The
+        order of the two messages is not documented; the cause is reported before its effects."""
         self.joined = None
-        self.links.drop_all(report=True)
         self.message("WIFI DISCONNECT")
+        self.links.drop_all(report=True)
 
     async def cifsr(self, cmd: ATCommand) -> None:
         ip = STATION_IP if self.joined else "0.0.0.0"

@@ -208,7 +208,7 @@ class Links:
             return
         m.final(f"Recv {length} bytes")
         bridge = link.bridge
-        if self.links.get(link_id) is not link or bridge.closed:
+        if self.links.get(link_id) is not link or bridge.closed or m.faults.chance("send_fail"):
             m.final("SEND FAIL")
         elif link.kind == "UDP":
             if m.reachable(destination[0]):

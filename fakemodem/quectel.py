@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 
 from .atcommand import ATCommand, parse
 from .core import SerialSide
+from .faults import Faults
 from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
@@ -50,8 +51,9 @@ class QuectelModule:
                  prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
-                 qiact_delay: float = 0.0, latency: float = 0.0):
+                 qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
         self.serial = serial
+        self.faults = faults or Faults()
         self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
         self.blackhole = set(blackhole)
         self.allow_outside = allow_outside
@@ -68,8 +70,8 @@ class QuectelModule:
         self.ip_error_style = ip_error_style
         self.payload_echo = payload_echo
         self.recvind = recv_with_length
-        self.rx_buffer = rx_buffer
-        self.tx_buffer = tx_buffer
+        self.rx_buffer = self.faults.buffer(rx_buffer)
+        self.tx_buffer = self.faults.buffer(tx_buffer)
         self.open_timeout = open_timeout
         self.dns_delay = dns_delay
         self.qiact_delay = qiact_delay
@@ -81,6 +83,11 @@ class QuectelModule:
         self.services = SocketServices(self)
         self._tasks: set = set()
         self._booted_at = 0.0
+        self._power_on_echo = echo
+        self._reports = {"+CREG": 0, "+CGREG": 0, "+CEREG": 0}  # n of AT+CxREG=<n>
+        self._deregistered_until = 0.0
+        self._hung_until = 0.0
+        self._reboot = asyncio.Event()
         self._handlers = {
             "": self.at, "E0": self.echo_off, "E1": self.echo_on, "I": self.identify,
             "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,
@@ -95,29 +102,85 @@ class QuectelModule:
 
     # --- the command loop -------------------------------------------------------------------------
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        while True:
+            await self._boot()
+            while not self._reboot.is_set():
+                line = await self.serial.read_command(self.echo)
+                await self._execute(line)
+
+    async def _boot(self) -> None:
+        self._reboot.clear()
+        self.serial.listening = False
         await asyncio.sleep(self.boot_delay)
-        self._booted_at = loop.time()
+        self._booted_at = asyncio.get_running_loop().time()
         self.serial.listening = True
         for urc in self.boot_urcs:
             self.urc(urc)
-        while True:
-            line = await self.serial.read_command(self.echo)
-            try:
-                command = parse(line)
-            except ValueError:
-                command = None
-            handler = self._handlers.get(command.name) if command else None
-            if handler is None:
-                self.final("ERROR")
-                continue
-            try:
-                if self.latency:
-                    await asyncio.sleep(self.latency)
-                await handler(command)
-            except (ValueError, IndexError, TypeError) as exc:
-                log.debug("bad parameters in %r: %s", line, exc)
-                self.ip_error(552)
+
+    async def _execute(self, line: str) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._hung_until:
+            return  # a hung module reads and says nothing
+        if self._command_faults():
+            return
+        try:
+            command = parse(line)
+        except ValueError:
+            command = None
+        handler = self._handlers.get(command.name) if command else None
+        if handler is None:
+            self.final("ERROR")
+            return
+        try:
+            delay = self.latency + self.faults.delay()
+            if delay:
+                await asyncio.sleep(delay)
+            await handler(command)
+        except (ValueError, IndexError, TypeError) as exc:
+            log.debug("bad parameters in %r: %s", line, exc)
+            self.ip_error(552)
+
+    def _command_faults(self) -> bool:
+        """Faults that strike before a command; True if the command is lost with them."""
+        if self.faults.chance("reboot"):
+            self.restart()
+            return True
+        if self.faults.chance("drop"):
+            self.drop_network()
+        if self.faults.chance("echo"):
+            self.echo = True
+        return False
+
+    # --- events (tests trigger them through FakeModem) ---------------------------------------------
+    def restart(self) -> None:
+        """Reboot: sockets and contexts gone, settings back to power-on, boot URCs again."""
+        self.services.drop_all()
+        for ctx in self.contexts.values():
+            ctx.active = False
+        self.echo, self.cmee, self.qisde = self._power_on_echo, 0, True
+        self._reports = dict.fromkeys(self._reports, 0)
+        self._reboot.set()
+
+    def drop_network(self) -> None:
+        for ctx_id, ctx in self.contexts.items():
+            if ctx.active:
+                ctx.active = False
+                self.services.drop_context(ctx_id)
+                self.urc(f'+QIURC: "pdpdeact",{ctx_id}')
+
+    def hang(self, seconds: float) -> None:
+        self._hung_until = asyncio.get_running_loop().time() + seconds
+
+    def lose_registration(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._deregistered_until = loop.time() + seconds
+        self._report_registration(2)
+        loop.call_later(seconds, self._report_registration, 1)
+
+    def _report_registration(self, stat: int) -> None:
+        for name, n in self._reports.items():
+            if n:
+                self.urc(f"{name}: {stat}")
 
     @property
     def sockets(self):
@@ -141,13 +204,19 @@ class QuectelModule:
         task.add_done_callback(self._tasks.discard)
 
     # --- output helpers -----------------------------------------------------------------------------
+    BENIGN_URCS = ('+QIND: "csq",22,99', "+QIND: SMS DONE")  # lines a driver must set aside
+
     def reply(self, *lines: str, final: str = "OK") -> None:
         """Information lines and a final result in one write, as the module frames them."""
-        out = b"".join(b"\r\n" + line.encode("latin-1") + b"\r\n" for line in lines)
-        self.serial.write(out + b"\r\n" + final.encode() + b"\r\n")
+        noise = self.faults.noise
+        out = b"".join(noise(self.BENIGN_URCS) + b"\r\n" + line.encode("latin-1") + b"\r\n" for line in lines)
+        if not self.faults.chance("no_final"):
+            out += noise(self.BENIGN_URCS) + b"\r\n" + final.encode() + b"\r\n"
+        self.serial.write(out)
 
     def final(self, text: str) -> None:
-        self.serial.write(b"\r\n" + text.encode() + b"\r\n")
+        if not self.faults.chance("no_final"):
+            self.serial.write(self.faults.noise(self.BENIGN_URCS) + b"\r\n" + text.encode() + b"\r\n")
 
     def urc(self, text: str) -> None:
         self.serial.write(b"\r\n" + text.encode("latin-1") + b"\r\n")
@@ -212,14 +281,19 @@ class QuectelModule:
         self.reply("+CSQ: 20,99")
 
     def registered(self) -> bool:
-        return asyncio.get_running_loop().time() - self._booted_at >= self.registration_delay
+        now = asyncio.get_running_loop().time()
+        return now - self._booted_at >= self.registration_delay and now >= self._deregistered_until
 
     async def registration(self, cmd: ATCommand) -> None:
         if cmd.kind == "write":
+            n = cmd.int_arg(0)
+            if n not in (0, 1, 2):
+                raise ValueError("report mode")
+            self._reports[cmd.name] = n
             self.final("OK")
             return
         stat = 1 if self.registered() else 2
-        self.reply(f"{cmd.name}: 0,{stat}")
+        self.reply(f"{cmd.name}: {self._reports.get(cmd.name, 0)},{stat}")
 
     async def cfun(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":

@@ -250,6 +250,8 @@ class SocketServices:
         bridge = sock.bridge
         if sock.state != CONNECTED or bridge is None or bridge.closed:
             m.ip_error(567)
+        elif m.faults.chance("send_fail"):
+            m.final("SEND FAIL")
         elif isinstance(bridge, UdpBridge):
             if peer is None or m.reachable(peer[0]):
                 bridge.send(data, peer)  # datagrams to outside addresses vanish, as into a blackhole
@@ -293,7 +295,9 @@ class SocketServices:
                 m.reply("+QIRD: 0")
                 return
             header = b"+QIRD: %d" % len(data)
-        m.serial.write(b"\r\n" + header + b"\r\n" + data + b"\r\n\r\nOK\r\n")
+        noise = m.faults.noise(m.BENIGN_URCS)
+        m.serial.write(noise + b"\r\n" + header + b"\r\n" + data + b"\r\n" + m.faults.noise(m.BENIGN_URCS)
+                       + b"\r\nOK\r\n")
 
     async def qicfg_keepalive(self, cmd: ATCommand) -> None:
         if len(cmd.args) == 1:
@@ -310,9 +314,12 @@ class SocketServices:
             self.keepalive = (idle * 60, interval, probes)  # idle in minutes, as on BG95
         self.m.final("OK")
 
-    async def shut_down(self) -> None:
+    def drop_all(self) -> None:
         for sock in list(self.sockets.values()):
             self.drop(sock)
+
+    async def shut_down(self) -> None:
+        self.drop_all()
 
 
 class _Refuse(asyncio.Protocol):

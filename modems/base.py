@@ -6,7 +6,7 @@ changes of :class:`~atsock.link.Link` objects. All its coroutines run on the eng
 import asyncio
 import errno
 import logging
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from atsock.engine import Engine
 from atsock.errors import os_error
@@ -51,6 +51,8 @@ class Dialect:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.local_ip: Optional[str] = None
+        self.online = False
+        self.on_trouble: Optional[Callable[[str], None]] = None  # set by the Modem: starts a recovery
         engine.on_gone(self._on_port_gone)
 
     # --- to implement -------------------------------------------------------------------------
@@ -113,8 +115,25 @@ class Dialect:
         for link in list(self.engine.links.values()):
             link.fail(os_error(code, reason))
 
+    def trouble(self, kind: str, code: int, reason: str, keep_links: bool = False) -> None:
+        """The module, its network or the port went away. Sockets that cannot survive it fail with
+        ``code`` and let go of their ids (the module no longer has them); then recovery starts."""
+        log.warning("%s: %s", kind, reason)
+        self.online = False
+        if not keep_links:
+            for link in list(self.engine.links.values()):
+                link.fail(os_error(code, reason))
+                self.unregister(link)
+                link.id = None
+            self.forget_links()
+        if self.on_trouble is not None:
+            self.on_trouble(kind)
+
+    def forget_links(self) -> None:
+        """Dialect state about links that a trouble ended (a server, pending opens...)."""
+
     def _on_port_gone(self) -> None:
-        self.fail_all(errno.EIO, "serial port closed")
+        self.trouble("port_lost", errno.EIO, "serial port closed")
 
 
 class DrainScheduler:

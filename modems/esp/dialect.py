@@ -75,12 +75,18 @@ class EspDialect(Dialect):
 
     async def join(self, ssid: str, key: str) -> None:
         await self._bring_up.join(self.life, ssid, key)
+        self.settings.ssid, self.settings.key = ssid, key  # a recovery joins this network again
         self.online = True
 
     async def leave(self) -> None:
-        self.online = False
+        self.online = False  # a WIFI DISCONNECT now is ours, not trouble
+        self.settings.ssid = None
         self.fail_all(errno.ENETDOWN, "left the Wi-Fi network")
         await self._bring_up.leave(self.life)
+
+    def forget_links(self) -> None:
+        self.links.server = None
+        self.links._closed_while_opening.clear()
 
     async def ifconfig(self):
         """(ip, netmask, gateway, dns_server, dhcp_server, mac, ssid), "0" where unknown (MaixPy's shape)."""
@@ -140,15 +146,10 @@ class EspDialect(Dialect):
     def _on_ready(self, urc: Urc) -> None:
         if self._bring_up.on_ready() or not self.online:
             return
-        log.warning("module restarted (ready): its links are gone")
-        self.online = False
-        self.fail_all(errno.ECONNRESET, "module restarted")
+        self.trouble("reboot", errno.ECONNRESET, "the module restarted (ready): its links are gone")
 
     def _on_wifi(self, urc: Urc) -> None:
         log.info("Wi-Fi: %s", urc.text)
         if urc.text == "WIFI DISCONNECT" and self.online:
-            self.online = False
-            self.fail_all(errno.ENETDOWN, "Wi-Fi connection lost")
-            if self.life is not None and self.life.can("network_lost"):
-                self.life.network_lost()
+            self.trouble("context_lost", errno.ENETDOWN, "Wi-Fi connection lost")
 

@@ -154,6 +154,8 @@ class Links:
         raise os_error(errno.EBUSY, "the module stayed busy")
 
     async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:
+        if link.error is not None:  # what ended the link says more than its missing id
+            raise link.error
         if link.id is None:  # the module closed the link when the peer went away
             raise os_error(errno.ECONNRESET, "the peer closed the connection")
         sent = 0

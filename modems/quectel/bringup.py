@@ -11,7 +11,7 @@ from atsock.errors import CommandFailed, ModemError
 from atsock.lifecycle import ModemLifecycle
 
 from ..base import parse_int, split_fields
-from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QUERY
+from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 
 log = logging.getLogger("atsock.quectel")
 
@@ -52,6 +52,7 @@ class BringUp:
         self.engine = engine
         self.settings = settings
         self.local_ip: Optional[str] = None
+        self.deactivate_first = False  # after "pdpdeact": AT+QIDEACT before AT+QIACT
 
     async def run(self, life: ModemLifecycle) -> None:
         e, s = self.engine, self.settings
@@ -60,6 +61,8 @@ class BringUp:
         await e.command("ATE0", timeout=T_QUERY)
         await e.command("AT+CMEE=1", timeout=T_QUERY)
         await e.command("AT+QISDE=0", timeout=T_QUERY, check=False)  # no payload echo; older firmware lacks it
+        for report in ("AT+CREG=1", "AT+CGREG=1", "AT+CEREG=1"):  # registration changes as URCs
+            await e.command(report, timeout=T_QUERY, check=False)
         life.configured()
         await self._wait_for_sim()
         life.sim_ready()
@@ -125,6 +128,9 @@ class BringUp:
         e, s = self.engine, self.settings
         await e.command(f'AT+QICSGP={s.context_id},1,"{s.apn}","{s.user}","{s.password}",{AUTH_METHODS[s.auth]}',
                         timeout=T_QUERY)
+        if self.deactivate_first:
+            await e.command(f"AT+QIDEACT={s.context_id}", timeout=T_QIDEACT, check=False)
+            self.deactivate_first = False
         if await self._context_address() is None:
             try:
                 await e.command(f"AT+QIACT={s.context_id}", timeout=T_QIACT)

@@ -8,8 +8,8 @@ from atsock.framing import payload_rule
 from atsock.lifecycle import ModemLifecycle
 from atsock.link import Link
 
-from ..base import Dialect, split_fields
-from .bringup import BringUp, Settings
+from ..base import Dialect, parse_int, split_fields
+from .bringup import REGISTERED, BringUp, Settings
 from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX
 from .dns import Resolver
 from .sockets import Sockets
@@ -21,8 +21,7 @@ class QuectelDialect(Dialect):
     name = "quectel"
     max_links = MAX_LINKS
     max_datagram = QISEND_MAX
-    urc_prefixes = ("APP RDY", "+CFUN:", "+CPIN:", "+QUSIM:", "+QIND:", "POWERED DOWN",
-                    "+CREG:", "+CGREG:", "+CEREG:")
+    urc_prefixes = ("APP RDY", "+CFUN:", "+CPIN:", "+QUSIM:", "+QIND:", "POWERED DOWN")
     payload_rules = (
         payload_rule(rb"\+QIRD: (?P<len>\d{1,9})\r\n", QIRD_MAX),
         payload_rule(rb'\+QIRD: (?P<len>\d{1,9}),"[^"\r\n]{0,64}",\d{1,5}\r\n', QIRD_MAX),  # UDP SERVICE
@@ -38,6 +37,8 @@ class QuectelDialect(Dialect):
         engine.on_urc("+QIOPEN:", lambda urc: self.sockets.on_qiopen(urc.text))
         engine.on_urc("+QIURC:", self._on_qiurc)
         engine.on_urc("RDY", self._on_reboot)
+        for prefix in ("+CREG:", "+CGREG:", "+CEREG:"):
+            engine.on_urc(prefix, self._on_registration)
         for prefix in self.urc_prefixes:
             engine.on_urc(prefix, lambda urc: log.info("modem status: %s", urc.text))
 
@@ -82,13 +83,22 @@ class QuectelDialect(Dialect):
         elif kind == "dnsgip":
             self._resolver.on_dnsgip(fields)
         elif kind == "pdpdeact":
-            self.online = False
-            self.fail_all(errno.ENETDOWN, "the network deactivated the data context")
+            if self.online:
+                self._bring_up.deactivate_first = True  # the notes: AT+QIDEACT before activating again
+                self.trouble("context_lost", errno.ENETDOWN, "the network deactivated the data context")
         else:
             log.info("unhandled %r", urc.text)
 
     def _on_reboot(self, urc: Urc) -> None:
         if self.online:
-            log.warning("modem restarted (RDY): its sockets are gone")
-            self.online = False
-            self.fail_all(errno.ECONNRESET, "modem restarted")
+            self.trouble("reboot", errno.ECONNRESET, "the modem restarted (RDY): its sockets are gone")
+
+    def _on_registration(self, urc: Urc) -> None:
+        """Unsolicited ``+CEREG: <stat>``: losing the network suspends the modem; sockets stay, as
+        a short loss need not end a TCP connection."""
+        fields = split_fields(urc.text.partition(":")[2])
+        stat = parse_int(fields[0], 0, 10)
+        log.info("registration: %s", urc.text)
+        if self.online and stat is not None and stat not in REGISTERED:
+            self.trouble("registration_lost", errno.ENETDOWN, f"network registration lost ({urc.text})",
+                         keep_links=True)

@@ -127,6 +127,8 @@ class Sockets:
             backoff = min(backoff * 2, 1.0)
 
     async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:
+        if link.error is not None:  # failed while the caller was on its way here
+            raise link.error
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         sent = 0

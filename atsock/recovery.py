@@ -1,0 +1,76 @@
+"""Recovery without user action: after trouble, bring the modem up again, a capped number of times.
+
+Trouble is what a dialect reports when the module rebooted (``RDY``/``ready``), the network took
+the data context or the Wi-Fi away, registration was lost, the module stopped answering, or the
+serial port vanished (USB unplug). Sockets that could not survive it have already failed with a
+meaningful errno; this only gets the modem back so that new sockets work: it reopens the port if it
+is gone (the same path, as often as ``reopen_interval`` allows, until ``reopen_timeout``), then runs
+the dialect's bring-up again. After ``max_attempts`` failed bring-ups the modem is ``failed``.
+"""
+import asyncio
+import logging
+from typing import Optional
+
+log = logging.getLogger("atsock.recovery")
+
+
+class Recovery:
+    def __init__(self, modem, max_attempts: int = 5, reopen_interval: float = 0.5, reopen_timeout: float = 60.0):
+        self.modem = modem
+        self.max_attempts = max_attempts
+        self.reopen_interval = reopen_interval
+        self.reopen_timeout = reopen_timeout
+        self.recoveries = 0  # completed recoveries, for long-running services to watch
+        self.last_trouble: Optional[str] = None
+        self._task: Optional[asyncio.Task] = None
+
+    def on_trouble(self, kind: str) -> None:
+        """Called on the engine's loop by the dialect."""
+        self.last_trouble = kind
+        if self.modem.life.state in ("closing", "closed", "failed"):
+            return
+        if self._task is not None and not self._task.done():
+            return  # the recovery under way runs bring-up again anyway
+        self._task = asyncio.ensure_future(self._run(kind))
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self, kind: str) -> None:
+        life = self.modem.life
+        if life.can("recover"):
+            life.recover()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if self.modem.engine.gone is not None:
+                    await self._reopen()
+                life.retry()
+                await self.modem.dialect.bring_up(life)
+                self.recoveries += 1
+                log.info("recovered from %s (attempt %d)", kind, attempt)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("recovery from %s, attempt %d of %d failed: %s", kind, attempt, self.max_attempts, exc)
+                if life.state in ("closing", "closed"):
+                    return
+                if life.can("recover"):
+                    life.recover()
+                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
+        log.error("modem %s failed: %d recovery attempts after %s", self.modem.port, self.max_attempts, kind)
+        if life.can("fail"):
+            life.fail()
+
+    async def _reopen(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reopen_timeout
+        while True:
+            try:
+                await self.modem.reopen_port()
+                return
+            except (OSError, ValueError) as exc:
+                if loop.time() > deadline:
+                    raise OSError(f"serial port {self.modem.port} did not come back: {exc}") from None
+            await asyncio.sleep(self.reopen_interval)
