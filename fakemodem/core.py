@@ -282,6 +282,13 @@ class FakeModem:
         """Every command line the emulator has read, in order (since the last replug)."""
         return list(self.call(lambda: list(self.serial.received_commands)))
 
+    def set_faults(self, config) -> None:
+        """Change the injected faults while running (e.g. only once the driver is up)."""
+        def apply():
+            fresh = Faults(config)  # validates
+            self.faults.config = fresh.config
+        self.call(apply)
+
     # --- one-off events, for tests of recovery ---------------------------------------------------
     def reboot(self) -> None:
         """The module restarts on its own: sockets gone, boot URCs again."""

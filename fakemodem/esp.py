@@ -76,7 +76,7 @@ class EspModule:
                  cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760,
                  faults: Optional[Faults] = None):
         self.serial = serial
-        self.faults = faults or Faults()
+        self.faults = faults if faults is not None else Faults()
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
         self.major = int(firmware.split(".")[0])

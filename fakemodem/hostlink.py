@@ -76,7 +76,8 @@ class TcpBridge(asyncio.Protocol):
         return data
 
     def can_send(self, count: int) -> bool:
-        return self.transport.get_write_buffer_size() + count <= self.tx_limit
+        """A module's send buffer takes data while it is not full."""
+        return self.transport.get_write_buffer_size() < self.tx_limit
 
     def send(self, data: bytes) -> None:
         self.transport.write(data)

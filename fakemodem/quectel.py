@@ -53,7 +53,7 @@ class QuectelModule:
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
                  qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
         self.serial = serial
-        self.faults = faults or Faults()
+        self.faults = faults if faults is not None else Faults()
         self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
         self.blackhole = set(blackhole)
         self.allow_outside = allow_outside

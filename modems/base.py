@@ -41,6 +41,15 @@ def parse_int(text: str, low: int, high: int) -> Optional[int]:
     return value if low <= value <= high else None
 
 
+def check_timeouts(timeouts: Optional[dict], names) -> dict:
+    """A dialect's ``timeouts`` setting: known names, positive seconds."""
+    timeouts = dict(timeouts or {})
+    for name, seconds in timeouts.items():
+        if name not in names or not (isinstance(seconds, (int, float)) and seconds > 0):
+            raise ValueError(f"timeouts takes {', '.join(names)} in seconds, not {name!r}: {seconds!r}")
+    return timeouts
+
+
 class Dialect:
     name = "abstract"
     max_links = 0

@@ -10,7 +10,7 @@ from atsock import validate
 from atsock.errors import CommandTimeout, ModemError
 from atsock.lifecycle import ModemLifecycle
 
-from ..base import split_fields
+from ..base import check_timeouts, split_fields
 from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
 
 log = logging.getLogger("atsock.esp")
@@ -34,8 +34,10 @@ class Settings:
     reset: bool = True            # AT+RST first: a clean module, no links left by an earlier process
     send_max: int = SEND_MAX
     sync_timeout: float = 10.0
+    timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the docs'
 
     def __post_init__(self):
+        self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
         if self.ssid is not None:
             escape(self.ssid, "SSID", 32)
             escape(self.key, "Wi-Fi key", 64)

@@ -37,6 +37,11 @@ SEND_FINALS = frozenset({"SEND OK", "SEND FAIL"}) | BUSY
 
 class Links:
     def __init__(self, dialect):
+        timeouts = dialect.settings.timeouts
+        self.t_open = timeouts.get("open", T_CIPSTART)
+        self.t_send = timeouts.get("send", T_CIPSEND)
+        self.t_read = timeouts.get("read", T_QUERY)
+        self.t_close = timeouts.get("close", T_CIPCLOSE)
         self.d = dialect
         self.engine = dialect.engine
         self.drains = DrainScheduler(self.fetch)
@@ -50,7 +55,7 @@ class Links:
         link_id = self.d.allocate_id()
         self.d.register(link, link_id)
         link.life.start_connect()
-        task = asyncio.ensure_future(self.d.command(f"AT+CIPSTART={link_id},{arguments}", timeout=T_CIPSTART,
+        task = asyncio.ensure_future(self.d.command(f"AT+CIPSTART={link_id},{arguments}", timeout=self.t_open,
                                                     check=False))
         try:
             response = await asyncio.wait_for(asyncio.shield(task), timeout)
@@ -137,7 +142,7 @@ class Links:
     # --- sending --------------------------------------------------------------------------------
     async def _send_one(self, link: Link, command: str, chunk: bytes) -> None:
         for attempt in range(10):
-            response = await self.engine.command(command, payload=chunk, timeout=T_CIPSEND,
+            response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
                                                  not_final=frozenset({"OK"}), extra_finals=SEND_FINALS,
                                                  check=False)
             final = response.final.text
@@ -182,7 +187,7 @@ class Links:
     async def fetch(self, link: Link) -> bool:
         if link.id is None:
             return False  # the module already closed the link; what it held was read before
-        response = await self.d.command(f"AT+CIPRECVDATA={link.id},{RECV_CHUNK}", timeout=T_QUERY,
+        response = await self.d.command(f"AT+CIPRECVDATA={link.id},{RECV_CHUNK}", timeout=self.t_read,
                                         response_prefixes=("+CIPRECVDATA",), check=False)
         line = response.first("+CIPRECVDATA")
         if not response.final.ok or line is None or not line.data:
@@ -270,7 +275,7 @@ class Links:
                     self.server = None
                     await self.d.command("AT+CIPSERVER=0", timeout=T_QUERY, check=False)
                 elif link.id is not None and self.d.link_for(link.id) is link:
-                    await self.d.command(f"AT+CIPCLOSE={link.id}", timeout=T_CIPCLOSE, check=False)
+                    await self.d.command(f"AT+CIPCLOSE={link.id}", timeout=self.t_close, check=False)
         finally:
             self.d.unregister(link)
             link.release()

@@ -10,7 +10,7 @@ from atsock import validate
 from atsock.errors import CommandFailed, ModemError
 from atsock.lifecycle import ModemLifecycle
 
-from ..base import parse_int, split_fields
+from ..base import check_timeouts, parse_int, split_fields
 from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 
 log = logging.getLogger("atsock.quectel")
@@ -33,8 +33,10 @@ class Settings:
     registration_timeout: float = 90.0
     registration_poll: float = 1.0
     sync_timeout: float = 10.0
+    timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the notes'
 
     def __post_init__(self):
+        self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
         validate.quoted_field(self.apn, "APN", 62)
         validate.quoted_field(self.user, "user name", 64)
         validate.quoted_field(self.password, "password", 64)

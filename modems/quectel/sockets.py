@@ -30,7 +30,12 @@ LOCAL_ADDRESS = "127.0.0.1"  # what the notes and drivers pass as the address of
 
 
 class Sockets:
-    def __init__(self, dialect, context_id: int):
+    def __init__(self, dialect, context_id: int, timeouts: Optional[dict] = None):
+        timeouts = timeouts or {}
+        self.t_open = timeouts.get("open", T_QIOPEN_URC)
+        self.t_send = timeouts.get("send", T_QISEND)
+        self.t_read = timeouts.get("read", T_QIRD)
+        self.t_close = timeouts.get("close", T_QICLOSE)
         self.dialect = dialect
         self.engine = dialect.engine
         self.ctx = context_id
@@ -47,7 +52,7 @@ class Sockets:
         link.life.start_connect()
         waiter = asyncio.get_running_loop().create_future()
         self._open_waiters[link_id] = waiter
-        budget = T_QIOPEN_URC if timeout is None else min(timeout, T_QIOPEN_URC)
+        budget = self.t_open if timeout is None else min(timeout, self.t_open)
         try:
             await self.engine.command(
                 f'AT+QIOPEN={self.ctx},{link_id},"{service}","{address}",{remote_port},{local_port},0',
@@ -68,7 +73,7 @@ class Sockets:
     async def _abandon_open(self, link: Link) -> None:
         """A failed or abandoned QIOPEN may still hold the connectID; free it before reuse."""
         try:
-            await self.engine.command(f"AT+QICLOSE={link.id}", timeout=T_QICLOSE, check=False)
+            await self.engine.command(f"AT+QICLOSE={link.id}", timeout=self.t_close, check=False)
         finally:
             self.dialect.unregister(link)
             link.id = None
@@ -113,7 +118,7 @@ class Sockets:
         loop = asyncio.get_running_loop()
         backoff = 0.02
         while True:
-            response = await self.engine.command(command, payload=chunk, timeout=T_QISEND,
+            response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
                                                  extra_finals=SEND_FINALS, check=False)
             final = response.final.text
             if final == "SEND OK":
@@ -159,7 +164,7 @@ class Sockets:
     # --- receiving ------------------------------------------------------------------------------
     async def fetch(self, link: Link) -> bool:
         command = f"AT+QIRD={link.id}" if link.kind == "udp" else f"AT+QIRD={link.id},{QIRD_MAX}"
-        response = await self.engine.command(command, timeout=T_QIRD, response_prefixes=("+QIRD:",), check=False)
+        response = await self.engine.command(command, timeout=self.t_read, response_prefixes=("+QIRD:",), check=False)
         if not response.final.ok:
             raise os_error(errno.ECONNRESET, f"modem cannot read connectID {link.id} ({response.final.text})")
         line = response.first("+QIRD:")
@@ -183,7 +188,7 @@ class Sockets:
         link.incoming.clear()
         try:
             if link.id is not None and self.engine.gone is None:
-                await self.engine.command(f"AT+QICLOSE={link.id}", timeout=T_QICLOSE, check=False)
+                await self.engine.command(f"AT+QICLOSE={link.id}", timeout=self.t_close, check=False)
         finally:
             self.dialect.unregister(link)
             link.release()
