@@ -48,7 +48,7 @@ class SerialSide:
         self.faults = None  # fakemodem.faults.Faults: split writes
         self._staged = deque()
         self._stage_timer = None
-        self.received_commands = []
+        self.received_commands = deque(maxlen=100_000)  # the most recent command lines, for tests
         self.bytes_in = 0
         self.bytes_out = 0
         loop.add_reader(fd, self._readable)
