@@ -84,6 +84,7 @@ class Prompt:
 @dataclass(frozen=True)
 class ProtocolError:
     reason: str
+    header: Optional[str] = None
 
 
 Event = Union[Intermediate, Final, Urc, Prompt, ProtocolError]
@@ -133,6 +134,11 @@ class ATChannel:
         self._current = command
         return command.text.encode("ascii") + self._terminator
 
+    @property
+    def partial(self) -> int:
+        """Bytes of an unfinished frame held by the framer."""
+        return self._framer.partial
+
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
         self._current = None
@@ -150,7 +156,7 @@ class ATChannel:
         if isinstance(frame, PromptFrame):
             return Prompt()
         if isinstance(frame, FrameError):
-            return ProtocolError(frame.reason)
+            return ProtocolError(frame.reason, frame.header)
         if isinstance(frame, PayloadFrame):
             if self._is_own_answer(frame.header):
                 return Intermediate(frame.header, frame.data)

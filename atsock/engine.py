@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
-from .errors import CommandFailed, CommandTimeout, ModemGone
+from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
 from .link import Link
 
 wire = logging.getLogger("atsock.at")
@@ -67,6 +67,7 @@ class EngineStats:
 
 RESYNC_ATTEMPTS = 3
 RESYNC_TIMEOUT = 1.0
+FRAME_IDLE = 3.0  # a line or payload that stops arriving half-way for this long is truncated
 
 
 @dataclass
@@ -97,6 +98,10 @@ class Engine(asyncio.Protocol):
         self._needs_resync = False
         self._failed_probes = 0
         self._gave_up = False  # probes stay unanswered: no more until someone needs the modem
+        self._idle_timer: Optional[asyncio.TimerHandle] = None
+        #: resync probe: a command whose answer carries a line only it produces, so that a stray
+        #: OK left over from garbage cannot pass for the probe's (dialects set their own)
+        self.probe_command: Tuple[str, Optional[str]] = ("AT", None)
         self.gone: Optional[BaseException] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -109,7 +114,8 @@ class Engine(asyncio.Protocol):
         self.channel.add_urc_pattern(pattern)
         self._urc_handlers.append((lambda text: pattern.match(text) is not None, handler))
 
-    def on_protocol_error(self, handler: Callable[[str], None]) -> None:
+    def on_protocol_error(self, handler: Callable[[str, Optional[str]], None]) -> None:
+        """``handler(reason, header)``; ``header`` is the refused frame header, if there was one."""
         self._error_handlers.append(handler)
 
     def on_gone(self, handler: Callable[[], None]) -> None:
@@ -135,6 +141,16 @@ class Engine(asyncio.Protocol):
         self.stats.bytes_read += len(data)
         for event in self.channel.receive(data):
             self._route(event)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self.channel.partial:
+            self._idle_timer = asyncio.get_running_loop().call_later(FRAME_IDLE, self._frame_stalled)
+
+    def _frame_stalled(self) -> None:
+        self._idle_timer = None
+        if self.channel.partial:
+            self._protocol_error(f"frame stopped arriving half-way ({self.channel.partial} bytes held)")
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if self.gone is not None:
@@ -171,10 +187,19 @@ class Engine(asyncio.Protocol):
         elif isinstance(event, Prompt):
             self._on_prompt(pending)
         elif isinstance(event, ProtocolError):
-            self.stats.protocol_errors += 1
-            log.warning("protocol error from modem: %s", event.reason)
-            for handler in self._error_handlers:
-                handler(event.reason)
+            self._protocol_error(event.reason, event.header)
+
+    def _protocol_error(self, reason: str, header: Optional[str] = None) -> None:
+        """The modem broke the framing: drop what is half-read, fail the command in flight (its
+        answer cannot be trusted), resynchronise, and let the dialect fail the socket concerned."""
+        self.stats.protocol_errors += 1
+        log.warning("protocol error from modem: %s", reason)
+        self.channel.abandon()
+        self._needs_resync = True
+        if self._active is not None:
+            self._finish(self._active, error=ProtocolViolation(reason))
+        for handler in self._error_handlers:
+            handler(reason, header)
 
     def _on_prompt(self, pending: Optional[_Pending]) -> None:
         if pending is None or pending.payload is None or pending.prompted:
@@ -258,7 +283,9 @@ class Engine(asyncio.Protocol):
         while self._active is None and self.gone is None:
             if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
                 future = asyncio.get_running_loop().create_future()
-                self._queue.appendleft(_Pending(Command("AT"), None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, True))
+                text, prefix = self.probe_command
+                probe = Command(text, (prefix,) if prefix else ())
+                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, True))
             if not self._queue:
                 return
             pending = self._queue.popleft()
@@ -299,9 +326,12 @@ class Engine(asyncio.Protocol):
         if pending.timer is not None:
             pending.timer.cancel()
         self._active = None
-        if pending.probe and response is not None and response.final.ok:
-            self._needs_resync = False
-            self._failed_probes = 0
+        if pending.probe and response is not None:
+            if response.final.ok and self._identifies(pending, response):
+                self._needs_resync = False
+                self._failed_probes = 0
+            elif self._needs_resync:
+                self._failed_probes += 1  # answered, but not by the probe: still out of step
         if self._needs_resync and self._failed_probes >= RESYNC_ATTEMPTS:
             self._give_up_queue()
         if not pending.final.done():
@@ -310,6 +340,10 @@ class Engine(asyncio.Protocol):
             else:
                 pending.final.set_result(response)
         self._pump()
+
+    def _identifies(self, pending: _Pending, response: Response) -> bool:
+        prefixes = pending.command.response_prefixes
+        return not prefixes or response.first(prefixes[0]) is not None
 
     def _give_up_queue(self) -> None:
         """The modem stays silent: what waits behind the probes fails instead of waiting forever."""

@@ -45,6 +45,13 @@ class CommandTimeout(Exception):
         self.seconds = seconds
 
 
+class ProtocolViolation(OSError):
+    """The modem broke the framing (absurd length, truncated frame): EPROTO to whoever waited."""
+
+    def __init__(self, reason: str):
+        super().__init__(errno.EPROTO, f"modem protocol error: {reason}")
+
+
 class ModemGone(Exception):
     """The serial port went away; every waiting call fails with EIO."""
 

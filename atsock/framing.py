@@ -57,6 +57,7 @@ class PayloadFrame:
 @dataclass(frozen=True)
 class FrameError:
     reason: str
+    header: Optional[str] = None  # the refused payload header, when there was one
 
 
 Frame = Union[LineFrame, PromptFrame, PayloadFrame, FrameError]
@@ -84,6 +85,13 @@ class FrameReader:
     def buffered(self) -> int:
         """Bytes held waiting for the rest of a frame (bounded by max_line or one payload)."""
         return len(self._buf)
+
+    @property
+    def partial(self) -> int:
+        """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
+        if self._payload_header is not None:
+            return len(self._buf) + 1
+        return len(self._buf.lstrip(b"\r\n"))
 
     def reset(self) -> None:
         """Forget any partial frame: used when the engine resynchronises with the modem."""
@@ -138,7 +146,7 @@ class FrameReader:
             header = decode(bytes(match.group(0))).rstrip("\r\n:")
             del buf[: match.end()]
             if length > rule.max_length:
-                frames.append(FrameError(f"announced length {length} exceeds {rule.max_length}: {header!r}"))
+                frames.append(FrameError(f"announced length {length} exceeds {rule.max_length}: {header!r}", header))
                 return True
             self._payload_header = header
             self._payload_left = length

@@ -306,6 +306,17 @@ class FakeModem:
         """(Quectel) registration lost, and regained after ``seconds``."""
         self.call(self.module.lose_registration, seconds)
 
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes to the host as if the module had sent them (noise, unknown URCs...)."""
+        self.call(self.serial.write, data)
+
+    def corrupt_next_read(self, how: str) -> None:
+        """The next data the module hands over is framed wrongly: ``"absurd"`` announces 99999999
+        bytes, ``"truncated"`` announces twice what follows and then stops."""
+        if how not in ("absurd", "truncated"):
+            raise ValueError("how is 'absurd' or 'truncated'")
+        self.call(setattr, self.module, "corrupt", how)
+
     def unplug(self) -> None:
         """The USB cable comes out: the port vanishes and the module loses power."""
         def pull():

@@ -101,6 +101,7 @@ class EspModule:
         self.passive = False
         self.dinfo = False
         self.links = Links(self)
+        self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self._reboot = asyncio.Event()
         self._handlers = {
             "": self.at, "E0": self.echo_off, "E1": self.echo_on, "+RST": self.rst, "+GMR": self.gmr,

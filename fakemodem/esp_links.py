@@ -80,7 +80,11 @@ class Links:
         frame = 1460 if self.m.major == 1 else 2920
         while bridge.rx:
             data = bridge.read(frame)
-            self.m.serial.write(self._frame_head(link, len(data), link.remote) + data)
+            announced = len(data)
+            if self.m.corrupt is not None:
+                how, self.m.corrupt = self.m.corrupt, None
+                announced = 99999999 if how == "absurd" else 2 * len(data)
+            self.m.serial.write(self._frame_head(link, announced, link.remote) + data)
         if self.m.serial.backlog > UART_BACKLOG and not bridge.closed:
             bridge.transport.pause_reading()
             self._resume_when_drained(link)
@@ -244,6 +248,14 @@ class Links:
                 m.final("ERROR")
                 return
         empty = not (bridge.datagrams if link.kind == "UDP" else bridge.rx)
+        if m.corrupt is not None:
+            how, m.corrupt = m.corrupt, None
+            head = b"+CIPRECVDATA,%d:" if m.major == 1 else b"+CIPRECVDATA:%d,"
+            if how == "absurd":
+                m.serial.write(b"\r\n" + head % 99999999 + data + b"\r\nOK\r\n")
+            else:
+                m.serial.write(b"\r\n" + head % (2 * len(data)) + data)  # and nothing more
+            return
         if m.major == 1:
             m.serial.write(b"\r\n+CIPRECVDATA,%d:" % len(data) + data + b"\r\nOK\r\n")
         else:

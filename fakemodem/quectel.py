@@ -88,6 +88,7 @@ class QuectelModule:
         self._deregistered_until = 0.0
         self._hung_until = 0.0
         self._reboot = asyncio.Event()
+        self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self._handlers = {
             "": self.at, "E0": self.echo_off, "E1": self.echo_on, "I": self.identify,
             "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,

@@ -295,6 +295,13 @@ class SocketServices:
                 m.reply("+QIRD: 0")
                 return
             header = b"+QIRD: %d" % len(data)
+        if m.corrupt is not None:
+            how, m.corrupt = m.corrupt, None
+            if how == "absurd":
+                m.serial.write(b"\r\n+QIRD: 99999999\r\n" + data + b"\r\n\r\nOK\r\n")
+            else:
+                m.serial.write(b"\r\n+QIRD: %d\r\n" % (2 * len(data)) + data)  # and nothing more
+            return
         noise = m.faults.noise(m.BENIGN_URCS)
         m.serial.write(noise + b"\r\n" + header + b"\r\n" + data + b"\r\n" + m.faults.noise(m.BENIGN_URCS)
                        + b"\r\nOK\r\n")

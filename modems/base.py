@@ -9,7 +9,7 @@ import logging
 from typing import Callable, Dict, List, Optional, Sequence
 
 from atsock.engine import Engine
-from atsock.errors import os_error
+from atsock.errors import CommandTimeout, os_error
 from atsock.framing import PayloadRule
 from atsock.lifecycle import ModemLifecycle
 from atsock.link import HIGH_WATER, Link
@@ -181,6 +181,9 @@ class DrainScheduler:
                 link.finish()
         except OSError as exc:
             link.fail(exc)
+        except CommandTimeout as exc:
+            log.warning("fetching data for link %s timed out: %s", link.id, exc)
+            link.fail(os_error(errno.ETIMEDOUT, f"the modem did not hand over received data: {exc}"))
         except Exception as exc:
             log.warning("fetching data for link %s failed: %s", link.id, exc)
             link.fail(os_error(errno.EIO, f"fetching received data failed: {exc}"))

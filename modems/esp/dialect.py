@@ -29,10 +29,11 @@ class EspDialect(Dialect):
     urc_prefixes = ("WIFI ", "busy ", "+IPD,", "CONNECT", "CLOSED")
     payload_rules = (
         # active receive: +IPD,<id>,<len>[,<ip>,<port>]:<data>  (1.x prints the IP unquoted)
-        payload_rule(rb'\+IPD,\d,(?P<len>\d{1,5})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
-        payload_rule(rb"\+CIPRECVDATA,(?P<len>\d{1,5}):", FRAME_MAX),                         # 1.x
-        payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,5}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX),  # 2.x
-        payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,5}),", FRAME_MAX),                         # 2.x, no CIPDINFO
+        # (lengths of up to 9 digits are recognised, so that absurd ones are refused, not misread)
+        payload_rule(rb'\+IPD,\d,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
+        payload_rule(rb"\+CIPRECVDATA,(?P<len>\d{1,9}):", FRAME_MAX),                         # 1.x
+        payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX),  # 2.x
+        payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
 
     def __init__(self, engine, **settings):
@@ -45,6 +46,8 @@ class EspDialect(Dialect):
         self.mac: Optional[str] = None
         self._bring_up = BringUp(self, self.settings)
         self.links = Links(self)
+        engine.probe_command = ("AT+CIPMUX?", "+CIPMUX:")
+        engine.on_protocol_error(self.links.on_protocol_error)
         engine.on_urc("+IPD,", lambda urc: self.links.on_ipd(urc.text, urc.data))
         engine.on_urc_pattern(_LINK_EVENT, self._on_link_event)
         engine.on_urc("ready", self._on_ready)

@@ -22,7 +22,7 @@ import logging
 import re
 from typing import Optional
 
-from atsock.errors import os_error, timeout_error
+from atsock.errors import CommandTimeout, os_error, timeout_error
 from atsock.link import Link
 
 from ..base import DrainScheduler, parse_int, split_fields
@@ -33,6 +33,7 @@ log = logging.getLogger("atsock.esp")
 _IPD = re.compile(r'\+IPD,(\d+),(\d+)(?:,"?([^",]*)"?,(\d+))?$')
 _RECVDATA_SENDER = re.compile(r'\+CIPRECVDATA:\d+,"([^"]*)",(\d+),?$')
 SEND_FINALS = frozenset({"SEND OK", "SEND FAIL"}) | BUSY
+ACTIVE_LIMIT = 1024 * 1024  # unread bytes one link may hold in active receive mode
 
 
 class Links:
@@ -142,9 +143,12 @@ class Links:
     # --- sending --------------------------------------------------------------------------------
     async def _send_one(self, link: Link, command: str, chunk: bytes) -> None:
         for attempt in range(10):
-            response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
-                                                 not_final=frozenset({"OK"}), extra_finals=SEND_FINALS,
-                                                 check=False)
+            try:
+                response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
+                                                     not_final=frozenset({"OK"}), extra_finals=SEND_FINALS,
+                                                     check=False)
+            except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
+                raise os_error(errno.ETIMEDOUT, "no answer to a send: the stream's state is unknown") from None
             final = response.final.text
             if final == "SEND OK":
                 return
@@ -190,6 +194,8 @@ class Links:
         response = await self.d.command(f"AT+CIPRECVDATA={link.id},{RECV_CHUNK}", timeout=self.t_read,
                                         response_prefixes=("+CIPRECVDATA",), check=False)
         line = response.first("+CIPRECVDATA")
+        if line is not None and line.data is None:
+            raise os_error(errno.EPROTO, f"+CIPRECVDATA without its data: {line.text[:60]!r}")
         if not response.final.ok or line is None or not line.data:
             return False  # ERROR: nothing buffered (documented for 2.x)
         if link.kind == "udp":
@@ -211,10 +217,22 @@ class Links:
             return
         if data is None:
             self.drains.request(link)  # passive mode: the module holds the data until fetched
+        elif link.buffered + len(data) > ACTIVE_LIMIT:
+            # active mode cannot tell the module to stop; rather than grow without bound or drop
+            # bytes unnoticed, the socket fails
+            link.fail(os_error(errno.ENOBUFS, f"more than {ACTIVE_LIMIT} bytes unread in active receive mode "
+                                              "(passive mode applies back-pressure instead)"))
         elif link.kind == "udp":
             link.deliver_datagram(data, (match.group(3) or "0.0.0.0", int(match.group(4) or 0)))
         else:
             link.deliver(data)
+
+    def on_protocol_error(self, reason: str, header: Optional[str]) -> None:
+        """A refused +IPD header names the link whose data is now lost: that socket fails."""
+        match = _IPD.match(header or "")
+        link = self.d.link_for(int(match.group(1))) if match else None
+        if link is not None:
+            link.fail(os_error(errno.EPROTO, f"received data lost to a protocol error: {reason}"))
 
     # --- connection notices ---------------------------------------------------------------------
     def on_connect(self, link_id: int) -> None:

@@ -34,6 +34,7 @@ class QuectelDialect(Dialect):
         self._bring_up = BringUp(engine, self.settings)
         self._resolver = Resolver(engine, self.settings.context_id)
         self.sockets = Sockets(self, self.settings.context_id, self.settings.timeouts)
+        engine.probe_command = ("AT+CMEE?", "+CMEE:")
         engine.on_urc("+QIOPEN:", lambda urc: self.sockets.on_qiopen(urc.text))
         engine.on_urc("+QIURC:", self._on_qiurc)
         engine.on_urc("RDY", self._on_reboot)

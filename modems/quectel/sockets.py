@@ -17,7 +17,7 @@ import errno
 import logging
 from typing import Dict, List, Optional
 
-from atsock.errors import os_error, timeout_error
+from atsock.errors import CommandTimeout, os_error, timeout_error
 from atsock.link import Link
 
 from ..base import DrainScheduler, parse_int, split_fields
@@ -118,8 +118,11 @@ class Sockets:
         loop = asyncio.get_running_loop()
         backoff = 0.02
         while True:
-            response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
-                                                 extra_finals=SEND_FINALS, check=False)
+            try:
+                response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
+                                                     extra_finals=SEND_FINALS, check=False)
+            except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
+                raise os_error(errno.ETIMEDOUT, "no answer to a send: the stream's state is unknown") from None
             final = response.final.text
             if final == "SEND OK":
                 return True
