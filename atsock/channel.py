@@ -15,11 +15,10 @@ Classification needs context the framer does not have:
 * anything else while a command is in flight is an intermediate line of its response; with no
   command in flight every line is unsolicited.
 """
-import re
 from dataclasses import dataclass, field
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
-from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, LineFrame, PayloadFrame, PayloadRule, PromptFrame
+from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame
 
 BASIC_FINALS = frozenset({"OK", "ERROR"})
 ERROR_PREFIXES = ("+CME ERROR:", "+CMS ERROR:")

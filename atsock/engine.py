@@ -18,7 +18,7 @@ import logging
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation

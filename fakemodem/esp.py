@@ -15,15 +15,15 @@ notice only once the buffer was read empty, the default; "read": after any read)
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
-import ipaddress
 import logging
 import os
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from .atcommand import ATCommand, parse
 from .core import SerialSide
 from .esp_links import Links
 from .faults import Faults
+from .network import Network
 
 log = logging.getLogger("fakemodem.esp")
 
@@ -82,9 +82,7 @@ class EspModule:
         self.major = int(firmware.split(".")[0])
         self.firmware = firmware
         self.networks = dict(networks or {})
-        self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
-        self.blackhole = set(blackhole)
-        self.allow_outside = allow_outside
+        self.network = Network(hosts, blackhole, allow_outside)
         self.boot_delay = boot_delay
         self.boot_noise = boot_noise
         self.echo = echo
@@ -331,23 +329,8 @@ class EspModule:
         self.dinfo = cmd.int_arg(0) == 1
         self.final("OK")
 
-    def lookup(self, name: str) -> List[str]:
-        try:
-            return [str(ipaddress.ip_address(name))]
-        except ValueError:
-            pass
-        found = self.hosts.get(name.lower())
-        if found is None:
-            return []
-        return [found] if isinstance(found, str) else list(found)
-
-    def reachable(self, address: str) -> bool:
-        if address in self.blackhole:
-            return False
-        return self.allow_outside or ipaddress.ip_address(address).is_loopback
-
     async def cipdomain(self, cmd: ATCommand) -> None:
-        addresses = self.lookup(cmd.arg(0) or "") if self.joined else []
+        addresses = self.network.lookup(cmd.arg(0) or "") if self.joined else []
         if not addresses:
             self.fail_detail("DNS Fail")
             return

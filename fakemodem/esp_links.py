@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from .atcommand import ATCommand
-from .hostlink import TcpBridge, UdpBridge
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge
 
 MAX_LINKS = 5
 UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
@@ -137,7 +137,7 @@ class Links:
         if m.joined is None:
             m.fail_detail("no ip")
             return
-        addresses = m.lookup(host)
+        addresses = m.network.lookup(host)
         if not addresses:
             m.fail_detail("DNS Fail")
             return
@@ -150,7 +150,7 @@ class Links:
     async def _start_tcp(self, link: Link, keepalive: int) -> None:
         m = self.m
         ip, port = link.remote
-        if not m.reachable(ip):
+        if not m.network.reachable(ip):
             await asyncio.sleep(m.connect_timeout)  # SYNs into the void
             self._connect_failed(link)
             return
@@ -215,7 +215,7 @@ class Links:
         if self.links.get(link_id) is not link or bridge.closed or m.faults.chance("send_fail"):
             m.final("SEND FAIL")
         elif link.kind == "UDP":
-            if m.reachable(destination[0]):
+            if m.network.reachable(destination[0]):
                 bridge.send(data, destination)  # datagrams to outside addresses vanish
             m.final("SEND OK")
         elif not bridge.can_send(length):
@@ -340,7 +340,7 @@ class Links:
         free = [i for i in range(MAX_LINKS) if i not in self.links]
         accepted = sum(1 for link in self.links.values() if link.tetype == 1)
         if not free or accepted >= self.max_conn:
-            return _Refuse()
+            return RefuseConnection()
         link = Link(free[0], "TCP", ("", 0), tetype=1)
         link.bridge = self._new_tcp_bridge(link)
         self.links[link.id] = link
@@ -368,7 +368,3 @@ class Links:
             return
         self.m.reply(*self._status_lines("+CIPSTATE:"))
 
-
-class _Refuse(asyncio.Protocol):
-    def connection_made(self, transport) -> None:
-        transport.close()

@@ -143,3 +143,10 @@ class UdpBridge(asyncio.DatagramProtocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+class RefuseConnection(asyncio.Protocol):
+    """What a client gets from a module with no socket free for it: a closed connection."""
+
+    def connection_made(self, transport) -> None:
+        transport.close()

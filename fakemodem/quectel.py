@@ -20,14 +20,14 @@ buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds
 command's answer).
 """
 import asyncio
-import ipaddress
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 from .atcommand import ATCommand, parse
 from .core import SerialSide
 from .faults import Faults
+from .network import Network
 from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
@@ -54,9 +54,7 @@ class QuectelModule:
                  qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
         self.serial = serial
         self.faults = faults if faults is not None else Faults()
-        self.hosts = {name.lower(): value for name, value in (hosts or {}).items()}
-        self.blackhole = set(blackhole)
-        self.allow_outside = allow_outside
+        self.network = Network(hosts, blackhole, allow_outside)
         self.boot_delay = boot_delay
         self.boot_urcs = tuple(boot_urcs)
         self.echo = echo
@@ -340,27 +338,11 @@ class QuectelModule:
             ctx.active = False
         self.final("OK")
 
-    def reachable(self, address: str) -> bool:
-        """Only loopback peers are real unless ``allow_outside``: the emulator sends nothing off the machine."""
-        if address in self.blackhole:
-            return False
-        return self.allow_outside or ipaddress.ip_address(address).is_loopback
-
     def context_active(self, ctx_id: int) -> bool:
         ctx = self.contexts.get(ctx_id)
         return ctx is not None and ctx.active
 
     # --- name resolution ------------------------------------------------------------------------
-    def lookup(self, name: str) -> List[str]:
-        try:
-            return [str(ipaddress.ip_address(name))]
-        except ValueError:
-            pass
-        found = self.hosts.get(name.lower())
-        if found is None:
-            return []
-        return [found] if isinstance(found, str) else list(found)
-
     async def qidnsgip(self, cmd: ATCommand) -> None:
         ctx_id, name = cmd.int_arg(0), cmd.arg(1)
         if not self.context_active(ctx_id) or not name:
@@ -371,7 +353,7 @@ class QuectelModule:
 
     async def _answer_dns(self, name: str) -> None:
         await asyncio.sleep(self.dns_delay)
-        addresses = self.lookup(name)
+        addresses = self.network.lookup(name)
         if not addresses:
             self.urc('+QIURC: "dnsgip",565' + (",0,0" if self.dnsgip_failure_fields == 3 else ""))
             return

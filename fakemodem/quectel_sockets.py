@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from .atcommand import ATCommand
-from .hostlink import TcpBridge, UdpBridge
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge
 
 MAX_ID = 11
 MAX_SEND = 1460
@@ -108,13 +108,13 @@ class SocketServices:
 
     async def _open_client(self, sock: Socket, local) -> None:
         m = self.m
-        addresses = m.lookup(sock.remote_ip)
+        addresses = m.network.lookup(sock.remote_ip)
         if not addresses:
             await asyncio.sleep(m.dns_delay)
             self._open_failed(sock, 565)
             return
         sock.remote_ip = addresses[0]
-        if not m.reachable(sock.remote_ip):
+        if not m.network.reachable(sock.remote_ip):
             await asyncio.sleep(m.open_timeout)  # SYNs into the void
             self._open_failed(sock, 569)
             return
@@ -145,7 +145,7 @@ class SocketServices:
         free = [i for i in range(MAX_ID + 1) if i not in self.sockets]
         if not free or listener.state != LISTENING:
             self.m.urc('+QIURC: "incoming full"')
-            return _Refuse()
+            return RefuseConnection()
         sock = Socket(free[0], listener.ctx, "TCP INCOMING", "", 0, listener.local_port, CONNECTED,
                       server_id=listener.id)
         self.sockets[sock.id] = sock
@@ -253,7 +253,7 @@ class SocketServices:
         elif m.faults.chance("send_fail"):
             m.final("SEND FAIL")
         elif isinstance(bridge, UdpBridge):
-            if peer is None or m.reachable(peer[0]):
+            if peer is None or m.network.reachable(peer[0]):
                 bridge.send(data, peer)  # datagrams to outside addresses vanish, as into a blackhole
             m.final("SEND OK")
         elif not bridge.can_send(length):
@@ -328,9 +328,3 @@ class SocketServices:
     async def shut_down(self) -> None:
         self.drop_all()
 
-
-class _Refuse(asyncio.Protocol):
-    """What a client that arrives with every connectID in use gets: a closed connection."""
-
-    def connection_made(self, transport) -> None:
-        transport.close()

@@ -8,7 +8,7 @@ import pytest
 
 import atsock
 
-from .conftest import modem_settings, open_ids
+from .conftest import open_ids
 
 
 def listener(backlog=2):

@@ -7,7 +7,7 @@ import pytest
 
 import atsock
 
-from .conftest import modem_settings, open_ids
+from .conftest import open_ids
 import atsock.quecpython as qsocket
 
 
