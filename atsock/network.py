@@ -4,7 +4,7 @@
     import atsock as usocket
     nic = network.ESP8285("/dev/ttyS0")        # or an open serial.Serial
     nic.connect("ssid", "key")
-    print(nic.ifconfig())                        # (ip, netmask, gateway, dns, dhcp, mac, ssid)
+    ip, netmask, gateway, dns, dhcp, mac, ssid = nic.ifconfig()
     addr = usocket.getaddrinfo("example.org", 80)[0][-1]
 
 Unlike MaixPy's driver, the sockets it gives also listen and accept, and speak UDP.

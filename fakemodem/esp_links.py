@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from .atcommand import ATCommand
-from .hostlink import RefuseConnection, TcpBridge, UdpBridge
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
 
 MAX_LINKS = 5
 UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
@@ -214,15 +214,8 @@ class Links:
         bridge = link.bridge
         if self.links.get(link_id) is not link or bridge.closed or m.faults.chance("send_fail"):
             m.final("SEND FAIL")
-        elif link.kind == "UDP":
-            if m.network.reachable(destination[0]):
-                bridge.send(data, destination)  # datagrams to outside addresses vanish
-            m.final("SEND OK")
-        elif not bridge.can_send(length):
-            m.final("SEND FAIL")
         else:
-            bridge.send(data)
-            m.final("SEND OK")
+            m.final(hand_over(bridge, data, destination, m.network.reachable))
 
     # --- passive receive --------------------------------------------------------------------------
     async def ciprecvdata(self, cmd: ATCommand) -> None:

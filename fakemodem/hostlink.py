@@ -145,6 +145,21 @@ class UdpBridge(asyncio.DatagramProtocol):
             self.transport.close()
 
 
+def hand_over(bridge, data: bytes, destination, reachable) -> str:
+    """Give a send's payload to the host socket; the result line a module prints for it.
+
+    Datagrams to addresses that do not answer vanish (UDP does not tell); a TCP send buffer that
+    is full refuses with SEND FAIL."""
+    if isinstance(bridge, UdpBridge):
+        if destination is None or reachable(destination[0]):
+            bridge.send(data, destination)
+        return "SEND OK"
+    if not bridge.can_send(len(data)):
+        return "SEND FAIL"
+    bridge.send(data)
+    return "SEND OK"
+
+
 class RefuseConnection(asyncio.Protocol):
     """What a client gets from a module with no socket free for it: a closed connection."""
 

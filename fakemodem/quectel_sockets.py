@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from .atcommand import ATCommand
-from .hostlink import RefuseConnection, TcpBridge, UdpBridge
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
 
 MAX_ID = 11
 MAX_SEND = 1460
@@ -252,15 +252,8 @@ class SocketServices:
             m.ip_error(567)
         elif m.faults.chance("send_fail"):
             m.final("SEND FAIL")
-        elif isinstance(bridge, UdpBridge):
-            if peer is None or m.network.reachable(peer[0]):
-                bridge.send(data, peer)  # datagrams to outside addresses vanish, as into a blackhole
-            m.final("SEND OK")
-        elif not bridge.can_send(length):
-            m.final("SEND FAIL")
         else:
-            bridge.send(data)
-            m.final("SEND OK")
+            m.final(hand_over(bridge, data, peer, m.network.reachable))
 
     async def qird(self, cmd: ATCommand) -> None:
         m = self.m
