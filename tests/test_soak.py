@@ -6,7 +6,7 @@ import pytest
 
 from bench.soak import soak
 
-CYCLES = int(os.environ.get("ATSOCK_SOAK_CYCLES", "150"))
+CYCLES = int(os.environ.get("ATSOCK_SOAK_CYCLES", "400"))  # enough that a one-off resize is not a "leak"
 
 
 @pytest.mark.parametrize("dialect", ["quectel", "esp8285"])
