@@ -19,10 +19,11 @@ import logging
 import os
 from typing import Dict, Optional
 
-from .atcommand import ATCommand, parse
+from .atcommand import ATCommand
 from .core import SerialSide
 from .esp_links import Links
 from .faults import Faults
+from .module import EmulatedModule
 from .network import Network
 
 log = logging.getLogger("fakemodem.esp")
@@ -68,41 +69,37 @@ def split_escaped(text: str):
     return args, [False] * len(args)
 
 
-class EspModule:
+class EspModule(EmulatedModule):
+    splitter = staticmethod(split_escaped)
     def __init__(self, serial: SerialSide, *, firmware: str = "1.7.4", networks: Optional[Dict[str, str]] = None,
                  hosts: Optional[Dict[str, object]] = None, blackhole=(), allow_outside: bool = False,
                  boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
                  cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760,
                  faults: Optional[Faults] = None):
-        self.serial = serial
-        self.faults = faults if faults is not None else Faults()
+        super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
+                         latency=latency)
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
         self.major = int(firmware.split(".")[0])
         self.firmware = firmware
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
-        self.boot_delay = boot_delay
         self.boot_noise = boot_noise
-        self.echo = echo
         self.join_delay = join_delay
         self.connect_timeout = connect_timeout
-        self.latency = latency
         self.passive_rearm = passive_rearm
         self.cipclose_reports_closed = cipclose_reports_closed
         self.send_max = send_max
         self.rx_window = self.faults.buffer(rx_window)
-        self._hung_until = 0.0
         self.joined: Optional[str] = None
         self.mux = 0
         self.passive = False
         self.dinfo = False
         self.links = Links(self)
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
-        self._reboot = asyncio.Event()
-        self._handlers = {
-            "": self.at, "E0": self.echo_off, "E1": self.echo_on, "+RST": self.rst, "+GMR": self.gmr,
+        self.handlers.update({
+            "+RST": self.rst, "+GMR": self.gmr,
             "+CWMODE": self.cwmode, "+CWJAP": self.cwjap, "+CWQAP": self.cwqap, "+CIFSR": self.cifsr,
             "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
             "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
@@ -110,60 +107,24 @@ class EspModule:
             "+CIPSTART": self.links.cipstart, "+CIPSEND": self.links.cipsend, "+CIPCLOSE": self.links.cipclose,
             "+CIPRECVDATA": self.links.ciprecvdata, "+CIPRECVLEN": self.links.ciprecvlen,
             "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
-        }
+        })
         if self.major == 1:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
-                self._handlers[name + "_CUR"] = self._handlers[name + "_DEF"] = self._handlers[name]
+                self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
 
-    # --- the command loop -------------------------------------------------------------------------
-    async def run(self) -> None:
-        while True:
-            await self._boot()
-            while not self._reboot.is_set():
-                line = await self.serial.read_command(self.echo)
-                await self._execute(line)
-
-    async def _boot(self) -> None:
-        self._reboot.clear()
-        self.serial.listening = False
-        await asyncio.sleep(self.boot_delay)
-        if self.boot_noise and self.major == 1:
+    # --- what the command loop asks of this dialect -----------------------------------------------
+    def announce_boot(self) -> None:
+        if self.boot_noise and self.major == 1:  # the ROM banner, at a baud rate nobody listens at
             self.serial.write(bytes([0x00, 0xE0, 0x8C, 0x7F, 0x12, 0xF0, 0x0F, 0x7C]) + os.urandom(24))
         self.serial.write(b"\r\nready\r\n")
-        self.serial.listening = True
 
-    async def _execute(self, line: str) -> None:
-        if asyncio.get_running_loop().time() < self._hung_until:
-            return  # a hung module reads and says nothing
-        if self.faults.chance("reboot"):
-            self.restart()
-            return
-        if self.faults.chance("drop") and self.joined is not None:
-            self.drop_wifi()
-        if self.faults.chance("echo"):
-            self.echo = True
+    def command_faults(self) -> bool:
+        if super().command_faults():
+            return True
         if self.faults.chance("busy"):
             self.final("busy p...")
-            return
-        try:
-            command = parse(line, split_escaped)
-        except ValueError:
-            command = None
-        handler = self._handlers.get(command.name) if command else None
-        if handler is None:
-            self.final("ERROR")
-            return
-        self.serial.executing = True
-        try:
-            delay = self.latency + self.faults.delay()
-            if delay:
-                await asyncio.sleep(delay)
-            await handler(command)
-        except (ValueError, IndexError, TypeError) as exc:
-            log.debug("bad parameters in %r: %s", line, exc)
-            self.final("ERROR")
-        finally:
-            self.serial.executing = False
+            return True
+        return False
 
     async def shut_down(self) -> None:
         self.links.drop_all()
@@ -207,23 +168,9 @@ class EspModule:
     async def ok(self, cmd: ATCommand) -> None:
         self.final("OK")
 
-    async def at(self, cmd: ATCommand) -> None:
-        self.final("OK")
-
-    async def echo_off(self, cmd: ATCommand) -> None:
-        self.echo = False
-        self.final("OK")
-
-    async def echo_on(self, cmd: ATCommand) -> None:
-        self.echo = True
-        self.final("OK")
-
     async def rst(self, cmd: ATCommand) -> None:
         self.final("OK")
         self.restart()
-
-    def hang(self, seconds: float) -> None:
-        self._hung_until = asyncio.get_running_loop().time() + seconds
 
     def drop_network(self) -> None:
         if self.joined is not None:
@@ -237,7 +184,7 @@ class EspModule:
         self.links.drop_all()
         self.joined = None
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
-        self._reboot.set()
+        super().restart()
 
     async def gmr(self, cmd: ATCommand) -> None:
         if self.major == 1:

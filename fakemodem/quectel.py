@@ -24,9 +24,10 @@ import logging
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from .atcommand import ATCommand, parse
+from .atcommand import ATCommand
 from .core import SerialSide
 from .faults import Faults
+from .module import EmulatedModule
 from .network import Network
 from .quectel_sockets import SocketServices
 
@@ -42,7 +43,7 @@ class Context:
     active: bool = False
 
 
-class QuectelModule:
+class QuectelModule(EmulatedModule):
     def __init__(self, serial: SerialSide, *, hosts: Optional[Dict[str, object]] = None, blackhole=(),
                  allow_outside: bool = False, boot_delay: float = 0.05,
                  boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
@@ -52,12 +53,10 @@ class QuectelModule:
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
                  qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
-        self.serial = serial
-        self.faults = faults if faults is not None else Faults()
+        super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
+                         latency=latency)
         self.network = Network(hosts, blackhole, allow_outside)
-        self.boot_delay = boot_delay
         self.boot_urcs = tuple(boot_urcs)
-        self.echo = echo
         self.registration_delay = registration_delay
         self.sim = sim
         self.local_ip = local_ip
@@ -73,7 +72,6 @@ class QuectelModule:
         self.open_timeout = open_timeout
         self.dns_delay = dns_delay
         self.qiact_delay = qiact_delay
-        self.latency = latency
         self.cmee = 0
         self.qisde = True
         self.last_error = 0
@@ -84,11 +82,9 @@ class QuectelModule:
         self._power_on_echo = echo
         self._reports = {"+CREG": 0, "+CGREG": 0, "+CEREG": 0}  # n of AT+CxREG=<n>
         self._deregistered_until = 0.0
-        self._hung_until = 0.0
-        self._reboot = asyncio.Event()
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
-        self._handlers = {
-            "": self.at, "E0": self.echo_off, "E1": self.echo_on, "I": self.identify,
+        self.handlers.update({
+            "I": self.identify,
             "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,
             "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin, "+CSQ": self.csq,
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
@@ -97,58 +93,16 @@ class QuectelModule:
             "+QISTATE": self.services.qistate, "+QISEND": self.services.qisend, "+QIRD": self.services.qird,
             "+QIDNSGIP": self.qidnsgip,
             "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
-        }
+        })
 
-    # --- the command loop -------------------------------------------------------------------------
-    async def run(self) -> None:
-        while True:
-            await self._boot()
-            while not self._reboot.is_set():
-                line = await self.serial.read_command(self.echo)
-                await self._execute(line)
-
-    async def _boot(self) -> None:
-        self._reboot.clear()
-        self.serial.listening = False
-        await asyncio.sleep(self.boot_delay)
+    # --- what the command loop asks of this dialect -----------------------------------------------
+    def announce_boot(self) -> None:
         self._booted_at = asyncio.get_running_loop().time()
-        self.serial.listening = True
         for urc in self.boot_urcs:
             self.urc(urc)
 
-    async def _execute(self, line: str) -> None:
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._hung_until:
-            return  # a hung module reads and says nothing
-        if self._command_faults():
-            return
-        try:
-            command = parse(line)
-        except ValueError:
-            command = None
-        handler = self._handlers.get(command.name) if command else None
-        if handler is None:
-            self.final("ERROR")
-            return
-        try:
-            delay = self.latency + self.faults.delay()
-            if delay:
-                await asyncio.sleep(delay)
-            await handler(command)
-        except (ValueError, IndexError, TypeError) as exc:
-            log.debug("bad parameters in %r: %s", line, exc)
-            self.ip_error(552)
-
-    def _command_faults(self) -> bool:
-        """Faults that strike before a command; True if the command is lost with them."""
-        if self.faults.chance("reboot"):
-            self.restart()
-            return True
-        if self.faults.chance("drop"):
-            self.drop_network()
-        if self.faults.chance("echo"):
-            self.echo = True
-        return False
+    def bad_parameters(self) -> None:
+        self.ip_error(552)
 
     # --- events (tests trigger them through FakeModem) ---------------------------------------------
     def restart(self) -> None:
@@ -158,7 +112,7 @@ class QuectelModule:
             ctx.active = False
         self.echo, self.cmee, self.qisde = self._power_on_echo, 0, True
         self._reports = dict.fromkeys(self._reports, 0)
-        self._reboot.set()
+        super().restart()
 
     def drop_network(self) -> None:
         for ctx_id, ctx in self.contexts.items():
@@ -166,9 +120,6 @@ class QuectelModule:
                 ctx.active = False
                 self.services.drop_context(ctx_id)
                 self.urc(f'+QIURC: "pdpdeact",{ctx_id}')
-
-    def hang(self, seconds: float) -> None:
-        self._hung_until = asyncio.get_running_loop().time() + seconds
 
     def lose_registration(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -231,17 +182,6 @@ class QuectelModule:
         self.final(f"+CME ERROR: {code}" if self.cmee else "ERROR")
 
     # --- basic commands -------------------------------------------------------------------------
-    async def at(self, cmd: ATCommand) -> None:
-        self.final("OK")
-
-    async def echo_off(self, cmd: ATCommand) -> None:
-        self.echo = False
-        self.final("OK")
-
-    async def echo_on(self, cmd: ATCommand) -> None:
-        self.echo = True
-        self.final("OK")
-
     async def identify(self, cmd: ATCommand) -> None:
         self.reply("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
 

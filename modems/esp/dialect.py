@@ -40,7 +40,6 @@ class EspDialect(Dialect):
         super().__init__(engine)
         self.settings = Settings(**settings)
         self.max_datagram = self.settings.send_max
-        self.online = False
         self.life: Optional[ModemLifecycle] = None
         self.ssid: Optional[str] = None
         self.mac: Optional[str] = None

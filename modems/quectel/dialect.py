@@ -30,7 +30,6 @@ class QuectelDialect(Dialect):
     def __init__(self, engine, **settings):
         super().__init__(engine)
         self.settings = Settings(**settings)  # TypeError/ValueError before the port is touched
-        self.online = False
         self._bring_up = BringUp(engine, self.settings)
         self._resolver = Resolver(engine, self.settings.context_id)
         self.sockets = Sockets(self, self.settings.context_id, self.settings.timeouts)

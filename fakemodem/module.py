@@ -1,0 +1,113 @@
+"""What every emulated module does the same way: boot, read a command, answer it.
+
+A dialect subclasses :class:`EmulatedModule`, fills ``self.handlers`` (command name -> coroutine)
+and says how it announces boot, how it frames a result line, and how it answers a command whose
+parameters do not parse. Faults that strike before a command (reboot, network drop, echo back on)
+and the one-off events ``hang`` and ``restart`` live here.
+"""
+import asyncio
+import logging
+
+from .atcommand import ATCommand, parse, split_args
+from .core import SerialSide
+from .faults import Faults
+
+log = logging.getLogger("fakemodem")
+
+
+class EmulatedModule:
+    splitter = staticmethod(split_args)  # how the arguments of a write command are split
+
+    def __init__(self, serial: SerialSide, faults: Faults, *, boot_delay: float, echo: bool, latency: float):
+        self.serial = serial
+        self.faults = faults
+        self.boot_delay = boot_delay
+        self.echo = echo
+        self.latency = latency
+        self.handlers = {"": self.at, "E0": self.echo_off, "E1": self.echo_on}
+        self._hung_until = 0.0
+        self._reboot = asyncio.Event()
+
+    # --- for the dialect to provide -----------------------------------------------------------
+    def announce_boot(self) -> None:
+        raise NotImplementedError
+
+    def final(self, text: str) -> None:
+        raise NotImplementedError
+
+    def bad_parameters(self) -> None:
+        self.final("ERROR")
+
+    def drop_network(self) -> None:
+        raise NotImplementedError
+
+    # --- the command loop ---------------------------------------------------------------------
+    async def run(self) -> None:
+        while True:
+            await self._boot()
+            while not self._reboot.is_set():
+                line = await self.serial.read_command(self.echo)
+                await self._execute(line)
+
+    async def _boot(self) -> None:
+        self._reboot.clear()
+        self.serial.listening = False  # input before boot completes is lost, as on a module
+        await asyncio.sleep(self.boot_delay)
+        self.serial.listening = True
+        self.announce_boot()
+
+    async def _execute(self, line: str) -> None:
+        if asyncio.get_running_loop().time() < self._hung_until:
+            return  # a hung module reads and says nothing
+        if self.command_faults():
+            return
+        try:
+            command = parse(line, self.splitter)
+        except ValueError:
+            command = None
+        handler = self.handlers.get(command.name) if command else None
+        if handler is None:
+            self.final("ERROR")
+            return
+        self.serial.executing = True
+        try:
+            delay = self.latency + self.faults.delay()
+            if delay:
+                await asyncio.sleep(delay)
+            await handler(command)
+        except (ValueError, IndexError, TypeError) as exc:
+            log.debug("bad parameters in %r: %s", line, exc)
+            self.bad_parameters()
+        finally:
+            self.serial.executing = False
+
+    def command_faults(self) -> bool:
+        """Faults that strike before a command; True if the command is lost with them."""
+        if self.faults.chance("reboot"):
+            self.restart()
+            return True
+        if self.faults.chance("drop"):
+            self.drop_network()
+        if self.faults.chance("echo"):
+            self.echo = True
+        return False
+
+    # --- events -------------------------------------------------------------------------------
+    def hang(self, seconds: float) -> None:
+        self._hung_until = asyncio.get_running_loop().time() + seconds
+
+    def restart(self) -> None:
+        """The dialect resets its state, then this makes the loop boot again."""
+        self._reboot.set()
+
+    # --- commands every module has ------------------------------------------------------------
+    async def at(self, cmd: ATCommand) -> None:
+        self.final("OK")
+
+    async def echo_off(self, cmd: ATCommand) -> None:
+        self.echo = False
+        self.final("OK")
+
+    async def echo_on(self, cmd: ATCommand) -> None:
+        self.echo = True
+        self.final("OK")
