@@ -12,11 +12,12 @@ Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT 
 :mod:`atsock.select` for ``poll`` and :mod:`atsock.micropython` to run MicroPython code unmodified.
 """
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
-from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, SO_ERROR, SO_KEEPALIVE,
-                        SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
+                        SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+from .current import current_modem
 from .errors import ModemError
 from .micropython import install
-from .modem import Modem, current_modem, open_modem
+from .modem import Modem, open_modem
 from .usock import getaddrinfo, socket
 
 error = OSError      # MicroPython and old CPython code catch socket.error
@@ -26,6 +27,6 @@ __all__ = [
     "open_modem", "Modem", "ModemError", "current_modem", "install", "socket", "getaddrinfo",
     "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
-    "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",
+    "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",
     "TCP_KEEPALIVE", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",
 ]

@@ -40,7 +40,8 @@ def _port(port, flags: int) -> int:
     return validate.port_number(port)
 
 
-def resolve_addrinfo(modem, host, port, af=0, type=0, proto=0, flags=0):
+def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
+    """``modem_of()`` gives the modem that resolves names; IP literals never need one."""
     port = _port(port, flags)
     if af not in (0, AF_INET, AF_INET6):
         raise _gaierror(_std.EAI_FAMILY, f"address family {af} not supported")
@@ -62,9 +63,7 @@ def resolve_addrinfo(modem, host, port, af=0, type=0, proto=0, flags=0):
     elif flags & AI_NUMERICHOST:
         raise _gaierror(_std.EAI_NONAME, f"{host!r} is not a numeric address")
     else:
-        validate.hostname(host)
-        modem.require_online()
-        addresses = modem.run(modem.dialect.resolve(host))
+        addresses = modem_of().resolve(validate.hostname(host))
 
     canonname = host if flags & AI_CANONNAME and host else ""
     results = []

@@ -16,3 +16,5 @@ SO_KEEPALIVE = _std.SO_KEEPALIVE
 SO_ERROR = _std.SO_ERROR
 #: keepalive idle time in minutes (QuecPython); 0x10 keeps clear of Linux's SOL_SOCKET numbers
 TCP_KEEPALIVE = 0x10
+MSG_PEEK = _std.MSG_PEEK
+MSG_DONTWAIT = _std.MSG_DONTWAIT

@@ -1,4 +1,4 @@
-"""The engine: one serial port, one reader, a queue of commands, URC dispatch, the links.
+"""The engine: one serial port, one reader, a queue of commands, URC dispatch.
 
 It is an ``asyncio.Protocol`` on the loop of :mod:`atsock.loop_thread`. Bytes from the port go
 through the sans-I/O :class:`~atsock.channel.ATChannel`; the events come back here and are routed:
@@ -18,17 +18,18 @@ import logging
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 
+from .atcmd import CommandLine, build
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
-from .link import Link
 
 wire = logging.getLogger("atsock.at")
 log = logging.getLogger("atsock.engine")
 
 UrcHandler = Callable[[Urc], None]
 UrcMatcher = Callable[[str], bool]
+Guard = Callable[[], Optional[BaseException]]
 
 
 @dataclass
@@ -78,6 +79,7 @@ class _Pending:
     prompt_timeout: float
     final: asyncio.Future
     probe: bool = False          # an AT probe of a resync: its verdict is the engine's own business
+    guard: Optional[Guard] = None  # checked when the command's turn comes: an exception stops it unsent
     lines: List[Intermediate] = field(default_factory=list)
     prompted: bool = False
     timer: Optional[asyncio.TimerHandle] = None
@@ -86,7 +88,6 @@ class _Pending:
 class Engine(asyncio.Protocol):
     def __init__(self, channel: ATChannel):
         self.channel = channel
-        self.links: Dict[int, Link] = {}
         self.stats = EngineStats()
         self._urc_handlers: List[Tuple[UrcMatcher, UrcHandler]] = []
         self._error_handlers: List[Callable[[str], None]] = []
@@ -101,7 +102,7 @@ class Engine(asyncio.Protocol):
         self._idle_timer: Optional[asyncio.TimerHandle] = None
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
-        self.probe_command: Tuple[str, Optional[str]] = ("AT", None)
+        self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
         self.gone: Optional[BaseException] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -232,7 +233,7 @@ class Engine(asyncio.Protocol):
     # --- commands ------------------------------------------------------------------------------
     async def command(
         self,
-        text: str,
+        text: CommandLine,
         *,
         timeout: float,
         response_prefixes: Iterable[str] = (),
@@ -241,14 +242,20 @@ class Engine(asyncio.Protocol):
         payload: Optional[bytes] = None,
         prompt_timeout: float = 5.0,
         check: bool = True,
+        guard: Optional[Guard] = None,
     ) -> Response:
         """Run one AT command and return its response.
 
-        With ``payload`` the command is expected to answer with the data prompt, after which the
-        payload is written. With ``check`` a final other than ``OK`` raises :class:`CommandFailed`.
+        ``text`` comes from :mod:`atsock.atcmd`, which checked every value in it. With ``payload``
+        the command is expected to answer with the data prompt, after which the payload is written.
+        With ``check`` a final other than ``OK`` raises :class:`CommandFailed`. ``guard`` is asked
+        just before the command is written; if it returns an exception, the command fails with it
+        and is never sent.
         """
+        if not isinstance(text, CommandLine):
+            raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
         command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final))
-        pending = self._enqueue(command, payload, timeout, prompt_timeout)
+        pending = self._enqueue(command, payload, timeout, prompt_timeout, guard=guard)
         response = await pending.final
         if check and not response.final.ok:
             raise CommandFailed(text, response.final.text, response.final.error_code)
@@ -257,7 +264,7 @@ class Engine(asyncio.Protocol):
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
         """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting."""
         for _ in range(attempts):
-            pending = self._enqueue(Command("AT"), None, timeout, timeout, probe=True)
+            pending = self._enqueue(Command(build("AT")), None, timeout, timeout, probe=True)
             try:
                 response = await pending.final
             except CommandTimeout:
@@ -267,11 +274,11 @@ class Engine(asyncio.Protocol):
         raise CommandTimeout("AT", attempts * timeout)
 
     def _enqueue(self, command: Command, payload: Optional[bytes], timeout: float, prompt_timeout: float,
-                 probe: bool = False) -> _Pending:
+                 probe: bool = False, guard: Optional[Guard] = None) -> _Pending:
         if self.gone is not None:
             raise ModemGone(str(self.gone))
         future = asyncio.get_running_loop().create_future()
-        pending = _Pending(command, payload, timeout, prompt_timeout, future, probe)
+        pending = _Pending(command, payload, timeout, prompt_timeout, future, probe, guard)
         self._queue.append(pending)
         self._gave_up = False
         self._pump()
@@ -291,6 +298,10 @@ class Engine(asyncio.Protocol):
             pending = self._queue.popleft()
             if pending.final.done():
                 continue  # its caller gave up before it went out
+            refusal = pending.guard() if pending.guard is not None else None
+            if refusal is not None:
+                pending.final.set_exception(refusal)
+                continue
             self._begin(pending)
 
     def _begin(self, pending: _Pending) -> None:

@@ -15,6 +15,8 @@ import sys
 import types
 from pathlib import Path
 
+from . import select
+
 # MicroPython's u-modules whose CPython namesakes do the same job.
 _STANDARD_ALIASES = {
     "ustruct": "struct", "ubinascii": "binascii", "uerrno": "errno", "uio": "io", "ujson": "json",
@@ -23,10 +25,8 @@ _STANDARD_ALIASES = {
 
 
 def _atsock_names(standard_names: bool):
-    import atsock
-    import atsock.select
-
-    names = {"usocket": atsock, "uselect": atsock.select}
+    atsock = sys.modules[__package__]  # this module's own package, imported before it
+    names = {"usocket": atsock, "uselect": select}
     if standard_names:
         names.update({"socket": atsock, "select": atsock.select})
     return names

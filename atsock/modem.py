@@ -1,33 +1,31 @@
-"""``open_modem`` and the :class:`Modem`: one serial port, its engine thread, its dialect.
+"""``open_modem`` and the :class:`Modem`: one serial port, its engine thread, its dialect, its sockets.
 
-The module-level ``atsock.socket`` and ``atsock.getaddrinfo`` use the most recently opened modem
-that is still open, so MicroPython code that never names a network interface runs unchanged.
+The Modem is the façade the socket layer talks to: every socket operation is a method here that
+runs the socket core's coroutine on the engine's loop and turns internal failures into ``OSError``.
+It picks its dialect by name from :mod:`atsock.registry`; the module-level ``atsock.socket`` and
+``atsock.getaddrinfo`` use the most recently opened modem (:mod:`atsock.current`).
 """
 import asyncio
 import errno
 import logging
-import threading
 from typing import Any, Awaitable, Callable, List, Optional
 
+from . import current, receiving, registry, usock
+from .addrinfo import resolve_addrinfo
+from .constants import AF_INET, SOCK_STREAM
 from .channel import ATChannel
+from .connection import Connection
 from .engine import Engine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
-from .lifecycle import MachineError, ModemLifecycle
+from .lifecycle import MachineError, ModemLifecycle, ModemState
 from .loop_thread import LoopThread
 from .recovery import Recovery
+from .socketcore import SocketCore
 from .transport import open_serial
 
 log = logging.getLogger("atsock.modem")
 
-_open_modems: List["Modem"] = []
-_registry_lock = threading.Lock()
-
-
-def current_modem() -> "Modem":
-    with _registry_lock:
-        if not _open_modems:
-            raise os_error(errno.ENETDOWN, "no modem is open: call atsock.open_modem() first")
-        return _open_modems[-1]
+current_modem = current.current_modem
 
 
 def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
@@ -47,42 +45,45 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
 class Modem:
     def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
                  max_recovery_attempts: int = 5, **settings):
-        from modems import get_dialect  # the dialect packages build on atsock's core
-
         self.port = port
         self.baudrate = baudrate
-        self.recovery = Recovery(self, max_attempts=max_recovery_attempts) if recover else None
-        self.dialect_class = get_dialect(dialect)
+        self.dialect_class = registry.get(dialect)
         self.life = ModemLifecycle()
+        self.recovery = Recovery(self, max_attempts=max_recovery_attempts) if recover else None
         self._listeners: List[Callable[[str, str], None]] = []
         self.life.add_listener(self._state_changed)
         self._thread = LoopThread(name=f"atsock-{self.dialect_class.name}")
         self.engine: Optional[Engine] = None
         self.dialect = None
+        self.core: Optional[SocketCore] = None
+        self._brought_up = False
         try:
             self._thread.run(self._start(port, baudrate, settings))
         except BaseException:
             self._teardown()
             raise
-        with _registry_lock:
-            _open_modems.append(self)
+        current.opened(self)
 
     async def _start(self, port: str, baudrate: int, settings: dict) -> None:
         cls = self.dialect_class
         channel = ATChannel(urc_prefixes=cls.urc_prefixes, payload_rules=cls.payload_rules,
                             terminator=cls.command_terminator)
         self.engine = Engine(channel)
-        self.dialect = cls(self.engine, **settings)  # validates settings before the port is touched
+        self.engine.probe_command = cls.probe
+        self.dialect = cls(self.engine, self.life, **settings)  # validates settings before the port is touched
+        self.core = SocketCore(self.engine, self.dialect.commands)
+        self.dialect.core = self.core
+        self.dialect.report_trouble = self._trouble
+        self.engine.on_gone(self._port_gone)
+        self.engine.on_unresponsive(lambda: self._trouble("unresponsive", errno.ETIMEDOUT,
+                                                          "the modem stopped answering", False))
         loop = asyncio.get_running_loop()
         await open_serial(loop, port, baudrate, lambda: self.engine)
         await asyncio.sleep(0)  # let connection_made run
-        self.engine.on_unresponsive(lambda: self.dialect.trouble(
-            "unresponsive", errno.ETIMEDOUT, "the modem stopped answering"))
         self.life.open_port()
         try:
-            await self.dialect.bring_up(self.life)
-            if self.recovery is not None:  # from now on, trouble starts a recovery
-                self.dialect.on_trouble = self.recovery.on_trouble
+            await self.dialect.bring_up()
+            self._brought_up = True  # from now on, trouble starts a recovery
         except CommandTimeout as exc:
             self.life.fail()
             raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}") from None
@@ -94,9 +95,26 @@ class Modem:
                 self.life.fail()
             raise
 
+    # --- trouble ------------------------------------------------------------------------------
+    def _trouble(self, kind: str, code: int, reason: str, keep_connections: bool) -> None:
+        """The module, its network or the port went away. Sockets that cannot survive it fail with
+        ``code`` and their ids are free (the module no longer has them); then recovery starts."""
+        log.warning("%s: %s", kind, reason)
+        if not keep_connections:
+            self.core.reset(code, reason)
+            self.dialect.forget_connections()
+        if self.recovery is not None and self._brought_up:
+            self.recovery.on_trouble(kind)
+
+    def _port_gone(self) -> None:
+        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED):
+            self.core.reset(errno.EBADF, "the modem was closed")  # our own close: nothing to report
+            return
+        self._trouble("port_lost", errno.EIO, "serial port closed", False)
+
     # --- state ----------------------------------------------------------------------------------
     @property
-    def state(self) -> str:
+    def state(self) -> ModemState:
         return self.life.state
 
     def on_state_change(self, listener: Callable[[str, str], None]) -> None:
@@ -125,7 +143,37 @@ class Modem:
     def local_ip(self) -> Optional[str]:
         return self.dialect.local_ip if self.dialect else None
 
-    # --- calls from the socket layer ------------------------------------------------------------
+    @property
+    def max_sockets(self) -> int:
+        """How many sockets the module can have open at once."""
+        return self.core.commands.max_links
+
+    @property
+    def max_datagram(self) -> int:
+        return self.core.commands.max_datagram
+
+    @property
+    def firmware_major(self) -> Optional[int]:
+        """The firmware generation, where the dialect tells one (ESP-AT: 1 or 2)."""
+        return getattr(self.dialect, "firmware_major", None)
+
+    @property
+    def incoming_refused(self) -> int:
+        """Clients the module turned away because every id was in use (Quectel ``incoming full``)."""
+        return getattr(self.dialect, "incoming_refused", 0)
+
+    def socket_ids(self) -> List[int]:
+        """The module's ids this process holds (open, or closing and not yet confirmed free)."""
+        return self.run(self._on_loop(self.core.ids_in_use))
+
+    def local_ports(self):
+        return self.run(self._on_loop(self.core.local_ports))
+
+    @staticmethod
+    async def _on_loop(function):
+        return function()
+
+    # --- running on the engine ----------------------------------------------------------------
     def run(self, coro: Awaitable[Any]) -> Any:
         """Run a coroutine on the engine and turn internal failures into OSError."""
         try:
@@ -143,14 +191,9 @@ class Modem:
         except MachineError as exc:
             raise os_error(errno.EINVAL, f"not possible in this state: {exc}") from None
 
-    def close_later(self, link) -> None:
-        """Release a link whose socket was dropped without close(), without waiting for it."""
-        def schedule():
-            task = asyncio.ensure_future(self.dialect.close_link(link))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-        if self._thread.alive and self.engine is not None and self.engine.gone is None:
-            self._thread.call_soon(schedule)
+    def require_online(self) -> None:
+        if self.state is not ModemState.ONLINE:
+            raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online")
 
     async def reopen_port(self) -> None:
         """Open the same port again after it vanished (recovery calls this)."""
@@ -164,26 +207,78 @@ class Modem:
             raise
         await asyncio.sleep(0)
 
-    def require_online(self) -> None:
-        if self.state != "online":
-            raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online")
+    # --- socket operations (the socket layer's side) -------------------------------------------
+    def resolve(self, host: str) -> List[str]:
+        self.require_online()
+        return self.run(self.dialect.resolve(host))
 
-    def socket(self, af: int = 2, type: int = 1, proto: int = 0):
-        from .usock import socket
+    def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int = 0) -> None:
+        self.require_online()
+        self.run(self.core.connect(conn, ip, port, timeout, local_port))
 
-        return socket(af, type, proto, modem=self)
+    def start_connect(self, conn: Connection, ip: str, port: int, local_port: int = 0) -> asyncio.Future:
+        """A connect that goes on in the background; its verdict lands in ``conn.connect_error``."""
+        self.require_online()
+        return self.run(receiving.start_connect(self.core, conn, ip, port, local_port))
+
+    def listen(self, conn: Connection, port: int, backlog: int) -> None:
+        self.require_online()
+        self.run(self.core.listen(conn, port, backlog))
+
+    def bind_udp(self, conn: Connection, port: int, peer=None) -> None:
+        self.require_online()
+        self.run(self.core.bind_udp(conn, port, peer))
+
+    def send(self, conn: Connection, data: bytes, timeout: Optional[float], dest=None) -> int:
+        return self.run(self.core.send(conn, data, timeout, dest))
+
+    def receive(self, conn: Connection, bufsize: int, timeout: Optional[float], peek: bool = False) -> bytes:
+        return self.run(receiving.stream(self.core, conn, bufsize, timeout, peek))
+
+    def receive_datagram(self, conn: Connection, timeout: Optional[float], peek: bool = False, peer=None):
+        return self.run(receiving.datagram(self.core, conn, timeout, peek, peer))
+
+    def gather(self, conn: Connection, limit: Optional[int], until: Optional[bytes], timeout: Optional[float]):
+        return self.run(receiving.gather(self.core, conn, limit, until, timeout))
+
+    def accept(self, conn: Connection, timeout: Optional[float]) -> Connection:
+        return self.run(receiving.incoming(self.core, conn, timeout))
+
+    def close_connection(self, conn: Connection) -> None:
+        self.run(self.core.close(conn))
+
+    def close_later(self, conn: Connection) -> None:
+        """Release a connection whose socket was dropped without close(), without waiting for it."""
+        if self._thread.alive and self.engine is not None and self.engine.gone is None:
+            self._thread.call_soon(self.core.close_soon, conn)
+
+    # --- for programs that name their modem -------------------------------------------------------
+    def socket(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> usock.socket:
+        return usock.socket(af, type, proto, modem=self)
 
     def getaddrinfo(self, host, port, af=0, type=0, proto=0, flags=0):
-        from .addrinfo import resolve_addrinfo
+        return resolve_addrinfo(lambda: self, host, port, af, type, proto, flags)
 
-        return resolve_addrinfo(self, host, port, af, type, proto, flags)
+    # --- Wi-Fi (dialects that join a network) ---------------------------------------------------
+    def _wifi(self, name: str):
+        method = getattr(self.dialect, name, None)
+        if method is None:
+            raise os_error(errno.EOPNOTSUPP, f"a {self.dialect_class.name} modem has no Wi-Fi to {name}")
+        return method
+
+    def join(self, ssid: str, key: str = "") -> None:
+        self.run(self._wifi("join")(ssid, key))
+
+    def leave(self) -> None:
+        self.run(self._wifi("leave")())
+
+    def ifconfig(self):
+        return self.run(self._wifi("ifconfig")())
 
     # --- closing --------------------------------------------------------------------------------
     def close(self) -> None:
         """Close every socket of this modem (AT+QICLOSE...), then the port. Idempotent."""
-        with _registry_lock:
-            if self in _open_modems:
-                _open_modems.remove(self)
+        current.closed(self)
         if self._thread.alive and self.life.can("shut_down"):
             try:
                 self._thread.run(self._shut_down())
@@ -194,14 +289,19 @@ class Modem:
     async def _shut_down(self) -> None:
         if self.recovery is not None:
             self.recovery.cancel()
+        online = self.engine.gone is None and self.life.state is not ModemState.FAILED
         self.life.shut_down()
         try:
-            if self.engine.gone is None:
-                await asyncio.wait_for(self.dialect.shut_down(), 30)
+            if online:
+                await asyncio.wait_for(self._close_everything(), 30)
         finally:
             self.engine.close()
             await asyncio.sleep(0)
             self.life.port_closed()
+
+    async def _close_everything(self) -> None:
+        await self.core.close_all()
+        await self.dialect.shut_down()
 
     def _teardown(self) -> None:
         if self.engine is not None and self._thread.alive:

@@ -21,17 +21,17 @@ class ESP8285:
 
     def connect(self, ssid: str, key: str = "") -> None:
         """Join a Wi-Fi network; OSError (EACCES wrong key, ENETUNREACH no such network...) if not."""
-        self.modem.run(self.modem.dialect.join(ssid, key))
+        self.modem.join(ssid, key)
 
     def isconnected(self) -> bool:
         return self.modem.state == "online"
 
     def disconnect(self) -> None:
-        self.modem.run(self.modem.dialect.leave())
+        self.modem.leave()
 
     def ifconfig(self) -> Tuple[str, ...]:
         """MaixPy's tuple of strings; "0" for what is unknown."""
-        return self.modem.run(self.modem.dialect.ifconfig())
+        return self.modem.ifconfig()
 
     def close(self) -> None:
         self.modem.close()

@@ -6,7 +6,7 @@ client's address and port separately from ``accept()``, and reports a socket's T
 """
 from . import *  # noqa: F401,F403 - the flavour is the whole usocket surface plus what follows
 from . import __all__ as _base_all
-from .constants import AF_INET, IPPROTO_TCP, SOCK_STREAM
+from .constants import AF_INET, SOCK_STREAM
 from .usock import socket as _socket
 
 IPPROTO_TCP_SER = 7     # a TCP server socket (QuecPython's value)
@@ -23,8 +23,7 @@ _TCP_STATE = {
 
 
 class socket(_socket):
-    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, **kwargs):
-        self.quec_proto = proto
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0, **kwargs):
         if proto in (IPPROTO_TCP_SER, TCP_CUSTOMIZE_PORT):
             proto = 0  # both are TCP; what differs is how bind() and listen() are used
         super().__init__(af, type, proto, **kwargs)
@@ -34,12 +33,12 @@ class socket(_socket):
         return conn, address, port
 
     def getsocketsta(self) -> int:
-        state = self._link.state
+        state = self._conn.state
         if state == "closed":
             return -1
-        if state == "connecting" and self._link.kind == "listener":
+        if state == "connecting" and self._conn.kind == "listener":
             return LISTEN
-        return _TCP_STATE[state]
+        return _TCP_STATE[state.value]
 
 
 __all__ = list(_base_all) + ["IPPROTO_TCP_SER", "TCP_CUSTOMIZE_PORT", "socket"]

@@ -1,34 +1,33 @@
-"""Readiness that other threads can wait on: a change counter for ``poll``, a descriptor per socket.
+"""Readiness that other threads and the engine's own coroutines can wait on.
 
-The engine changes links on its loop thread; callers of ``poll()`` wait in their own threads. Every
-change bumps :data:`changes`, and ``poll`` sleeps on it between looks.
+The engine changes connections on its loop thread; callers of ``poll()`` wait in their own threads.
+Every change bumps :data:`changes`, and ``poll`` sleeps on it between looks. Coroutines on the loop
+wait on one connection's :class:`Notifier`.
 
-For code that hands ``fileno()`` to the standard library's ``select``/``selectors``, each socket can
-have a :class:`ReadySignal`: the read end of a pipe that holds one byte exactly while the socket is
-readable (data, end of stream, an error, a pending connection), and none otherwise.
+For code that hands ``fileno()`` to the standard library's ``select``/``selectors``, a connection
+can have a :class:`ReadySignal`: the read end of a pipe that holds one byte exactly while the
+socket is readable (data, end of stream, an error, a pending connection), and none otherwise.
 """
+import asyncio
 import os
 import threading
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 
 class ChangeCounter:
+    """A condition variable that every change of any connection notifies."""
+
     def __init__(self):
         self._cond = threading.Condition()
-        self.version = 0
 
     def bump(self) -> None:
         with self._cond:
-            self.version += 1
             self._cond.notify_all()
 
     def wait_until(self, ready: Callable[[], bool], timeout: Optional[float]) -> bool:
         """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out."""
         with self._cond:
             return self._cond.wait_for(ready, timeout)
-
-    def hold(self):
-        return self._cond
 
 
 changes = ChangeCounter()
@@ -64,3 +63,35 @@ class ReadySignal:
                 if fd >= 0:
                     os.close(fd)
             self._read_fd = self._write_fd = -1
+
+
+class Notifier:
+    """Wakes whoever waits on one connection: coroutines on the loop, its descriptor, ``poll``."""
+
+    def __init__(self):
+        self._waiters: List[asyncio.Future] = []
+        self.signal: Optional[ReadySignal] = None
+
+    async def wait(self) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        await future
+
+    def notify(self, readable: bool) -> None:
+        waiters, self._waiters = self._waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+        if self.signal is not None:
+            self.signal.update(readable)
+        changes.bump()
+
+    def descriptor(self, readable: bool) -> int:
+        if self.signal is None:
+            self.signal = ReadySignal()
+            self.signal.update(readable)
+        return self.signal.fileno()
+
+    def close(self) -> None:
+        if self.signal is not None:
+            self.signal.close()

@@ -21,12 +21,10 @@ class Recovery:
         self.reopen_interval = reopen_interval
         self.reopen_timeout = reopen_timeout
         self.recoveries = 0  # completed recoveries, for long-running services to watch
-        self.last_trouble: Optional[str] = None
         self._task: Optional[asyncio.Task] = None
 
     def on_trouble(self, kind: str) -> None:
-        """Called on the engine's loop by the dialect."""
-        self.last_trouble = kind
+        """Called on the engine's loop when the modem reports trouble."""
         if self.modem.life.state in ("closing", "closed", "failed"):
             return
         if self._task is not None and not self._task.done():
@@ -46,7 +44,7 @@ class Recovery:
                 if self.modem.engine.gone is not None:
                     await self._reopen()
                 life.retry()
-                await self.modem.dialect.bring_up(life)
+                await self.modem.dialect.bring_up()
                 self.recoveries += 1
                 log.info("recovered from %s (attempt %d)", kind, attempt)
                 return

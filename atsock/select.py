@@ -10,13 +10,32 @@ polled in the same set.
 import select as _std_select
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .link import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
+from .connection import Connection
+from .lifecycle import SocketState
 from .readiness import changes
 
 __all__ = ["poll", "select", "POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL"]
 
+POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x001, 0x004, 0x008, 0x010, 0x020
 _ALWAYS = POLLERR | POLLHUP | POLLNVAL
 _OS_SLICE = 0.01  # how often a set with plain OS descriptors in it is looked at again
+
+
+def poll_mask(conn: Connection) -> int:
+    """MicroPython's poll flags for a connection's state."""
+    state = conn.state
+    if state is SocketState.CLOSED:
+        return POLLNVAL
+    if state is SocketState.FRESH:
+        return POLLOUT | POLLHUP | (POLLERR if conn.connect_error else 0)
+    if state is SocketState.OPENING:
+        return 0
+    mask = POLLIN if conn.readable else 0
+    if state is SocketState.FAILED:
+        return mask | POLLERR | POLLHUP
+    if state in (SocketState.CONNECTED, SocketState.PEER_CLOSED, SocketState.BOUND):
+        mask |= POLLOUT
+    return mask
 
 
 def _mask_of(obj) -> int:

@@ -1,14 +1,16 @@
 """The usocket ``socket`` object over a modem's AT sockets: TCP clients and servers, UDP.
 
-Every call crosses into the engine's loop (``Modem.run``) and waits there, so received data, the
-link's state and the modem's commands are only ever touched by one thread.
+Arguments are checked as CPython checks them (:mod:`atsock.arguments`); every operation then goes
+through the :class:`~atsock.modem.Modem` façade, which runs it on the engine's loop, so received
+data, the connection's state and the modem's commands are only ever touched by one thread.
 
 Blocking rules follow MicroPython: ``settimeout(None)`` blocks; ``settimeout(t)`` raises
 ``OSError(ETIMEDOUT)`` (a ``TimeoutError``) after ``t`` seconds; ``settimeout(0)`` never waits:
 ``recv``/``accept``/``send`` raise ``EAGAIN``, ``connect`` raises ``EINPROGRESS`` and completes in
 the background (watch it with ``poll``), ``read``/``readinto``/``readline`` return ``None``. On a
 blocking socket ``read(n)`` and ``readinto`` return short only at end of stream; a call that times
-out leaves every byte it had gathered in the socket for the next call.
+out leaves every byte it had gathered in the socket for the next call. ``MSG_DONTWAIT`` makes one
+call non-blocking; ``MSG_PEEK`` returns data without taking it.
 """
 import asyncio
 import errno
@@ -16,39 +18,32 @@ import logging
 import random
 from typing import Optional, Tuple
 
+from . import arguments, validate
 from .addrinfo import resolve_addrinfo
-from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, SO_ERROR, SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM,
-                        SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
-from .errors import os_error, timeout_error
-from .link import Link
-from .modem import Modem, current_modem
-from .readiness import ReadySignal
-from . import validate
+from .connection import Connection, Kind
+from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
+                        SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+from .errors import os_error
+from .lifecycle import SocketState
+from .current import current_modem
+from .select import poll_mask
 
 log = logging.getLogger("atsock.socket")
 
-_READ_CHUNK = 16 * 1024
 _EPHEMERAL = (49152, 65535)
 _DEFAULT_KEEPALIVE_MINUTES = 2
-
-
-def _address(address) -> Tuple[str, int]:
-    if not isinstance(address, (tuple, list)) or len(address) < 2:
-        raise os_error(errno.EINVAL, f"address must be a (host, port) tuple, not {address!r}")
-    host, port = address[0], address[1]
-    if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")
-    return host, validate.port_number(port)
+_KNOWN_FLAGS = MSG_PEEK | MSG_DONTWAIT
+S = SocketState
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     """``getaddrinfo`` through the most recently opened modem."""
-    return resolve_addrinfo(current_modem(), host, port, af, type, proto, flags)
+    return resolve_addrinfo(current_modem, host, port, af, type, proto, flags)
 
 
 class socket:
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
-                 modem: Optional[Modem] = None, _link: Optional[Link] = None):
+                 modem=None, _conn: Optional[Connection] = None):
         if af != AF_INET:
             raise os_error(errno.EAFNOSUPPORT, "the modem's stack is used over IPv4 (AF_INET)")
         expected = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}.get(type)
@@ -57,7 +52,7 @@ class socket:
         if proto not in (0, expected):
             raise os_error(errno.EPROTONOSUPPORT, f"protocol {proto} does not go with socket type {type}")
         self._modem = modem or current_modem()
-        self._link = _link or Link("udp" if type == SOCK_DGRAM else "tcp")
+        self._conn = _conn or Connection(Kind.UDP if type == SOCK_DGRAM else Kind.TCP)
         self._timeout: Optional[float] = None
         self._local_port: Optional[int] = None
         self._peer: Optional[Tuple[str, int]] = None  # UDP: the peer fixed by connect()
@@ -65,62 +60,54 @@ class socket:
         self._options = {}
         self.family, self.type, self.proto = af, type, proto or expected
 
-    @classmethod
-    def _accepted(cls, modem: Modem, link: Link) -> "socket":
-        return cls(AF_INET, SOCK_STREAM, 0, modem=modem, _link=link)
-
     @property
     def _udp(self) -> bool:
         return self.type == SOCK_DGRAM
 
+    @property
+    def _state(self) -> SocketState:
+        return self._conn.state
+
     # --- state checks ---------------------------------------------------------------------------
     def _check_open(self) -> None:
-        if self._link.state == "closed":
+        if self._state is S.CLOSED:
             raise os_error(errno.EBADF, "socket is closed")
 
-    def _check_stream(self) -> None:
-        """Data calls on TCP need a socket that was connected (and may since have lost its peer)."""
-        self._check_open()
-        if self._link.state in ("fresh", "connecting", "listening"):
-            raise os_error(errno.ENOTCONN, "socket is not connected")
+    def _call_timeout(self, flags: int) -> Optional[float]:
+        flags = arguments.flags(flags)
+        if flags & ~_KNOWN_FLAGS:
+            raise os_error(errno.EOPNOTSUPP, f"flags {flags:#x} are not supported by the modem")
+        return 0.0 if flags & MSG_DONTWAIT else self._timeout
 
     # --- timeouts -------------------------------------------------------------------------------
     def settimeout(self, value: Optional[float]) -> None:
-        if value is not None and value < 0:
-            raise ValueError("timeout must be None or >= 0")
-        self._timeout = None if value is None else float(value)
+        value = arguments.timeout(value)
+        self._check_open()
+        self._timeout = value
 
     def gettimeout(self) -> Optional[float]:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
+        flag = arguments.flags(flag)
+        self._check_open()
         self._timeout = None if flag else 0.0
-
-    async def _wait(self, awaitable) -> None:
-        """Wait under the socket's timeout; on a non-blocking socket, EAGAIN instead of waiting."""
-        if self._timeout == 0:
-            awaitable.close()
-            raise os_error(errno.EAGAIN)
-        if self._timeout is None:
-            await awaitable  # no timer, no extra task
-            return
-        try:
-            await asyncio.wait_for(awaitable, self._timeout)
-        except asyncio.TimeoutError:
-            raise timeout_error() from None
 
     # --- addresses ------------------------------------------------------------------------------
     def _resolve(self, host: str) -> str:
-        literal = validate.ip_literal(host) if isinstance(host, str) else None
+        literal = validate.ip_literal(host)
         if literal is not None:
+            if ":" in literal:
+                raise os_error(errno.EAFNOSUPPORT, f"{host!r} is an IPv6 address; this socket is AF_INET")
             return literal
-        self._modem.require_online()
-        return self._modem.run(self._modem.dialect.resolve(host))[0]
+        if host in ("", "<broadcast>"):
+            raise os_error(errno.EINVAL, f"cannot connect to {host!r}")
+        return self._modem.resolve(validate.hostname(host))[0]
 
     def bind(self, address) -> None:
+        host, port, _ = arguments.address(address, "bind")
         self._check_open()
-        host, port = _address(address)
-        if self._local_port is not None or self._link.state != "fresh":
+        if self._local_port is not None or self._state is not S.FRESH:
             raise os_error(errno.EINVAL, "socket is already bound")
         if host not in ("", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip):
             raise os_error(errno.EADDRNOTAVAIL, f"{host!r} is not an address of the modem")
@@ -129,7 +116,7 @@ class socket:
             self._open_udp()
 
     def _pick_port(self) -> int:
-        in_use = {link.local_port for link in list(self._modem.engine.links.values())}
+        in_use = self._modem.local_ports()
         while True:
             port = random.randint(*_EPHEMERAL)
             if port not in in_use:
@@ -141,7 +128,7 @@ class socket:
         for _ in range(1 if chosen else 5):
             port = chosen or self._pick_port()
             try:
-                self._modem.run(opener(port))
+                opener(port)
                 self._local_port = port
                 return
             except OSError as exc:
@@ -150,9 +137,8 @@ class socket:
         raise os_error(errno.EADDRINUSE, "the modem found no free local port")
 
     def _open_udp(self, peer=None) -> None:
-        if self._link.state == "fresh":
-            self._modem.require_online()
-            self._open_with_port(lambda port: self._modem.dialect.open_udp(self._link, port, peer))
+        if self._state is S.FRESH:
+            self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer))
 
     def getsockname(self):
         self._check_open()
@@ -160,28 +146,36 @@ class socket:
 
     def getpeername(self):
         self._check_open()
-        peer = self._peer if self._udp else self._link.remote
-        if peer is None or (not self._udp and self._link.state in ("fresh", "connecting", "listening")):
-            raise os_error(errno.ENOTCONN)
+        peer = self._peer if self._udp else self._conn.remote
+        if peer is None or (not self._udp and self._state in (S.FRESH, S.OPENING, S.LISTENING)):
+            raise os_error(errno.ENOTCONN, "socket is not connected")
         return peer
 
     # --- connecting -----------------------------------------------------------------------------
     def connect(self, address) -> None:
+        host, port, _ = arguments.address(address, "connect")
         self._check_open()
-        host, port = _address(address)
         if self._udp:
             self._peer = (self._resolve(host), port)
             self._open_udp(self._peer)
             return
         self._check_connect_allowed()
         ip = self._resolve(host)
-        self._modem.require_online()
-        self._link.keepalive = self._options.get("keepalive")
+        self._conn.keepalive = self._options.get("keepalive")
         local_port = self._local_port or 0
         if self._timeout == 0:
-            self._connecting = self._modem.run(self._start_connect(ip, port, local_port))
+            self._connecting = self._modem.start_connect(self._conn, ip, port, local_port)
             raise os_error(errno.EINPROGRESS)
-        self._modem.run(self._modem.dialect.connect(self._link, ip, port, self._timeout, local_port))
+        self._modem.connect(self._conn, ip, port, self._timeout, local_port)
+
+    def connect_ex(self, address) -> int:
+        try:
+            self.connect(address)
+        except OSError as exc:
+            if isinstance(exc.args[0], int):
+                return exc.args[0]
+            raise
+        return 0
 
     def _check_connect_allowed(self) -> None:
         pending = self._connecting
@@ -189,157 +183,159 @@ class socket:
             if not pending.done():
                 raise os_error(errno.EALREADY, "connect already in progress")
             self._connecting = None
-            error, self._link.connect_error = self._link.connect_error, None
+            error, self._conn.connect_error = self._conn.connect_error, None
             if error is not None:
                 raise error
-        state = self._link.state
-        if state == "listening":
+        state = self._state
+        if state is S.LISTENING:
             raise os_error(errno.EINVAL, "a listening socket cannot connect")
-        if state != "fresh":
-            raise os_error(errno.EISCONN)
-
-    async def _start_connect(self, ip: str, port: int, local_port: int) -> asyncio.Future:
-        link = self._link
-
-        async def connect_in_background() -> None:
-            try:
-                await self._modem.dialect.connect(link, ip, port, None, local_port)
-            except BaseException as exc:
-                link.connect_error = exc  # recorded before the task counts as done: poll sees both at once
-                raise
-
-        task = asyncio.ensure_future(connect_in_background())
-        task.add_done_callback(lambda done: (done.cancelled() or done.exception(), link.changed()))
-        return task
+        if state is not S.FRESH:
+            raise os_error(errno.EISCONN, "socket is already connected")
 
     # --- servers --------------------------------------------------------------------------------
     def listen(self, backlog: Optional[int] = None) -> None:
+        depth = None if backlog is None else arguments.backlog(backlog)
         self._check_open()
         if self._udp:
             raise os_error(errno.EOPNOTSUPP, "UDP sockets do not listen")
-        if self._link.state == "listening":
+        if self._state is S.LISTENING:
             return
-        if self._link.state != "fresh":
+        if self._state is not S.FRESH:
             raise os_error(errno.EINVAL, "only a fresh socket can listen")
-        self._modem.require_online()
-        depth = 2 if backlog is None else max(1, min(int(backlog), self._modem.dialect.max_links - 1))
-        self._link.keepalive = self._options.get("keepalive")
-        self._open_with_port(lambda port: self._modem.dialect.listen(self._link, port, depth))
+        depth = 2 if depth is None else max(1, min(depth, self._modem.max_sockets - 1))
+        self._conn.keepalive = self._options.get("keepalive")
+        self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth))
 
     def accept(self):
         self._check_open()
-        if self._link.state != "listening":
+        if self._state is not S.LISTENING:
             raise os_error(errno.EINVAL, "socket is not listening")
-        link = self._modem.run(self._take_incoming())
-        return type(self)._accepted(self._modem, link), link.remote
-
-    async def _take_incoming(self) -> Link:
-        link = self._link
-        if not link.readable:
-            await self._wait(link.wait_readable())
-        if link.incoming:
-            accepted = link.incoming.popleft()
-            link.changed()
-            return accepted
-        raise link.error or os_error(errno.EAGAIN)
+        conn = self._modem.accept(self._conn, self._timeout)
+        return type(self)(AF_INET, SOCK_STREAM, 0, modem=self._modem, _conn=conn), conn.remote
 
     # --- sending --------------------------------------------------------------------------------
-    def send(self, data) -> int:
-        data = bytes(data.encode() if isinstance(data, str) else data)
+    def send(self, data, flags: int = 0) -> int:
+        data = arguments.data_bytes(data, "send")
+        timeout = self._call_timeout(flags)
+        self._check_open()
         if self._udp:
             if self._peer is None:
-                raise os_error(errno.ENOTCONN, "UDP socket has no peer: connect() it or use sendto()")
-            return self.sendto(data, self._peer)
-        self._check_stream()
+                raise os_error(errno.EDESTADDRREQ, "UDP socket has no peer: connect() it or use sendto()")
+            return self._send_datagram(data, self._peer, timeout)
+        if self._state in (S.FRESH, S.OPENING, S.LISTENING):
+            raise os_error(errno.ENOTCONN, "socket is not connected")
         if not data:
             return 0
-        link = self._link
-        if link.error is not None:
-            raise link.error
         try:
-            return self._modem.run(self._modem.dialect.send(link, data, self._timeout))
+            return self._modem.send(self._conn, data, timeout)
         except TimeoutError:
-            if self._timeout == 0:
+            if timeout == 0:
                 raise os_error(errno.EAGAIN) from None
             raise
 
-    def sendall(self, data) -> None:
-        view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
+    def sendall(self, data, flags: int = 0) -> None:
+        data = arguments.data_bytes(data, "sendall")
         if self._udp:
-            self.send(view)
+            self.send(data, flags)
             return
+        view = memoryview(data)
         while view:
-            sent = self.send(view)
+            sent = self.send(view, flags)
             view = view[sent:]
 
-    def sendto(self, data, address) -> int:
+    def sendto(self, data, flags_or_address, address=None) -> int:
+        if address is None:
+            flags, address = 0, flags_or_address
+        else:
+            flags = flags_or_address
+        data = arguments.data_bytes(data, "sendto")
+        host, port, _ = arguments.address(address, "sendto")
+        timeout = self._call_timeout(flags)
         self._check_open()
         if not self._udp:
-            raise os_error(errno.EISCONN if self._link.state == "connected" else errno.ENOTCONN,
-                           "sendto is for UDP sockets")
-        data = bytes(data.encode() if isinstance(data, str) else data)
-        host, port = _address(address)
-        ip = self._resolve(host)
-        self._open_udp((ip, port))
+            if self._state in (S.CONNECTED, S.PEER_CLOSED):
+                return self.send(data, flags)  # CPython ignores the address of a connected stream
+            raise os_error(errno.ENOTCONN, "socket is not connected")
+        return self._send_datagram(data, (self._resolve(host), port), timeout)
+
+    def _send_datagram(self, data: bytes, dest, timeout) -> int:
+        if len(data) > self._modem.max_datagram:
+            raise os_error(errno.EMSGSIZE, f"a datagram carries at most {self._modem.max_datagram} bytes "
+                                           "through this modem")
+        self._open_udp(dest)
+        if not data:
+            return 0  # the modules cannot send an empty datagram
         try:
-            return self._modem.run(self._modem.dialect.sendto(self._link, data, ip, port, self._timeout))
+            return self._modem.send(self._conn, data, timeout, dest)
         except TimeoutError:
-            if self._timeout == 0:
+            if timeout == 0:
                 raise os_error(errno.EAGAIN) from None
             raise
 
     def write(self, buf, off_or_len: Optional[int] = None, max_len: Optional[int] = None) -> int:
         """MicroPython stream ``write(buf)``, ``write(buf, max_len)``, ``write(buf, off, max_len)``."""
-        view = memoryview(buf.encode() if isinstance(buf, str) else buf).cast("B")
+        view = memoryview(arguments.data_bytes(buf, "write"))
         if max_len is not None:
-            view = view[off_or_len:off_or_len + max_len]
+            view = view[arguments.size(off_or_len, "write"):][:arguments.size(max_len, "write")]
         elif off_or_len is not None:
-            view = view[:off_or_len]
+            view = view[:arguments.size(off_or_len, "write")]
         self.sendall(view)
         return len(view)
 
     # --- receiving ------------------------------------------------------------------------------
-    def recv(self, bufsize: int) -> bytes:
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        bufsize = arguments.size(bufsize, "recv")
+        timeout = self._call_timeout(flags)
         if self._udp:
-            return self.recvfrom(bufsize)[0]
-        self._check_stream()
-        return self._modem.run(self._recv(bufsize))
-
-    async def _recv(self, bufsize: int) -> bytes:
-        link = self._link
-        if not link.readable:
-            await self._wait(link.wait_readable())
-        return link.take(bufsize)
-
-    def recvfrom(self, bufsize: int):
+            return self._recv_datagram(bufsize, flags, timeout)[0]
         self._check_open()
+        return self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
+
+    def recvfrom(self, bufsize: int, flags: int = 0):
+        bufsize = arguments.size(bufsize, "recvfrom")
+        timeout = self._call_timeout(flags)
         if not self._udp:
-            return self.recv(bufsize), self.getpeername()
+            self._check_open()
+            data = self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
+            return data, self._conn.remote
+        return self._recv_datagram(bufsize, flags, timeout)
+
+    def _recv_datagram(self, bufsize: int, flags: int, timeout):
+        self._check_open()
         self._open_udp()
-        data, sender = self._modem.run(self._recv_datagram())
+        data, sender = self._modem.receive_datagram(self._conn, timeout, bool(flags & MSG_PEEK), self._peer)
         return data[:bufsize], sender  # like BSD sockets, the rest of a longer datagram is dropped
 
-    async def _recv_datagram(self):
-        link = self._link
-        while True:
-            if not link.readable:
-                await self._wait(link.wait_readable())
-            data, sender = link.take_datagram()
-            if self._peer is None or sender == self._peer:
-                return data, sender
-            log.debug("datagram from %s dropped: socket is connected to %s", sender, self._peer)
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like object")
+        nbytes = arguments.size(nbytes, "recv_into") or len(view)
+        data = self.recv(min(nbytes, len(view)), flags)
+        view[:len(data)] = data
+        return len(data)
+
+    def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError("recvfrom_into() argument 'buffer' must be read-write bytes-like object")
+        nbytes = arguments.size(nbytes, "recvfrom_into") or len(view)
+        data, sender = self.recvfrom(min(nbytes, len(view)), flags)
+        view[:len(data)] = data
+        return len(data), sender
 
     def read(self, size: Optional[int] = -1) -> Optional[bytes]:
         """``read()`` to end of stream; ``read(n)`` exactly n bytes unless the stream ends first."""
+        limit = None if size is None else arguments.flags(size)
+        limit = None if limit is not None and limit < 0 else limit
         if self._udp:
-            return self.recv(1500 if size is None or size < 0 else size)
-        self._check_stream()
-        limit = None if size is None or size < 0 else size
-        return self._modem.run(self._gather(limit, None))
+            return self.recv(1500 if limit is None else limit)
+        self._check_open()
+        return self._modem.gather(self._conn, limit, None, self._timeout)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
         view = memoryview(buf).cast("B")
-        limit = len(view) if nbytes is None else min(nbytes, len(view))
+        limit = len(view) if nbytes is None else min(arguments.size(nbytes, "readinto"), len(view))
         data = self.read(limit)
         if data is None:
             return None
@@ -347,47 +343,19 @@ class socket:
         return len(data)
 
     def readline(self) -> Optional[bytes]:
-        self._check_stream()
-        return self._modem.run(self._gather(None, b"\n"))
-
-    async def _gather(self, limit: Optional[int], until: Optional[bytes]) -> Optional[bytes]:
-        """Collect up to ``limit`` bytes (None: to EOF) or through ``until``; a non-blocking
-        socket returns what is there (None if nothing). On timeout the bytes go back unread."""
-        link = self._link
-        got = bytearray()
-        try:
-            while limit is None or len(got) < limit:
-                if not link.readable:
-                    if self._timeout == 0:
-                        break
-                    await self._wait(link.wait_readable())
-                want = _READ_CHUNK if limit is None else limit - len(got)
-                if until is not None:
-                    cut = link.rx.find(until)
-                    if cut >= 0:
-                        want = min(want, cut + len(until))
-                chunk = link.take(want)
-                if not chunk:
-                    break  # end of stream
-                got += chunk
-                if until is not None and got.endswith(until):
-                    break
-        except BaseException:
-            link.unread(bytes(got))  # nothing gathered is lost
-            raise
-        if self._timeout == 0 and not got and not link.eof:
-            return None
-        return bytes(got)
+        self._check_open()
+        return self._modem.gather(self._conn, None, b"\n", self._timeout)
 
     # --- options --------------------------------------------------------------------------------
-    def setsockopt(self, level: int, option: int, value) -> None:
+    def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
+        level, option = arguments.flags(level), arguments.flags(option)
         self._check_open()
         if level == SOL_SOCKET and option == SO_REUSEADDR:
             self._options["reuseaddr"] = bool(value)  # the modem binds its own ports; nothing to send
         elif level == SOL_SOCKET and option == SO_KEEPALIVE and not self._udp:
             self._options["keepalive"] = _DEFAULT_KEEPALIVE_MINUTES if value else 0
         elif level in (SOL_SOCKET, IPPROTO_TCP) and option == TCP_KEEPALIVE and not self._udp:
-            minutes = int(value)
+            minutes = arguments.flags(value)
             if not 0 <= minutes <= 120:
                 raise os_error(errno.EINVAL, "TCP_KEEPALIVE takes idle minutes, 0 (off) to 120")
             self._options["keepalive"] = minutes
@@ -395,9 +363,10 @@ class socket:
             raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
+        level, option = arguments.flags(level), arguments.flags(option)
         self._check_open()
         if level == SOL_SOCKET and option == SO_ERROR:
-            error = self._link.connect_error or self._link.error
+            error = self._conn.connect_error or self._conn.error
             return error.args[0] if error is not None and error.args else 0
         if level == SOL_SOCKET and option == SO_REUSEADDR:
             return int(self._options.get("reuseaddr", False))
@@ -409,17 +378,14 @@ class socket:
     def _poll_mask(self) -> int:
         if self._connecting is not None and not self._connecting.done():
             return 0
-        return self._link.poll_mask()
+        return poll_mask(self._conn)
 
     def fileno(self) -> int:
         """A real descriptor, readable while data or an event waits; -1 once closed."""
-        link = self._link
-        if link.state == "closed":
+        conn = self._conn
+        if conn.state is S.CLOSED:
             return -1
-        if link.signal is None:
-            link.signal = ReadySignal()
-            link.signal.update(link.state == "failed" or link.readable)
-        return link.signal.fileno()
+        return conn.notifier.descriptor(conn.state is S.FAILED or conn.readable)
 
     # --- the rest of the usocket surface --------------------------------------------------------
     def makefile(self, mode: str = "rb", buffering: int = 0, **_ignored) -> "socket":
@@ -427,20 +393,20 @@ class socket:
         return self
 
     def close(self) -> None:
-        link = self._link
-        if link.state != "closed":
+        conn = self._conn
+        if conn.state is not S.CLOSED:
             try:
-                self._modem.run(self._modem.dialect.close_link(link))
+                self._modem.close_connection(conn)
             except OSError:
-                link.release()  # the modem is gone; the socket is closed all the same
-        if link.signal is not None:
-            link.signal.close()
+                if conn.state is not S.CLOSED:
+                    conn.life.release()  # the modem is gone; the socket is closed all the same
+        conn.notifier.close()
 
     def __del__(self) -> None:
-        # A socket dropped without close() would hold one of the modem's few connectIDs forever.
-        link = getattr(self, "_link", None)
-        if link is not None and link.id is not None and link.state != "closed":
-            self._modem.close_later(link)
+        # A socket dropped without close() would hold one of the modem's few ids forever.
+        conn = getattr(self, "_conn", None)
+        if conn is not None and conn.state is not S.CLOSED and conn.state is not S.FRESH:
+            self._modem.close_later(conn)
 
     def __enter__(self) -> "socket":
         return self
@@ -449,4 +415,4 @@ class socket:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<atsock.socket {'UDP' if self._udp else 'TCP'} id={self._link.id} state={self._link.state}>"
+        return f"<atsock.socket {'UDP' if self._udp else 'TCP'} id={self._conn.id} state={self._state.value}>"

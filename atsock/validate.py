@@ -1,33 +1,12 @@
-"""Checks on every caller-supplied string before it is written into an AT command.
+"""What counts as a host name, an IP literal and a port, before any of it reaches a modem.
 
-A quote, CR or LF inside an APN or a host name would end the string or the command early and let
-the rest be read as a new command. Such input is refused with ``ValueError`` before a byte is
-written. Dialects that can escape characters (ESP-AT) do so on top of :func:`printable_ascii`.
+(Whatever goes into a command line is checked again, character by character, by :mod:`atsock.atcmd`.)
 """
 import ipaddress
 import re
 from typing import Optional
 
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
-
-
-def printable_ascii(value: str, what: str, max_len: int) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a str, not {type(value).__name__}")
-    if len(value) > max_len:
-        raise ValueError(f"{what} is longer than {max_len} characters")
-    for ch in value:
-        if not " " <= ch <= "~":
-            raise ValueError(f"{what} contains {ch!r}: only printable ASCII can go into an AT command")
-    return value
-
-
-def quoted_field(value: str, what: str, max_len: int) -> str:
-    """A value for a double-quoted AT parameter on a modem that has no escape for the quote."""
-    printable_ascii(value, what, max_len)
-    if '"' in value:
-        raise ValueError(f"{what} contains a double quote, which this modem cannot take")
-    return value
 
 
 def hostname(value) -> str:

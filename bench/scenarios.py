@@ -115,7 +115,7 @@ class Session:
 
         Data fetched while the sockets were still being opened sits in their buffers; the readers
         swallow it during ``warm_up`` so that only what crossed the line in the window is counted."""
-        sockets = [self.connect("SOURCE 0") for _ in range(self.modem.dialect.max_links)]
+        sockets = [self.connect("SOURCE 0") for _ in range(self.modem.max_sockets)]
         counts = [0] * len(sockets)
         stop = threading.Event()
 

@@ -1,8 +1,10 @@
 """Soak: thousands of open/transfer/close cycles on one modem, looking for leaks.
 
 Each cycle opens a TCP socket, echoes a few KiB, closes it; every 10th cycle also does a UDP round
-trip, every 25th accepts a connection on a listener. Threads, open descriptors, the modem's
-connectIDs (driver and emulator side) and traced Python memory are compared before and after.
+trip, every 25th accepts a connection on a listener, every 7th tries a refused connect right before
+its echo, every 5th sends to a server that closes after reading, and every 50th closes a socket
+while another thread is still sending on it. Threads, open descriptors, the modem's ids (driver and
+emulator side) and traced Python memory are compared before and after.
 
     python -m bench.soak --cycles 3000 [--dialect esp8285]
 The test suite runs a shorter soak (tests/test_soak.py).
@@ -29,6 +31,14 @@ class EchoServers:
         self.tcp = socket.socket()
         self.tcp.bind(("127.0.0.1", 0))
         self.tcp.listen(64)
+        self.closer = socket.socket()  # reads one request, then closes
+        self.closer.bind(("127.0.0.1", 0))
+        self.closer.listen(64)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.refused_port = probe.getsockname()[1]
+        probe.close()
+        threading.Thread(target=self._close_after_reading, daemon=True).start()
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind(("127.0.0.1", 0))
         threading.Thread(target=self._accept, daemon=True).start()
@@ -50,6 +60,19 @@ class EchoServers:
                 except OSError:
                     pass
 
+    def _close_after_reading(self):
+        while True:
+            try:
+                conn, _ = self.closer.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(10)
+                    conn.recv(100)
+                except OSError:
+                    pass
+
     def _datagrams(self):
         while True:
             try:
@@ -60,6 +83,7 @@ class EchoServers:
 
     def close(self):
         self.tcp.close()
+        self.closer.close()
         self.udp.close()
 
 
@@ -77,6 +101,22 @@ def driver_bytes() -> int:
 
 def cycle(modem, servers, index: int) -> None:
     payload = os.urandom(1024 + index % 3072)
+    if index % 7 == 0:
+        with modem.socket() as refused:
+            try:
+                refused.connect(("127.0.0.1", servers.refused_port))
+                raise RuntimeError(f"cycle {index}: a connect to a closed port succeeded")
+            except ConnectionRefusedError:
+                pass
+    if index % 5 == 0:
+        with modem.socket() as sock:
+            sock.settimeout(10)
+            sock.connect(servers.closer.getsockname())
+            sock.sendall(b"request %d" % index)
+            if sock.recv(10) != b"":
+                raise RuntimeError(f"cycle {index}: no end of stream from a closing server")
+    if index % 50 == 0:
+        close_while_sending(modem, servers, index)
     with modem.socket() as sock:
         sock.settimeout(10)
         sock.connect(servers.tcp.getsockname())
@@ -98,6 +138,29 @@ def cycle(modem, servers, index: int) -> None:
             conn, _ = listener.accept()
             client.close()
             conn.close()
+
+
+def close_while_sending(modem, servers, index: int) -> None:
+    """A socket closed by one thread while another sends on it: the sender gets an OSError."""
+    sock = modem.socket()
+    sock.settimeout(10)
+    sock.connect(servers.tcp.getsockname())
+    outcome = []
+
+    def send():
+        try:
+            sock.sendall(b"s" * 200_000)
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.005)
+    sock.close()
+    sender.join(30)
+    if sender.is_alive() or not outcome:
+        raise RuntimeError(f"cycle {index}: the sender did not stop when its socket was closed")
 
 
 def soak(dialect: str, cycles: int, warm_up: int = 20) -> dict:
@@ -133,7 +196,7 @@ def soak(dialect: str, cycles: int, warm_up: int = 20) -> dict:
             return {"dialect": dialect, "cycles": cycles, "seconds": seconds, "before": before, "middle": middle,
                     "after": after,
                     "growth_per_cycle": (after["traced_bytes"] - middle["traced_bytes"]) / max(1, cycles - cycles // 2),
-                    "driver_links_left": len(modem.engine.links), "module_ids_left": len(fm.call(fm.module.open_ids)),
+                    "driver_links_left": len(modem.socket_ids()), "module_ids_left": len(fm.call(fm.module.open_ids)),
                     "commands": modem.stats["commands"]}
     finally:
         servers.close()

@@ -38,7 +38,7 @@ def test_wrong_wifi_password_and_unknown_network_are_clear_errors(firmware):
 def test_firmware_generation_is_detected_and_its_command_names_used(firmware, echo_server, udp_echo):
     with esp(firmware) as fm, atsock.open_modem(fm.port, dialect="esp8285", **WIFI) as modem:
         major = int(firmware[0])
-        assert modem.dialect.firmware_major == major
+        assert modem.firmware_major == major
         join = [c for c in fm.received_commands if c.startswith("AT+CWJAP")][0]
         assert join.startswith("AT+CWJAP_CUR=" if major == 1 else "AT+CWJAP=")
         sock = atsock.socket()

@@ -56,7 +56,7 @@ def test_fakemodem_command_line_serves_an_esp8285(echo_server):
     try:
         port = process.stdout.readline().strip()
         with atsock.open_modem(port, dialect="esp8285", ssid="lab", key="pw") as modem:
-            assert modem.dialect.firmware_major == 2
+            assert modem.firmware_major == 2
             sock = atsock.socket()
             sock.connect(("127.0.0.1", echo_server.port))
             sock.write(b"esp over the command line")

@@ -35,15 +35,15 @@ def test_socket_paths():
     sock = SocketLifecycle()
     with pytest.raises(MachineError):
         sock.connect_done()
-    sock.start_connect()
-    sock.connect_failed()
+    sock.start_open()
+    sock.open_failed()
     assert sock.state == "fresh"  # a refused connect may be retried
-    sock.start_connect()
+    sock.start_open()
     sock.connect_done()
     sock.peer_finished()
     sock.release()
     assert sock.state == "closed"
     with pytest.raises(MachineError):
-        sock.start_connect()
+        sock.start_open()
     with pytest.raises(MachineError):
         sock.release()

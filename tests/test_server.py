@@ -108,9 +108,9 @@ def test_incoming_full_when_every_connect_id_is_taken(quectel_modem, echo_server
     refused.settimeout(5)
     assert refused.recv(10) == b""  # the module closes a client it has no connectID for
     deadline = time.monotonic() + 5
-    while modem.dialect.sockets.incoming_refused == 0 and time.monotonic() < deadline:
+    while modem.incoming_refused == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert modem.dialect.sockets.incoming_refused == 1
+    assert modem.incoming_refused == 1
     others.pop().close()
     client = std_socket.create_connection(("127.0.0.1", port), timeout=5)
     server.settimeout(5)

@@ -64,7 +64,7 @@ def test_keepalive_option_reaches_the_modem_and_unknown_options_are_refused(mode
     assert expected in fake_modem.received_commands
 
     def host_socket_keepalive():
-        raw = fake_modem.module.host_socket(sock._link.id)
+        raw = fake_modem.module.host_socket(sock._conn.id)
         return (raw.getsockopt(std_socket.SOL_SOCKET, std_socket.SO_KEEPALIVE),
                 raw.getsockopt(std_socket.IPPROTO_TCP, std_socket.TCP_KEEPIDLE))
 
@@ -105,7 +105,7 @@ def test_every_link_busy_with_mixed_sockets_then_one_more_fails_then_reuse(modem
             sock.bind(("", 0))
             sock.listen(1)
         sockets.append(sock)
-    assert open_ids(fake_modem) == list(range(modem.dialect.max_links))
+    assert open_ids(fake_modem) == list(range(modem.max_sockets))
     thirteenth = atsock.socket()
     with pytest.raises(OSError) as info:
         thirteenth.connect(("127.0.0.1", echo_server.port))

@@ -6,22 +6,17 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from atsock import validate
+from atsock import atcmd
 from atsock.errors import CommandTimeout, ModemError
+from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
-from ..base import check_timeouts, split_fields
+from ..settings import check_timeouts
 from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
 
 log = logging.getLogger("atsock.esp")
 
 _VERSION = re.compile(r"AT version:(\d+)\.")
-
-
-def escape(value: str, what: str, max_len: int) -> str:
-    """An ESP-AT string parameter: printable ASCII, with ``\\``, ``"`` and ``,`` backslash-escaped."""
-    validate.printable_ascii(value, what, max_len)
-    return "".join("\\" + ch if ch in '\\",' else ch for ch in value)
 
 
 @dataclass
@@ -39,11 +34,11 @@ class Settings:
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
         if self.ssid is not None:
-            escape(self.ssid, "SSID", 32)
-            escape(self.key, "Wi-Fi key", 64)
+            atcmd.escaped_text(self.ssid, "SSID", 32)
+            atcmd.escaped_text(self.key, "Wi-Fi key", 64)
         if self.receive not in ("passive", "active"):
             raise ValueError('receive must be "passive" or "active"')
-        if not 1 <= self.send_max <= 8192:
+        if isinstance(self.send_max, bool) or not isinstance(self.send_max, int) or not 1 <= self.send_max <= 8192:
             raise ValueError("send_max must be in 1..8192")
 
 
@@ -69,7 +64,7 @@ class BringUp:
         await e.sync(attempts=attempts, timeout=0.5)
         if s.reset:
             self._ready = asyncio.get_running_loop().create_future()
-            await self.d.command("AT+RST", timeout=T_QUERY)
+            await self.d.command(atcmd.build("AT+RST"), timeout=T_QUERY)
             try:
                 await asyncio.wait_for(self._ready, T_READY)
             except asyncio.TimeoutError:
@@ -78,17 +73,19 @@ class BringUp:
                 self._ready = None
             await e.sync(attempts=attempts, timeout=0.5)
         life.synced()
-        await self.d.command("ATE0", timeout=T_QUERY)
-        response = await self.d.command("AT+GMR", timeout=T_QUERY)
+        await self.d.command(atcmd.build("ATE0"), timeout=T_QUERY)
+        response = await self.d.command(atcmd.build("AT+GMR"), timeout=T_QUERY)
         for line in response.lines:
             match = _VERSION.match(line.text)
             if match:
                 self.major, self.version = int(match.group(1)), line.text
         log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
-        await self.d.command(self.cur("AT+CWMODE") + "=1", timeout=T_QUERY)
-        await self.d.command("AT+CIPMUX=1", timeout=T_QUERY)
-        await self.d.command("AT+CIPDINFO=1", timeout=T_QUERY)  # senders of UDP datagrams
-        await self.d.command(f"AT+CIPRECVMODE={1 if s.receive == 'passive' else 0}", timeout=T_QUERY)
+        one = atcmd.number(1, 0, 1)
+        await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
+        await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)
+        await self.d.command(atcmd.build("AT+CIPDINFO", one), timeout=T_QUERY)  # senders of UDP datagrams
+        passive = atcmd.number(1 if s.receive == "passive" else 0, 0, 1)
+        await self.d.command(atcmd.build("AT+CIPRECVMODE", passive), timeout=T_QUERY)
         life.configured()
         life.sim_ready()  # no SIM on Wi-Fi: the next step is joining the network
         if s.ssid is not None:
@@ -99,7 +96,8 @@ class BringUp:
         return command + "_CUR" if self.major == 1 else command
 
     async def join(self, life: ModemLifecycle, ssid: str, key: str) -> None:
-        command = f'{self.cur("AT+CWJAP")}="{escape(ssid, "SSID", 32)}","{escape(key, "Wi-Fi key", 64)}"'
+        command = atcmd.build(self.cur("AT+CWJAP"), atcmd.escaped_text(ssid, "SSID", 32),
+                              atcmd.escaped_text(key, "Wi-Fi key", 64))
         response = await self.d.command(command, timeout=T_JOIN, response_prefixes=("+CWJAP:",),
                                         extra_finals=frozenset({"FAIL"}), check=False)
         if not response.final.ok:
@@ -108,7 +106,7 @@ class BringUp:
             number, text = JOIN_ERRORS.get(code, (errno.ECONNREFUSED, f"Wi-Fi join failed (code {code})"))
             raise ModemError(number, f"{text}: {ssid!r}")
         life.registered()
-        response = await self.d.command("AT+CIFSR", timeout=T_QUERY, response_prefixes=("+CIFSR:",))
+        response = await self.d.command(atcmd.build("AT+CIFSR"), timeout=T_QUERY, response_prefixes=("+CIFSR:",))
         for value in response.values("+CIFSR:"):
             fields = split_fields(value)
             if fields[0] == "STAIP" and len(fields) > 1:
@@ -119,10 +117,10 @@ class BringUp:
         life.activated()
 
     async def leave(self, life: ModemLifecycle) -> None:
-        await self.d.command("AT+CWQAP", timeout=T_QUERY)
-        self.d.ssid = None
-        if life.can("network_lost"):
+        if life.can("network_lost"):  # first: the WIFI DISCONNECT that follows is expected
             life.network_lost()
+        await self.d.command(atcmd.build("AT+CWQAP"), timeout=T_QUERY)
+        self.d.ssid = None
 
 
-__all__ = ["BringUp", "Settings", "escape", "BUSY"]
+__all__ = ["BringUp", "Settings", "BUSY"]

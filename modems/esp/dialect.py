@@ -1,30 +1,29 @@
-"""The ESP-AT dialect (ESP8266/ESP8285 AT 1.x, ESP-AT 2.x) as the socket layer sees it."""
+"""The ESP-AT dialect (ESP8266/ESP8285 AT 1.x, ESP-AT 2.x): bring-up, DNS, Wi-Fi, and its notices."""
 import asyncio
 import errno
 import logging
 import re
 from typing import List, Optional
 
-from atsock import validate
+from atsock import atcmd, validate
 from atsock.channel import Urc
-from atsock.errors import CommandFailed, name_error
+from atsock.dialect import Dialect
+from atsock.errors import CommandFailed, name_error, os_error
 from atsock.framing import payload_rule
-from atsock.lifecycle import ModemLifecycle
-from atsock.link import Link
+from atsock.lifecycle import SocketState
 
-from ..base import Dialect
 from .bringup import BringUp, Settings
-from .codes import BUSY, FRAME_MAX, MAX_LINKS, T_DNS
-from .links import Links
+from .codes import BUSY, FRAME_MAX, T_DNS
+from .links import EspLinks
 
 log = logging.getLogger("atsock.esp")
 
 _LINK_EVENT = re.compile(r"^(\d),(CONNECT|CLOSED|CONNECT FAIL)$")
+_IPD = re.compile(r'\+IPD,(\d),(\d{1,9})(?:,"?([^",]*)"?,(\d{1,5}))?$')
 
 
 class EspDialect(Dialect):
     name = "esp8285"
-    max_links = MAX_LINKS
     command_terminator = b"\r\n"
     urc_prefixes = ("WIFI ", "busy ", "+IPD,", "CONNECT", "CLOSED")
     payload_rules = (
@@ -35,25 +34,24 @@ class EspDialect(Dialect):
         payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX),  # 2.x
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
+    probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
 
-    def __init__(self, engine, **settings):
-        super().__init__(engine)
+    def __init__(self, engine, life, **settings):
+        super().__init__(engine, life)
         self.settings = Settings(**settings)
-        self.max_datagram = self.settings.send_max
-        self.life: Optional[ModemLifecycle] = None
         self.ssid: Optional[str] = None
         self.mac: Optional[str] = None
+        self.server = None  # the connection listening, while the module's server runs
         self._bring_up = BringUp(self, self.settings)
-        self.links = Links(self)
-        engine.probe_command = ("AT+CIPMUX?", "+CIPMUX:")
-        engine.on_protocol_error(self.links.on_protocol_error)
-        engine.on_urc("+IPD,", lambda urc: self.links.on_ipd(urc.text, urc.data))
+        self.commands = EspLinks(self)
+        engine.on_protocol_error(self._on_protocol_error)
+        engine.on_urc("+IPD,", self._on_ipd)
         engine.on_urc_pattern(_LINK_EVENT, self._on_link_event)
         engine.on_urc("ready", self._on_ready)
         engine.on_urc("WIFI ", self._on_wifi)
         engine.on_urc("busy ", lambda urc: log.info("module busy: %s", urc.text))
 
-    async def command(self, text: str, *, timeout: float, retries: int = 10, **kwargs):
+    async def command(self, text, *, timeout: float, retries: int = 10, **kwargs):
         """An engine command that is offered again while the module answers ``busy p...``."""
         extra = frozenset(kwargs.pop("extra_finals", frozenset())) | BUSY
         check = kwargs.pop("check", True)
@@ -70,32 +68,30 @@ class EspDialect(Dialect):
     def firmware_major(self) -> int:
         return self._bring_up.major
 
-    async def bring_up(self, life: ModemLifecycle) -> None:
-        self.life = life
-        await self._bring_up.run(life)
-        self.online = life.state == "online"
+    async def bring_up(self) -> None:
+        await self._bring_up.run(self.life)
 
     async def join(self, ssid: str, key: str) -> None:
         await self._bring_up.join(self.life, ssid, key)
         self.settings.ssid, self.settings.key = ssid, key  # a recovery joins this network again
-        self.online = True
 
     async def leave(self) -> None:
-        self.online = False  # a WIFI DISCONNECT now is ours, not trouble
         self.settings.ssid = None
-        self.fail_all(errno.ENETDOWN, "left the Wi-Fi network")
-        await self._bring_up.leave(self.life)
+        self.core.reset(errno.ENETDOWN, "left the Wi-Fi network")
+        self.forget_connections()
+        await self._bring_up.leave(self.life)  # the WIFI DISCONNECT that follows is ours, not trouble
 
-    def forget_links(self) -> None:
-        self.links.server = None
-        self.links._closed_while_opening.clear()
+    def forget_connections(self) -> None:
+        self.server = None
+        self.commands.server_open = False
+        self.commands.connect_seen.clear()
 
     async def ifconfig(self):
         """(ip, netmask, gateway, dns_server, dhcp_server, mac, ssid), "0" where unknown (MaixPy's shape)."""
         if not self.online:
             return ("0",) * 7
         name = self._bring_up.cur("AT+CIPSTA")
-        response = await self.command(name + "?", timeout=2.0, response_prefixes=("+CIPSTA",), check=False)
+        response = await self.command(atcmd.query(name), timeout=2.0, response_prefixes=("+CIPSTA",), check=False)
         found = {}
         for line in response.lines:
             key, _, value = line.text.partition(":")[2].partition(":")
@@ -105,53 +101,58 @@ class EspDialect(Dialect):
 
     async def resolve(self, host: str) -> List[str]:
         host = validate.hostname(host)
-        response = await self.command(f'AT+CIPDOMAIN="{host}"', timeout=T_DNS, response_prefixes=("+CIPDOMAIN:",),
-                                      check=False)
+        response = await self.command(atcmd.build("AT+CIPDOMAIN", atcmd.text(host, "host name", 253)),
+                                      timeout=T_DNS, response_prefixes=("+CIPDOMAIN:",), check=False)
         values = response.values("+CIPDOMAIN:")
         address = validate.ip_literal(values[0].strip('"')) if response.final.ok and values else None
         if address is None:
             raise name_error(host)
         return [address]
 
-    async def connect(self, link: Link, ip: str, port: int, timeout: Optional[float], local_port: int = 0) -> None:
-        await self.links.connect(link, ip, port, timeout, local_port)
-
-    async def listen(self, link: Link, local_port: int, backlog: int) -> None:
-        await self.links.listen(link, local_port, backlog)
-
-    async def open_udp(self, link: Link, local_port: int, peer=None) -> None:
-        await self.links.open_udp(link, local_port, peer)
-
-    async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:
-        return await self.links.send(link, data, timeout)
-
-    async def sendto(self, link: Link, data: bytes, ip: str, port: int, timeout: Optional[float]) -> int:
-        return await self.links.sendto(link, data, ip, port, timeout)
-
-    async def close_link(self, link: Link) -> None:
-        await self.links.close_link(link)
-
-    async def shut_down(self) -> None:
-        if self.links.server is not None:
-            await self.links.close_link(self.links.server)
-        await super().shut_down()
-
     # --- URCs -----------------------------------------------------------------------------------
+    def _on_ipd(self, urc: Urc) -> None:
+        match = _IPD.match(urc.text)
+        if match is None:
+            log.warning("malformed +IPD header %r", urc.text)
+            return
+        slot_id = int(match.group(1))
+        if urc.data is None:
+            self.core.data_waiting(slot_id)  # passive mode: the module holds the data until fetched
+        else:
+            sender = (match.group(3), int(match.group(4))) if match.group(3) is not None else None
+            self.core.data_pushed(slot_id, urc.data, sender)
+
+    def _on_protocol_error(self, reason: str, header: Optional[str]) -> None:
+        """A refused +IPD header names the link whose data is now lost: that socket fails."""
+        match = _IPD.match(header or "")
+        if match is not None:
+            self.core.connection_failed(int(match.group(1)),
+                                        os_error(errno.EPROTO, f"received data lost to a protocol error: {reason}"))
+
     def _on_link_event(self, urc: Urc) -> None:
         match = _LINK_EVENT.match(urc.text)
-        link_id, event = int(match.group(1)), match.group(2)
+        slot_id, event = int(match.group(1)), match.group(2)
+        opening = self.core.slots.owner(slot_id)
+        opening = opening if opening is not None and opening.state is SocketState.OPENING else None
         if event == "CONNECT":
-            self.links.on_connect(link_id)
-        else:
-            self.links.on_closed(link_id)
+            if opening is not None:
+                self.commands.connect_seen.add(slot_id)  # our own AT+CIPSTART, answered before its OK
+            elif self.core.slots.owner(slot_id) is None:
+                self.core.incoming(slot_id, self.server, None)
+            return
+        if opening is not None and slot_id not in self.commands.connect_seen:
+            # a CLOSED before this attempt's CONNECT belongs to an earlier one (a refused connect
+            # reports it after its ERROR): it must not end the new connection
+            log.debug("stale %r ignored", urc.text)
+            return
+        self.core.module_closed(slot_id, released=True)
 
     def _on_ready(self, urc: Urc) -> None:
         if self._bring_up.on_ready() or not self.online:
             return
-        self.trouble("reboot", errno.ECONNRESET, "the module restarted (ready): its links are gone")
+        self.report_trouble("reboot", errno.ECONNRESET, "the module restarted (ready): its links are gone", False)
 
     def _on_wifi(self, urc: Urc) -> None:
         log.info("Wi-Fi: %s", urc.text)
         if urc.text == "WIFI DISCONNECT" and self.online:
-            self.trouble("context_lost", errno.ENETDOWN, "Wi-Fi connection lost")
-
+            self.report_trouble("context_lost", errno.ENETDOWN, "Wi-Fi connection lost", False)

@@ -4,13 +4,14 @@ import asyncio
 import errno
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
-from atsock import validate
+from atsock import atcmd
 from atsock.errors import CommandFailed, ModemError
+from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
 
-from ..base import check_timeouts, parse_int, split_fields
+from ..settings import check_timeouts
 from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 
 log = logging.getLogger("atsock.quectel")
@@ -37,22 +38,23 @@ class Settings:
 
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
-        validate.quoted_field(self.apn, "APN", 62)
-        validate.quoted_field(self.user, "user name", 64)
-        validate.quoted_field(self.password, "password", 64)
+        atcmd.text(self.apn, "APN", 62)
+        atcmd.text(self.user, "user name", 64)
+        atcmd.text(self.password, "password", 64)
         self.auth = self.auth or ("pap" if self.user or self.password else "none")
         if self.auth not in AUTH_METHODS:
             raise ValueError(f"auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth!r}")
-        if not (isinstance(self.context_id, int) and 1 <= self.context_id <= 16):
+        if isinstance(self.context_id, bool) or not isinstance(self.context_id, int) or not 1 <= self.context_id <= 16:
             raise ValueError("context_id must be an int in 1..16")
         if self.pin is not None and not (isinstance(self.pin, str) and self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ValueError("pin must be 4 to 8 digits")
 
 
 class BringUp:
-    def __init__(self, engine, settings: Settings):
+    def __init__(self, engine, settings: Settings, is_ours: Callable[[int], bool]):
         self.engine = engine
         self.settings = settings
+        self._is_ours = is_ours  # connectIDs this process holds (the rest were left by an earlier one)
         self.local_ip: Optional[str] = None
         self.deactivate_first = False  # after "pdpdeact": AT+QIDEACT before AT+QIACT
 
@@ -60,11 +62,12 @@ class BringUp:
         e, s = self.engine, self.settings
         await e.sync(attempts=max(1, int(s.sync_timeout / 0.5)), timeout=0.5)
         life.synced()
-        await e.command("ATE0", timeout=T_QUERY)
-        await e.command("AT+CMEE=1", timeout=T_QUERY)
-        await e.command("AT+QISDE=0", timeout=T_QUERY, check=False)  # no payload echo; older firmware lacks it
-        for report in ("AT+CREG=1", "AT+CGREG=1", "AT+CEREG=1"):  # registration changes as URCs
-            await e.command(report, timeout=T_QUERY, check=False)
+        await e.command(atcmd.build("ATE0"), timeout=T_QUERY)
+        await e.command(atcmd.build("AT+CMEE", atcmd.number(1, 0, 2)), timeout=T_QUERY)
+        # no payload echo; older firmware lacks the command
+        await e.command(atcmd.build("AT+QISDE", atcmd.number(0, 0, 1)), timeout=T_QUERY, check=False)
+        for report in ("AT+CREG", "AT+CGREG", "AT+CEREG"):  # registration changes as URCs
+            await e.command(atcmd.build(report, atcmd.number(1, 0, 2)), timeout=T_QUERY, check=False)
         life.configured()
         await self._wait_for_sim()
         life.sim_ready()
@@ -79,7 +82,8 @@ class BringUp:
         deadline = loop.time() + SIM_BUDGET
         while True:
             try:
-                response = await self.engine.command("AT+CPIN?", timeout=5.0, response_prefixes=("+CPIN:",))
+                response = await self.engine.command(atcmd.query("AT+CPIN"), timeout=5.0,
+                                                     response_prefixes=("+CPIN:",))
             except CommandFailed as exc:
                 if exc.code == 10:
                     raise ModemError(errno.ENODEV, "no SIM card inserted") from None
@@ -91,7 +95,7 @@ class BringUp:
             if status == "READY":
                 return
             if status == "SIM PIN" and self.settings.pin:
-                await self.engine.command(f'AT+CPIN="{self.settings.pin}"', timeout=5.0)
+                await self.engine.command(atcmd.build("AT+CPIN", atcmd.text(self.settings.pin, "PIN", 8)), timeout=5.0)
                 continue
             if status in ("SIM PIN", "SIM PUK"):
                 raise ModemError(errno.EACCES, f"SIM is locked ({status}); pass pin=... to open_modem")
@@ -102,13 +106,14 @@ class BringUp:
     async def _wait_for_registration(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.registration_timeout
-        queries = ["AT+CEREG?", "AT+CGREG?", "AT+CREG?"]
+        queries = ["AT+CEREG", "AT+CGREG", "AT+CREG"]
         last = {}
         while True:
             for query in list(queries):
-                prefix = query[2:-1] + ":"
+                prefix = query[2:] + ":"
                 try:
-                    response = await self.engine.command(query, timeout=T_QUERY, response_prefixes=(prefix,))
+                    response = await self.engine.command(atcmd.query(query), timeout=T_QUERY,
+                                                         response_prefixes=(prefix,))
                 except CommandFailed:
                     queries.remove(query)  # this module has no such registration report
                     continue
@@ -128,14 +133,17 @@ class BringUp:
 
     async def _activate_context(self) -> None:
         e, s = self.engine, self.settings
-        await e.command(f'AT+QICSGP={s.context_id},1,"{s.apn}","{s.user}","{s.password}",{AUTH_METHODS[s.auth]}',
+        ctx = atcmd.number(s.context_id, 1, 16, "context id")
+        await e.command(atcmd.build("AT+QICSGP", ctx, atcmd.number(1, 1, 3), atcmd.text(s.apn, "APN", 62),
+                                    atcmd.text(s.user, "user name", 64), atcmd.text(s.password, "password", 64),
+                                    atcmd.number(AUTH_METHODS[s.auth], 0, 3)),
                         timeout=T_QUERY)
         if self.deactivate_first:
-            await e.command(f"AT+QIDEACT={s.context_id}", timeout=T_QIDEACT, check=False)
+            await e.command(atcmd.build("AT+QIDEACT", ctx), timeout=T_QIDEACT, check=False)
             self.deactivate_first = False
         if await self._context_address() is None:
             try:
-                await e.command(f"AT+QIACT={s.context_id}", timeout=T_QIACT)
+                await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT)
             except CommandFailed as exc:
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
                                                     f"(APN {s.apn!r}): {exc.final}") from None
@@ -143,7 +151,7 @@ class BringUp:
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
 
     async def _context_address(self) -> Optional[str]:
-        response = await self.engine.command("AT+QIACT?", timeout=T_QUERY, response_prefixes=("+QIACT:",))
+        response = await self.engine.command(atcmd.query("AT+QIACT"), timeout=T_QUERY, response_prefixes=("+QIACT:",))
         for value in response.values("+QIACT:"):
             fields = split_fields(value)
             if len(fields) >= 2 and parse_int(fields[0], 0, 16) == self.settings.context_id and fields[1] == "1":
@@ -153,9 +161,11 @@ class BringUp:
 
     async def _close_stale_links(self) -> None:
         """Sockets an earlier host process left open would hold connectIDs forever."""
-        response = await self.engine.command("AT+QISTATE?", timeout=T_QUERY, response_prefixes=("+QISTATE:",))
+        response = await self.engine.command(atcmd.query("AT+QISTATE"), timeout=T_QUERY,
+                                             response_prefixes=("+QISTATE:",))
         for value in response.values("+QISTATE:"):
             link_id = parse_int(split_fields(value)[0], 0, MAX_LINKS - 1)
-            if link_id is not None and link_id not in self.engine.links:
+            if link_id is not None and not self._is_ours(link_id):
                 log.info("closing connectID %d left open by an earlier session", link_id)
-                await self.engine.command(f"AT+QICLOSE={link_id}", timeout=T_QICLOSE, check=False)
+                await self.engine.command(atcmd.build("AT+QICLOSE", atcmd.number(link_id, 0, MAX_LINKS - 1)),
+                                          timeout=T_QICLOSE, check=False)

@@ -1,40 +1,38 @@
-"""The Quectel dialect as the socket layer sees it: bring-up, DNS, sockets, and URC routing."""
+"""The Quectel dialect: bring-up, DNS, and what its URCs tell the socket core."""
 import errno
 import logging
-from typing import List, Optional
+from typing import List
 
+from atsock import atcmd
 from atsock.channel import Urc
+from atsock.fields import parse_int, split_fields
 from atsock.framing import payload_rule
-from atsock.lifecycle import ModemLifecycle
-from atsock.link import Link
+from atsock.dialect import Dialect
 
-from ..base import Dialect, parse_int, split_fields
 from .bringup import REGISTERED, BringUp, Settings
-from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX
+from .codes import MAX_LINKS, QIRD_MAX
 from .dns import Resolver
-from .sockets import Sockets
+from .sockets import QuectelSockets, incoming_notice
 
 log = logging.getLogger("atsock.quectel")
 
 
 class QuectelDialect(Dialect):
     name = "quectel"
-    max_links = MAX_LINKS
-    max_datagram = QISEND_MAX
     urc_prefixes = ("APP RDY", "+CFUN:", "+CPIN:", "+QUSIM:", "+QIND:", "POWERED DOWN")
     payload_rules = (
         payload_rule(rb"\+QIRD: (?P<len>\d{1,9})\r\n", QIRD_MAX),
         payload_rule(rb'\+QIRD: (?P<len>\d{1,9}),"[^"\r\n]{0,64}",\d{1,5}\r\n', QIRD_MAX),  # UDP SERVICE
     )
+    probe = (atcmd.query("AT+CMEE"), "+CMEE:")
 
-    def __init__(self, engine, **settings):
-        super().__init__(engine)
+    def __init__(self, engine, life, **settings):
+        super().__init__(engine, life)
         self.settings = Settings(**settings)  # TypeError/ValueError before the port is touched
-        self._bring_up = BringUp(engine, self.settings)
+        self.commands = QuectelSockets(engine, self.settings.context_id, self.settings.timeouts)
+        self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None)
         self._resolver = Resolver(engine, self.settings.context_id)
-        self.sockets = Sockets(self, self.settings.context_id, self.settings.timeouts)
-        engine.probe_command = ("AT+CMEE?", "+CMEE:")
-        engine.on_urc("+QIOPEN:", lambda urc: self.sockets.on_qiopen(urc.text))
+        engine.on_urc("+QIOPEN:", lambda urc: self.commands.on_qiopen(urc.text))
         engine.on_urc("+QIURC:", self._on_qiurc)
         engine.on_urc("RDY", self._on_reboot)
         for prefix in ("+CREG:", "+CGREG:", "+CEREG:"):
@@ -42,56 +40,46 @@ class QuectelDialect(Dialect):
         for prefix in self.urc_prefixes:
             engine.on_urc(prefix, lambda urc: log.info("modem status: %s", urc.text))
 
-    async def bring_up(self, life: ModemLifecycle) -> None:
-        await self._bring_up.run(life)
+    async def bring_up(self) -> None:
+        await self._bring_up.run(self.life)
         self.local_ip = self._bring_up.local_ip
-        self.online = True
 
     async def resolve(self, host: str) -> List[str]:
         return await self._resolver.resolve(host)
 
-    async def connect(self, link: Link, ip: str, port: int, timeout: Optional[float], local_port: int = 0) -> None:
-        await self.sockets.connect(link, ip, port, timeout, local_port)
-
-    async def listen(self, link: Link, local_port: int, backlog: int) -> None:
-        await self.sockets.listen(link, local_port, backlog)
-
-    async def open_udp(self, link: Link, local_port: int, peer=None) -> None:
-        await self.sockets.open_udp(link, local_port)
-
-    async def send(self, link: Link, data: bytes, timeout: Optional[float]) -> int:
-        return await self.sockets.send(link, data, timeout)
-
-    async def sendto(self, link: Link, data: bytes, ip: str, port: int, timeout: Optional[float]) -> int:
-        return await self.sockets.sendto(link, data, ip, port, timeout)
-
-    async def close_link(self, link: Link) -> None:
-        await self.sockets.close_link(link)
+    @property
+    def incoming_refused(self) -> int:
+        return self.commands.incoming_refused
 
     # --- URCs -----------------------------------------------------------------------------------
     def _on_qiurc(self, urc: Urc) -> None:
         fields = split_fields(urc.text[len("+QIURC:"):])
         kind = fields[0]
-        if kind == "recv":
-            self.sockets.on_data(fields, peer_finished=False)
-        elif kind == "closed":
-            self.sockets.on_data(fields, peer_finished=True)
+        slot_id = parse_int(fields[1], 0, MAX_LINKS - 1) if len(fields) > 1 else None
+        if kind in ("recv", "closed"):
+            self.core.data_waiting(slot_id, peer_finished=kind == "closed")
         elif kind == "incoming":
-            self.sockets.on_incoming(fields)
+            notice = incoming_notice(fields)
+            if notice is None:
+                log.warning("malformed incoming notice %r", urc.text)
+                return
+            new_id, listener_id, remote = notice
+            self.core.incoming(new_id, self.core.slots.owner(listener_id), remote)
         elif kind == "incoming full":
-            self.sockets.on_incoming_full()
+            self.commands.incoming_refused += 1
+            log.warning("the module turned a client away: every connectID is in use (incoming full)")
         elif kind == "dnsgip":
             self._resolver.on_dnsgip(fields)
         elif kind == "pdpdeact":
             if self.online:
                 self._bring_up.deactivate_first = True  # the notes: AT+QIDEACT before activating again
-                self.trouble("context_lost", errno.ENETDOWN, "the network deactivated the data context")
+                self.report_trouble("context_lost", errno.ENETDOWN, "the network deactivated the data context", False)
         else:
             log.info("unhandled %r", urc.text)
 
     def _on_reboot(self, urc: Urc) -> None:
         if self.online:
-            self.trouble("reboot", errno.ECONNRESET, "the modem restarted (RDY): its sockets are gone")
+            self.report_trouble("reboot", errno.ECONNRESET, "the modem restarted (RDY): its sockets are gone", False)
 
     def _on_registration(self, urc: Urc) -> None:
         """Unsolicited ``+CEREG: <stat>``: losing the network suspends the modem; sockets stay, as
@@ -100,5 +88,4 @@ class QuectelDialect(Dialect):
         stat = parse_int(fields[0], 0, 10)
         log.info("registration: %s", urc.text)
         if self.online and stat is not None and stat not in REGISTERED:
-            self.trouble("registration_lost", errno.ENETDOWN, f"network registration lost ({urc.text})",
-                         keep_links=True)
+            self.report_trouble("registration_lost", errno.ENETDOWN, f"network registration lost ({urc.text})", True)

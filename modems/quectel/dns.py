@@ -3,10 +3,9 @@ import asyncio
 import errno
 from typing import List, Optional
 
-from atsock import validate
+from atsock import atcmd, validate
 from atsock.errors import name_error, os_error, timeout_error
-
-from ..base import parse_int
+from atsock.fields import parse_int
 from .codes import T_DNS_URC, T_QUERY, quectel_error
 
 MAX_ADDRESSES = 16
@@ -46,7 +45,7 @@ class _Lookup:
 class Resolver:
     def __init__(self, engine, context_id: int):
         self.engine = engine
-        self.ctx = context_id
+        self.ctx = atcmd.number(context_id, 1, 16, "context id")
         self._lock = asyncio.Lock()  # the module runs one lookup at a time (564 "DNS busy")
         self._current: Optional[_Lookup] = None
 
@@ -60,7 +59,8 @@ class Resolver:
             future = asyncio.get_running_loop().create_future()
             self._current = _Lookup(future)
             try:
-                await self.engine.command(f'AT+QIDNSGIP={self.ctx},"{host}"', timeout=T_QUERY)
+                await self.engine.command(atcmd.build("AT+QIDNSGIP", self.ctx, atcmd.text(host, "host name", 253)),
+                                          timeout=T_QUERY)
                 error, addresses = await asyncio.wait_for(future, T_DNS_URC)
             except asyncio.TimeoutError:
                 raise timeout_error(f"no DNS answer for {host!r}") from None

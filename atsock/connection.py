@@ -1,0 +1,80 @@
+"""One modem connection as the socket core keeps it: what it is, where it stands, what it holds.
+
+A :class:`Connection` is the core's record of one socket's life on the module: its kind, the
+module's id for it while it holds one (a Quectel connectID, an ESP link id), its lifecycle machine,
+the pending error, and its inbox. Only the socket core changes it (on the engine's loop thread);
+the socket layer reads it and waits on it.
+"""
+from enum import Enum
+from typing import Optional, Tuple, Union
+
+from .inbox import AcceptQueue, DatagramInbox, StreamInbox
+from .lifecycle import Op, SocketLifecycle, SocketState
+from .readiness import Notifier
+
+Address = Tuple[str, int]
+
+
+class Kind(str, Enum):
+    TCP = "tcp"
+    UDP = "udp"
+    LISTENER = "listener"
+
+
+class Connection:
+    def __init__(self, kind: Kind):
+        self.kind = kind
+        self.id: Optional[int] = None          # the module's id, while the module holds it for us
+        self.life = SocketLifecycle()
+        self.inbox: Union[StreamInbox, DatagramInbox, AcceptQueue] = _inbox_for(kind)
+        self.error: Optional[OSError] = None   # why it failed; raised once the inbox is empty
+        self.send_error: Optional[OSError] = None  # why sending stopped; receiving may go on
+        self.connect_error: Optional[OSError] = None  # verdict of a non-blocking connect
+        self.remote: Optional[Address] = None
+        self.local_port = 0
+        self.keepalive: Optional[int] = None   # TCP keepalive idle minutes asked for (0: off)
+        self.notifier = Notifier()
+        # what the module has told about received data that is not fetched yet (passive receive)
+        self.module_has_data = False
+        self.peer_finished = False
+        # a close notice that came while the open was under way, applied once it succeeded
+        self.closed_early = False
+        self.closed_early_released = False
+        self.life.add_listener(lambda old, new: self.changed())
+
+    @property
+    def state(self) -> SocketState:
+        return self.life.state
+
+    def allows(self, op: Op) -> bool:
+        return self.life.allows(op)
+
+    def become(self, kind: Kind, backlog: int = 1) -> None:
+        """A fresh TCP socket turns into a listener (or back) before it is opened."""
+        self.kind = kind
+        self.inbox = AcceptQueue(backlog) if kind is Kind.LISTENER else _inbox_for(kind)
+
+    @property
+    def readable(self) -> bool:
+        return self.error is not None or self.inbox.readable
+
+    @property
+    def buffered(self) -> int:
+        return self.inbox.buffered
+
+    def changed(self) -> None:
+        self.notifier.notify(self.state in (SocketState.CLOSED, SocketState.FAILED) or self.readable)
+
+    async def wait_change(self) -> None:
+        await self.notifier.wait()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.kind.value} id={self.id} {self.state.value}>"
+
+
+def _inbox_for(kind: Kind):
+    if kind is Kind.UDP:
+        return DatagramInbox()
+    if kind is Kind.LISTENER:
+        return AcceptQueue(1)
+    return StreamInbox()

@@ -1,0 +1,109 @@
+"""What a dialect provides: its AT text and the parsing of what its module answers.
+
+The life of a connection (ids, opening, sending in chunks, draining, accepting, closing, failing)
+belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A dialect supplies:
+
+* :class:`Dialect`: bring-up, name lookup, and the URC handlers that tell the core what happened
+  (``core.data_waiting``, ``core.peer_closed``, ``core.incoming``...) or report trouble;
+* :class:`SocketCommands`: one coroutine per exchange with the module (open, send one chunk, fetch
+  once, close), each writing its command and parsing the answer, nothing more.
+
+A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems/`` with these two
+classes, registered with :func:`atsock.registry.register`.
+"""
+import enum
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from .engine import Engine
+from .framing import PayloadRule
+from .lifecycle import ModemLifecycle, ModemState
+
+Address = Tuple[str, int]
+
+
+class SendOutcome(enum.Enum):
+    SENT = "sent"   # the module took the chunk
+    FULL = "full"   # the module's send buffer is full: offer the same bytes again later
+
+
+class SocketCommands:
+    """The exchanges the socket core runs; every method raises ``OSError`` with the module's verdict.
+
+    ``guard`` arguments are passed on to :meth:`Engine.command`: the core's check, made just before
+    the command is written, that the connection may still use its id.
+    """
+
+    max_links = 0               # ids the module has
+    send_chunk = 0              # bytes one send command carries
+    max_datagram = 0
+    push_limit: Optional[int] = None  # unread bytes allowed when the module pushes data unasked
+    abortable_open = True       # False: an open runs to its end even when its caller gave up
+    listener_takes_id = True    # False: the module's one server has no id of its own (ESP-AT)
+
+    async def open_client(self, conn, ip: str, port: int, local_port: int) -> None:
+        raise NotImplementedError
+
+    async def open_listener(self, conn, port: int, backlog: int) -> None:
+        raise NotImplementedError
+
+    async def open_udp(self, conn, port: int, peer: Optional[Address]) -> None:
+        raise NotImplementedError
+
+    async def release_failed_open(self, slot_id: int) -> None:
+        """Whatever makes the module let go of an id whose open failed or was abandoned."""
+        raise NotImplementedError
+
+    async def send(self, conn, chunk: bytes, dest: Optional[Address], guard) -> SendOutcome:
+        raise NotImplementedError
+
+    async def fetch(self, conn, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
+        """One read of data the module holds; None when it has nothing left."""
+        raise NotImplementedError
+
+    async def peer_address(self, slot_id: int) -> Optional[Address]:
+        """The address of an accepted client, when its notice did not carry it."""
+        return None
+
+    async def close(self, slot_id: int, kind) -> None:
+        """Close the connection on ``slot_id``; returns once the module confirmed the id is free."""
+        raise NotImplementedError
+
+    async def close_listener(self) -> None:
+        """Stop the module's server (dialects whose listener has no id)."""
+        raise NotImplementedError
+
+
+class Dialect:
+    """Bring-up, name lookup and URC handling of one module family."""
+
+    name = "abstract"
+    urc_prefixes: Sequence[str] = ()
+    payload_rules: Sequence[PayloadRule] = ()
+    command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
+    probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
+
+    def __init__(self, engine: Engine, life: ModemLifecycle):
+        self.engine = engine
+        self.life = life
+        self.core = None  # the SocketCore, attached by the Modem once ``commands`` exists
+        self.local_ip: Optional[str] = None
+        #: set by the Modem: ``report_trouble(kind, errno, reason, keep_connections)``
+        self.report_trouble: Callable[[str, int, str, bool], None] = lambda *args: None
+
+    @property
+    def online(self) -> bool:
+        return self.life.state is ModemState.ONLINE
+
+    commands: SocketCommands
+
+    async def bring_up(self) -> None:
+        raise NotImplementedError
+
+    async def resolve(self, host: str) -> List[str]:
+        raise NotImplementedError
+
+    async def shut_down(self) -> None:
+        """Dialect state to settle before the port closes (the core has closed the sockets)."""
+
+    def forget_connections(self) -> None:
+        """Dialect state about connections that a trouble ended (a server, pending opens...)."""

@@ -1,0 +1,456 @@
+"""The socket core: the life of every modem connection, once for all dialects.
+
+It owns, from the open command until the module has let go of the id: id allocation and release
+(:mod:`atsock.slots`), open / opened / failed open, time-outs and abandoned opens, sending in
+chunks, the drain of announced data (:mod:`atsock.drain`), data the module pushes, remote close,
+admission of accepted clients, close, and failing everything when the module is lost. The dialect
+only runs single exchanges (:class:`atsock.dialect.SocketCommands`) and reports what its URCs say.
+
+Three rules keep one socket's traffic out of the next one's:
+
+* an id is free again only when the module confirmed it (close answered, a closed-and-gone notice
+  of *that* connection, a restart); until then it is retired and its notices are dropped;
+* every command for a connection carries a guard, checked by the engine just before the command is
+  written: a connection that was closed or lost its id meanwhile sends nothing more;
+* data is added to a connection only while its machine allows delivery: nothing after an error,
+  nothing after close.
+"""
+import asyncio
+import errno
+import logging
+import weakref
+from typing import Callable, Optional, Tuple
+
+from .connection import Connection, Kind
+from .dialect import SendOutcome, SocketCommands
+from .drain import DrainScheduler
+from .engine import Engine
+from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from .lifecycle import Op, SocketState
+from .slots import Retired, Slots
+
+log = logging.getLogger("atsock.core")
+
+Address = Tuple[str, int]
+S = SocketState
+
+
+class SocketCore:
+    def __init__(self, engine: Engine, commands: SocketCommands):
+        self.engine = engine
+        self.commands = commands
+        self.slots = Slots(commands.max_links)
+        self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail)
+        self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
+        self._settling = set()
+
+    # --- what callers may do ------------------------------------------------------------------
+    def refusal(self, conn: Connection, op: Op) -> OSError:
+        """The error for ``op`` on a connection whose machine does not allow it now."""
+        state = conn.state
+        if state is S.CLOSED:
+            return os_error(errno.EBADF, "socket is closed")
+        if state is S.FAILED and conn.error is not None:
+            return conn.error
+        if state is S.PEER_CLOSED and op is Op.SEND:
+            return os_error(errno.EPIPE, "the peer closed the connection: a half-closed connection cannot be "
+                                         "written on through the modem")
+        if op is Op.ACCEPT:
+            return os_error(errno.EINVAL, "socket is not listening")
+        return os_error(errno.ENOTCONN, "socket is not connected")
+
+    def require(self, conn: Connection, op: Op) -> None:
+        if not conn.allows(op):
+            raise self.refusal(conn, op)
+
+    def guard(self, conn: Connection, op: Op) -> Callable[[], Optional[BaseException]]:
+        """For :meth:`Engine.command`: refuses the command if, when its turn comes, ``conn`` no
+        longer holds the id it had when the command was queued, or may no longer do ``op``."""
+        slot_id = conn.id
+
+        def check() -> Optional[BaseException]:
+            if slot_id is not None and self.slots.owner(slot_id) is not conn:
+                return self.refusal(conn, op) if conn.state is S.CLOSED else \
+                    os_error(errno.ECONNRESET, "the module no longer holds this connection")
+            return None if conn.allows(op) else self.refusal(conn, op)
+
+        return check
+
+    # --- opening ------------------------------------------------------------------------------
+    async def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int) -> None:
+        conn.become(Kind.TCP)
+        await self._open(conn, lambda: self.commands.open_client(conn, ip, port, local_port), timeout,
+                         f"connecting to {ip}:{port}")
+        conn.remote = (ip, port)
+        conn.local_port = local_port
+        conn.life.connect_done()
+        self._settle_early_close(conn)
+
+    async def listen(self, conn: Connection, port: int, backlog: int) -> None:
+        conn.become(Kind.LISTENER, backlog)
+        await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), None, f"listening on {port}")
+        conn.local_port = port
+        conn.life.listen_done()
+
+    async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
+        conn.become(Kind.UDP)
+        await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), None, f"UDP on port {port}")
+        conn.local_port = port
+        conn.life.bind_done()
+        self._settle_early_close(conn)
+
+    async def _open(self, conn: Connection, opener, timeout: Optional[float], what: str) -> None:
+        takes_id = conn.kind is not Kind.LISTENER or self.commands.listener_takes_id
+        if takes_id:
+            await self._reserve(conn)
+        conn.closed_early = False
+        conn.life.start_open()
+        self._known.add(conn)
+        task = asyncio.ensure_future(opener())
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except asyncio.TimeoutError:
+            self._abandon(conn, task, takes_id)
+            raise timeout_error(f"{what} timed out") from None
+        except asyncio.CancelledError:
+            self._abandon(conn, task, takes_id)
+            raise
+        except BaseException:
+            retired = self.slots.retire(conn)
+            self._back_to_fresh(conn)
+            if retired is not None:
+                await self._release_failed_open(retired)
+            raise
+        if conn.state is not S.OPENING:  # the module was lost while the open was under way
+            raise conn.error or os_error(errno.ECONNRESET, f"{what}: the connection was lost")
+
+    def _back_to_fresh(self, conn: Connection) -> None:
+        """A failed or abandoned open leaves the socket fresh, to be tried again (unless the module
+        was lost meanwhile: then it stays failed)."""
+        if conn.life.can("open_failed"):
+            conn.life.open_failed()
+            self._known.discard(conn)
+
+    def _abandon(self, conn: Connection, task: asyncio.Future, takes_id: bool) -> None:
+        """The caller stopped waiting for an open: the socket is fresh again at once, and the id
+        is released in the background once the module has answered the open."""
+        retired = self.slots.retire(conn)
+        self._back_to_fresh(conn)
+        if self.commands.abortable_open:
+            task.cancel()
+        settle = asyncio.ensure_future(self._settle_abandoned(task, retired, takes_id))
+        self._settling.add(settle)
+        settle.add_done_callback(self._settling.discard)
+
+    async def _settle_abandoned(self, task: asyncio.Future, retired: Optional[Retired], takes_id: bool) -> None:
+        try:
+            await task
+            opened = True
+        except BaseException:
+            opened = False
+        if retired is not None:
+            if opened:
+                await self._close_retired(retired)
+            else:
+                await self._release_failed_open(retired)
+        elif not takes_id and opened:
+            await self._quietly(self.commands.close_listener(), "stopping an abandoned server")
+
+    async def _reserve(self, conn: Connection) -> None:
+        try:
+            self.slots.reserve(conn)
+            return
+        except OSError:
+            if not self.slots.retired():
+                raise
+        for retired in self.slots.retired():  # ids whose release failed earlier: try once more
+            if not retired.settling:
+                await self._release_failed_open(retired)
+        self.slots.reserve(conn)
+
+    async def _release_failed_open(self, retired: Retired) -> None:
+        await self._settle(retired, self.commands.release_failed_open(retired.id), "releasing a failed open")
+
+    async def _close_retired(self, retired: Retired) -> None:
+        await self._settle(retired, self.commands.close(retired.id, retired.kind), "closing")
+
+    async def _settle(self, retired: Retired, exchange, what: str) -> None:
+        """Run the exchange that makes the module let go of a retired id, then free the id."""
+        if self.engine.gone is not None:
+            exchange.close()
+            self.slots.free(retired)
+            return
+        retired.settling = True
+        try:
+            await exchange
+        except (CommandTimeout, CommandFailed, ModemGone, OSError) as exc:
+            if self.engine.gone is not None:
+                self.slots.free(retired)
+            else:
+                log.warning("%s id %d: %s (the id stays reserved until the module confirms)", what, retired.id, exc)
+            return
+        finally:
+            retired.settling = False
+        self.slots.free(retired)
+
+    async def _quietly(self, exchange, what: str) -> None:
+        try:
+            await exchange
+        except (CommandTimeout, CommandFailed, ModemGone, OSError) as exc:
+            log.warning("%s: %s", what, exc)
+
+    def _settle_early_close(self, conn: Connection) -> None:
+        """Notices that came while the open was under way take effect now that it is open."""
+        if conn.module_has_data:
+            self.drains.request(conn)
+        if conn.closed_early:
+            conn.closed_early = False
+            self.module_closed(conn.id, released=conn.closed_early_released)
+
+    # --- sending ------------------------------------------------------------------------------
+    async def send(self, conn: Connection, data: bytes, timeout: Optional[float],
+                   dest: Optional[Address] = None) -> int:
+        """Send ``data`` in chunks (a datagram whole, to ``dest``); returns how much the module took.
+
+        A send that the module refuses part-way returns the count taken; the error waits on the
+        connection for the next call. Closing the socket stops the loop before its next chunk and
+        the sender gets EBADF.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        step = self.commands.send_chunk if dest is None else max(1, len(data))
+        sent, backoff = 0, 0.02
+        while sent < len(data):
+            self.require(conn, Op.SEND)
+            if conn.send_error is not None:
+                raise conn.send_error
+            if conn.id is None:  # the module already let go of the connection (the peer closed it)
+                raise os_error(errno.EPIPE, "the peer closed the connection: a half-closed connection cannot "
+                                            "be written on through the modem")
+            chunk = data[sent:sent + step]
+            try:
+                outcome = await self.commands.send(conn, chunk, dest, self.guard(conn, Op.SEND))
+            except OSError as exc:
+                if conn.state is S.CLOSED:
+                    raise self.refusal(conn, Op.SEND) from None
+                if conn.kind is Kind.TCP and conn.allows(Op.SEND):
+                    self._send_failed(conn, exc)
+                if sent and conn.kind is Kind.TCP:
+                    return sent
+                raise
+            if outcome is SendOutcome.FULL:  # offer the same bytes again after a pause
+                if deadline is not None and loop.time() + backoff > deadline:
+                    if sent:
+                        return sent
+                    raise timeout_error("modem send buffer stayed full")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            sent += len(chunk)
+            backoff = 0.02
+        return sent
+
+    def _send_failed(self, conn: Connection, error: OSError) -> None:
+        """A refused send ends the sending direction; what the peer sent is still read to its end.
+        A send with no answer leaves the stream's state unknown: then the whole connection fails."""
+        if error.args and error.args[0] == errno.ETIMEDOUT:
+            self.fail(conn, error)
+        else:
+            conn.send_error = error
+
+    # --- receiving ----------------------------------------------------------------------------
+    async def _fetch_once(self, conn: Connection) -> bool:
+        if conn.id is None:
+            return False  # the module closed the connection; what it held was read before
+        got = await self.commands.fetch(conn, self.guard(conn, Op.FETCH))
+        if got is None:
+            return False
+        data, sender = got
+        self._deliver(conn, data, sender)
+        return True
+
+    def _deliver(self, conn: Connection, data: bytes, sender: Optional[Address]) -> None:
+        if not conn.allows(Op.DELIVER):
+            log.debug("%d bytes for %r dropped: it takes no more data", len(data), conn)
+            return
+        if conn.kind is Kind.UDP:
+            conn.inbox.add(data, sender or conn.remote or ("0.0.0.0", 0))
+        elif data:
+            conn.inbox.add(data)
+        conn.changed()
+
+    def _finish(self, conn: Connection) -> None:
+        conn.inbox.eof = True
+        if conn.life.can("peer_finished"):
+            conn.life.peer_finished()
+        conn.changed()
+
+    def take(self, conn: Connection, limit: int, peek: bool = False) -> bytes:
+        """Up to ``limit`` buffered bytes; b"" at end of stream; the pending error once empty."""
+        self.require(conn, Op.RECEIVE)
+        if conn.inbox.data:
+            data = conn.inbox.take(limit, peek)
+            if not peek:
+                conn.changed()  # a paused drain may resume
+            return data
+        if conn.error is not None:
+            raise conn.error
+        return b""
+
+    def take_datagram(self, conn: Connection, peek: bool = False) -> Tuple[bytes, Address]:
+        self.require(conn, Op.RECEIVE)
+        got = conn.inbox.take(peek)
+        if got is None:
+            raise conn.error or os_error(errno.EAGAIN)
+        if not peek:
+            conn.changed()
+        return got
+
+    def take_incoming(self, listener: Connection) -> Connection:
+        self.require(listener, Op.ACCEPT)
+        accepted = listener.inbox.take()
+        if accepted is None:
+            raise listener.error or os_error(errno.EAGAIN)
+        listener.changed()
+        return accepted
+
+    def unread(self, conn: Connection, data: bytes) -> None:
+        if data and conn.kind is Kind.TCP and conn.state is not S.CLOSED:
+            conn.inbox.unread(data)
+            conn.changed()
+
+    # --- notices from the dialect -------------------------------------------------------------
+    def data_waiting(self, slot_id: Optional[int], peer_finished: bool = False) -> None:
+        """The module holds data for ``slot_id`` (and, with ``peer_finished``, the peer closed)."""
+        conn = self.slots.owner(slot_id)
+        if conn is not None:
+            self.drains.request(conn, peer_finished)
+        else:
+            log.debug("data notice for id %s, which no open socket holds", slot_id)
+
+    def data_pushed(self, slot_id: Optional[int], data: bytes, sender: Optional[Address]) -> None:
+        """The module pushed data unasked (ESP active receive)."""
+        conn = self.slots.owner(slot_id)
+        if conn is None:
+            log.warning("%d bytes for id %s, which no open socket holds", len(data), slot_id)
+            return
+        limit = self.commands.push_limit
+        if limit is not None and conn.allows(Op.DELIVER) and conn.buffered + len(data) > limit:
+            # the module cannot be told to stop: deliver what fits, then fail rather than grow
+            if conn.kind is Kind.TCP:
+                self._deliver(conn, data[:max(0, limit - conn.buffered)], sender)
+            self.fail(conn, os_error(errno.ENOBUFS, f"more than {limit} bytes unread in active receive mode "
+                                                    "(passive mode applies back-pressure instead)"))
+            return
+        self._deliver(conn, data, sender)
+
+    def module_closed(self, slot_id: Optional[int], released: bool = True) -> None:
+        """The module reports the connection on ``slot_id`` closed (and, with ``released``, the id
+        free on its side: ESP-AT's ``<id>,CLOSED``)."""
+        holder = self.slots.holder(slot_id)
+        if not isinstance(holder, Connection):
+            log.debug("close notice for id %s: %s", slot_id, "retired" if holder else "not held")
+            return
+        conn = holder
+        if conn.state is S.OPENING:  # a quick peer; applied once the open has its verdict
+            conn.closed_early, conn.closed_early_released = True, released
+            return
+        if released:
+            self.slots.free(conn)
+        if conn.kind is Kind.TCP:
+            self.drains.request(conn, peer_finished=True)
+        else:
+            self.fail(conn, os_error(errno.ENETDOWN, f"the module closed the {conn.kind.value} socket"))
+
+    def connection_failed(self, slot_id: Optional[int], error: OSError) -> None:
+        conn = self.slots.owner(slot_id)
+        if conn is not None:
+            self.fail(conn, error)
+
+    def incoming(self, slot_id: int, listener: Optional[Connection], remote: Optional[Address]) -> None:
+        """The module accepted a client on ``slot_id`` for ``listener``."""
+        holder = self.slots.holder(slot_id)
+        if isinstance(holder, Connection):
+            log.warning("the module reports a new client on id %d, which %r holds", slot_id, holder)
+            return
+        conn = Connection(Kind.TCP)
+        self.slots.adopt(slot_id, conn)
+        self._known.add(conn)
+        conn.remote = remote
+        conn.life.accepted()
+        if listener is None or listener.state is not S.LISTENING or listener.inbox.full:
+            log.warning("turning away a client on id %d (no listener, or its backlog is full)", slot_id)
+            self.close_soon(conn)
+            return
+        asyncio.ensure_future(self._admit(listener, conn))
+
+    async def _admit(self, listener: Connection, conn: Connection) -> None:
+        if conn.remote is None and conn.id is not None:
+            try:
+                conn.remote = await self.commands.peer_address(conn.id)
+            except (CommandTimeout, CommandFailed, OSError) as exc:
+                log.warning("could not read the address of client id %s: %s", conn.id, exc)
+        if listener.state is not S.LISTENING or listener.inbox.full or conn.state is not S.CONNECTED:
+            log.warning("turning away %s (listener gone or backlog full)", conn.remote)
+            await self.close(conn)
+            return
+        conn.local_port = listener.local_port
+        listener.inbox.add(conn)
+        listener.changed()
+
+    # --- failing and closing ------------------------------------------------------------------
+    def fail(self, conn: Connection, error: OSError) -> None:
+        if conn.state is S.CLOSED:
+            return
+        if conn.error is None:
+            conn.error = error
+        if conn.life.can("lose"):
+            conn.life.lose()
+        conn.changed()
+
+    async def close(self, conn: Connection) -> None:
+        """Close the socket at once for its caller; the id is freed when the module confirms."""
+        if conn.state is S.CLOSED:
+            return
+        serving = conn.kind is Kind.LISTENER and conn.state in (S.LISTENING, S.OPENING)
+        pending = conn.inbox.clear() if conn.kind is Kind.LISTENER else []
+        retired = self.slots.retire(conn)
+        self._release(conn)
+        try:
+            if retired is not None:
+                await self._close_retired(retired)
+            elif serving and not self.commands.listener_takes_id and self.engine.gone is None:
+                await self._quietly(self.commands.close_listener(), "stopping the server")
+        finally:
+            for accepted in pending:  # connections the caller never accepted go with their listener
+                await self.close(accepted)
+
+    def _release(self, conn: Connection) -> None:
+        conn.life.release()
+        if conn.kind is not Kind.LISTENER:
+            conn.inbox.clear()
+        if conn.error is None:
+            conn.error = os_error(errno.EBADF, "socket is closed")
+        self._known.discard(conn)
+        conn.changed()
+
+    def close_soon(self, conn: Connection) -> None:
+        """Close without waiting: a client turned away, a socket dropped without close()."""
+        task = asyncio.ensure_future(self.close(conn))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def close_all(self) -> None:
+        for conn in list(self._known):
+            await self.close(conn)
+
+    def reset(self, code: int, reason: str) -> None:
+        """The module lost every connection (restart, network, port): they fail, every id is free."""
+        for conn in list(self._known):
+            self.fail(conn, os_error(code, reason))
+        self.slots.clear()
+
+    def ids_in_use(self):
+        return list(self.slots.held_ids())
+
+    def local_ports(self):
+        return {conn.local_port for conn in list(self._known)}
