@@ -9,6 +9,7 @@ readable (data, end of stream, an error, a pending connection), and none otherwi
 """
 import os
 import threading
+import time
 from typing import Callable, Optional
 
 
@@ -23,9 +24,20 @@ class ChangeCounter:
             self._cond.notify_all()
 
     def wait_until(self, ready: Callable[[], bool], timeout: Optional[float]) -> bool:
-        """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out."""
-        with self._cond:
-            return self._cond.wait_for(ready, timeout)
+        """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out.
+
+        ``ready`` runs without the lock held: it may itself call into the engine (a TLS socket
+        decrypts what arrived to know whether it is readable), whose changes bump this counter."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            seen = self.version
+            if ready():
+                return True
+            with self._cond:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait_for(lambda: self.version != seen, left)
 
     def hold(self):
         return self._cond
