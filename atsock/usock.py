@@ -17,8 +17,8 @@ import random
 from typing import Optional, Tuple
 
 from .addrinfo import resolve_addrinfo
-from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, SO_ERROR, SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM,
-                        SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, SO_ERROR, SO_KEEPALIVE, SO_REUSEADDR, SO_TYPE,
+                        SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
 from .errors import os_error, timeout_error
 from .link import Link
 from .modem import Modem, current_modem
@@ -403,6 +403,9 @@ class socket:
             return int(self._options.get("reuseaddr", False))
         if level == SOL_SOCKET and option == SO_KEEPALIVE:
             return int(bool(self._options.get("keepalive")))
+        if level == SOL_SOCKET and option == SO_TYPE:  # the first thing CPython's ssl asks a socket
+            raise os_error(errno.ENOPROTOOPT, "CPython's ssl cannot wrap an atsock socket: "
+                                              "use atsock.ssl (from atsock import ssl) instead")
         raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     # --- readiness ------------------------------------------------------------------------------
