@@ -1,12 +1,12 @@
 """Run MicroPython network code unmodified: its module names resolve to atsock.
 
-``install()`` registers ``usocket`` and ``uselect`` (plus the ``u``-names of standard modules that
-CPython has under the plain name, such as ``ustruct`` and ``ubinascii``) in ``sys.modules``. With
-``standard_names=True`` it also makes ``import socket`` and ``import select`` give atsock — for a
-process that runs nothing but MicroPython code, since it hides the standard modules from every
-later import. ``load(path)`` is the scoped alternative: it runs one MicroPython source file as a
-module in which ``socket``/``select`` (and the ``u``-names) are atsock, leaving the rest of the
-process alone.
+``install()`` registers ``usocket``, ``uselect``, ``ussl`` and ``tls`` (plus the ``u``-names of
+standard modules that CPython has under the plain name, such as ``ustruct`` and ``ubinascii``) in
+``sys.modules``. With ``standard_names=True`` it also makes ``import socket``, ``import select``
+and ``import ssl`` give atsock — for a process that runs nothing but MicroPython code, since it
+hides the standard modules from every later import. ``load(path)`` is the scoped alternative: it
+runs one MicroPython source file as a module in which ``socket``/``select``/``ssl`` (and the
+``u``-names) are atsock, leaving the rest of the process alone.
 """
 import builtins
 import importlib
@@ -25,10 +25,11 @@ _STANDARD_ALIASES = {
 def _atsock_names(standard_names: bool):
     import atsock
     import atsock.select
+    import atsock.tls
 
-    names = {"usocket": atsock, "uselect": atsock.select}
+    names = {"usocket": atsock, "uselect": atsock.select, "ussl": atsock.tls, "tls": atsock.tls}
     if standard_names:
-        names.update({"socket": atsock, "select": atsock.select})
+        names.update({"socket": atsock, "select": atsock.select, "ssl": atsock.tls})
     return names
 
 
