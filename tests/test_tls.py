@@ -123,6 +123,40 @@ def test_one_mebibyte_echo_over_tls_has_equal_sha256(modem, tls_server, ca, vers
     assert server.outcomes.get(timeout=WAIT) == {}  # the server asked for no client certificate
 
 
+def test_read_to_an_end_without_close_notify(modem, tls_server, ca):
+    body = os.urandom(200_000)
+    server = tls_server(handler=lambda tls: tls.sendall(body))  # CPython closes without close_notify
+    tls = client_context(ca).wrap_socket(modem_connect(server.port), server_hostname="echo.test")
+    assert tls.read() == body  # as CPython's suppress_ragged_eofs: the end of the stream
+    assert tls.recv(10) == b""
+    tls.close()
+    strict = client_context(ca).wrap_socket(modem_connect(server.port), server_hostname="echo.test",
+                                            suppress_ragged_eofs=False)
+    with pytest.raises(ssl.SSLEOFError):
+        strict.read()
+    strict.close()
+
+
+def test_a_read_that_times_out_keeps_what_it_gathered(modem, tls_server, ca):
+    go_on = threading.Event()
+
+    def in_two_parts(tls):
+        tls.sendall(b"hel")
+        go_on.wait(WAIT)
+        tls.sendall(b"lo")
+        tls.recv(1)
+
+    server = tls_server(handler=in_two_parts)
+    tls = client_context(ca).wrap_socket(modem_connect(server.port), server_hostname="echo.test")
+    tls.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        tls.read(5)  # "hel" came, "lo" did not
+    go_on.set()
+    tls.settimeout(WAIT)
+    assert tls.read(5) == b"hello"
+    tls.close()
+
+
 def test_hostname_mismatch_is_refused_and_the_server_hears_why(modem, tls_server, ca):
     server = tls_server()
     sock = modem_connect(server.port, host="www.test")  # the certificate names echo.test and mqtt.test
@@ -184,6 +218,12 @@ def test_getpeercert_as_dict_and_der_and_cipher(modem, tls_server, ca, server_ce
     assert unverified.getpeercert() == {}  # as CPython: nothing vouched for, no dict
     assert unverified.getpeercert(binary_form=True) == der(server_cert.cert_chain_pems[0].bytes())
     unverified.close()
+    early = client_context(ca).wrap_socket(atsock.socket(), server_hostname="echo.test")  # CPython's order:
+    assert early.getpeercert() is None
+    early.settimeout(WAIT)
+    early.connect(atsock.getaddrinfo("echo.test", server.port)[0][-1])  # wrap, then connect
+    assert early.getpeercert()["subjectAltName"][0] == ("DNS", "echo.test")
+    early.close()
 
 
 # --- poll and non-blocking reads ----------------------------------------------------------------
@@ -350,7 +390,10 @@ def test_micropython_names_ussl_tls_and_ssl(monkeypatch, tmp_path):
 
 
 # --- without a modem: the context and the sans-I/O session ---------------------------------------
-def test_certificates_and_keys_load_from_paths_pem_and_der(ca, server_cert, tmp_path):
+@pytest.mark.parametrize("memory_files", [True, False], ids=["memfd", "private-tempdir"])
+def test_certificates_and_keys_load_from_paths_pem_and_der(ca, server_cert, tmp_path, monkeypatch, memory_files):
+    if not memory_files:
+        monkeypatch.delattr(os, "memfd_create", raising=False)  # as on a system without them
     cert_pem, key_pem = server_cert.cert_chain_pems[0].bytes(), server_cert.private_key_pem.bytes()
     (tmp_path / "cert.pem").write_bytes(cert_pem)
     (tmp_path / "key.pem").write_bytes(key_pem)

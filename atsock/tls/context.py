@@ -53,14 +53,17 @@ def _key_pems(data: bytes):
 
 
 @contextmanager
-def _readable_path(data: bytes):
-    """A path OpenSSL can open to read ``data``: an anonymous in-memory file where the system has
-    them (Linux), else a file in a private temporary directory, removed at once."""
+def _as_path(value):
+    """A path OpenSSL can open: ``value`` itself, or for PEM bytes an anonymous in-memory file
+    where the system has them (Linux), else a file in a private temporary directory, removed at once."""
+    if not isinstance(value, bytes):
+        yield value
+        return
     if hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd"):
         fd = os.memfd_create("atsock-tls", os.MFD_CLOEXEC)
         try:
             with open(fd, "wb", closefd=False) as memory:
-                memory.write(data)
+                memory.write(value)
             yield f"/proc/self/fd/{fd}"
         finally:
             os.close(fd)
@@ -68,7 +71,7 @@ def _readable_path(data: bytes):
     with tempfile.TemporaryDirectory(prefix="atsock-tls-") as private:  # mode 0700
         path = os.path.join(private, "pem")
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-            file.write(data)
+            file.write(value)
         yield path
 
 
@@ -102,7 +105,7 @@ class SSLContext(_ssl.SSLContext):
         failure = None
         for key in keys:
             try:
-                with _path_or_memory(cert) as cert_path, _path_or_memory(key) as key_path:
+                with _as_path(cert) as cert_path, _as_path(key) as key_path:
                     super().load_cert_chain(cert_path, key_path, password)
                 return
             except _ssl.SSLError as exc:
@@ -145,11 +148,3 @@ class SSLContext(_ssl.SSLContext):
         return wrap_modem_socket(self, sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
                                  server_hostname)
 
-
-@contextmanager
-def _path_or_memory(value):
-    if isinstance(value, bytes):
-        with _readable_path(value) as path:
-            yield path
-    else:
-        yield value

@@ -92,21 +92,18 @@ class HostTLSSocket(SSLSocket):
                 raise
             del self._unsent[:sent]
 
-    def _flush_if_free(self) -> None:
-        """A reader passes on what TLS answered (handshake flights, alerts) unless a writer is
-        busy: that writer's flush then takes it along."""
+    def _flush_quietly(self) -> None:
+        """The reader's (and poll's) sending: what TLS produced on the way (handshake flights,
+        alerts, a non-blocking write's tail) goes out unless a writer is busy, whose flush then
+        takes it along. A connection that no longer takes bytes shows in the next receive or
+        write: a read that reached the end of the stream must not fail on the alert that follows."""
         if self._writing.acquire(blocking=False):
             try:
                 self._flush()
+            except OSError:
+                pass
             finally:
                 self._writing.release()
-
-    def _pass_on_alert(self) -> None:
-        """After a TLS failure: the alert that tells the peer why, if the connection still takes it."""
-        try:
-            self._flush_if_free()
-        except OSError:
-            pass
 
     def _fill(self) -> None:
         """One receive from the modem into TLS (the caller is the reader)."""
@@ -119,10 +116,8 @@ class HostTLSSocket(SSLSocket):
         while True:
             try:
                 answer = self._step(call)
-            except OSError:
-                self._pass_on_alert()
-                raise
-            self._flush_if_free()
+            finally:
+                self._flush_quietly()  # after a failure: the alert that tells the peer why
             if answer is not None:
                 return answer
             self._fill()
@@ -217,7 +212,7 @@ class HostTLSSocket(SSLSocket):
 
     def pending(self) -> int:
         """Plaintext bytes that a read gets without waiting."""
-        return len(self._plain) + self._tls.pending()
+        return len(self._plain) + self._step(self._tls.pending)
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, data) -> int:
@@ -286,6 +281,8 @@ class HostTLSSocket(SSLSocket):
         if not self._reading.acquire(blocking=False):
             return mask  # a read is under way in another thread: what arrives is for it
         try:
+            if self._unsent:  # a non-blocking write's tail: the peer may wait for it to answer
+                self._flush_quietly()
             if not self._has_news() and raw & (POLLIN | POLLERR):
                 self._take_in()
             if self._has_news():
@@ -304,13 +301,13 @@ class HostTLSSocket(SSLSocket):
         try:
             self._fill()
             if not self._tls.handshake_done:
-                if self._step(self._tls.handshake) is None:
-                    self._flush_if_free()
+                done = self._step(self._tls.handshake)
+                self._flush_quietly()
+                if done is None:
                     return
-                self._flush_if_free()
             while True:
                 data = self._step(self._tls.read)
-                self._flush_if_free()
+                self._flush_quietly()
                 if data is None:
                     return
                 if not data:
@@ -321,7 +318,7 @@ class HostTLSSocket(SSLSocket):
             pass
         except OSError as exc:
             self._failure = exc
-            self._pass_on_alert()
+            self._flush_quietly()
 
     def fileno(self) -> int:
         """The modem socket's descriptor: readable when ciphertext waits, which may hold no
