@@ -17,7 +17,7 @@ from pathlib import Path
 
 import atsock.tls
 
-from .scenarios import MIB, Session, _spawn
+from .scenarios import Session, _spawn
 
 BAUD = 921600
 HOST = "peer.test"  # the name the emulator of a Session resolves to 127.0.0.1

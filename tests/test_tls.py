@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 import atsock
 import atsock.tls
 from atsock import micropython, ssl
-from atsock.select import POLLIN, poll
+from atsock.select import POLLIN, POLLOUT, poll
 from atsock.tls.session import RECORD
 from fakemodem import FakeModem
 
@@ -442,3 +442,70 @@ def test_tls_session_runs_a_conversation_without_io(ca, server_cert):
     assert client.read() == b""
     client.receive(b"")
     assert client.peer_ended
+
+
+class MemoryPeer:
+    """A stand-in for a modem socket, for what end-to-end timing cannot pin down: a CPython TLS
+    server behind it in memory, run by hand with ``serve()``."""
+    type = atsock.SOCK_STREAM
+
+    def __init__(self, context):
+        self.server = ssl.TlsSession(context, server_side=True)
+        self.to_server, self.to_client = bytearray(), bytearray()
+        self.server_error = None
+        self.gone = False
+        self.timeout = None
+
+    def serve(self):
+        if self.to_server:
+            self.server.receive(bytes(self.to_server))
+            self.to_server.clear()
+        try:
+            self.server.handshake()
+        except ssl.SSLError as exc:
+            self.server_error, self.gone = exc, True  # it says why, then drops the connection
+        self.to_client += self.server.outgoing()
+
+    def send(self, data):
+        if self.gone:
+            raise ConnectionResetError(104, "the peer is gone")
+        self.to_server += data
+        return len(data)
+
+    def recv(self, size):
+        if not self.to_client and not self.gone:
+            self.serve()
+        data = bytes(self.to_client[:size])
+        del self.to_client[:size]
+        return data
+
+    def _poll_mask(self):
+        return (POLLIN if self.to_client or self.gone else 0) | POLLOUT
+
+    def getpeername(self):
+        return ("127.0.0.1", 8883)
+
+    def gettimeout(self):
+        return self.timeout
+
+    def settimeout(self, value):
+        self.timeout = value
+
+    def close(self):
+        self.gone = True
+
+
+def test_a_write_the_peer_refused_says_why_when_the_peer_did(ca, server_cert):
+    """A server that wanted a client certificate sends its alert and drops the connection; the
+    next write meets the dropped connection first, and reports the alert that explains it."""
+    context = std_ssl.SSLContext(std_ssl.PROTOCOL_TLS_SERVER)
+    server_cert.configure_cert(context)
+    context.verify_mode = std_ssl.CERT_REQUIRED
+    ca.configure_trust(context)
+    peer = MemoryPeer(context)
+    tls = client_context(ca).wrap_socket(peer, server_hostname="echo.test")  # TLS 1.3: done on our side
+    peer.serve()  # the server reads our last flight: no certificate
+    assert isinstance(peer.server_error, std_ssl.SSLError)
+    with pytest.raises(ssl.SSLError, match="CERTIFICATE_REQUIRED") as refused:
+        tls.write(b"ping")
+    assert isinstance(refused.value.__cause__, ConnectionResetError)
