@@ -218,11 +218,18 @@ def test_getpeercert_as_dict_and_der_and_cipher(modem, tls_server, ca, server_ce
     assert unverified.getpeercert() == {}  # as CPython: nothing vouched for, no dict
     assert unverified.getpeercert(binary_form=True) == der(server_cert.cert_chain_pems[0].bytes())
     unverified.close()
-    early = client_context(ca).wrap_socket(atsock.socket(), server_hostname="echo.test")  # CPython's order:
+    context = client_context(ca)
+    early = context.wrap_socket(atsock.socket(), server_hostname="echo.test")  # CPython's order:
     assert early.getpeercert() is None
     early.settimeout(WAIT)
     early.connect(atsock.getaddrinfo("echo.test", server.port)[0][-1])  # wrap, then connect
     assert early.getpeercert()["subjectAltName"][0] == ("DNS", "echo.test")
+    early.write(b"ping")
+    assert early.read(4) == b"ping"
+    again = context.wrap_socket(modem_connect(server.port), server_hostname="echo.test",
+                                session=early.session)  # the TLS 1.3 ticket came with the first read
+    assert again.session_reused
+    again.close()
     early.close()
 
 

@@ -146,5 +146,5 @@ class SSLContext(_ssl.SSLContext):
             return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
                                        server_hostname, session)
         return wrap_modem_socket(self, sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
-                                 server_hostname)
+                                 server_hostname, session)
 

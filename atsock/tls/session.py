@@ -20,14 +20,14 @@ RECORD = 16 * 1024
 
 class TlsSession:
     def __init__(self, context: _ssl.SSLContext, server_side: bool = False,
-                 server_hostname: Optional[str] = None, suppress_ragged_eofs: bool = True):
+                 server_hostname: Optional[str] = None, suppress_ragged_eofs: bool = True, session=None):
         if context.check_hostname and not server_side and not server_hostname:
             # CPython's SSLSocket refuses this; its SSLObject would verify the chain and no name
             raise ValueError("check_hostname requires server_hostname")
         self._incoming = _ssl.MemoryBIO()
         self._outgoing = _ssl.MemoryBIO()
         self.object = context.wrap_bio(self._incoming, self._outgoing, server_side=server_side,
-                                       server_hostname=server_hostname)
+                                       server_hostname=server_hostname, session=session)
         self.suppress_ragged_eofs = suppress_ragged_eofs
         self.handshake_done = False
 

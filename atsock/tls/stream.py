@@ -39,8 +39,8 @@ def _is_connected(sock) -> bool:
 
 class HostTLSSocket(SSLSocket):
     def __init__(self, sock, context, server_side: bool = False, server_hostname: Optional[str] = None,
-                 do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True):
-        self._tls = TlsSession(context, server_side, server_hostname, suppress_ragged_eofs)
+                 do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True, session=None):
+        self._tls = TlsSession(context, server_side, server_hostname, suppress_ragged_eofs, session)
         self._raw = sock
         self.context = context
         self.server_side = server_side
@@ -272,6 +272,15 @@ class HostTLSSocket(SSLSocket):
     def selected_alpn_protocol(self) -> Optional[str]:
         return self._step(self._tls.object.selected_alpn_protocol)
 
+    @property
+    def session(self):
+        """The TLS session, to resume with ``wrap_socket(..., session=)`` on another connection."""
+        return self._tls.object.session
+
+    @property
+    def session_reused(self) -> bool:
+        return self._tls.object.session_reused
+
     # --- readiness ------------------------------------------------------------------------------
     def _poll_mask(self) -> int:
         if self._closed:
@@ -419,7 +428,7 @@ class TLSListener:
 
 
 def wrap_modem_socket(context, sock, server_side: bool = False, do_handshake_on_connect: bool = True,
-                      suppress_ragged_eofs: bool = True, server_hostname: Optional[str] = None):
+                      suppress_ragged_eofs: bool = True, server_hostname: Optional[str] = None, session=None):
     """Host TLS over an atsock socket: a TLS socket, or a TLS listener for a server-side wrap of a
     socket that is not connected (its ``accept()`` wraps each connection)."""
     if getattr(sock, "type", SOCK_STREAM) != SOCK_STREAM:
@@ -427,4 +436,4 @@ def wrap_modem_socket(context, sock, server_side: bool = False, do_handshake_on_
     if server_side and not _is_connected(sock):
         return TLSListener(sock, context, do_handshake_on_connect, suppress_ragged_eofs)
     return HostTLSSocket(sock, context, server_side, server_hostname, do_handshake_on_connect,
-                         suppress_ragged_eofs)
+                         suppress_ragged_eofs, session)
