@@ -14,6 +14,7 @@ SOL_SOCKET = _std.SOL_SOCKET
 SO_REUSEADDR = _std.SO_REUSEADDR
 SO_KEEPALIVE = _std.SO_KEEPALIVE
 SO_ERROR = _std.SO_ERROR
+SO_TYPE = _std.SO_TYPE
 #: keepalive idle time in minutes (QuecPython); 0x10 keeps clear of Linux's SOL_SOCKET numbers
 TCP_KEEPALIVE = 0x10
 MSG_PEEK = _std.MSG_PEEK

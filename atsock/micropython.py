@@ -1,12 +1,12 @@
 """Run MicroPython network code unmodified: its module names resolve to atsock.
 
-``install()`` registers ``usocket`` and ``uselect`` (plus the ``u``-names of standard modules that
-CPython has under the plain name, such as ``ustruct`` and ``ubinascii``) in ``sys.modules``. With
-``standard_names=True`` it also makes ``import socket`` and ``import select`` give atsock — for a
-process that runs nothing but MicroPython code, since it hides the standard modules from every
-later import. ``load(path)`` is the scoped alternative: it runs one MicroPython source file as a
-module in which ``socket``/``select`` (and the ``u``-names) are atsock, leaving the rest of the
-process alone.
+``install()`` registers ``usocket``, ``uselect``, ``ussl`` and ``tls`` (plus the ``u``-names of
+standard modules that CPython has under the plain name, such as ``ustruct`` and ``ubinascii``) in
+``sys.modules``. With ``standard_names=True`` it also makes ``import socket``, ``import select``
+and ``import ssl`` give atsock — for a process that runs nothing but MicroPython code, since it
+hides the standard modules from every later import. ``load(path)`` is the scoped alternative: it
+runs one MicroPython source file as a module in which ``socket``/``select``/``ssl`` (and the
+``u``-names) are atsock, leaving the rest of the process alone.
 """
 import builtins
 import importlib
@@ -15,7 +15,7 @@ import sys
 import types
 from pathlib import Path
 
-from . import select
+from . import select, tls
 
 # MicroPython's u-modules whose CPython namesakes do the same job.
 _STANDARD_ALIASES = {
@@ -26,9 +26,9 @@ _STANDARD_ALIASES = {
 
 def _atsock_names(standard_names: bool):
     atsock = sys.modules[__package__]  # this module's own package, imported before it
-    names = {"usocket": atsock, "uselect": select}
+    names = {"usocket": atsock, "uselect": select, "ussl": tls, "tls": tls}
     if standard_names:
-        names.update({"socket": atsock, "select": atsock.select})
+        names.update({"socket": atsock, "select": select, "ssl": tls})
     return names
 
 

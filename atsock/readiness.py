@@ -11,6 +11,7 @@ socket is readable (data, end of stream, an error, a pending connection), and no
 import asyncio
 import os
 import threading
+import time
 from typing import Callable, List, Optional
 
 
@@ -19,15 +20,28 @@ class ChangeCounter:
 
     def __init__(self):
         self._cond = threading.Condition()
+        self.version = 0
 
     def bump(self) -> None:
         with self._cond:
+            self.version += 1
             self._cond.notify_all()
 
     def wait_until(self, ready: Callable[[], bool], timeout: Optional[float]) -> bool:
-        """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out."""
-        with self._cond:
-            return self._cond.wait_for(ready, timeout)
+        """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out.
+
+        ``ready`` runs without the lock held: it may itself call into the engine (a TLS socket
+        decrypts what arrived to know whether it is readable), whose changes bump this counter."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            seen = self.version
+            if ready():
+                return True
+            with self._cond:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait_for(lambda: self.version != seen, left)
 
 
 changes = ChangeCounter()

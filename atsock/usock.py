@@ -22,7 +22,7 @@ from . import arguments, validate
 from .addrinfo import resolve_addrinfo
 from .connection import Connection, Kind
 from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
-                        SO_REUSEADDR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+                        SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
 from .errors import os_error
 from .lifecycle import SocketState
 from .current import current_modem
@@ -372,6 +372,9 @@ class socket:
             return int(self._options.get("reuseaddr", False))
         if level == SOL_SOCKET and option == SO_KEEPALIVE:
             return int(bool(self._options.get("keepalive")))
+        if level == SOL_SOCKET and option == SO_TYPE:  # the first thing CPython's ssl asks a socket
+            raise os_error(errno.ENOPROTOOPT, "CPython's ssl cannot wrap an atsock socket: "
+                                              "use atsock.ssl (from atsock import ssl) instead")
         raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     # --- readiness ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
     python -m bench                    # both dialects, 115200 / 921600 / unthrottled, 0 and 5 ms
     python -m bench --quick            # smaller transfers, shorter runs
     python -m bench --update-readme    # also put the table into README.md
+    python -m bench --no-tls           # without host TLS against plain TCP (bench.tls)
 
 Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import floor, report
+from . import floor, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-goodput.png")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--no-tls", action="store_true", help="skip host TLS against plain TCP")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -78,6 +80,9 @@ def main(argv=None) -> int:
             results["memory"][dialect] = session.peak_memory(MIB)
         finally:
             session.close()
+    if not args.no_tls:
+        log(f"host TLS against plain TCP at {tls.BAUD} baud")
+        results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results["seconds"] = time.time() - started
 

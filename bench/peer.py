@@ -2,10 +2,12 @@
 
 One line per connection says what to do: ``SOURCE <n>`` (send n bytes, or endlessly for 0, then
 close), ``SINK <n>`` (read n bytes, answer ``OK <n>``), ``ECHO`` (send back what comes). Prints
-its port on the first line of stdout.
+its port on the first line of stdout. ``--tls CERT KEY`` makes it a TLS server with that
+certificate and key (PEM files).
 """
 import os
 import socket
+import ssl
 import sys
 import threading
 
@@ -48,14 +50,29 @@ def serve(conn: socket.socket) -> None:
             pass
 
 
-def main() -> None:
+def serve_tls(conn: socket.socket, context: ssl.SSLContext) -> None:
+    try:
+        conn = context.wrap_socket(conn, server_side=True)
+    except OSError:
+        conn.close()
+        return
+    serve(conn)
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    context = None
+    if argv[:1] == ["--tls"]:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(argv[1], argv[2])
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(32)
     print(listener.getsockname()[1], flush=True)
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        target, args = (serve, (conn,)) if context is None else (serve_tls, (conn, context))
+        threading.Thread(target=target, args=args, daemon=True).start()
 
 
 if __name__ == "__main__":

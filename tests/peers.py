@@ -14,6 +14,7 @@ import tarfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Optional, Tuple
 
 CACHE = Path(os.environ.get("ATSOCK_TEST_CACHE", Path.home() / ".cache" / "atsock-tests"))
 PYPI = "https://pypi.org/pypi/{name}/json"
@@ -62,15 +63,21 @@ def _mosquitto_binary() -> str:
 
 
 class Mosquitto:
-    """A private broker on 127.0.0.1 at a free port, stopped by close()."""
+    """A private broker on 127.0.0.1 at a free port, stopped by close(). With ``tls`` (paths of the
+    CA, certificate and key files) its listener speaks TLS only."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, tls: Optional[Tuple[Path, Path, Path]] = None):
         binary = _mosquitto_binary()
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         config = workdir / "mosquitto.conf"
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", "persistence false"]
+        if tls is not None:
+            lines += [f"{option} {path}" for option, path in zip(("cafile", "certfile", "keyfile"), tls)]
+            if os.geteuid() == 0:  # else it drops to a user who cannot read the test's private files
+                lines.append("user root")
+        config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

@@ -80,3 +80,6 @@ def test_benchmark_runs_and_reports_ratios(tmp_path):
     assert run["download"]["bytes"] == run["upload"]["bytes"] > 0
     assert run["all_busy"]["sockets"] == 12
     assert "CPU × floor" in result.stdout and "| quectel | unthrottled |" in result.stdout
+    tls = report["tls"][0]  # host TLS against plain TCP on the same line, as ratios
+    assert tls["tls"]["download"]["bytes"] == tls["plain"]["download"]["bytes"] > 0
+    assert "host TLS goodput / plain TCP" in result.stdout
