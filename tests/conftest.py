@@ -3,6 +3,7 @@ import http.server
 import logging
 import os
 import socket
+import sys
 import threading
 
 import pytest
@@ -11,6 +12,23 @@ import atsock
 from fakemodem import FakeModem
 
 logging.getLogger("transitions").setLevel(logging.WARNING)  # its INFO chatter drowns the wire trace
+
+# names atsock.install() may put in sys.modules: restored after every test, so that one test's
+# install(standard_names=True) never hands atsock to a later import of "socket" (pyserial's, say)
+_INSTALLABLE = ("socket", "select", "ssl", "time", "usocket", "uselect", "ussl", "tls", "utime", "network",
+                "ustruct", "ubinascii", "uerrno", "uio", "ujson", "ure", "uhashlib", "ucollections", "uzlib", "uos",
+                "checkNet", "log", "machine", "fm", "board_info", "fpioa_manager", "board", "asyncio", "uasyncio")
+
+
+@pytest.fixture(autouse=True)
+def _sys_modules_restored():
+    saved = {name: sys.modules.get(name) for name in _INSTALLABLE}
+    yield
+    for name, module in saved.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
 
 HOSTS = {"echo.test": "127.0.0.1", "www.test": "127.0.0.1"}
 

@@ -58,7 +58,7 @@ def test_events_do_not_depend_on_where_the_stream_is_cut(dialect, parts, cuts):
 
 printable_line = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=60) \
     .filter(lambda s: not s.startswith((">", "+QIRD", "OK", "ERROR", "+CME", "+CMS", "+QIURC", "RDY", "+QIOPEN",
-                                        "AT+QIRD")))
+                                        "AT+QIRD") + QuectelDialect.urc_prefixes))
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
