@@ -46,16 +46,16 @@ def modules(flavour: str = "micropython", standard_names: bool = True, port=None
         from . import checkNet, log
         names.update({"checkNet": checkNet, "log": log})
     elif flavour == "maixpy":
-        from . import board_info, fm, machine, network
+        from . import board, board_info, fm, fpioa_manager, machine, network
         names.update({"network": network.bound_to(port), "fm": fm, "board_info": board_info,
-                      "machine": machine})
+                      "fpioa_manager": fpioa_manager, "board": board, "machine": machine})
     return names
 
 
 # Modules of the ports atsock knows of but offers under no flavour, or only under another one:
 # importing one fails with a message naming the flavour instead of CPython's bare "no module".
 PLATFORM_ONLY = {
-    "machine", "network", "fm", "board_info", "checkNet", "log", "pyb", "sensor", "image", "lcd",
+    "machine", "network", "fm", "board_info", "fpioa_manager", "board", "checkNet", "log", "pyb", "sensor", "image", "lcd",
     "Maix", "esp", "esp32", "sim", "dataCall", "net", "modem", "utils", "uasyncio", "micropython",
     "umqtt", "urequests", "request", "ntptime", "misc", "queue", "_thread", "omv", "rp2",
 }
