@@ -63,7 +63,10 @@ def port(value, method: str) -> int:
 
 def address(value, method: str, family_name: str = "AF_INET") -> Tuple[str, int, tuple]:
     """``(host, port)`` or, for IPv6, ``(host, port[, flowinfo[, scope_id]])``: host as str, a
-    plain port, and the rest."""
+    plain port, and the rest. A list is taken as MicroPython takes it (OpenMV's examples bind to
+    ``["", port]``)."""
+    if isinstance(value, list):
+        value = tuple(value)
     if not isinstance(value, tuple):
         raise TypeError(f"{method}(): {family_name} address must be tuple, not {type(value).__name__}")
     if family_name == "AF_INET" and len(value) != 2 or not 2 <= len(value) <= 4:

@@ -81,6 +81,7 @@ class Dialect:
     payload_rules: Sequence[PayloadRule] = ()
     command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
     probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
+    not_online_hint = ""  # what a socket call made before the network is up tells the user to do
 
     def __init__(self, engine: Engine, life: ModemLifecycle):
         self.engine = engine

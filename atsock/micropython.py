@@ -1,60 +1,74 @@
 """Run MicroPython network code unmodified: its module names resolve to atsock.
 
-``install()`` registers ``usocket``, ``uselect``, ``ussl`` and ``tls`` (plus the ``u``-names of
-standard modules that CPython has under the plain name, such as ``ustruct`` and ``ubinascii``) in
-``sys.modules``. With ``standard_names=True`` it also makes ``import socket``, ``import select``
-and ``import ssl`` give atsock — for a process that runs nothing but MicroPython code, since it
-hides the standard modules from every later import. ``load(path)`` is the scoped alternative: it
-runs one MicroPython source file as a module in which ``socket``/``select``/``ssl`` (and the
-``u``-names) are atsock, leaving the rest of the process alone.
+Each platform has its own set of modules; the ``flavour`` picks one (:mod:`atsock.platforms`):
+
+* ``"micropython"``: ``usocket``/``socket`` is atsock, with ``uselect``, ``ussl``/``tls``, ``utime``
+  (``ticks_ms``, ``sleep_ms``...) and the ``u``-names of standard modules (``ustruct``, ``ubinascii``...);
+* ``"quecpython"``: the same with ``usocket`` from :mod:`atsock.quecpython`, and ``checkNet`` and ``log``;
+* ``"maixpy"``: the same with ``network`` (``network.ESP8285(uart)``), ``machine.UART``, ``fm`` and
+  ``board_info``, the last three inert stand-ins for the board's pin wiring.
+
+``load(path, flavour=...)`` runs one source file as a module that sees those names, leaving the rest of
+the process alone. ``install(flavour=...)`` registers them in ``sys.modules``; with
+``standard_names=True`` it also makes ``import socket``/``select``/``ssl``/``time`` give atsock's, for
+a process that runs nothing but MicroPython code, since it hides the standard modules from every
+later import. A platform module the flavour does not have fails with an ImportError naming the flavour.
 """
 import builtins
-import importlib
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
 
-from . import select, tls
+from . import platforms
 
-# MicroPython's u-modules whose CPython namesakes do the same job.
-_STANDARD_ALIASES = {
-    "ustruct": "struct", "ubinascii": "binascii", "uerrno": "errno", "uio": "io", "ujson": "json",
-    "ure": "re", "uhashlib": "hashlib", "ucollections": "collections", "uzlib": "zlib",
-}
+_INDENT = re.compile(rb"^[ \t]+", re.MULTILINE)
 
 
-def _atsock_names(standard_names: bool):
-    atsock = sys.modules[__package__]  # this module's own package, imported before it
-    names = {"usocket": atsock, "uselect": select, "ussl": tls, "tls": tls}
-    if standard_names:
-        names.update({"socket": atsock, "select": select, "ssl": tls})
-    return names
+def install(standard_names: bool = False, flavour: str = "micropython", port=None) -> None:
+    names = platforms.modules(flavour, standard_names, port)
+    for alias in platforms.STANDARD_ALIASES:
+        if alias in sys.modules:
+            del names[alias]  # a program's own module of that name stays
+    sys.modules.update(names)
 
 
-def install(standard_names: bool = False) -> None:
-    for alias, real in _STANDARD_ALIASES.items():
-        if alias not in sys.modules:
-            sys.modules[alias] = importlib.import_module(real)
-    sys.modules.update(_atsock_names(standard_names))
+def micropython_source(source: bytes) -> bytes:
+    """Indentation as MicroPython's lexer counts it: a tab advances to the next multiple of eight.
+
+    CPython refuses indentation that mixes tabs and spaces ambiguously; MicroPython does not, so
+    examples pasted from documentation may. Only leading whitespace is expanded.
+    """
+    return _INDENT.sub(lambda m: m.group().expandtabs(8), source)
 
 
-def load(path, name: str = None, standard_names: bool = True) -> types.ModuleType:
-    """Execute the MicroPython module at ``path`` with atsock behind its socket imports."""
+def load(path, name: str = None, standard_names: bool = True, flavour: str = "micropython",
+         port=None) -> types.ModuleType:
+    """Execute the MicroPython module at ``path`` with the ``flavour``'s modules behind its imports.
+
+    ``port`` is where MaixPy's ``network.ESP8285(uart)`` finds the module (default: the open modem).
+    """
     path = Path(path)
-    overrides = _atsock_names(standard_names)
-    for alias, real in _STANDARD_ALIASES.items():
-        overrides.setdefault(alias, importlib.import_module(real))
+    overrides = platforms.modules(flavour, standard_names, port)
 
     def scoped_import(module_name, globals=None, locals=None, fromlist=(), level=0):
+        top = module_name.partition(".")[0]
         if level == 0 and module_name in overrides:
             return overrides[module_name]
-        return builtins.__import__(module_name, globals, locals, fromlist, level)
+        if level == 0 and top in platforms.PLATFORM_ONLY and top not in overrides:
+            raise platforms.missing(top, flavour)
+        try:
+            return builtins.__import__(module_name, globals, locals, fromlist, level)
+        except ModuleNotFoundError as exc:
+            if level == 0 and exc.name == top:
+                raise platforms.missing(top, flavour) from None
+            raise
 
     module_builtins = dict(vars(builtins), __import__=scoped_import)
     spec = importlib.util.spec_from_file_location(name or path.stem, path)
     module = importlib.util.module_from_spec(spec)
     module.__builtins__ = module_builtins
-    code = compile(path.read_bytes(), str(path), "exec")
+    code = compile(micropython_source(path.read_bytes()), str(path), "exec")
     exec(code, module.__dict__)
     return module

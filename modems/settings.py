@@ -1,4 +1,5 @@
 """Checks shared by the dialects' settings."""
+import dataclasses
 from typing import Optional
 
 
@@ -10,3 +11,13 @@ def check_timeouts(timeouts: Optional[dict], names) -> dict:
                 or not 0 < seconds < float("inf"):
             raise ValueError(f"timeouts takes {', '.join(names)} in seconds, not {name!r}: {seconds!r}")
     return timeouts
+
+
+def make_settings(settings_class, dialect: str, settings: dict):
+    """``settings_class(**settings)``, with a TypeError that lists what ``dialect`` takes."""
+    accepted = [field.name for field in dataclasses.fields(settings_class)]
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        raise TypeError(f"the {dialect} dialect takes no {', '.join(unknown)}; "
+                        f"its settings are {', '.join(accepted)}")
+    return settings_class(**settings)

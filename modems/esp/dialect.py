@@ -12,6 +12,8 @@ from atsock.errors import CommandFailed, name_error, os_error
 from atsock.framing import payload_rule
 from atsock.lifecycle import SocketState
 
+from modems.settings import make_settings
+
 from .bringup import BringUp, Settings
 from .codes import BUSY, FRAME_MAX, T_DNS
 from .links import EspLinks
@@ -35,10 +37,12 @@ class EspDialect(Dialect):
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
+    not_online_hint = (": join a Wi-Fi network first, with network.ESP8285(...).connect(ssid, key) "
+                       "or open_modem(..., ssid=..., key=...)")
 
     def __init__(self, engine, life, **settings):
         super().__init__(engine, life)
-        self.settings = Settings(**settings)
+        self.settings = make_settings(Settings, self.name, settings)
         self.ssid: Optional[str] = None
         self.mac: Optional[str] = None
         self.server = None  # the connection listening, while the module's server runs

@@ -8,6 +8,7 @@ from atsock.channel import Urc
 from atsock.fields import parse_int, split_fields
 from atsock.framing import payload_rule
 from atsock.dialect import Dialect
+from modems.settings import make_settings
 
 from .bringup import REGISTERED, BringUp, Settings
 from .codes import MAX_LINKS, QIRD_MAX
@@ -28,7 +29,7 @@ class QuectelDialect(Dialect):
 
     def __init__(self, engine, life, **settings):
         super().__init__(engine, life)
-        self.settings = Settings(**settings)  # TypeError/ValueError before the port is touched
+        self.settings = make_settings(Settings, self.name, settings)  # TypeError/ValueError before the port is touched
         self.commands = QuectelSockets(engine, self.settings.context_id, self.settings.timeouts)
         self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None)
         self._resolver = Resolver(engine, self.settings.context_id)
