@@ -9,7 +9,7 @@ import sys
 import threading
 
 from . import dialects
-from .core import FakeModem
+from .runtime import FakeModem
 from .faults import parse_cli
 
 

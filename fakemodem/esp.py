@@ -20,7 +20,7 @@ import os
 from typing import Dict, Optional
 
 from .atcommand import ATCommand
-from .core import SerialSide
+from .serial_side import SerialSide
 from .esp_links import Links
 from .faults import Faults
 from .module import EmulatedModule

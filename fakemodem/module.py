@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from .atcommand import ATCommand, parse, split_args
-from .core import SerialSide
+from .serial_side import SerialSide
 from .faults import Faults
 
 log = logging.getLogger("fakemodem")

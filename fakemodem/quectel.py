@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional
 
 from .atcommand import ATCommand
-from .core import SerialSide
+from .serial_side import SerialSide
 from .faults import Faults
 from .module import EmulatedModule
 from .network import Network
