@@ -17,6 +17,7 @@ Commands that arrive while one is running are answered ``busy p...`` and dropped
 import asyncio
 import logging
 import os
+import re
 from typing import Dict, Optional
 
 from .atcommand import ATCommand
@@ -31,6 +32,14 @@ log = logging.getLogger("fakemodem.esp")
 STATION_IP = "192.168.4.23"
 STATION_MAC = "a4:cf:12:00:11:22"
 GATEWAY = "192.168.4.1"
+
+
+def check_firmware(version: str) -> int:
+    """The major version of an AT firmware version string ("1.7.4", "2.2.0"); ValueError if the
+    emulator has no such generation."""
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+){0,3}", version or "") or int(version.split(".")[0]) not in (1, 2):
+        raise ValueError(f"firmware {version!r}: expected a 1.x or 2.x version such as 1.7.4 or 2.2.0")
+    return int(version.split(".")[0])
 
 
 def unescape(value: str) -> str:
@@ -81,7 +90,7 @@ class EspModule(EmulatedModule):
                          latency=latency)
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
-        self.major = int(firmware.split(".")[0])
+        self.major = check_firmware(firmware)
         self.firmware = firmware
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
@@ -210,6 +219,8 @@ class EspModule(EmulatedModule):
             else:
                 self.reply(f'+CWJAP:"{self.joined}","aa:bb:cc:dd:ee:ff",6,-52')
             return
+        if cmd.kind != "write" or not cmd.arg(0):
+            raise ValueError("AT+CWJAP needs an SSID")
         ssid, password = cmd.arg(0), cmd.arg(1, "")
         if self.joined is not None:
             self.joined = None
@@ -262,18 +273,18 @@ class EspModule(EmulatedModule):
         if self.links.any_open():
             self.fail_detail("link is builded")
             return
-        self.mux = cmd.int_arg(0)
+        self.mux = cmd.number(0, 0, 1)
         self.final("OK")
 
     async def ciprecvmode(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+CIPRECVMODE:{int(self.passive)}")
             return
-        self.passive = cmd.int_arg(0) == 1
+        self.passive = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cipdinfo(self, cmd: ATCommand) -> None:
-        self.dinfo = cmd.int_arg(0) == 1
+        self.dinfo = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cipdomain(self, cmd: ATCommand) -> None:

@@ -70,14 +70,21 @@ class EmulatedModule:
             self.final("ERROR")
             return
         self.serial.executing = True
+        writes = self.serial.writes
         try:
             delay = self.latency + self.faults.delay()
             if delay:
                 await asyncio.sleep(delay)
             await handler(command)
         except (ValueError, IndexError, TypeError) as exc:
-            log.debug("bad parameters in %r: %s", line, exc)
+            # a missing, malformed or out-of-range parameter: the firmware's parameter error
+            if self.serial.writes != writes:  # the handler had answered already: the emulator's fault
+                log.warning("%r failed after it was answered: %r", line, exc)
+            log.debug("bad parameters in %r: %r", line, exc)
             self.bad_parameters()
+        except Exception:
+            log.exception("emulator fault while executing %r", line)
+            self.final("ERROR")
         finally:
             self.serial.executing = False
 

@@ -33,6 +33,8 @@ from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
 
+MAX_CONTEXT = 16
+
 
 @dataclass
 class Context:
@@ -192,17 +194,14 @@ class QuectelModule(EmulatedModule):
         if cmd.kind == "read":
             self.reply(f"+CMEE: {self.cmee}")
             return
-        value = cmd.int_arg(0)
-        if value not in (0, 1, 2):
-            raise ValueError("CMEE")
-        self.cmee = value
+        self.cmee = cmd.number(0, 0, 2)
         self.final("OK")
 
     async def qisde_cmd(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+QISDE: {int(self.qisde)}")
             return
-        self.qisde = cmd.int_arg(0) == 1
+        self.qisde = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cpin(self, cmd: ATCommand) -> None:
@@ -225,10 +224,7 @@ class QuectelModule(EmulatedModule):
 
     async def registration(self, cmd: ATCommand) -> None:
         if cmd.kind == "write":
-            n = cmd.int_arg(0)
-            if n not in (0, 1, 2):
-                raise ValueError("report mode")
-            self._reports[cmd.name] = n
+            self._reports[cmd.name] = cmd.number(0, 0, 2)
             self.final("OK")
             return
         stat = 1 if self.registered() else 2
@@ -242,18 +238,17 @@ class QuectelModule(EmulatedModule):
 
     # --- data context ---------------------------------------------------------------------------
     async def qicsgp(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.int_arg(0)
-        if not 1 <= ctx_id <= 16:
-            raise ValueError("context")
-        ctx = self.contexts.setdefault(ctx_id, Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, MAX_CONTEXT), Context())
         if len(cmd.args) == 1:
             self.reply(f'+QICSGP: 1,"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
             return
-        if cmd.int_arg(1) not in (1, 2, 3) or len(cmd.args) not in (3, 5, 6):
+        if len(cmd.args) not in (3, 5, 6):
             raise ValueError("QICSGP arguments")
+        cmd.number(1, 1, 3)
+        auth = cmd.number(5, 0, 3, 0)
         ctx.apn = cmd.arg(2)
         ctx.user, ctx.password = cmd.arg(3, ""), cmd.arg(4, "")
-        ctx.auth = cmd.int_arg(5, 0)
+        ctx.auth = auth
         self.final("OK")
 
     async def qiact(self, cmd: ATCommand) -> None:
@@ -261,8 +256,7 @@ class QuectelModule(EmulatedModule):
             lines = [f'+QIACT: {i},1,1,"{self.local_ip}"' for i, c in sorted(self.contexts.items()) if c.active]
             self.reply(*lines)
             return
-        ctx_id = cmd.int_arg(0)
-        ctx = self.contexts.setdefault(ctx_id, Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, MAX_CONTEXT), Context())
         if ctx.active or not self.registered():
             self.ip_error(561)
             return
@@ -271,7 +265,7 @@ class QuectelModule(EmulatedModule):
         self.final("OK")
 
     async def qideact(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.int_arg(0)
+        ctx_id = cmd.number(0, 1, MAX_CONTEXT)
         ctx = self.contexts.get(ctx_id)
         self.services.drop_context(ctx_id)
         if ctx is not None:
@@ -284,7 +278,7 @@ class QuectelModule(EmulatedModule):
 
     # --- name resolution ------------------------------------------------------------------------
     async def qidnsgip(self, cmd: ATCommand) -> None:
-        ctx_id, name = cmd.int_arg(0), cmd.arg(1)
+        ctx_id, name = cmd.number(0, 1, MAX_CONTEXT), cmd.arg(1)
         if not self.context_active(ctx_id) or not name:
             self.ip_error(561 if name else 552)
             return
@@ -302,8 +296,9 @@ class QuectelModule(EmulatedModule):
             self.urc(f'+QIURC: "dnsgip","{address}"')
 
     async def qidnscfg(self, cmd: ATCommand) -> None:
+        ctx_id = cmd.number(0, 1, MAX_CONTEXT)
         if len(cmd.args) == 1:
-            self.reply(f'+QIDNSCFG: {cmd.int_arg(0)},"10.0.0.53","10.0.0.54"')
+            self.reply(f'+QIDNSCFG: {ctx_id},"10.0.0.53","10.0.0.54"')
         else:
             self.final("OK")
 
@@ -319,5 +314,5 @@ class QuectelModule(EmulatedModule):
             if len(cmd.args) == 1:
                 self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
                 return
-            self.recvind = cmd.int_arg(1) == 1
+            self.recvind = cmd.number(1, 0, 1) == 1
         self.final("OK")

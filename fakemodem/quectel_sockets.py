@@ -56,11 +56,14 @@ class SocketServices:
     # --- opening --------------------------------------------------------------------------------
     async def qiopen(self, cmd: ATCommand) -> None:
         m = self.m
-        ctx_id, sock_id, service = cmd.int_arg(0), cmd.int_arg(1), cmd.arg(2)
-        address, remote_port, local_port = cmd.arg(3), cmd.int_arg(4), cmd.int_arg(5, 0)
-        access_mode = cmd.int_arg(6, 0)
-        if (not 0 <= sock_id <= MAX_ID or service not in SERVICES or not address
-                or not 0 <= remote_port <= 65535 or not 0 <= local_port <= 65535):
+        try:
+            ctx_id, sock_id, service = cmd.number(0, 1, 16), cmd.number(1, 0, MAX_ID), cmd.arg(2)
+            address, remote_port, local_port = cmd.arg(3), cmd.number(4, 0, 65535), cmd.number(5, 0, 65535, 0)
+            access_mode = cmd.number(6, 0, 2, 0)
+        except ValueError:
+            m.ip_error(552)
+            return
+        if service not in SERVICES or not address or len(cmd.args) > 7:
             m.ip_error(552)
             return
         if service in ("TCP LISTENER", "UDP SERVICE") and not local_port:
@@ -108,7 +111,7 @@ class SocketServices:
 
     async def _open_client(self, sock: Socket, local) -> None:
         m = self.m
-        addresses = m.network.lookup(sock.remote_ip)
+        addresses = m.network.resolve(sock.remote_ip)
         if not addresses:
             await asyncio.sleep(m.dns_delay)
             self._open_failed(sock, 565)
@@ -191,7 +194,8 @@ class SocketServices:
             self.drop(sock)
 
     async def qiclose(self, cmd: ATCommand) -> None:
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, MAX_ID))
+        cmd.number(1, 0, 65535, 10)  # seconds to wait for the peer's FIN; the host socket closes at once
         if sock is None:
             self.m.final(self.m.qiclose_unknown)
             return
@@ -209,14 +213,15 @@ class SocketServices:
     async def qistate(self, cmd: ATCommand) -> None:
         sockets = sorted(self.sockets.values(), key=lambda s: s.id)
         if cmd.kind == "write":
-            mode, value = cmd.int_arg(0), cmd.int_arg(1)
+            mode = cmd.number(0, 0, 1)
+            value = cmd.number(1, 0, MAX_ID) if mode == 1 else cmd.number(1, 1, 16)
             sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
         self.m.reply(*[self.state_line(s) for s in sockets])
 
     # --- data -----------------------------------------------------------------------------------
     async def qisend(self, cmd: ATCommand) -> None:
         m = self.m
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, MAX_ID))
         if len(cmd.args) == 2 and cmd.int_arg(1) == 0:
             if sock is None or sock.bridge is None:
                 m.ip_error(567)
@@ -225,9 +230,14 @@ class SocketServices:
             unacked = sock.bridge.unacked if isinstance(sock.bridge, TcpBridge) else 0
             m.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
             return
-        length = cmd.int_arg(1, -1)
         to_peer = len(cmd.args) == 4
-        if not 1 <= length <= MAX_SEND or len(cmd.args) not in (2, 4):
+        try:
+            length = cmd.number(1, 1, MAX_SEND)
+            remote_port = cmd.number(3, 1, 65535) if to_peer else None
+        except ValueError:
+            m.ip_error(552)
+            return
+        if len(cmd.args) not in (2, 4):
             m.ip_error(552)
             return
         if sock is None or sock.state != CONNECTED or to_peer != (sock.service == "UDP SERVICE"):
@@ -236,7 +246,7 @@ class SocketServices:
         peer = None
         if to_peer:
             try:
-                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), cmd.int_arg(3))
+                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), remote_port)
             except ValueError:
                 m.ip_error(552)
                 return
@@ -257,7 +267,7 @@ class SocketServices:
 
     async def qird(self, cmd: ATCommand) -> None:
         m = self.m
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, MAX_ID))
         if sock is None or sock.bridge is None:
             m.ip_error(567)
             return
@@ -269,8 +279,9 @@ class SocketServices:
         if sock.service == "UDP SERVICE" and len(cmd.args) != 1:
             m.ip_error(552)  # the UDP SERVICE form takes no length
             return
-        limit = cmd.int_arg(1, MAX_READ)
-        if not 1 <= limit <= MAX_READ:
+        try:
+            limit = cmd.number(1, 1, MAX_READ, MAX_READ)
+        except ValueError:
             m.ip_error(552)
             return
         if sock.datagrams:
@@ -304,7 +315,7 @@ class SocketServices:
             enabled, idle, interval, probes = (1,) + self.keepalive if self.keepalive else (0, 0, 0, 0)
             self.m.reply(f'+QICFG: "tcp/keepalive",{enabled},{idle // 60},{interval},{probes}')
             return
-        if cmd.int_arg(1) == 0:
+        if cmd.number(1, 0, 1) == 0:
             self.keepalive = None
         else:
             idle, interval, probes = cmd.int_arg(2, 2), cmd.int_arg(3, 25), cmd.int_arg(4, 3)

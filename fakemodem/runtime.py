@@ -51,6 +51,8 @@ class FakeModem:
         """With ``link_path``, the port users open is a symlink that survives unplug/replug."""
         if self.link_path:
             if os.path.lexists(self.link_path):
+                if not os.path.islink(self.link_path):
+                    raise ValueError(f"link_path {self.link_path!r} exists and is not a symlink")
                 os.unlink(self.link_path)
             os.symlink(self._pty.path, self.link_path)
 

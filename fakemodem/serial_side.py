@@ -30,10 +30,12 @@ class SerialSide:
         self.terminator = b"\r"
         self.busy_reply: Optional[bytes] = None
         self.executing = False
-        self._want_payload = False
+        self._want_payload = 0  # payload bytes read_exact still waits for
+        self._awaiting_command = False
         self._staged = deque()
         self._stage_timer = None
         self.received_commands = deque(maxlen=100_000)  # the most recent command lines, for tests
+        self.writes = 0  # how many writes the module made (tells whether a command answered yet)
 
     # --- input --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -52,8 +54,14 @@ class SerialSide:
         return len(self._inbox)
 
     @property
-    def waiting_for_payload(self) -> bool:
-        return self._want_payload
+    def payload_missing(self) -> int:
+        """How many more payload bytes a send is waiting for (0 when none is)."""
+        return max(0, self._want_payload - len(self._inbox)) if self._want_payload else 0
+
+    @property
+    def idle(self) -> bool:
+        """True while the module waits for a command and has no complete line to take."""
+        return self._awaiting_command and not self.executing and not self._arrived.done()
 
     def _refuse_lines(self) -> None:
         """Input during a running command: every complete line is answered busy and dropped."""
@@ -66,9 +74,11 @@ class SerialSide:
             del self._inbox[: end + len(self.terminator)]
             self.write(self.busy_reply)
 
-    async def _more(self) -> None:
+    def _more(self) -> asyncio.Future:
+        """A future that completes when more bytes arrive; made at once, so that nothing fed
+        before the caller starts waiting on it can be missed."""
         self._arrived = self._loop.create_future()
-        await self._arrived
+        return self._arrived
 
     async def read_command(self, echo: bool) -> str:
         """The next command line, echoed back (terminator included) when ``echo`` is on."""
@@ -80,7 +90,11 @@ class SerialSide:
             if end < 0:
                 if len(self._inbox) > MAX_LINE:
                     self._inbox.clear()
-                await self._more()
+                self._awaiting_command = True
+                try:
+                    await self._more()
+                finally:
+                    self._awaiting_command = False
                 continue
             raw = bytes(self._inbox[:end])
             del self._inbox[: end + len(self.terminator)]
@@ -94,18 +108,18 @@ class SerialSide:
     async def read_exact(self, count: int, timeout: float) -> Optional[bytes]:
         """Exactly ``count`` payload bytes, or None if they do not all come within ``timeout``."""
         deadline = self._loop.time() + timeout
-        self._want_payload = True
+        self._want_payload = count
         try:
             while len(self._inbox) < count:
                 left = deadline - self._loop.time()
                 if left <= 0:
                     return None
                 try:
-                    await asyncio.wait_for(self._more(), left)
+                    await asyncio.wait_for(self._more(), left)  # a future, not a coroutine
                 except asyncio.TimeoutError:
                     return None
         finally:
-            self._want_payload = False
+            self._want_payload = 0
         data = bytes(self._inbox[:count])
         del self._inbox[:count]
         return data
@@ -119,6 +133,7 @@ class SerialSide:
     def write(self, data: bytes) -> None:
         if not data:
             return
+        self.writes += 1
         if self._staged or (self.faults and len(data) > 1 and self.faults.chance("split")):
             self._staged.extend(self.faults.pieces(data) if len(data) > 1 else [data])
             if self._stage_timer is None:
