@@ -71,6 +71,13 @@ def _firmware(text: str) -> str:
     return text
 
 
+def _record(text: str) -> str:
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK) or os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write a trace at {text!r}")
+    return text
+
+
 def _link(text: str) -> str:
     """A path for the symlink: its directory must exist, and only a symlink may be replaced."""
     path = os.path.abspath(text)
@@ -102,6 +109,8 @@ def main(argv=None) -> int:
                         help="inject a fault (see fakemodem/faults.py), e.g. split=0.2 or delay=0.01")
     parser.add_argument("--seed", type=int, help="seed for the fault choices (reproducible runs)")
     parser.add_argument("--link", type=_link, metavar="PATH", help="also expose the port as a symlink at PATH")
+    parser.add_argument("--record", type=_record, metavar="PATH",
+                        help="write every line and payload, both directions, to PATH as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
     args = parser.parse_args(argv)
     if args.dialect != "esp8285" and (args.network or args.firmware):
@@ -124,7 +133,7 @@ def main(argv=None) -> int:
     else:
         options["registration_delay"] = args.registration_delay
     with FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
-                   link_path=args.link, **options) as modem:
+                   link_path=args.link, record=args.record, **options) as modem:
         print(modem.port, flush=True)
         stop.wait()
     return 0

@@ -76,7 +76,7 @@ class Links:
         if link.kind == "UDP":
             while bridge.datagrams:
                 data, sender = bridge.read()
-                self.m.serial.write(self._frame_head(link, len(data), sender) + data)
+                self.m.serial.write_frame(self._frame_head(link, len(data), sender), data)
             return
         frame = 1460 if self.m.major == 1 else 2920
         while bridge.rx:
@@ -85,7 +85,7 @@ class Links:
             if self.m.corrupt is not None:
                 how, self.m.corrupt = self.m.corrupt, None
                 announced = 99999999 if how == "absurd" else 2 * len(data)
-            self.m.serial.write(self._frame_head(link, announced, link.remote) + data)
+            self.m.serial.write_frame(self._frame_head(link, announced, link.remote), data)
         if self.m.serial.backlog > UART_BACKLOG and not bridge.closed:
             bridge.transport.pause_reading()
             self._resume_when_drained(link)
@@ -255,15 +255,15 @@ class Links:
             how, m.corrupt = m.corrupt, None
             head = b"+CIPRECVDATA,%d:" if m.major == 1 else b"+CIPRECVDATA:%d,"
             if how == "absurd":
-                m.serial.write(b"\r\n" + head % 99999999 + data + b"\r\nOK\r\n")
+                m.serial.write_frame(b"\r\n" + head % 99999999, data, b"\r\nOK\r\n")
             else:
-                m.serial.write(b"\r\n" + head % (2 * len(data)) + data)  # and nothing more
+                m.serial.write_frame(b"\r\n" + head % (2 * len(data)), data)  # and nothing more
             return
         if m.major == 1:
-            m.serial.write(b"\r\n+CIPRECVDATA,%d:" % len(data) + data + b"\r\nOK\r\n")
+            m.serial.write_frame(b"\r\n+CIPRECVDATA,%d:" % len(data), data, b"\r\nOK\r\n")
         else:
             where = b'"%s",%d,' % (sender[0].encode(), sender[1]) if m.dinfo else b""
-            m.serial.write(b"+CIPRECVDATA:%d," % len(data) + where + data + b"\r\nOK\r\n")
+            m.serial.write_frame(b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
         if empty or m.passive_rearm == "read":
             link.armed = True
         if empty and link.close_pending:

@@ -54,6 +54,7 @@ class EmulatedModule:
         self.serial.listening = False  # input before boot completes is lost, as on a module
         await asyncio.sleep(self.boot_delay)
         self.serial.listening = True
+        self.serial.note("boot")
         self.announce_boot()
 
     async def _execute(self, line: str) -> None:
@@ -105,6 +106,7 @@ class EmulatedModule:
 
     def restart(self) -> None:
         """The dialect resets its state, then this makes the loop boot again."""
+        self.serial.note("restart")
         self._reboot.set()
 
     # --- commands every module has ------------------------------------------------------------

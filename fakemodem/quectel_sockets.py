@@ -256,7 +256,7 @@ class SocketServices:
             m.ip_error(569)
             return
         if m.payload_echo == "qisde" and m.qisde or m.payload_echo == "both" and m.qisde and m.echo:
-            m.serial.write(data)
+            m.serial.write_frame(b"", data)
         bridge = sock.bridge
         if sock.state != CONNECTED or bridge is None or bridge.closed:
             m.ip_error(567)
@@ -302,13 +302,13 @@ class SocketServices:
         if m.corrupt is not None:
             how, m.corrupt = m.corrupt, None
             if how == "absurd":
-                m.serial.write(b"\r\n+QIRD: 99999999\r\n" + data + b"\r\n\r\nOK\r\n")
+                m.serial.write_frame(b"\r\n+QIRD: 99999999\r\n", data, b"\r\n\r\nOK\r\n")
             else:
-                m.serial.write(b"\r\n+QIRD: %d\r\n" % (2 * len(data)) + data)  # and nothing more
+                m.serial.write_frame(b"\r\n+QIRD: %d\r\n" % (2 * len(data)), data)  # and nothing more
             return
         noise = m.faults.noise(m.BENIGN_URCS)
-        m.serial.write(noise + b"\r\n" + header + b"\r\n" + data + b"\r\n" + m.faults.noise(m.BENIGN_URCS)
-                       + b"\r\nOK\r\n")
+        m.serial.write_frame(noise + b"\r\n" + header + b"\r\n", data,
+                             b"\r\n" + m.faults.noise(m.BENIGN_URCS) + b"\r\nOK\r\n")
 
     async def qicfg_keepalive(self, cmd: ATCommand) -> None:
         if len(cmd.args) == 1:

@@ -14,6 +14,7 @@ from typing import Optional
 from . import dialects
 from .faults import Faults
 from .pty_port import PtyPort
+from .recorder import Recorder
 from .serial_side import SerialSide
 from .uart import Uart
 
@@ -21,11 +22,13 @@ from .uart import Uart
 class FakeModem:
     """An emulated module on a pty. ``FakeModem("quectel", hosts={...})``; ``.port`` is the path.
 
-    It starts at once and serves until :meth:`close` (or the end of a ``with`` block).
+    It starts at once and serves until :meth:`close` (or the end of a ``with`` block). With
+    ``record`` (a path), everything on the line is written there as JSON lines
+    (:mod:`fakemodem.recorder`).
     """
 
     def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, faults=None,
-                 seed: Optional[int] = None, link_path: Optional[str] = None, **options):
+                 seed: Optional[int] = None, link_path: Optional[str] = None, record=None, **options):
         module_class = dialects.get(dialect)
         self.baudrate = baudrate
         self.dialect = dialect
@@ -41,6 +44,7 @@ class FakeModem:
         self.module = None
         self._module_class = module_class
         self._options = options
+        self.recorder = Recorder(record, dialect, dict(options, baudrate=baudrate)) if record else None
         self._thread.start()
         self._ready.wait()
         if self._startup_error is not None:
@@ -57,7 +61,7 @@ class FakeModem:
             os.symlink(self._pty.path, self.link_path)
 
     def _plug_in(self) -> None:
-        self.serial = SerialSide(self.loop, faults=self.faults)
+        self.serial = SerialSide(self.loop, faults=self.faults, recorder=self.recorder)
         self.uart = Uart(self.loop, self._pty.master, self.baudrate, self.serial.feed)
         self.serial.line = self.uart
         self.module = self._module_class(self.serial, faults=self.faults, **self._options)
@@ -142,6 +146,7 @@ class FakeModem:
     def unplug(self) -> None:
         """The USB cable comes out: the port vanishes and the module loses power."""
         def pull():
+            self.serial.note("unplug")
             self._main.cancel()
             asyncio.ensure_future(self.module.shut_down())
             self.serial.close()
@@ -156,12 +161,15 @@ class FakeModem:
         self._pty = PtyPort()
         self._link_port()
         self.call(self._plug_in)
+        self.call(self.serial.note, "replug")
 
     def close(self) -> None:
         if self._thread.is_alive() and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(10)
         self._pty.close()
+        if self.recorder is not None:
+            self.recorder.close()
         if self.link_path and os.path.lexists(self.link_path):
             os.unlink(self.link_path)
 

@@ -17,19 +17,21 @@ class SerialSide:
 
     ``terminator`` ends a command line (CR for Quectel, CR LF for ESP-AT). With ``busy_reply`` set,
     a command line that arrives while the module is still executing one is answered with it and
-    discarded, as ESP-AT firmware does.
+    discarded, as ESP-AT firmware does. ``recorder`` (a :class:`fakemodem.recorder.Recorder`), when
+    set, is told of every command line, payload and write.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, line=None, faults=None):
+    def __init__(self, loop: asyncio.AbstractEventLoop, line=None, faults=None, recorder=None):
         self._loop = loop
         self.line = line  # where output goes: write(bytes) and backlog
         self.faults = faults  # fakemodem.faults.Faults: split writes
+        self.recorder = recorder
         self._inbox = bytearray()
         self._arrived: Optional[asyncio.Future] = None
         self.listening = False  # input before boot completes is dropped, as on a module
         self.terminator = b"\r"
         self.busy_reply: Optional[bytes] = None
-        self.executing = False
+        self._executing = False
         self._want_payload = 0  # payload bytes read_exact still waits for
         self._awaiting_command = False
         self._staged = deque()
@@ -40,7 +42,11 @@ class SerialSide:
     # --- input --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Bytes that reached the module's UART."""
-        if not self.listening or not data:
+        if not data:
+            return
+        if not self.listening:
+            if self.recorder is not None:
+                self.recorder.dropped(data)
             return
         self._inbox += data
         if self.executing and self.busy_reply and not self._want_payload:
@@ -52,6 +58,18 @@ class SerialSide:
     def pending_input(self) -> int:
         """Bytes received but not yet taken as a command or payload."""
         return len(self._inbox)
+
+    @property
+    def executing(self) -> bool:
+        """True while the module runs a command."""
+        return self._executing
+
+    @executing.setter
+    def executing(self, value: bool) -> None:
+        # lines already received when a command starts came in behind it on the wire
+        self._executing = value
+        if value and self.busy_reply:
+            self._refuse_lines()
 
     @property
     def payload_missing(self) -> int:
@@ -71,6 +89,8 @@ class SerialSide:
                 if len(self._inbox) > MAX_LINE:
                     self._inbox.clear()
                 return
+            if self.recorder is not None:
+                self.recorder.refused(bytes(self._inbox[:end]))
             del self._inbox[: end + len(self.terminator)]
             self.write(self.busy_reply)
 
@@ -103,6 +123,8 @@ class SerialSide:
             line = raw.decode("latin-1").strip()
             if line:
                 self.received_commands.append(line)
+                if self.recorder is not None:
+                    self.recorder.command(line)
                 return line
 
     async def read_exact(self, count: int, timeout: float) -> Optional[bytes]:
@@ -122,6 +144,8 @@ class SerialSide:
             self._want_payload = 0
         data = bytes(self._inbox[:count])
         del self._inbox[:count]
+        if self.recorder is not None:
+            self.recorder.payload_in(data)
         return data
 
     # --- output -------------------------------------------------------------------------------
@@ -131,6 +155,21 @@ class SerialSide:
         return self.line.backlog if self.line is not None else 0
 
     def write(self, data: bytes) -> None:
+        """Text the module prints: result codes, information lines, URCs, prompts."""
+        if self.recorder is not None:
+            self.recorder.output(data)
+        self._send(data)
+
+    def write_frame(self, head: bytes, payload: bytes, tail: bytes = b"") -> None:
+        """A header, raw data and a trailer in one write (``+IPD``, ``+QIRD``, an echoed
+        payload...); the recorder keeps the data apart from the text around it."""
+        if self.recorder is not None:
+            self.recorder.output(head)
+            self.recorder.payload_out(payload)
+            self.recorder.output(tail)
+        self._send(head + payload + tail)
+
+    def _send(self, data: bytes) -> None:
         if not data:
             return
         self.writes += 1
@@ -147,6 +186,11 @@ class SerialSide:
         self.line.write(self._staged.popleft())
         if self._staged:
             self._stage_timer = self._loop.call_later(0.001, self._release_piece)
+
+    def note(self, event: str) -> None:
+        """An event for the recorder (boot, restart, unplug...)."""
+        if self.recorder is not None:
+            self.recorder.event(event)
 
     def close(self) -> None:
         if self._stage_timer is not None:
