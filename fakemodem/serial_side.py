@@ -31,7 +31,7 @@ class SerialSide:
         self.listening = False  # input before boot completes is dropped, as on a module
         self.terminator = b"\r"
         self.busy_reply: Optional[bytes] = None
-        self._executing = False
+        self.executing = False
         self._want_payload = 0  # payload bytes read_exact still waits for
         self._awaiting_command = False
         self._staged = deque()
@@ -58,18 +58,6 @@ class SerialSide:
     def pending_input(self) -> int:
         """Bytes received but not yet taken as a command or payload."""
         return len(self._inbox)
-
-    @property
-    def executing(self) -> bool:
-        """True while the module runs a command."""
-        return self._executing
-
-    @executing.setter
-    def executing(self, value: bool) -> None:
-        # lines already received when a command starts came in behind it on the wire
-        self._executing = value
-        if value and self.busy_reply:
-            self._refuse_lines()
 
     @property
     def payload_missing(self) -> int:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 from fakemodem import FakeModem
 
@@ -69,6 +70,7 @@ def test_esp_frames_busy_refusals_and_noise_are_recorded(tmp_path, echo_server):
         at.command('AT+CWJAP="lab","pw"')
         at.command("AT+CIPMUX=1")
         at.write(b'AT+CIPSTART=1,"TCP","127.0.0.66",80\r\n')  # never answers: the module stays busy
+        time.sleep(0.1)  # the connect has begun
         at.write(b"AT+CIPSTATUS\r\n")
         at.read_until(rb"busy p\.\.\.\r\n")
         at.read_until(rb"1,CLOSED\r\n")
