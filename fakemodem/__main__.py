@@ -12,7 +12,7 @@ import sys
 import threading
 
 from . import dialects
-from .esp import check_firmware
+from . import profiles
 from .faults import parse_cli
 from .runtime import FakeModem
 
@@ -65,7 +65,7 @@ def _fault(text: str):
 
 def _firmware(text: str) -> str:
     try:
-        check_firmware(text)
+        profiles.esp(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
@@ -76,6 +76,13 @@ def _record(text: str) -> str:
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK) or os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"cannot write a trace at {text!r}")
     return text
+
+
+def _model(text: str) -> str:
+    try:
+        return profiles.quectel(text).model
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _link(text: str) -> str:
@@ -99,7 +106,9 @@ def main(argv=None) -> int:
                         help="never answer connections to ADDRESS (repeatable)")
     parser.add_argument("--network", action="append", type=_pair, default=[], metavar="SSID=PASSWORD",
                         help="esp8285: a Wi-Fi network the module can join (repeatable)")
-    parser.add_argument("--firmware", type=_firmware, help="esp8285: AT firmware version, 1.x (default 1.7.4) or 2.x")
+    parser.add_argument("--firmware", type=_firmware,
+                        help=f"esp8285: AT firmware, {' or '.join(profiles.ESP)} (default 1.7) or a release such as 2.2.0")
+    parser.add_argument("--model", type=_model, help=f"quectel: {', '.join(profiles.QUECTEL)} (default BG96)")
     parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
@@ -115,8 +124,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.dialect != "esp8285" and (args.network or args.firmware):
         parser.error("--network and --firmware are for the esp8285 dialect")
-    if args.dialect == "esp8285" and args.registration_delay:
-        parser.error("--registration-delay is for the quectel dialect")
+    if args.dialect == "esp8285" and (args.registration_delay or args.model):
+        parser.error("--registration-delay and --model are for the quectel dialect")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
     hosts = {}
@@ -132,6 +141,8 @@ def main(argv=None) -> int:
             options["firmware"] = args.firmware
     else:
         options["registration_delay"] = args.registration_delay
+        if args.model:
+            options["model"] = args.model
     with FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
                    link_path=args.link, record=args.record, **options) as modem:
         print(modem.port, flush=True)

@@ -13,7 +13,6 @@ from typing import Optional, Tuple, Union
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
 
-MAX_LINKS = 5
 UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
 
 
@@ -34,7 +33,8 @@ class Links:
         self.links = {}
         self.server: Optional[asyncio.AbstractServer] = None
         self.server_port = 0
-        self.max_conn = MAX_LINKS
+        self.max_links = module.profile.links
+        self.max_conn = self.max_links
 
     def any_open(self) -> bool:
         return bool(self.links) or self.server is not None
@@ -45,12 +45,12 @@ class Links:
     def _ids(self, cmd: ATCommand):
         """(link id, index of the first argument after it) for the CIPMUX mode in force."""
         if self.m.mux:
-            return cmd.number(0, 0, MAX_LINKS - 1), 1
+            return cmd.number(0, 0, self.max_links - 1), 1
         return 0, 0
 
     # --- events from the host side ---------------------------------------------------------------
     def _passive_for(self, link: Link) -> bool:
-        return self.m.passive and (link.kind == "TCP" or self.m.major >= 2)  # 1.x: passive is TCP only
+        return self.m.passive and (link.kind == "TCP" or self.m.profile.passive_udp)  # 1.x: TCP only
 
     def _on_data(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
@@ -67,7 +67,7 @@ class Links:
     def _frame_head(self, link: Link, length: int, sender: Tuple[str, int]) -> bytes:
         head = f"+IPD,{link.id},{length}" if self.m.mux else f"+IPD,{length}"
         if self.m.dinfo:
-            ip = f'"{sender[0]}"' if self.m.major >= 2 else sender[0]
+            ip = f'"{sender[0]}"' if self.m.profile.quoted_ip else sender[0]
             head += f",{ip},{sender[1]}"
         return b"\r\n" + head.encode() + b":"
 
@@ -78,7 +78,7 @@ class Links:
                 data, sender = bridge.read()
                 self.m.serial.write_frame(self._frame_head(link, len(data), sender), data)
             return
-        frame = 1460 if self.m.major == 1 else 2920
+        frame = self.m.profile.frame_max
         while bridge.rx:
             data = bridge.read(frame)
             announced = len(data)
@@ -123,7 +123,7 @@ class Links:
     # --- AT+CIPSTART ------------------------------------------------------------------------------
     async def cipstart(self, cmd: ATCommand) -> None:
         m = self.m
-        if m.mux and cmd.int_arg(0) is not None and not 0 <= cmd.int_arg(0) < MAX_LINKS:
+        if m.mux and cmd.int_arg(0) is not None and not 0 <= cmd.int_arg(0) < self.max_links:
             m.fail_detail("ID ERROR")
             return
         link_id, at = self._ids(cmd)
@@ -215,7 +215,7 @@ class Links:
             if link.kind != "UDP":
                 raise ValueError("a destination is for UDP links only")
             destination = (str(ipaddress.ip_address(cmd.arg(at + 1))), cmd.number(at + 2, 1, 65535))
-        m.serial.write(b"\r\nOK\r\n> " if m.major == 1 else b"\r\nOK\r\n\r\n>")
+        m.serial.write(m.prompt)
         data = await m.serial.read_exact(length, timeout=10.0)
         if data is None:
             m.final("ERROR")
@@ -271,7 +271,7 @@ class Links:
 
     async def ciprecvlen(self, cmd: ATCommand) -> None:
         fields = []
-        for link_id in range(MAX_LINKS):
+        for link_id in range(self.max_links):
             link = self.links.get(link_id)
             if link is None:
                 fields.append("")
@@ -282,8 +282,8 @@ class Links:
     # --- closing ----------------------------------------------------------------------------------
     async def cipclose(self, cmd: ATCommand) -> None:
         m = self.m
-        link_id = cmd.number(0, 0, MAX_LINKS) if cmd.kind == "write" else 0
-        targets = list(self.links.values()) if link_id == MAX_LINKS else [self.links.get(link_id)]
+        link_id = cmd.number(0, 0, self.max_links) if cmd.kind == "write" else 0
+        targets = list(self.links.values()) if link_id == self.max_links else [self.links.get(link_id)]
         if None in targets:
             m.fail_detail("UNLINK")
             return
@@ -310,7 +310,7 @@ class Links:
         if cmd.kind == "read":
             self.m.reply(f"+CIPSERVERMAXCONN:{self.max_conn}")
             return
-        self.max_conn = cmd.number(0, 1, MAX_LINKS)
+        self.max_conn = cmd.number(0, 1, self.max_links)
         self.m.final("OK")
 
     async def cipserver(self, cmd: ATCommand) -> None:
@@ -337,7 +337,7 @@ class Links:
         m.final("OK")
 
     def _incoming(self):
-        free = [i for i in range(MAX_LINKS) if i not in self.links]
+        free = [i for i in range(self.max_links) if i not in self.links]
         accepted = sum(1 for link in self.links.values() if link.tetype == 1)
         if not free or accepted >= self.max_conn:
             return RefuseConnection()
@@ -363,7 +363,7 @@ class Links:
         self.m.reply(f"STATUS:{stat}", *self._status_lines("+CIPSTATUS:"))
 
     async def cipstate(self, cmd: ATCommand) -> None:
-        if self.m.major == 1:
+        if not self.m.profile.state_queries:
             self.m.final("ERROR")  # 2.x only
             return
         self.m.reply(*self._status_lines("+CIPSTATE:"))

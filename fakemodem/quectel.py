@@ -1,11 +1,13 @@
-"""An emulated Quectel BG96-class module: the "QI" TCP/IP command set, per the application notes.
+"""An emulated Quectel module (BG96, BG95, EC25, EC200U): the "QI" TCP/IP command set, per the
+application notes.
 
-Written from ``shared/at-reference/quectel-tcpip.md`` only. Where that reference marks a behaviour
-unconfirmed, it is an option here (defaults in parentheses):
+Written from ``shared/at-reference/quectel-tcpip.md`` only. ``model`` picks a profile
+(:mod:`fakemodem.profiles`: limits, prompt, boot URCs, quirks, identity). Where the reference marks
+a behaviour unconfirmed, it is an option here (defaults in parentheses):
 
 * ``qiclose_unknown`` ("OK"): answer to AT+QICLOSE on an id that is not open ("OK" or "ERROR");
 * ``connected_state`` (2): <socket_state> reported for a connected client (2 or 3);
-* ``prompt`` (b"\\r\\n> "): the data prompt bytes;
+* ``prompt`` (the profile's, b"\\r\\n> "): the data prompt bytes;
 * ``dnsgip_failure_fields`` (1): 1 -> ``"dnsgip",565``; 3 -> ``"dnsgip",565,0,0``;
 * ``ip_error_style`` ("ERROR"): TCP/IP failures as ERROR, or "CME" for ``+CME ERROR: 5xx``;
 * ``payload_echo`` ("both"): QISEND payload echoed when ATE *and* QISDE are on ("both"), on
@@ -24,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from . import profiles
 from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .faults import Faults
@@ -33,7 +36,6 @@ from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
 
-MAX_CONTEXT = 16
 
 
 @dataclass
@@ -46,25 +48,27 @@ class Context:
 
 
 class QuectelModule(EmulatedModule):
-    def __init__(self, serial: SerialSide, *, hosts: Optional[Dict[str, object]] = None, blackhole=(),
-                 allow_outside: bool = False, boot_delay: float = 0.05,
-                 boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
-                 echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
+    def __init__(self, serial: SerialSide, *, model: str = "BG96", hosts: Optional[Dict[str, object]] = None,
+                 blackhole=(), allow_outside: bool = False, boot_delay: float = 0.05, boot_urcs=None, echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
                  local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
-                 prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
+                 prompt: Optional[bytes] = None, dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
                  qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
+        self.profile = profiles.quectel(model)
+        self.identity, self.radio = self.profile.identity, self.profile.radio  # for identification answers
+        if recv_with_length and not self.profile.recvind:
+            raise ValueError(f"{self.profile.model} has no AT+QICFG=\"recvind\"")
         self.network = Network(hosts, blackhole, allow_outside)
-        self.boot_urcs = tuple(boot_urcs)
+        self.boot_urcs = tuple(self.profile.boot_urcs if boot_urcs is None else boot_urcs)
         self.registration_delay = registration_delay
         self.sim = sim
         self.local_ip = local_ip
         self.qiclose_unknown = qiclose_unknown
         self.connected_state = connected_state
-        self.prompt = prompt
+        self.prompt = self.profile.prompt if prompt is None else prompt
         self.dnsgip_failure_fields = dnsgip_failure_fields
         self.ip_error_style = ip_error_style
         self.payload_echo = payload_echo
@@ -238,7 +242,7 @@ class QuectelModule(EmulatedModule):
 
     # --- data context ---------------------------------------------------------------------------
     async def qicsgp(self, cmd: ATCommand) -> None:
-        ctx = self.contexts.setdefault(cmd.number(0, 1, MAX_CONTEXT), Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
         if len(cmd.args) == 1:
             self.reply(f'+QICSGP: 1,"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
             return
@@ -256,7 +260,7 @@ class QuectelModule(EmulatedModule):
             lines = [f'+QIACT: {i},1,1,"{self.local_ip}"' for i, c in sorted(self.contexts.items()) if c.active]
             self.reply(*lines)
             return
-        ctx = self.contexts.setdefault(cmd.number(0, 1, MAX_CONTEXT), Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
         if ctx.active or not self.registered():
             self.ip_error(561)
             return
@@ -265,7 +269,7 @@ class QuectelModule(EmulatedModule):
         self.final("OK")
 
     async def qideact(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.number(0, 1, MAX_CONTEXT)
+        ctx_id = cmd.number(0, 1, self.profile.contexts)
         ctx = self.contexts.get(ctx_id)
         self.services.drop_context(ctx_id)
         if ctx is not None:
@@ -278,7 +282,7 @@ class QuectelModule(EmulatedModule):
 
     # --- name resolution ------------------------------------------------------------------------
     async def qidnsgip(self, cmd: ATCommand) -> None:
-        ctx_id, name = cmd.number(0, 1, MAX_CONTEXT), cmd.arg(1)
+        ctx_id, name = cmd.number(0, 1, self.profile.contexts), cmd.arg(1)
         if not self.context_active(ctx_id) or not name:
             self.ip_error(561 if name else 552)
             return
@@ -296,7 +300,7 @@ class QuectelModule(EmulatedModule):
             self.urc(f'+QIURC: "dnsgip","{address}"')
 
     async def qidnscfg(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.number(0, 1, MAX_CONTEXT)
+        ctx_id = cmd.number(0, 1, self.profile.contexts)
         if len(cmd.args) == 1:
             self.reply(f'+QIDNSCFG: {ctx_id},"10.0.0.53","10.0.0.54"')
         else:
@@ -311,6 +315,8 @@ class QuectelModule(EmulatedModule):
             await self.services.qicfg_keepalive(cmd)
             return
         if name == "recvind":
+            if not self.profile.recvind:
+                raise ValueError(f"no recvind on {self.profile.model}")
             if len(cmd.args) == 1:
                 self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
                 return
