@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import floor, report, tls
+from . import floor, pacing, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -68,6 +68,10 @@ def main(argv=None) -> int:
     started = time.time()
     results = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "runs": [], "floor": {},
                "memory": {}}
+    paced = [baud for baud in rates if baud]
+    if paced:
+        log(f"emulator UART pacing at {', '.join(map(str, paced))} baud")
+        results["pacing"] = pacing.measure(paced, 1.0 if args.quick else 2.0)
     for baud in rates:
         log(f"pyserial floor at {baud or 'unthrottled'} baud")
         results["floor"][report._rate_name(baud)] = floor.measure(sizes(baud, args.quick), baud)

@@ -12,7 +12,7 @@ import tty
 
 import serial
 
-TICK = 0.005
+TICK = 0.001  # the emulator's UART hands bytes over about every millisecond (fakemodem/uart.py)
 
 
 def _paced_write(fd: int, data: bytes, rate) -> None:

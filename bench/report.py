@@ -45,6 +45,13 @@ def table(results: dict) -> str:
             lines.append(f"- {run['dialect']}: connect {t['connect']['commands']} commands, 32-byte request/response "
                          f"{t['request_response']['commands']} commands ({t['request_response']['round_trips']} "
                          f"round trips)")
+    for baud, directions in results.get("pacing", {}).items():
+        up, down = directions["host_to_module"], directions["module_to_host"]
+        lines.append(f"- pacing error of the emulator's UART at {baud} baud (median / p99 / max |error|): "
+                     f"module→host {down['median_abs_error_ms']:.2f} / {down['p99_abs_error_ms']:.2f} / "
+                     f"{down['max_abs_error_ms']:.1f} ms at {_pct(down['rate_of_line'])} of the line, "
+                     f"host→module {up['median_abs_error_ms']:.2f} / {up['p99_abs_error_ms']:.2f} / "
+                     f"{up['max_abs_error_ms']:.1f} ms at {_pct(up['rate_of_line'])}")
     memory = results.get("memory", {})
     for dialect, figures in memory.items():
         lines.append(f"- {dialect}: peak traced Python memory while downloading "

@@ -7,6 +7,6 @@
 It is an independent oracle for the atsock driver: written from the modem manuals' wire facts
 (``shared/at-reference/``), it imports nothing from ``atsock`` or ``modems``.
 """
-from .core import FakeModem
+from .runtime import FakeModem
 
 __all__ = ["FakeModem"]

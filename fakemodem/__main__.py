@@ -3,21 +3,98 @@
 The first line on stdout is the pty path to open; everything after it is log output on stderr.
 """
 import argparse
+import ipaddress
 import logging
+import math
+import os
 import signal
 import sys
 import threading
 
 from . import dialects
-from .core import FakeModem
+from . import profiles
 from .faults import parse_cli
+from .runtime import FakeModem
+
+
+def _pair(text: str):
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
 
 
 def _host(text: str):
-    name, sep, address = text.partition("=")
-    if not sep or not name or not address:
-        raise argparse.ArgumentTypeError(f"expected NAME=ADDRESS, got {text!r}")
-    return name, address
+    name, address = _pair(text)
+    return name, _address(address)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}")
+    return value
+
+
+def _baudrate(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 50 <= value <= 20_000_000:
+        raise argparse.ArgumentTypeError(f"expected a line rate in baud (50 to 20000000), got {text!r}")
+    return value
+
+
+def _fault(text: str):
+    try:
+        return parse_cli(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _firmware(text: str) -> str:
+    try:
+        profiles.esp(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _record(text: str) -> str:
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK) or os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"cannot write a trace at {text!r}")
+    return text
+
+
+def _model(text: str) -> str:
+    try:
+        return profiles.quectel(text).model
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _link(text: str) -> str:
+    """A path for the symlink: its directory must exist, and only a symlink may be replaced."""
+    path = os.path.abspath(text)
+    if not os.path.isdir(os.path.dirname(path)):
+        raise argparse.ArgumentTypeError(f"no directory {os.path.dirname(path)!r} for the link {text!r}")
+    if os.path.lexists(path) and not os.path.islink(path):
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a symlink; it will not be replaced")
+    if not os.access(os.path.dirname(path), os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot create a link in {os.path.dirname(path)!r}")
+    return path
 
 
 def main(argv=None) -> int:
@@ -25,22 +102,30 @@ def main(argv=None) -> int:
     parser.add_argument("dialect", choices=dialects.NAMES)
     parser.add_argument("--host", action="append", type=_host, default=[], metavar="NAME=ADDRESS",
                         help="answer DNS lookups of NAME with ADDRESS (repeatable)")
-    parser.add_argument("--blackhole", action="append", default=[], metavar="ADDRESS",
+    parser.add_argument("--blackhole", action="append", type=_address, default=[], metavar="ADDRESS",
                         help="never answer connections to ADDRESS (repeatable)")
-    parser.add_argument("--network", action="append", type=_host, default=[], metavar="SSID=PASSWORD",
+    parser.add_argument("--network", action="append", type=_pair, default=[], metavar="SSID=PASSWORD",
                         help="esp8285: a Wi-Fi network the module can join (repeatable)")
-    parser.add_argument("--firmware", help="esp8285: AT firmware version, 1.x (default 1.7.4) or 2.x")
-    parser.add_argument("--baudrate", type=int, help="pace the serial line at this rate (10 bits a byte)")
-    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--firmware", type=_firmware,
+                        help=f"esp8285: AT firmware, {' or '.join(profiles.ESP)} (default 1.7) or a release such as 2.2.0")
+    parser.add_argument("--model", type=_model, help=f"quectel: {', '.join(profiles.QUECTEL)} (default BG96)")
+    parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
+    parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
-    parser.add_argument("--registration-delay", type=float, default=0.0, metavar="SECONDS",
+    parser.add_argument("--registration-delay", type=_seconds, default=0.0, metavar="SECONDS",
                         help="quectel: time from boot until the network registration succeeds")
-    parser.add_argument("--fault", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--fault", action="append", type=_fault, default=[], metavar="NAME=VALUE",
                         help="inject a fault (see fakemodem/faults.py), e.g. split=0.2 or delay=0.01")
     parser.add_argument("--seed", type=int, help="seed for the fault choices (reproducible runs)")
-    parser.add_argument("--link", metavar="PATH", help="also expose the port as a symlink at PATH")
+    parser.add_argument("--link", type=_link, metavar="PATH", help="also expose the port as a symlink at PATH")
+    parser.add_argument("--record", type=_record, metavar="PATH",
+                        help="write every line and payload, both directions, to PATH as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
     args = parser.parse_args(argv)
+    if args.dialect != "esp8285" and (args.network or args.firmware):
+        parser.error("--network and --firmware are for the esp8285 dialect")
+    if args.dialect == "esp8285" and (args.registration_delay or args.model):
+        parser.error("--registration-delay and --model are for the quectel dialect")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
     hosts = {}
@@ -56,8 +141,10 @@ def main(argv=None) -> int:
             options["firmware"] = args.firmware
     else:
         options["registration_delay"] = args.registration_delay
-    with FakeModem(args.dialect, baudrate=args.baudrate, faults=parse_cli(args.fault), seed=args.seed,
-                   link_path=args.link, **options) as modem:
+        if args.model:
+            options["model"] = args.model
+    with FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
+                   link_path=args.link, record=args.record, **options) as modem:
         print(modem.port, flush=True)
         stop.wait()
     return 0

@@ -2,8 +2,12 @@
 
 Written separately from the driver's parser on purpose: the emulator is an independent oracle.
 """
+import re
 from dataclasses import dataclass
 from typing import List, Optional
+
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+_REQUIRED = object()
 
 
 @dataclass
@@ -18,10 +22,26 @@ class ATCommand:
         return self.args[index] if index < len(self.args) else default
 
     def int_arg(self, index: int, default: Optional[int] = None) -> Optional[int]:
+        """The argument as a decimal integer (ASCII digits, optional minus, at most 12 digits),
+        ``default`` when it is absent or empty. ValueError for anything else, which the command
+        loop answers as the firmware answers bad parameters."""
         value = self.arg(index)
         if value is None or value == "":
             return default
-        return int(value)  # ValueError is turned into ERROR by the caller
+        if not _INTEGER.fullmatch(value):
+            raise ValueError(f"not a number: {value[:20]!r}")
+        return int(value)
+
+    def number(self, index: int, low: int, high: int, default=_REQUIRED) -> int:
+        """An integer argument that must lie in ``low..high``; without ``default`` it must be there."""
+        value = self.int_arg(index)
+        if value is None:
+            if default is _REQUIRED:
+                raise ValueError(f"argument {index + 1} missing")
+            return default
+        if not low <= value <= high:
+            raise ValueError(f"argument {index + 1} out of range: {value}")
+        return value
 
 
 def split_args(text: str):

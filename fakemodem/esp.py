@@ -1,9 +1,10 @@
 """An emulated ESP8266/ESP8285 (NonOS AT 1.x) or ESP-AT 2.x module, per ``shared/at-reference/esp-at.md``.
 
-``firmware`` picks the generation ("1.7.4", the default as on ESP8285 boards, or "2.2.0"); what
-differs on the wire follows it: ``_CUR`` command names, ``FAIL`` vs ``ERROR`` after ``+CWJAP:<n>``,
-the ``> `` vs ``\\r\\n>`` prompt, quoted addresses in ``+IPD``/``+CIPDOMAIN``, the
-``+CIPRECVDATA`` layout, passive mode for TCP only (1.x) or UDP too (2.x), ``AT+CIPSTATE?`` (2.x).
+``firmware`` picks the profile (:mod:`fakemodem.profiles`): "1.7" (NonOS AT, the default as on
+ESP8285 boards) or "2.2" (ESP-AT), or a release of them such as "1.7.4" or "2.2.0". What differs on
+the wire follows it: ``_CUR`` command names, ``FAIL`` vs ``ERROR`` after ``+CWJAP:<n>``, the
+``> `` vs ``\\r\\n>`` prompt, quoted addresses in ``+IPD``/``+CIPDOMAIN``, the ``+CIPRECVDATA``
+layout, passive mode for TCP only (1.x) or UDP too (2.x), ``AT+CIPSTATE?`` (2.x).
 
 Options: ``networks`` (SSID -> password), ``hosts`` (name -> address), ``blackhole``,
 ``allow_outside`` (False: only loopback peers are real), ``boot_delay``, ``boot_noise`` (the 1.x
@@ -11,16 +12,19 @@ ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_t
 ``latency`` (seconds before each command's answer), ``passive_rearm`` ("empty": a new ``+IPD``
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
-``send_max`` (2048), ``rx_window`` (5760 bytes per link, as on ESP8266).
+``send_max`` and ``rx_window`` (the profile's: 2048, and 5760 bytes per link as on ESP8266), ``prompt``
+(the profile's).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
+import dataclasses
 import logging
 import os
 from typing import Dict, Optional
 
+from . import profiles
 from .atcommand import ATCommand
-from .core import SerialSide
+from .serial_side import SerialSide
 from .esp_links import Links
 from .faults import Faults
 from .module import EmulatedModule
@@ -71,18 +75,23 @@ def split_escaped(text: str):
 
 class EspModule(EmulatedModule):
     splitter = staticmethod(split_escaped)
-    def __init__(self, serial: SerialSide, *, firmware: str = "1.7.4", networks: Optional[Dict[str, str]] = None,
+    def __init__(self, serial: SerialSide, *, firmware: str = "1.7", networks: Optional[Dict[str, str]] = None,
                  hosts: Optional[Dict[str, object]] = None, blackhole=(), allow_outside: bool = False,
                  boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
-                 cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760,
-                 faults: Optional[Faults] = None):
+                 cipclose_reports_closed: bool = True, send_max: Optional[int] = None,
+                 rx_window: Optional[int] = None, prompt: Optional[bytes] = None, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
-        self.major = int(firmware.split(".")[0])
-        self.firmware = firmware
+        self.profile, self.firmware = profiles.esp(firmware)
+        self.major = self.profile.major
+        self.identity = dataclasses.replace(  # for identification answers: the version filled in
+            self.profile.identity, revision=self.firmware,
+            gmr_lines=tuple(line.format(version=self.firmware) for line in self.profile.identity.gmr_lines))
+        self.radio = self.profile.radio
+        self.prompt = self.profile.prompt if prompt is None else prompt
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_noise = boot_noise
@@ -90,8 +99,8 @@ class EspModule(EmulatedModule):
         self.connect_timeout = connect_timeout
         self.passive_rearm = passive_rearm
         self.cipclose_reports_closed = cipclose_reports_closed
-        self.send_max = send_max
-        self.rx_window = self.faults.buffer(rx_window)
+        self.send_max = self.profile.send_max if send_max is None else send_max
+        self.rx_window = self.faults.buffer(self.profile.rx_window if rx_window is None else rx_window)
         self.joined: Optional[str] = None
         self.mux = 0
         self.passive = False
@@ -108,7 +117,7 @@ class EspModule(EmulatedModule):
             "+CIPRECVDATA": self.links.ciprecvdata, "+CIPRECVLEN": self.links.ciprecvlen,
             "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
         })
-        if self.major == 1:  # the flash-saving variants of NonOS AT
+        if self.profile.cur_names:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
                 self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
 
@@ -160,7 +169,7 @@ class EspModule(EmulatedModule):
 
     def fail_detail(self, detail: str) -> None:
         """1.x explains a failure on a line of its own before ERROR; 2.x says just ERROR."""
-        if self.major == 1 and detail:
+        if self.profile.error_details and detail:
             self.info(detail)
         self.final("ERROR")
 
@@ -210,6 +219,8 @@ class EspModule(EmulatedModule):
             else:
                 self.reply(f'+CWJAP:"{self.joined}","aa:bb:cc:dd:ee:ff",6,-52')
             return
+        if cmd.kind != "write" or not cmd.arg(0):
+            raise ValueError("AT+CWJAP needs an SSID")
         ssid, password = cmd.arg(0), cmd.arg(1, "")
         if self.joined is not None:
             self.joined = None
@@ -226,7 +237,7 @@ class EspModule(EmulatedModule):
             self.final("OK")
             return
         self.info(f"+CWJAP:{code}")
-        self.final("FAIL" if self.major == 1 else "ERROR")
+        self.final(self.profile.cwjap_failure)
 
     async def cwqap(self, cmd: ATCommand) -> None:
         self.final("OK")
@@ -262,18 +273,18 @@ class EspModule(EmulatedModule):
         if self.links.any_open():
             self.fail_detail("link is builded")
             return
-        self.mux = cmd.int_arg(0)
+        self.mux = cmd.number(0, 0, 1)
         self.final("OK")
 
     async def ciprecvmode(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+CIPRECVMODE:{int(self.passive)}")
             return
-        self.passive = cmd.int_arg(0) == 1
+        self.passive = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cipdinfo(self, cmd: ATCommand) -> None:
-        self.dinfo = cmd.int_arg(0) == 1
+        self.dinfo = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cipdomain(self, cmd: ATCommand) -> None:
@@ -281,4 +292,4 @@ class EspModule(EmulatedModule):
         if not addresses:
             self.fail_detail("DNS Fail")
             return
-        self.reply(f'+CIPDOMAIN:"{addresses[0]}"' if self.major >= 2 else f"+CIPDOMAIN:{addresses[0]}")
+        self.reply(f'+CIPDOMAIN:"{addresses[0]}"' if self.profile.quoted_ip else f"+CIPDOMAIN:{addresses[0]}")

@@ -6,13 +6,13 @@ and the host socket paused while the UART is behind). Passive receive (AT+CIPREC
 socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
 """
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
 
-MAX_LINKS = 5
 UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
 
 
@@ -33,7 +33,8 @@ class Links:
         self.links = {}
         self.server: Optional[asyncio.AbstractServer] = None
         self.server_port = 0
-        self.max_conn = MAX_LINKS
+        self.max_links = module.profile.links
+        self.max_conn = self.max_links
 
     def any_open(self) -> bool:
         return bool(self.links) or self.server is not None
@@ -42,14 +43,14 @@ class Links:
         return f"{link_id},{text}" if self.m.mux else text
 
     def _ids(self, cmd: ATCommand):
-        """(link id, remaining arguments) for the CIPMUX mode in force."""
+        """(link id, index of the first argument after it) for the CIPMUX mode in force."""
         if self.m.mux:
-            return cmd.int_arg(0), cmd.args[1:]
-        return 0, cmd.args
+            return cmd.number(0, 0, self.max_links - 1), 1
+        return 0, 0
 
     # --- events from the host side ---------------------------------------------------------------
     def _passive_for(self, link: Link) -> bool:
-        return self.m.passive and (link.kind == "TCP" or self.m.major >= 2)  # 1.x: passive is TCP only
+        return self.m.passive and (link.kind == "TCP" or self.m.profile.passive_udp)  # 1.x: TCP only
 
     def _on_data(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
@@ -66,7 +67,7 @@ class Links:
     def _frame_head(self, link: Link, length: int, sender: Tuple[str, int]) -> bytes:
         head = f"+IPD,{link.id},{length}" if self.m.mux else f"+IPD,{length}"
         if self.m.dinfo:
-            ip = f'"{sender[0]}"' if self.m.major >= 2 else sender[0]
+            ip = f'"{sender[0]}"' if self.m.profile.quoted_ip else sender[0]
             head += f",{ip},{sender[1]}"
         return b"\r\n" + head.encode() + b":"
 
@@ -75,16 +76,16 @@ class Links:
         if link.kind == "UDP":
             while bridge.datagrams:
                 data, sender = bridge.read()
-                self.m.serial.write(self._frame_head(link, len(data), sender) + data)
+                self.m.serial.write_frame(self._frame_head(link, len(data), sender), data)
             return
-        frame = 1460 if self.m.major == 1 else 2920
+        frame = self.m.profile.frame_max
         while bridge.rx:
             data = bridge.read(frame)
             announced = len(data)
             if self.m.corrupt is not None:
                 how, self.m.corrupt = self.m.corrupt, None
                 announced = 99999999 if how == "absurd" else 2 * len(data)
-            self.m.serial.write(self._frame_head(link, announced, link.remote) + data)
+            self.m.serial.write_frame(self._frame_head(link, announced, link.remote), data)
         if self.m.serial.backlog > UART_BACKLOG and not bridge.closed:
             bridge.transport.pause_reading()
             self._resume_when_drained(link)
@@ -122,14 +123,20 @@ class Links:
     # --- AT+CIPSTART ------------------------------------------------------------------------------
     async def cipstart(self, cmd: ATCommand) -> None:
         m = self.m
-        link_id, rest = self._ids(cmd)
-        kind, host, port = rest[0], rest[1], int(rest[2])
+        if m.mux and cmd.int_arg(0) is not None and not 0 <= cmd.int_arg(0) < self.max_links:
+            m.fail_detail("ID ERROR")
+            return
+        link_id, at = self._ids(cmd)
+        kind, host, port = cmd.arg(at), cmd.arg(at + 1), cmd.number(at + 2, 0, 65535)
         if kind not in ("TCP", "UDP"):
             m.fail_detail("Link type ERROR")
             return
-        if not 0 <= link_id < MAX_LINKS:
-            m.fail_detail("ID ERROR")
-            return
+        if not host or len(cmd.args) > at + 5 or (kind == "TCP" and len(cmd.args) > at + 4):
+            raise ValueError("CIPSTART arguments")
+        if kind == "UDP":
+            local_port, udp_mode = cmd.number(at + 3, 0, 65535, 0), cmd.number(at + 4, 0, 2, 0)
+        else:
+            keepalive = cmd.number(at + 3, 0, 7200, 0)
         if link_id in self.links:
             m.info("ALREADY CONNECTED")
             m.final("ERROR")
@@ -137,15 +144,15 @@ class Links:
         if m.joined is None:
             m.fail_detail("no ip")
             return
-        addresses = m.network.lookup(host)
+        addresses = m.network.resolve(host)
         if not addresses:
             m.fail_detail("DNS Fail")
             return
         link = Link(link_id, kind, (addresses[0], port))
         if kind == "UDP":
-            await self._start_udp(link, int(rest[3]) if len(rest) > 3 and rest[3] else 0)
+            await self._start_udp(link, local_port)
             return
-        await self._start_tcp(link, int(rest[3]) if len(rest) > 3 and rest[3] else 0)
+        await self._start_tcp(link, keepalive)
 
     async def _start_tcp(self, link: Link, keepalive: int) -> None:
         m = self.m
@@ -195,17 +202,20 @@ class Links:
     # --- AT+CIPSEND -------------------------------------------------------------------------------
     async def cipsend(self, cmd: ATCommand) -> None:
         m = self.m
-        link_id, rest = self._ids(cmd)
+        link_id, at = self._ids(cmd)
         link = self.links.get(link_id)
         if link is None:
             m.fail_detail("link is not valid")
             return
-        length = int(rest[0])
-        if not 1 <= length <= m.send_max or len(rest) not in (1, 3):
-            m.final("ERROR")
-            return
-        destination = (rest[1], int(rest[2])) if len(rest) == 3 else link.remote
-        m.serial.write(b"\r\nOK\r\n> " if m.major == 1 else b"\r\nOK\r\n\r\n>")
+        length = cmd.number(at, 1, m.send_max)
+        if len(cmd.args) - at not in (1, 3):
+            raise ValueError("CIPSEND arguments")
+        destination = link.remote
+        if len(cmd.args) - at == 3:
+            if link.kind != "UDP":
+                raise ValueError("a destination is for UDP links only")
+            destination = (str(ipaddress.ip_address(cmd.arg(at + 1))), cmd.number(at + 2, 1, 65535))
+        m.serial.write(m.prompt)
         data = await m.serial.read_exact(length, timeout=10.0)
         if data is None:
             m.final("ERROR")
@@ -220,9 +230,9 @@ class Links:
     # --- passive receive --------------------------------------------------------------------------
     async def ciprecvdata(self, cmd: ATCommand) -> None:
         m = self.m
-        link_id, rest = self._ids(cmd)
+        link_id, at = self._ids(cmd)
         link = self.links.get(link_id)
-        limit = int(rest[0])
+        limit = cmd.number(at, 1, 2 ** 31 - 1)
         if link is None or not self._passive_for(link) or limit < 1:
             m.final("ERROR")
             return
@@ -245,15 +255,15 @@ class Links:
             how, m.corrupt = m.corrupt, None
             head = b"+CIPRECVDATA,%d:" if m.major == 1 else b"+CIPRECVDATA:%d,"
             if how == "absurd":
-                m.serial.write(b"\r\n" + head % 99999999 + data + b"\r\nOK\r\n")
+                m.serial.write_frame(b"\r\n" + head % 99999999, data, b"\r\nOK\r\n")
             else:
-                m.serial.write(b"\r\n" + head % (2 * len(data)) + data)  # and nothing more
+                m.serial.write_frame(b"\r\n" + head % (2 * len(data)), data)  # and nothing more
             return
         if m.major == 1:
-            m.serial.write(b"\r\n+CIPRECVDATA,%d:" % len(data) + data + b"\r\nOK\r\n")
+            m.serial.write_frame(b"\r\n+CIPRECVDATA,%d:" % len(data), data, b"\r\nOK\r\n")
         else:
             where = b'"%s",%d,' % (sender[0].encode(), sender[1]) if m.dinfo else b""
-            m.serial.write(b"+CIPRECVDATA:%d," % len(data) + where + data + b"\r\nOK\r\n")
+            m.serial.write_frame(b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
         if empty or m.passive_rearm == "read":
             link.armed = True
         if empty and link.close_pending:
@@ -261,7 +271,7 @@ class Links:
 
     async def ciprecvlen(self, cmd: ATCommand) -> None:
         fields = []
-        for link_id in range(MAX_LINKS):
+        for link_id in range(self.max_links):
             link = self.links.get(link_id)
             if link is None:
                 fields.append("")
@@ -272,8 +282,8 @@ class Links:
     # --- closing ----------------------------------------------------------------------------------
     async def cipclose(self, cmd: ATCommand) -> None:
         m = self.m
-        link_id = cmd.int_arg(0) if cmd.kind == "write" else 0
-        targets = list(self.links.values()) if link_id == MAX_LINKS else [self.links.get(link_id)]
+        link_id = cmd.number(0, 0, self.max_links) if cmd.kind == "write" else 0
+        targets = list(self.links.values()) if link_id == self.max_links else [self.links.get(link_id)]
         if None in targets:
             m.fail_detail("UNLINK")
             return
@@ -300,10 +310,7 @@ class Links:
         if cmd.kind == "read":
             self.m.reply(f"+CIPSERVERMAXCONN:{self.max_conn}")
             return
-        count = cmd.int_arg(0)
-        if not 1 <= count <= MAX_LINKS:
-            raise ValueError("max connections")
-        self.max_conn = count
+        self.max_conn = cmd.number(0, 1, self.max_links)
         self.m.final("OK")
 
     async def cipserver(self, cmd: ATCommand) -> None:
@@ -311,7 +318,7 @@ class Links:
         if cmd.kind == "read":
             m.reply(f'+CIPSERVER:1,{self.server_port},"TCP"' if self.server else "+CIPSERVER:0")
             return
-        if cmd.int_arg(0) == 0:
+        if cmd.number(0, 0, 1) == 0:
             if self.server is not None:
                 self.server.close()
                 self.server = None
@@ -320,7 +327,7 @@ class Links:
         if not m.mux or self.server is not None:
             m.final("ERROR")
             return
-        port = cmd.int_arg(1, 333)
+        port = cmd.number(1, 1, 65535, 333)
         try:
             self.server = await asyncio.get_running_loop().create_server(self._incoming, "127.0.0.1", port)
         except OSError:
@@ -330,7 +337,7 @@ class Links:
         m.final("OK")
 
     def _incoming(self):
-        free = [i for i in range(MAX_LINKS) if i not in self.links]
+        free = [i for i in range(self.max_links) if i not in self.links]
         accepted = sum(1 for link in self.links.values() if link.tetype == 1)
         if not free or accepted >= self.max_conn:
             return RefuseConnection()
@@ -356,7 +363,7 @@ class Links:
         self.m.reply(f"STATUS:{stat}", *self._status_lines("+CIPSTATUS:"))
 
     async def cipstate(self, cmd: ATCommand) -> None:
-        if self.m.major == 1:
+        if not self.m.profile.state_queries:
             self.m.final("ERROR")  # 2.x only
             return
         self.m.reply(*self._status_lines("+CIPSTATE:"))

@@ -18,9 +18,10 @@ Each fault has a probability per opportunity (a write, a line, a command, a send
 
 The same seed gives the same choices for the same sequence of opportunities.
 """
+import math
 import random
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 PROBABILITIES = ("split", "urc", "garbage", "send_fail", "busy", "reboot", "drop", "echo", "no_final")
 AMOUNTS = ("delay", "buffer")
@@ -33,9 +34,16 @@ class Faults:
         if unknown:
             raise ValueError(f"unknown faults: {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(PROBABILITIES + AMOUNTS)})")
+        for name, value in self.config.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"fault {name} needs a finite number, not {value!r}")
         for name in PROBABILITIES:
             if not 0 <= self.config.get(name, 0) <= 1:
                 raise ValueError(f"fault {name} is a probability, 0 to 1")
+        if self.config.get("delay", 0) < 0:
+            raise ValueError("fault delay is a number of seconds, 0 or more")
+        if "buffer" in self.config and (self.config["buffer"] < 1 or self.config["buffer"] != int(self.config["buffer"])):
+            raise ValueError("fault buffer is a whole number of bytes, 1 or more")
         self.rng = random.Random(seed)
         self.fired = Counter()  # how often each fault happened, for tests and the CLI
 
@@ -78,12 +86,14 @@ class Faults:
         return out
 
 
-def parse_cli(items) -> Dict[str, float]:
-    """``["split=0.2", "delay=0.01"]`` -> ``{"split": 0.2, "delay": 0.01}``."""
-    config = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"expected NAME=VALUE, got {item!r}")
-        config[name] = float(value)
-    return config
+def parse_cli(item: str) -> Tuple[str, float]:
+    """``"split=0.2"`` -> ``("split", 0.2)``, checked as :class:`Faults` checks it; ValueError if not."""
+    name, sep, text = item.partition("=")
+    if not sep:
+        raise ValueError(f"expected NAME=VALUE, got {item!r}")
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"fault {name}: {text!r} is not a number") from None
+    Faults({name: value})
+    return name, value

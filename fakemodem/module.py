@@ -9,7 +9,7 @@ import asyncio
 import logging
 
 from .atcommand import ATCommand, parse, split_args
-from .core import SerialSide
+from .serial_side import SerialSide
 from .faults import Faults
 
 log = logging.getLogger("fakemodem")
@@ -54,6 +54,7 @@ class EmulatedModule:
         self.serial.listening = False  # input before boot completes is lost, as on a module
         await asyncio.sleep(self.boot_delay)
         self.serial.listening = True
+        self.serial.note("boot")
         self.announce_boot()
 
     async def _execute(self, line: str) -> None:
@@ -70,14 +71,21 @@ class EmulatedModule:
             self.final("ERROR")
             return
         self.serial.executing = True
+        writes = self.serial.writes
         try:
             delay = self.latency + self.faults.delay()
             if delay:
                 await asyncio.sleep(delay)
             await handler(command)
         except (ValueError, IndexError, TypeError) as exc:
-            log.debug("bad parameters in %r: %s", line, exc)
+            # a missing, malformed or out-of-range parameter: the firmware's parameter error
+            if self.serial.writes != writes:  # the handler had answered already: the emulator's fault
+                log.warning("%r failed after it was answered: %r", line, exc)
+            log.debug("bad parameters in %r: %r", line, exc)
             self.bad_parameters()
+        except Exception:
+            log.exception("emulator fault while executing %r", line)
+            self.final("ERROR")
         finally:
             self.serial.executing = False
 
@@ -98,6 +106,7 @@ class EmulatedModule:
 
     def restart(self) -> None:
         """The dialect resets its state, then this makes the loop boot again."""
+        self.serial.note("restart")
         self._reboot.set()
 
     # --- commands every module has ------------------------------------------------------------

@@ -23,6 +23,17 @@ class Network:
             return []
         return [found] if isinstance(found, str) else list(found)
 
+    def resolve(self, name: str) -> List[str]:
+        """The addresses a connect to ``name`` may use: what :meth:`lookup` finds, less any entry
+        of the ``hosts`` table that is not an address (kept there to test malformed DNS answers)."""
+        found = []
+        for address in self.lookup(name):
+            try:
+                found.append(str(ipaddress.ip_address(address)))
+            except ValueError:
+                pass
+        return found
+
     def reachable(self, address: str) -> bool:
         if address in self.blackhole:
             return False

@@ -1,11 +1,13 @@
-"""An emulated Quectel BG96-class module: the "QI" TCP/IP command set, per the application notes.
+"""An emulated Quectel module (BG96, BG95, EC25, EC200U): the "QI" TCP/IP command set, per the
+application notes.
 
-Written from ``shared/at-reference/quectel-tcpip.md`` only. Where that reference marks a behaviour
-unconfirmed, it is an option here (defaults in parentheses):
+Written from ``shared/at-reference/quectel-tcpip.md`` only. ``model`` picks a profile
+(:mod:`fakemodem.profiles`: limits, prompt, boot URCs, quirks, identity). Where the reference marks
+a behaviour unconfirmed, it is an option here (defaults in parentheses):
 
 * ``qiclose_unknown`` ("OK"): answer to AT+QICLOSE on an id that is not open ("OK" or "ERROR");
 * ``connected_state`` (2): <socket_state> reported for a connected client (2 or 3);
-* ``prompt`` (b"\\r\\n> "): the data prompt bytes;
+* ``prompt`` (the profile's, b"\\r\\n> "): the data prompt bytes;
 * ``dnsgip_failure_fields`` (1): 1 -> ``"dnsgip",565``; 3 -> ``"dnsgip",565,0,0``;
 * ``ip_error_style`` ("ERROR"): TCP/IP failures as ERROR, or "CME" for ``+CME ERROR: 5xx``;
 * ``payload_echo`` ("both"): QISEND payload echoed when ATE *and* QISDE are on ("both"), on
@@ -24,14 +26,16 @@ import logging
 from dataclasses import dataclass
 from typing import Dict, Optional
 
+from . import profiles
 from .atcommand import ATCommand
-from .core import SerialSide
+from .serial_side import SerialSide
 from .faults import Faults
 from .module import EmulatedModule
 from .network import Network
 from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
+
 
 
 @dataclass
@@ -44,25 +48,27 @@ class Context:
 
 
 class QuectelModule(EmulatedModule):
-    def __init__(self, serial: SerialSide, *, hosts: Optional[Dict[str, object]] = None, blackhole=(),
-                 allow_outside: bool = False, boot_delay: float = 0.05,
-                 boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
-                 echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
+    def __init__(self, serial: SerialSide, *, model: str = "BG96", hosts: Optional[Dict[str, object]] = None,
+                 blackhole=(), allow_outside: bool = False, boot_delay: float = 0.05, boot_urcs=None, echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
                  local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
-                 prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
+                 prompt: Optional[bytes] = None, dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
                  qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
+        self.profile = profiles.quectel(model)
+        self.identity, self.radio = self.profile.identity, self.profile.radio  # for identification answers
+        if recv_with_length and not self.profile.recvind:
+            raise ValueError(f"{self.profile.model} has no AT+QICFG=\"recvind\"")
         self.network = Network(hosts, blackhole, allow_outside)
-        self.boot_urcs = tuple(boot_urcs)
+        self.boot_urcs = tuple(self.profile.boot_urcs if boot_urcs is None else boot_urcs)
         self.registration_delay = registration_delay
         self.sim = sim
         self.local_ip = local_ip
         self.qiclose_unknown = qiclose_unknown
         self.connected_state = connected_state
-        self.prompt = prompt
+        self.prompt = self.profile.prompt if prompt is None else prompt
         self.dnsgip_failure_fields = dnsgip_failure_fields
         self.ip_error_style = ip_error_style
         self.payload_echo = payload_echo
@@ -192,17 +198,14 @@ class QuectelModule(EmulatedModule):
         if cmd.kind == "read":
             self.reply(f"+CMEE: {self.cmee}")
             return
-        value = cmd.int_arg(0)
-        if value not in (0, 1, 2):
-            raise ValueError("CMEE")
-        self.cmee = value
+        self.cmee = cmd.number(0, 0, 2)
         self.final("OK")
 
     async def qisde_cmd(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+QISDE: {int(self.qisde)}")
             return
-        self.qisde = cmd.int_arg(0) == 1
+        self.qisde = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
     async def cpin(self, cmd: ATCommand) -> None:
@@ -225,10 +228,7 @@ class QuectelModule(EmulatedModule):
 
     async def registration(self, cmd: ATCommand) -> None:
         if cmd.kind == "write":
-            n = cmd.int_arg(0)
-            if n not in (0, 1, 2):
-                raise ValueError("report mode")
-            self._reports[cmd.name] = n
+            self._reports[cmd.name] = cmd.number(0, 0, 2)
             self.final("OK")
             return
         stat = 1 if self.registered() else 2
@@ -242,18 +242,17 @@ class QuectelModule(EmulatedModule):
 
     # --- data context ---------------------------------------------------------------------------
     async def qicsgp(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.int_arg(0)
-        if not 1 <= ctx_id <= 16:
-            raise ValueError("context")
-        ctx = self.contexts.setdefault(ctx_id, Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
         if len(cmd.args) == 1:
             self.reply(f'+QICSGP: 1,"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
             return
-        if cmd.int_arg(1) not in (1, 2, 3) or len(cmd.args) not in (3, 5, 6):
+        if len(cmd.args) not in (3, 5, 6):
             raise ValueError("QICSGP arguments")
+        cmd.number(1, 1, 3)
+        auth = cmd.number(5, 0, 3, 0)
         ctx.apn = cmd.arg(2)
         ctx.user, ctx.password = cmd.arg(3, ""), cmd.arg(4, "")
-        ctx.auth = cmd.int_arg(5, 0)
+        ctx.auth = auth
         self.final("OK")
 
     async def qiact(self, cmd: ATCommand) -> None:
@@ -261,8 +260,7 @@ class QuectelModule(EmulatedModule):
             lines = [f'+QIACT: {i},1,1,"{self.local_ip}"' for i, c in sorted(self.contexts.items()) if c.active]
             self.reply(*lines)
             return
-        ctx_id = cmd.int_arg(0)
-        ctx = self.contexts.setdefault(ctx_id, Context())
+        ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
         if ctx.active or not self.registered():
             self.ip_error(561)
             return
@@ -271,7 +269,7 @@ class QuectelModule(EmulatedModule):
         self.final("OK")
 
     async def qideact(self, cmd: ATCommand) -> None:
-        ctx_id = cmd.int_arg(0)
+        ctx_id = cmd.number(0, 1, self.profile.contexts)
         ctx = self.contexts.get(ctx_id)
         self.services.drop_context(ctx_id)
         if ctx is not None:
@@ -284,7 +282,7 @@ class QuectelModule(EmulatedModule):
 
     # --- name resolution ------------------------------------------------------------------------
     async def qidnsgip(self, cmd: ATCommand) -> None:
-        ctx_id, name = cmd.int_arg(0), cmd.arg(1)
+        ctx_id, name = cmd.number(0, 1, self.profile.contexts), cmd.arg(1)
         if not self.context_active(ctx_id) or not name:
             self.ip_error(561 if name else 552)
             return
@@ -302,8 +300,9 @@ class QuectelModule(EmulatedModule):
             self.urc(f'+QIURC: "dnsgip","{address}"')
 
     async def qidnscfg(self, cmd: ATCommand) -> None:
+        ctx_id = cmd.number(0, 1, self.profile.contexts)
         if len(cmd.args) == 1:
-            self.reply(f'+QIDNSCFG: {cmd.int_arg(0)},"10.0.0.53","10.0.0.54"')
+            self.reply(f'+QIDNSCFG: {ctx_id},"10.0.0.53","10.0.0.54"')
         else:
             self.final("OK")
 
@@ -316,8 +315,10 @@ class QuectelModule(EmulatedModule):
             await self.services.qicfg_keepalive(cmd)
             return
         if name == "recvind":
+            if not self.profile.recvind:
+                raise ValueError(f"no recvind on {self.profile.model}")
             if len(cmd.args) == 1:
                 self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
                 return
-            self.recvind = cmd.int_arg(1) == 1
+            self.recvind = cmd.number(1, 0, 1) == 1
         self.final("OK")

@@ -20,9 +20,6 @@ from typing import Optional, Union
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
 
-MAX_ID = 11
-MAX_SEND = 1460
-MAX_READ = 1500
 OPENING, CONNECTED, LISTENING, CLOSING = 1, 2, 3, 4
 SERVICES = ("TCP", "UDP", "TCP LISTENER", "UDP SERVICE")
 
@@ -50,17 +47,21 @@ class Socket:
 class SocketServices:
     def __init__(self, module):
         self.m = module
+        self.max_id = module.profile.connect_ids - 1
         self.sockets = {}
         self.keepalive = None  # (idle s, interval s, probes) from AT+QICFG="tcp/keepalive"
 
     # --- opening --------------------------------------------------------------------------------
     async def qiopen(self, cmd: ATCommand) -> None:
         m = self.m
-        ctx_id, sock_id, service = cmd.int_arg(0), cmd.int_arg(1), cmd.arg(2)
-        address, remote_port, local_port = cmd.arg(3), cmd.int_arg(4), cmd.int_arg(5, 0)
-        access_mode = cmd.int_arg(6, 0)
-        if (not 0 <= sock_id <= MAX_ID or service not in SERVICES or not address
-                or not 0 <= remote_port <= 65535 or not 0 <= local_port <= 65535):
+        try:
+            ctx_id, sock_id, service = cmd.number(0, 1, m.profile.contexts), cmd.number(1, 0, self.max_id), cmd.arg(2)
+            address, remote_port, local_port = cmd.arg(3), cmd.number(4, 0, 65535), cmd.number(5, 0, 65535, 0)
+            access_mode = cmd.number(6, 0, 2, 0)
+        except ValueError:
+            m.ip_error(552)
+            return
+        if service not in SERVICES or not address or len(cmd.args) > 7:
             m.ip_error(552)
             return
         if service in ("TCP LISTENER", "UDP SERVICE") and not local_port:
@@ -108,7 +109,7 @@ class SocketServices:
 
     async def _open_client(self, sock: Socket, local) -> None:
         m = self.m
-        addresses = m.network.lookup(sock.remote_ip)
+        addresses = m.network.resolve(sock.remote_ip)
         if not addresses:
             await asyncio.sleep(m.dns_delay)
             self._open_failed(sock, 565)
@@ -142,7 +143,7 @@ class SocketServices:
 
     def _incoming(self, listener: Socket):
         """A client reached a listener: give it a free connectID, or turn it away."""
-        free = [i for i in range(MAX_ID + 1) if i not in self.sockets]
+        free = [i for i in range(self.max_id + 1) if i not in self.sockets]
         if not free or listener.state != LISTENING:
             self.m.urc('+QIURC: "incoming full"')
             return RefuseConnection()
@@ -191,7 +192,8 @@ class SocketServices:
             self.drop(sock)
 
     async def qiclose(self, cmd: ATCommand) -> None:
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, self.max_id))
+        cmd.number(1, 0, 65535, 10)  # seconds to wait for the peer's FIN; the host socket closes at once
         if sock is None:
             self.m.final(self.m.qiclose_unknown)
             return
@@ -209,14 +211,15 @@ class SocketServices:
     async def qistate(self, cmd: ATCommand) -> None:
         sockets = sorted(self.sockets.values(), key=lambda s: s.id)
         if cmd.kind == "write":
-            mode, value = cmd.int_arg(0), cmd.int_arg(1)
+            mode = cmd.number(0, 0, 1)
+            value = cmd.number(1, 0, self.max_id) if mode == 1 else cmd.number(1, 1, self.m.profile.contexts)
             sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
         self.m.reply(*[self.state_line(s) for s in sockets])
 
     # --- data -----------------------------------------------------------------------------------
     async def qisend(self, cmd: ATCommand) -> None:
         m = self.m
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, self.max_id))
         if len(cmd.args) == 2 and cmd.int_arg(1) == 0:
             if sock is None or sock.bridge is None:
                 m.ip_error(567)
@@ -225,9 +228,14 @@ class SocketServices:
             unacked = sock.bridge.unacked if isinstance(sock.bridge, TcpBridge) else 0
             m.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
             return
-        length = cmd.int_arg(1, -1)
         to_peer = len(cmd.args) == 4
-        if not 1 <= length <= MAX_SEND or len(cmd.args) not in (2, 4):
+        try:
+            length = cmd.number(1, 1, m.profile.max_send)
+            remote_port = cmd.number(3, 1, 65535) if to_peer else None
+        except ValueError:
+            m.ip_error(552)
+            return
+        if len(cmd.args) not in (2, 4):
             m.ip_error(552)
             return
         if sock is None or sock.state != CONNECTED or to_peer != (sock.service == "UDP SERVICE"):
@@ -236,7 +244,7 @@ class SocketServices:
         peer = None
         if to_peer:
             try:
-                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), cmd.int_arg(3))
+                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), remote_port)
             except ValueError:
                 m.ip_error(552)
                 return
@@ -246,7 +254,7 @@ class SocketServices:
             m.ip_error(569)
             return
         if m.payload_echo == "qisde" and m.qisde or m.payload_echo == "both" and m.qisde and m.echo:
-            m.serial.write(data)
+            m.serial.write_frame(b"", data)
         bridge = sock.bridge
         if sock.state != CONNECTED or bridge is None or bridge.closed:
             m.ip_error(567)
@@ -257,7 +265,7 @@ class SocketServices:
 
     async def qird(self, cmd: ATCommand) -> None:
         m = self.m
-        sock = self.sockets.get(cmd.int_arg(0))
+        sock = self.sockets.get(cmd.number(0, 0, self.max_id))
         if sock is None or sock.bridge is None:
             m.ip_error(567)
             return
@@ -269,8 +277,9 @@ class SocketServices:
         if sock.service == "UDP SERVICE" and len(cmd.args) != 1:
             m.ip_error(552)  # the UDP SERVICE form takes no length
             return
-        limit = cmd.int_arg(1, MAX_READ)
-        if not 1 <= limit <= MAX_READ:
+        try:
+            limit = cmd.number(1, 1, m.profile.max_read, m.profile.max_read)
+        except ValueError:
             m.ip_error(552)
             return
         if sock.datagrams:
@@ -291,27 +300,30 @@ class SocketServices:
         if m.corrupt is not None:
             how, m.corrupt = m.corrupt, None
             if how == "absurd":
-                m.serial.write(b"\r\n+QIRD: 99999999\r\n" + data + b"\r\n\r\nOK\r\n")
+                m.serial.write_frame(b"\r\n+QIRD: 99999999\r\n", data, b"\r\n\r\nOK\r\n")
             else:
-                m.serial.write(b"\r\n+QIRD: %d\r\n" % (2 * len(data)) + data)  # and nothing more
+                m.serial.write_frame(b"\r\n+QIRD: %d\r\n" % (2 * len(data)), data)  # and nothing more
             return
         noise = m.faults.noise(m.BENIGN_URCS)
-        m.serial.write(noise + b"\r\n" + header + b"\r\n" + data + b"\r\n" + m.faults.noise(m.BENIGN_URCS)
-                       + b"\r\nOK\r\n")
+        m.serial.write_frame(noise + b"\r\n" + header + b"\r\n", data,
+                             b"\r\n" + m.faults.noise(m.BENIGN_URCS) + b"\r\nOK\r\n")
 
     async def qicfg_keepalive(self, cmd: ATCommand) -> None:
+        """``<enable>[,<idle>,<interval>,<probes>]``; the idle time's unit and range are the
+        profile's (minutes 1-120 on BG95, seconds 1-1800 on EC200U)."""
+        low, high, unit = self.m.profile.keepalive_idle
         if len(cmd.args) == 1:
             enabled, idle, interval, probes = (1,) + self.keepalive if self.keepalive else (0, 0, 0, 0)
-            self.m.reply(f'+QICFG: "tcp/keepalive",{enabled},{idle // 60},{interval},{probes}')
+            self.m.reply(f'+QICFG: "tcp/keepalive",{enabled},{idle // unit},{interval},{probes}')
             return
-        if cmd.int_arg(1) == 0:
-            self.keepalive = None
-        else:
-            idle, interval, probes = cmd.int_arg(2, 2), cmd.int_arg(3, 25), cmd.int_arg(4, 3)
-            if not (1 <= idle <= 120 and 25 <= interval <= 100 and 3 <= probes <= 10):
-                self.m.ip_error(552)
-                return
-            self.keepalive = (idle * 60, interval, probes)  # idle in minutes, as on BG95
+        try:
+            enable = cmd.number(1, 0, 1)
+            idle = cmd.number(2, low, high, min(2 * 60 // unit, high))
+            interval, probes = cmd.number(3, 25, 100, 25), cmd.number(4, 3, 10, 3)
+        except ValueError:
+            self.m.ip_error(552)
+            return
+        self.keepalive = (idle * unit, interval, probes) if enable else None
         self.m.final("OK")
 
     def drop_all(self) -> None:

@@ -1,0 +1,180 @@
+"""The emulator's runtime: a pty, an event loop thread, a UART and a module.
+
+:class:`FakeModem` is the public object. It owns a pty and a thread running an asyncio loop; the
+:class:`~fakemodem.uart.Uart` paces bytes on the pty, the
+:class:`~fakemodem.serial_side.SerialSide` turns them into command lines and payloads, and the
+dialect object (e.g. :class:`fakemodem.quectel.QuectelModule`) answers them and bridges its
+sockets to real host sockets on the same loop.
+"""
+import asyncio
+import os
+import threading
+from typing import Optional
+
+from . import dialects
+from .faults import Faults
+from .pty_port import PtyPort
+from .recorder import Recorder
+from .serial_side import SerialSide
+from .uart import Uart
+
+
+class FakeModem:
+    """An emulated module on a pty. ``FakeModem("quectel", hosts={...})``; ``.port`` is the path.
+
+    It starts at once and serves until :meth:`close` (or the end of a ``with`` block). With
+    ``record`` (a path), everything on the line is written there as JSON lines
+    (:mod:`fakemodem.recorder`).
+    """
+
+    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, faults=None,
+                 seed: Optional[int] = None, link_path: Optional[str] = None, record=None, **options):
+        module_class = dialects.get(dialect)
+        self.baudrate = baudrate
+        self.dialect = dialect
+        self.faults = Faults(faults, seed)
+        self.link_path = link_path
+        self._pty = PtyPort()
+        self._link_port()
+        self.port = link_path or self._pty.path
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"fakemodem-{dialect}", daemon=True)
+        self._startup_error: Optional[BaseException] = None
+        self.module = None
+        self._module_class = module_class
+        self._options = options
+        self.recorder = Recorder(record, dialect, dict(options, baudrate=baudrate)) if record else None
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self.close()
+            raise self._startup_error
+
+    def _link_port(self) -> None:
+        """With ``link_path``, the port users open is a symlink that survives unplug/replug."""
+        if self.link_path:
+            if os.path.lexists(self.link_path):
+                if not os.path.islink(self.link_path):
+                    raise ValueError(f"link_path {self.link_path!r} exists and is not a symlink")
+                os.unlink(self.link_path)
+            os.symlink(self._pty.path, self.link_path)
+
+    def _plug_in(self) -> None:
+        self.serial = SerialSide(self.loop, faults=self.faults, recorder=self.recorder)
+        self.uart = Uart(self.loop, self._pty.master, self.baudrate, self.serial.feed)
+        self.serial.line = self.uart
+        self.module = self._module_class(self.serial, faults=self.faults, **self._options)
+        self._main = self.loop.create_task(self.module.run())
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self._plug_in()
+        except BaseException as exc:
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.module.shut_down())
+        for task in asyncio.all_tasks(self.loop):
+            task.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.serial.close()
+        self.uart.close()
+        self.loop.close()
+
+    def call(self, function, *args):
+        """Run ``function(*args)`` on the emulator's loop and return its result (for tests)."""
+        done = threading.Event()
+        box = {}
+
+        def invoke():
+            try:
+                box["value"] = function(*args)
+            except BaseException as exc:
+                box["error"] = exc
+            done.set()
+
+        self.loop.call_soon_threadsafe(invoke)
+        done.wait(10)
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    @property
+    def received_commands(self):
+        """Every command line the emulator has read, in order (since the last replug)."""
+        return list(self.call(lambda: list(self.serial.received_commands)))
+
+    def set_faults(self, config) -> None:
+        """Change the injected faults while running (e.g. only once the driver is up)."""
+        def apply():
+            fresh = Faults(config)  # validates
+            self.faults.config = fresh.config
+        self.call(apply)
+
+    # --- one-off events, for tests of recovery ---------------------------------------------------
+    def reboot(self) -> None:
+        """The module restarts on its own: sockets gone, boot URCs again."""
+        self.call(self.module.restart)
+
+    def drop_network(self) -> None:
+        """The network takes the data context (Quectel ``pdpdeact``) or the Wi-Fi (ESP)."""
+        self.call(self.module.drop_network)
+
+    def hang(self, seconds: float) -> None:
+        """The module reads commands but answers none for ``seconds``."""
+        self.call(self.module.hang, seconds)
+
+    def lose_registration(self, seconds: float) -> None:
+        """(Quectel) registration lost, and regained after ``seconds``."""
+        self.call(self.module.lose_registration, seconds)
+
+    def inject(self, data: bytes) -> None:
+        """Write raw bytes to the host as if the module had sent them (noise, unknown URCs...)."""
+        self.call(self.serial.write, data)
+
+    def corrupt_next_read(self, how: str) -> None:
+        """The next data the module hands over is framed wrongly: ``"absurd"`` announces 99999999
+        bytes, ``"truncated"`` announces twice what follows and then stops."""
+        if how not in ("absurd", "truncated"):
+            raise ValueError("how is 'absurd' or 'truncated'")
+        self.call(setattr, self.module, "corrupt", how)
+
+    def unplug(self) -> None:
+        """The USB cable comes out: the port vanishes and the module loses power."""
+        def pull():
+            self.serial.note("unplug")
+            self._main.cancel()
+            asyncio.ensure_future(self.module.shut_down())
+            self.serial.close()
+            self.uart.close()
+        self.call(pull)
+        self._pty.close()
+        if self.link_path and os.path.lexists(self.link_path):
+            os.unlink(self.link_path)
+
+    def replug(self) -> None:
+        """The cable goes back in: a new port at the same ``link_path``, a freshly booted module."""
+        self._pty = PtyPort()
+        self._link_port()
+        self.call(self._plug_in)
+        self.call(self.serial.note, "replug")
+
+    def close(self) -> None:
+        if self._thread.is_alive() and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+        self._pty.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.link_path and os.path.lexists(self.link_path):
+            os.unlink(self.link_path)
+
+    def __enter__(self) -> "FakeModem":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

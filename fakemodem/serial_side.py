@@ -1,0 +1,186 @@
+"""The module's side of the serial line: command lines and payloads in, answers out.
+
+:class:`SerialSide` knows nothing of file descriptors or line rates. Bytes from the host arrive
+through :meth:`SerialSide.feed` (the UART calls it, a test may call it directly); what the module
+writes goes to ``line.write`` (the UART, or anything with ``write(bytes)`` and ``backlog``). This
+keeps the command loop testable in-process and lets the UART pace bytes on its own.
+"""
+import asyncio
+from collections import deque
+from typing import Optional
+
+MAX_LINE = 4096  # no module keeps a command line longer than this; the rest is dropped
+
+
+class SerialSide:
+    """Bytes from the host in, bytes to the host out, as a module's firmware sees them.
+
+    ``terminator`` ends a command line (CR for Quectel, CR LF for ESP-AT). With ``busy_reply`` set,
+    a command line that arrives while the module is still executing one is answered with it and
+    discarded, as ESP-AT firmware does. ``recorder`` (a :class:`fakemodem.recorder.Recorder`), when
+    set, is told of every command line, payload and write.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, line=None, faults=None, recorder=None):
+        self._loop = loop
+        self.line = line  # where output goes: write(bytes) and backlog
+        self.faults = faults  # fakemodem.faults.Faults: split writes
+        self.recorder = recorder
+        self._inbox = bytearray()
+        self._arrived: Optional[asyncio.Future] = None
+        self.listening = False  # input before boot completes is dropped, as on a module
+        self.terminator = b"\r"
+        self.busy_reply: Optional[bytes] = None
+        self.executing = False
+        self._want_payload = 0  # payload bytes read_exact still waits for
+        self._awaiting_command = False
+        self._staged = deque()
+        self._stage_timer = None
+        self.received_commands = deque(maxlen=100_000)  # the most recent command lines, for tests
+        self.writes = 0  # how many writes the module made (tells whether a command answered yet)
+
+    # --- input --------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Bytes that reached the module's UART."""
+        if not data:
+            return
+        if not self.listening:
+            if self.recorder is not None:
+                self.recorder.dropped(data)
+            return
+        self._inbox += data
+        if self.executing and self.busy_reply and not self._want_payload:
+            self._refuse_lines()
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+
+    @property
+    def pending_input(self) -> int:
+        """Bytes received but not yet taken as a command or payload."""
+        return len(self._inbox)
+
+    @property
+    def payload_missing(self) -> int:
+        """How many more payload bytes a send is waiting for (0 when none is)."""
+        return max(0, self._want_payload - len(self._inbox)) if self._want_payload else 0
+
+    @property
+    def idle(self) -> bool:
+        """True while the module waits for a command and has no complete line to take."""
+        return self._awaiting_command and not self.executing and not self._arrived.done()
+
+    def _refuse_lines(self) -> None:
+        """Input during a running command: every complete line is answered busy and dropped."""
+        while True:
+            end = self._inbox.find(self.terminator)
+            if end < 0:
+                if len(self._inbox) > MAX_LINE:
+                    self._inbox.clear()
+                return
+            if self.recorder is not None:
+                self.recorder.refused(bytes(self._inbox[:end]))
+            del self._inbox[: end + len(self.terminator)]
+            self.write(self.busy_reply)
+
+    def _more(self) -> asyncio.Future:
+        """A future that completes when more bytes arrive; made at once, so that nothing fed
+        before the caller starts waiting on it can be missed."""
+        self._arrived = self._loop.create_future()
+        return self._arrived
+
+    async def read_command(self, echo: bool) -> str:
+        """The next command line, echoed back (terminator included) when ``echo`` is on."""
+        while True:
+            # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
+            while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
+                del self._inbox[0]
+            end = self._inbox.find(self.terminator)
+            if end < 0:
+                if len(self._inbox) > MAX_LINE:
+                    self._inbox.clear()
+                self._awaiting_command = True
+                try:
+                    await self._more()
+                finally:
+                    self._awaiting_command = False
+                continue
+            raw = bytes(self._inbox[:end])
+            del self._inbox[: end + len(self.terminator)]
+            if echo:
+                self.write(raw + self.terminator)
+            line = raw.decode("latin-1").strip()
+            if line:
+                self.received_commands.append(line)
+                if self.recorder is not None:
+                    self.recorder.command(line)
+                return line
+
+    async def read_exact(self, count: int, timeout: float) -> Optional[bytes]:
+        """Exactly ``count`` payload bytes, or None if they do not all come within ``timeout``."""
+        deadline = self._loop.time() + timeout
+        self._want_payload = count
+        try:
+            while len(self._inbox) < count:
+                left = deadline - self._loop.time()
+                if left <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(self._more(), left)  # a future, not a coroutine
+                except asyncio.TimeoutError:
+                    return None
+        finally:
+            self._want_payload = 0
+        data = bytes(self._inbox[:count])
+        del self._inbox[:count]
+        if self.recorder is not None:
+            self.recorder.payload_in(data)
+        return data
+
+    # --- output -------------------------------------------------------------------------------
+    @property
+    def backlog(self) -> int:
+        """Bytes written by the module but not yet on the line."""
+        return self.line.backlog if self.line is not None else 0
+
+    def write(self, data: bytes) -> None:
+        """Text the module prints: result codes, information lines, URCs, prompts."""
+        if self.recorder is not None:
+            self.recorder.output(data)
+        self._send(data)
+
+    def write_frame(self, head: bytes, payload: bytes, tail: bytes = b"") -> None:
+        """A header, raw data and a trailer in one write (``+IPD``, ``+QIRD``, an echoed
+        payload...); the recorder keeps the data apart from the text around it."""
+        if self.recorder is not None:
+            self.recorder.output(head)
+            self.recorder.payload_out(payload)
+            self.recorder.output(tail)
+        self._send(head + payload + tail)
+
+    def _send(self, data: bytes) -> None:
+        if not data:
+            return
+        self.writes += 1
+        if self._staged or (self.faults and len(data) > 1 and self.faults.chance("split")):
+            self._staged.extend(self.faults.pieces(data) if len(data) > 1 else [data])
+            if self._stage_timer is None:
+                self._stage_timer = self._loop.call_later(0.001, self._release_piece)
+            return
+        self.line.write(data)
+
+    def _release_piece(self) -> None:
+        """Split output goes out a piece at a time, a millisecond apart, in order."""
+        self._stage_timer = None
+        self.line.write(self._staged.popleft())
+        if self._staged:
+            self._stage_timer = self._loop.call_later(0.001, self._release_piece)
+
+    def note(self, event: str) -> None:
+        """An event for the recorder (boot, restart, unplug...)."""
+        if self.recorder is not None:
+            self.recorder.event(event)
+
+    def close(self) -> None:
+        if self._stage_timer is not None:
+            self._stage_timer.cancel()
+            self._stage_timer = None
