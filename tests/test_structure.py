@@ -97,7 +97,7 @@ def test_the_engine_writes_only_checked_command_lines():
 
 
 # every place in the driver that builds a command: each must use atsock.atcmd
-_HAND_MADE = re.compile(r"""f["']AT[+&A-Z]|["']AT\+[A-Z]+=["']?\s*\+""")
+_HAND_MADE = re.compile(r"""f["']AT[+&]?[A-Z][A-Z0-9_]*[=?]|["']AT\+[A-Z]+=["']?\s*\+""")
 
 
 def test_no_command_text_is_assembled_by_hand():
