@@ -115,10 +115,11 @@ class socket:
     def bind(self, address) -> None:
         host, port = self._destination(address, "bind")
         self._check_open()
-        if self._local_port is not None or self._state is not S.FRESH:
-            raise os_error(errno.EINVAL, "socket is already bound")
+        # (a name is never looked up: the modem binds its own addresses only)
         if host not in ("", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip):
             raise os_error(errno.EADDRNOTAVAIL, f"{host!r} is not an address of the modem")
+        if self._local_port is not None or self._state is not S.FRESH:
+            raise os_error(errno.EINVAL, "socket is already bound")
         self._local_port = port
         if self._udp:
             self._open_udp()
