@@ -3,6 +3,7 @@ refused with ValueError before a byte is written. From the modem: absurd lengths
 payloads, unknown URCs and noise cost at most the socket concerned, never the reader or the modem."""
 import errno
 import socket as std_socket
+import threading
 import time
 
 import pytest
@@ -212,3 +213,54 @@ def test_recv_of_nothing_returns_at_once_and_the_timeout_keeps_its_value(modem, 
     with pytest.raises(OSError) as info:
         sock.recv(1)
     assert info.value.args[0] == errno.EBADF
+
+
+# --- a resolver that answers nonsense -----------------------------------------------------------
+
+def test_a_dns_answer_that_is_no_address_fails_the_lookup_at_once(dialect):
+    """(The lookup would otherwise wait for an address that never comes, then ETIMEDOUT.)"""
+    options = dict(emulator_options(dialect))
+    options["hosts"] = dict(options["hosts"], **{"bad.test": "notanip"})
+    with FakeModem(dialect, **options) as fm:
+        with atsock.open_modem(fm.port, dialect=dialect, **modem_settings(dialect)) as modem:
+            with pytest.raises(std_socket.gaierror) as info:
+                modem.getaddrinfo("bad.test", 80)
+            assert info.value.args[0] == std_socket.EAI_FAIL and "notanip" in str(info.value)
+            with pytest.raises(std_socket.gaierror) as info:
+                modem.socket().connect(("bad.test", 80))
+            assert info.value.args[0] == std_socket.EAI_FAIL
+            with pytest.raises(std_socket.gaierror) as info:
+                modem.getaddrinfo("unknown.test", 80)
+            assert info.value.args[0] == std_socket.EAI_NONAME  # an unknown name is still just that
+            assert modem.getaddrinfo("echo.test", 80)[0][-1] == ("127.0.0.1", 80)
+            assert modem.state == "online"
+
+
+@pytest.mark.parametrize("answer", [b'+QIURC: "dnsgip",0,1,600\r\n+QIURC: "dnsgip","1.2.3"\r\n',
+                                    b'+QIURC: "dnsgip",0,2,600\r\n+QIURC: "dnsgip","127.0.0.1"\r\n'
+                                    b'+QIURC: "dnsgip",OK\r\n',
+                                    b'+QIURC: "dnsgip",zero,1,600\r\n',
+                                    b'+QIURC: "dnsgip",0,many,600\r\n'])
+def test_quectel_dnsgip_garbage_fails_the_lookup_at_once(answer):
+    options = dict(emulator_options("quectel"), dns_delay=120)  # its own answer comes too late to matter
+    with FakeModem("quectel", **options) as fm:
+        with atsock.open_modem(fm.port, dialect="quectel", apn="internet") as modem:
+            outcome = {}
+
+            def look_up():
+                try:
+                    outcome["result"] = modem.getaddrinfo("echo.test", 80)
+                except OSError as exc:
+                    outcome["error"] = exc
+
+            lookup = threading.Thread(target=look_up)
+            lookup.start()
+            for _ in range(500):
+                if any(c.startswith("AT+QIDNSGIP") for c in fm.received_commands):
+                    break
+                time.sleep(0.01)
+            fm.inject(b"\r\n" + answer)
+            lookup.join(90)
+            error = outcome.get("error")
+            assert isinstance(error, std_socket.gaierror) and error.args[0] == std_socket.EAI_FAIL, outcome
+            assert modem.state == "online"
