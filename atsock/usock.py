@@ -46,6 +46,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 class socket:
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  modem=None, _conn: Optional[Connection] = None):
+        af, type, proto = arguments.c_int(af), arguments.c_int(type), arguments.c_int(proto)
         if af != AF_INET:
             raise os_error(errno.EAFNOSUPPORT, "the modem's stack is used over IPv4 (AF_INET)")
         expected = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}.get(type)

@@ -199,6 +199,16 @@ def test_arguments_cpython_refuses_are_refused_alike(modem, fake_modem, echo_ser
     sock.close()
 
 
+def test_socket_constructor_arguments_are_integers(modem):
+    for args in [("2",), (atsock.AF_INET, None), (atsock.AF_INET, atsock.SOCK_STREAM, 1.5)]:
+        with pytest.raises(TypeError):
+            std_socket.socket(*args)
+        with pytest.raises(TypeError):
+            modem.socket(*args)
+    with pytest.raises(OverflowError):
+        modem.socket(2 ** 40)
+
+
 def test_recv_of_nothing_returns_at_once_and_the_timeout_keeps_its_value(modem, echo_server):
     sock = modem.socket()
     sock.settimeout(30)  # recv(0) waiting for data would end in ETIMEDOUT, not b""
