@@ -40,6 +40,19 @@ def _port(port, flags: int) -> int:
     return validate.port_number(port)
 
 
+def _v6_sockaddr(ip: str, port: int) -> tuple:
+    """``(address, port, flowinfo, scope_id)`` with the zone as a number, as CPython gives it."""
+    address, scope = validate.split_scope(ip)
+    if scope is None:
+        return (address, port, 0, 0)
+    if scope.isdigit():
+        return (address, port, 0, int(scope))
+    try:
+        return (address, port, 0, _std.if_nametoindex(scope))  # the host's own table, no network
+    except OSError:
+        raise _gaierror(_std.EAI_NONAME, f"no interface named {scope!r} for {ip!r}") from None
+
+
 def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
     """``modem_of()`` gives the modem that resolves names; IP literals never need one."""
     port = _port(port, flags)
@@ -71,7 +84,7 @@ def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
         family = AF_INET6 if ":" in ip else AF_INET
         if af and family != af:
             continue
-        sockaddr = (ip, port, 0, 0) if family == AF_INET6 else (ip, port)
+        sockaddr = _v6_sockaddr(ip, port) if family == AF_INET6 else (ip, port)
         results.append((family, socktype, protocol, canonname, sockaddr))
     if not results:
         raise _gaierror(_std.EAI_NONAME if af == 0 else _std.EAI_ADDRFAMILY,

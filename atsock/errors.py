@@ -30,6 +30,12 @@ def name_error(host: str) -> OSError:
     return _std.gaierror(_std.EAI_NONAME, f"Name or service not known: {host!r}")
 
 
+def dns_answer_error(detail: str) -> OSError:
+    """The module answered a lookup with something that is no address: a failure of its resolver
+    (EAI_FAIL), reported at once rather than waited out."""
+    return _std.gaierror(_std.EAI_FAIL, f"the modem's DNS answer is not an address: {detail}")
+
+
 class CommandFailed(Exception):
     def __init__(self, command: str, final: str, code: Optional[int] = None):
         super().__init__(f"{command!r} answered {final!r}")

@@ -90,6 +90,10 @@ class Modem:
         except CommandFailed as exc:
             self.life.fail()
             raise os_error(errno.EIO, f"modem bring-up failed: {exc}") from None
+        except ModemGone as exc:
+            if self.life.can("fail"):
+                self.life.fail()
+            raise os_error(errno.EIO, f"modem port {port} went away during bring-up: {exc}") from None
         except BaseException:
             if self.life.can("fail"):
                 self.life.fail()

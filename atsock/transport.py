@@ -8,6 +8,7 @@ Two transports share the same protocol, hence the same AT parser:
   that hands what it reads to the loop.
 """
 import asyncio
+import errno
 import logging
 import os
 import threading
@@ -15,6 +16,9 @@ from typing import Callable
 
 import serial
 import serial_asyncio
+
+from . import port_holders
+from .errors import os_error
 
 log = logging.getLogger("atsock.transport")
 
@@ -35,13 +39,27 @@ async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
         port = url
         port.timeout = 0
     else:
-        port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+        port = open_port(url, baudrate)
     port.reset_input_buffer()  # whatever waited there belongs to an earlier session
     if _has_descriptor(port):
         protocol = protocol_factory()
         return DescriptorTransport(loop, protocol, port), protocol
     protocol = protocol_factory()
     return ThreadedSerialTransport(loop, protocol, port), protocol
+
+
+def open_port(url: str, baudrate: int) -> serial.SerialBase:
+    """Open ``url``; a device path exclusively (two programs on one modem spoil each other's
+    answers), and if another program holds it, fail with EBUSY naming that program."""
+    if "://" in str(url):
+        return serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+    try:
+        return serial.Serial(url, baudrate=baudrate, timeout=0, exclusive=True)
+    except serial.SerialException as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY):
+            raise
+    who = port_holders.describe(url)
+    raise os_error(errno.EBUSY, f"serial port {url} is busy" + (f": {who}" if who else " (another program has it open)"))
 
 
 class DescriptorTransport(serial_asyncio.SerialTransport):

@@ -16,6 +16,7 @@ import asyncio
 import errno
 import logging
 import random
+import sys
 from typing import Optional, Tuple
 
 from . import arguments, validate
@@ -34,6 +35,7 @@ _EPHEMERAL = (49152, 65535)
 _DEFAULT_KEEPALIVE_MINUTES = 2
 _KNOWN_FLAGS = MSG_PEEK | MSG_DONTWAIT
 S = SocketState
+_UNSET = object()  # an argument not given (None is a value CPython refuses)
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
@@ -44,6 +46,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 class socket:
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  modem=None, _conn: Optional[Connection] = None):
+        af, type, proto = arguments.c_int(af), arguments.c_int(type), arguments.c_int(proto)
         if af != AF_INET:
             raise os_error(errno.EAFNOSUPPORT, "the modem's stack is used over IPv4 (AF_INET)")
         expected = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}.get(type)
@@ -74,43 +77,50 @@ class socket:
             raise os_error(errno.EBADF, "socket is closed")
 
     def _call_timeout(self, flags: int) -> Optional[float]:
-        flags = arguments.flags(flags)
+        """The time-out of one call with ``flags`` (already parsed by ``arguments.flags``)."""
         if flags & ~_KNOWN_FLAGS:
             raise os_error(errno.EOPNOTSUPP, f"flags {flags:#x} are not supported by the modem")
         return 0.0 if flags & MSG_DONTWAIT else self._timeout
 
     # --- timeouts -------------------------------------------------------------------------------
     def settimeout(self, value: Optional[float]) -> None:
-        value = arguments.timeout(value)
-        self._check_open()
-        self._timeout = value
+        self._timeout = arguments.timeout(value)
+        self._check_open()  # after storing it, as CPython does: gettimeout() tells the same
 
     def gettimeout(self) -> Optional[float]:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
-        flag = arguments.flags(flag)
+        self._timeout = None if arguments.flag(flag) else 0.0
         self._check_open()
-        self._timeout = None if flag else 0.0
 
     # --- addresses ------------------------------------------------------------------------------
-    def _resolve(self, host: str) -> str:
+    def _destination(self, address, method: str) -> Tuple[str, int]:
+        """``(host, port)`` checked as CPython checks an address before the call itself: the host
+        an IPv4 literal (an IPv6 one is EAFNOSUPPORT) or a well-formed name, resolved later."""
+        host, port, _ = arguments.address(address, method)
         literal = validate.ip_literal(host)
         if literal is not None:
             if ":" in literal:
                 raise os_error(errno.EAFNOSUPPORT, f"{host!r} is an IPv6 address; this socket is AF_INET")
-            return literal
+            host = literal
+        elif host not in ("", "<broadcast>"):
+            host = validate.hostname(host)
+        return host, arguments.port(port, method)
+
+    def _resolve(self, host: str) -> str:
         if host in ("", "<broadcast>"):
             raise os_error(errno.EINVAL, f"cannot connect to {host!r}")
-        return self._modem.resolve(validate.hostname(host))[0]
+        return host if validate.ip_literal(host) is not None else self._modem.resolve(host)[0]
 
     def bind(self, address) -> None:
-        host, port, _ = arguments.address(address, "bind")
+        host, port = self._destination(address, "bind")
         self._check_open()
-        if self._local_port is not None or self._state is not S.FRESH:
-            raise os_error(errno.EINVAL, "socket is already bound")
+        # (a name is never looked up: the modem binds its own addresses only)
         if host not in ("", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip):
             raise os_error(errno.EADDRNOTAVAIL, f"{host!r} is not an address of the modem")
+        if self._local_port is not None or self._state is not S.FRESH:
+            raise os_error(errno.EINVAL, "socket is already bound")
         self._local_port = port
         if self._udp:
             self._open_udp()
@@ -153,29 +163,39 @@ class socket:
 
     # --- connecting -----------------------------------------------------------------------------
     def connect(self, address) -> None:
-        host, port, _ = arguments.address(address, "connect")
+        host, port = self._destination(address, "connect")
         self._check_open()
+        self._connect(self._resolve(host), port)
+
+    def connect_ex(self, address) -> int:
+        """The errno of the connection attempt; a bad address or a name that does not resolve
+        raises, as in CPython."""
+        host, port = self._destination(address, "connect_ex")
+        try:
+            self._check_open()
+        except OSError as exc:
+            return exc.args[0]
+        ip = self._resolve(host)
+        try:
+            self._connect(ip, port)
+        except OSError as exc:
+            if isinstance(exc.args[0], int):
+                return exc.args[0]
+            raise
+        return 0
+
+    def _connect(self, ip: str, port: int) -> None:
         if self._udp:
-            self._peer = (self._resolve(host), port)
+            self._peer = (ip, port)
             self._open_udp(self._peer)
             return
         self._check_connect_allowed()
-        ip = self._resolve(host)
         self._conn.keepalive = self._options.get("keepalive")
         local_port = self._local_port or 0
         if self._timeout == 0:
             self._connecting = self._modem.start_connect(self._conn, ip, port, local_port)
             raise os_error(errno.EINPROGRESS)
         self._modem.connect(self._conn, ip, port, self._timeout, local_port)
-
-    def connect_ex(self, address) -> int:
-        try:
-            self.connect(address)
-        except OSError as exc:
-            if isinstance(exc.args[0], int):
-                return exc.args[0]
-            raise
-        return 0
 
     def _check_connect_allowed(self) -> None:
         pending = self._connecting
@@ -188,13 +208,13 @@ class socket:
                 raise error
         state = self._state
         if state is S.LISTENING:
-            raise os_error(errno.EINVAL, "a listening socket cannot connect")
+            raise os_error(errno.EISCONN, "a listening socket cannot connect")
         if state is not S.FRESH:
             raise os_error(errno.EISCONN, "socket is already connected")
 
     # --- servers --------------------------------------------------------------------------------
-    def listen(self, backlog: Optional[int] = None) -> None:
-        depth = None if backlog is None else arguments.backlog(backlog)
+    def listen(self, backlog: int = _UNSET) -> None:
+        depth = None if backlog is _UNSET else arguments.backlog(backlog)
         self._check_open()
         if self._udp:
             raise os_error(errno.EOPNOTSUPP, "UDP sockets do not listen")
@@ -216,6 +236,7 @@ class socket:
     # --- sending --------------------------------------------------------------------------------
     def send(self, data, flags: int = 0) -> int:
         data = arguments.data_bytes(data, "send")
+        flags = arguments.flags(flags)
         timeout = self._call_timeout(flags)
         self._check_open()
         if self._udp:
@@ -235,27 +256,33 @@ class socket:
 
     def sendall(self, data, flags: int = 0) -> None:
         data = arguments.data_bytes(data, "sendall")
+        flags = arguments.flags(flags)
         if self._udp:
             self.send(data, flags)
             return
         view = memoryview(data)
-        while view:
+        while True:  # once at least: an empty sendall is refused where an empty send is
             sent = self.send(view, flags)
             view = view[sent:]
+            if not view:
+                return
 
-    def sendto(self, data, flags_or_address, address=None) -> int:
-        if address is None:
+    def sendto(self, data, flags_or_address, address=_UNSET) -> int:
+        if address is _UNSET:
             flags, address = 0, flags_or_address
         else:
             flags = flags_or_address
         data = arguments.data_bytes(data, "sendto")
-        host, port, _ = arguments.address(address, "sendto")
+        flags = arguments.flags(flags)
+        host, port = self._destination(address, "sendto")
         timeout = self._call_timeout(flags)
         self._check_open()
         if not self._udp:
             if self._state in (S.CONNECTED, S.PEER_CLOSED):
                 return self.send(data, flags)  # CPython ignores the address of a connected stream
             raise os_error(errno.ENOTCONN, "socket is not connected")
+        if port == 0:
+            raise os_error(errno.EINVAL, "a datagram cannot be sent to port 0")
         return self._send_datagram(data, (self._resolve(host), port), timeout)
 
     def _send_datagram(self, data: bytes, dest, timeout) -> int:
@@ -284,20 +311,25 @@ class socket:
 
     # --- receiving ------------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        bufsize = arguments.size(bufsize, "recv")
+        bufsize, flags = arguments.ssize(bufsize), arguments.flags(flags)
+        bufsize = arguments.not_negative(bufsize, "recv")
         timeout = self._call_timeout(flags)
+        if bufsize == 0:
+            return b""  # as in CPython: nothing asked, nothing waited for, in any state
         if self._udp:
             return self._recv_datagram(bufsize, flags, timeout)[0]
         self._check_open()
         return self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
 
     def recvfrom(self, bufsize: int, flags: int = 0):
-        bufsize = arguments.size(bufsize, "recvfrom")
+        bufsize, flags = arguments.ssize(bufsize), arguments.flags(flags)
+        bufsize = arguments.not_negative(bufsize, "recvfrom")
         timeout = self._call_timeout(flags)
         if not self._udp:
             self._check_open()
-            data = self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
-            return data, self._conn.remote
+            # recvfrom(0) waits for data as CPython's does, and takes none of it
+            data = self._modem.receive(self._conn, bufsize or 1, timeout, peek=bool(flags & MSG_PEEK) or not bufsize)
+            return data[:bufsize], self._conn.remote
         return self._recv_datagram(bufsize, flags, timeout)
 
     def _recv_datagram(self, bufsize: int, flags: int, timeout):
@@ -307,20 +339,18 @@ class socket:
         return data[:bufsize], sender  # like BSD sockets, the rest of a longer datagram is dropped
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        view = memoryview(buffer).cast("B")
-        if view.readonly:
-            raise TypeError("recv_into() argument 'buffer' must be read-write bytes-like object")
-        nbytes = arguments.size(nbytes, "recv_into") or len(view)
-        data = self.recv(min(nbytes, len(view)), flags)
+        view = arguments.writable(buffer, "recv_into")
+        nbytes, flags = arguments.ssize(nbytes), arguments.flags(flags)
+        nbytes = arguments.nbytes(nbytes, len(view), "recv_into")
+        data = self.recv(nbytes, flags)
         view[:len(data)] = data
         return len(data)
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
-        view = memoryview(buffer).cast("B")
-        if view.readonly:
-            raise TypeError("recvfrom_into() argument 'buffer' must be read-write bytes-like object")
-        nbytes = arguments.size(nbytes, "recvfrom_into") or len(view)
-        data, sender = self.recvfrom(min(nbytes, len(view)), flags)
+        view = arguments.writable(buffer, "recvfrom_into")
+        nbytes, flags = arguments.ssize(nbytes), arguments.flags(flags)
+        nbytes = arguments.nbytes(nbytes, len(view), "recvfrom_into")
+        data, sender = self.recvfrom(nbytes, flags)
         view[:len(data)] = data
         return len(data), sender
 
@@ -349,22 +379,29 @@ class socket:
     # --- options --------------------------------------------------------------------------------
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
         level, option = arguments.flags(level), arguments.flags(option)
+        value = arguments.option_value(value)
         self._check_open()
+        value = arguments.option_int(value)
         if level == SOL_SOCKET and option == SO_REUSEADDR:
             self._options["reuseaddr"] = bool(value)  # the modem binds its own ports; nothing to send
         elif level == SOL_SOCKET and option == SO_KEEPALIVE and not self._udp:
             self._options["keepalive"] = _DEFAULT_KEEPALIVE_MINUTES if value else 0
         elif level in (SOL_SOCKET, IPPROTO_TCP) and option == TCP_KEEPALIVE and not self._udp:
-            minutes = arguments.flags(value)
-            if not 0 <= minutes <= 120:
+            if not 0 <= value <= 120:
                 raise os_error(errno.EINVAL, "TCP_KEEPALIVE takes idle minutes, 0 (off) to 120")
-            self._options["keepalive"] = minutes
+            self._options["keepalive"] = value
         else:
             raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
         level, option = arguments.flags(level), arguments.flags(option)
+        buflen = arguments.option_buflen(buflen)
         self._check_open()
+        value = self._option(level, option)
+        # with a buflen CPython hands back the option's bytes as the kernel stores them
+        return value.to_bytes(4, sys.byteorder, signed=True)[:buflen] if buflen else value
+
+    def _option(self, level: int, option: int) -> int:
         if level == SOL_SOCKET and option == SO_ERROR:
             error = self._conn.connect_error or self._conn.error
             return error.args[0] if error is not None and error.args else 0

@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import atsock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -12,10 +14,53 @@ def test_http_get_demo_prints_the_page_and_the_command_count():
     result = subprocess.run([sys.executable, str(ROOT / "examples" / "http_get.py")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # a clean run warns about nothing (MicroPython's test runner compares output)
     assert "<h1>Hello through the modem</h1>" in result.stdout
     assert "HTTP/1.0 200 OK" in result.stdout
     assert "AT commands for the fetch" in result.stdout
     assert "AT+QIOPEN x1" in result.stdout
+
+
+# A program with no logging set up: Python prints WARNING and above on stderr by itself.
+CLOSE_WITH_EVERYTHING_OPEN = """
+import socket, sys, time
+sys.path.insert(0, "tests")
+import atsock
+from fakemodem import FakeModem
+from conftest import emulator_options, modem_settings
+dialect = sys.argv[1]
+server = socket.create_server(("127.0.0.1", 0))
+with FakeModem(dialect, **emulator_options(dialect)) as fm:
+    modem = atsock.open_modem(fm.port, dialect=dialect, **modem_settings(dialect))
+    client = modem.socket()
+    client.settimeout(10)
+    client.connect(server.getsockname())
+    peer, _ = server.accept()
+    peer.sendall(b"never read")
+    listener = modem.socket()
+    listener.listen(1)
+    udp = modem.socket(atsock.AF_INET, atsock.SOCK_DGRAM)
+    udp.sendto(b"x", server.getsockname())
+    done = modem.socket()
+    done.settimeout(10)
+    done.connect(server.getsockname())
+    done.close()
+    peer.close()
+    while client.recv(100):
+        pass
+    modem.close()
+    modem.close()
+print("closed")
+"""
+
+
+@pytest.mark.parametrize("dialect", ["quectel", "esp8285"])
+def test_closing_a_modem_with_sockets_open_prints_nothing_on_stderr(dialect):
+    result = subprocess.run([sys.executable, "-c", CLOSE_WITH_EVERYTHING_OPEN, dialect], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "closed\n"
+    assert result.stderr == ""
 
 
 def test_fakemodem_command_line_serves_a_pty_until_interrupted(echo_server):

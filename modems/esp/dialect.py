@@ -8,7 +8,7 @@ from typing import List, Optional
 from atsock import atcmd, validate
 from atsock.channel import Urc
 from atsock.dialect import Dialect
-from atsock.errors import CommandFailed, name_error, os_error
+from atsock.errors import CommandFailed, dns_answer_error, name_error, os_error
 from atsock.framing import payload_rule
 from atsock.lifecycle import SocketState
 
@@ -108,9 +108,11 @@ class EspDialect(Dialect):
         response = await self.command(atcmd.build("AT+CIPDOMAIN", atcmd.text(host, "host name", 253)),
                                       timeout=T_DNS, response_prefixes=("+CIPDOMAIN:",), check=False)
         values = response.values("+CIPDOMAIN:")
-        address = validate.ip_literal(values[0].strip('"')) if response.final.ok and values else None
-        if address is None:
+        if not response.final.ok:
             raise name_error(host)
+        address = validate.ip_literal(values[0].strip('"')) if values else None
+        if address is None:
+            raise dns_answer_error(repr(values[0]) if values else "OK without +CIPDOMAIN")
         return [address]
 
     # --- URCs -----------------------------------------------------------------------------------

@@ -1,10 +1,9 @@
 """Name lookups with AT+QIDNSGIP: ``OK`` at once, the answer later as ``dnsgip`` URCs."""
 import asyncio
-import errno
 from typing import List, Optional
 
 from atsock import atcmd, validate
-from atsock.errors import name_error, os_error, timeout_error
+from atsock.errors import dns_answer_error, name_error, timeout_error
 from atsock.fields import parse_int
 from .codes import T_DNS_URC, T_QUERY, quectel_error
 
@@ -25,19 +24,23 @@ class _Lookup:
         if self.expected is None:
             error = parse_int(fields[1], 0, 65535)
             if error is None:
+                if validate.ip_literal(fields[1]) is None:  # (an address: a late line of an earlier lookup)
+                    self.future.set_exception(dns_answer_error(f"dnsgip head {fields[1:]!r}"))
                 return
             if error != 0:
                 self.future.set_result((error, []))
                 return
             count = parse_int(fields[2], 0, MAX_ADDRESSES) if len(fields) > 2 else None
             if count is None:
-                self.future.set_exception(os_error(errno.EPROTO, f"bad dnsgip head {fields!r}"))
+                self.future.set_exception(dns_answer_error(f"dnsgip head {fields[1:]!r}"))
                 return
             self.expected = count
         else:
             address = validate.ip_literal(fields[1])
-            if address is not None:
-                self.addresses.append(address)
+            if address is None:
+                self.future.set_exception(dns_answer_error(repr(fields[1])))
+                return
+            self.addresses.append(address)
         if self.expected is not None and len(self.addresses) >= self.expected:
             self.future.set_result((0, self.addresses))
 
