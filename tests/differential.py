@@ -277,6 +277,14 @@ def _str_as_utf8(call: Call) -> Optional[Call]:
     return None
 
 
+def _list_address(call: Call) -> Optional[Call]:
+    if call.method in ("connect", "connect_ex", "bind") and call.args and isinstance(call.args[0], list):
+        return Call(call.method, (tuple(call.args[0]),) + call.args[1:])
+    if call.method == "sendto" and len(call.args) >= 2 and isinstance(call.args[-1], list):
+        return Call(call.method, call.args[:-1] + (tuple(call.args[-1]),))
+    return None
+
+
 HUGE = 2 ** 24
 
 
@@ -292,6 +300,8 @@ STAND_INS = [
                            "to it (traffic stays on loopback): its answer is taken to be gaierror", _name_lookup),
     StandIn("str data", "MicroPython sends a str as UTF-8 (CPython wants bytes): CPython gets the UTF-8 bytes",
             _str_as_utf8),
+    StandIn("list address", "MicroPython takes a list as an address (OpenMV's examples bind to [\"\", port]): "
+                            "CPython gets the same values as a tuple", _list_address),
     StandIn("huge receive size", "a size from 16 MiB to sys.maxsize, which CPython allocates before it reads "
                                  "(MemoryError, or gigabytes taken): 64 KiB stand in for it, which is what it "
                                  "means to atsock (it never allocates ahead)", _huge_size),
