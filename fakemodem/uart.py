@@ -33,6 +33,7 @@ class Uart:
         self._tx_start = 0.0
         self._tx_timer: Optional[asyncio.TimerHandle] = None
         self._writing = False  # waiting for the pty to take bytes (the host is not reading)
+        self._rate_after_drain: Optional[int] = None
         # host -> module: bytes read from the pty but still "on the wire"
         self._wire = bytearray()
         self._rx_start = 0.0
@@ -61,6 +62,17 @@ class Uart:
         than ``MIN_WAIT`` from now: the loop cannot time a wake-up much finer than a millisecond,
         so waking more often only spends CPU."""
         return max(start + 1 / self._rate - LOOKAHEAD, now + MIN_WAIT)
+
+    def change_rate(self, value: Optional[int]) -> None:
+        """A new line rate once what the module has written is on the line (a result code is
+        sent at the old rate, then the UART switches). An unpaced line stays unpaced: a pty has
+        no rate of its own."""
+        if self._rate is None:
+            return
+        if self._outbox:
+            self._rate_after_drain = value
+        else:
+            self.baudrate = value
 
     def _due(self, start: float, now: float, waiting: int) -> int:
         """How many of ``waiting`` bytes, the first starting at ``start``, have ended by now (+ lookahead)."""
@@ -149,6 +161,8 @@ class Uart:
                 return
         if self._outbox and self._rate:
             self._tx_timer = self._loop.call_at(self._next_wake(self._tx_start, now), self._send_due)
+        elif not self._outbox and self._rate_after_drain is not None:
+            self.baudrate, self._rate_after_drain = self._rate_after_drain, None
 
     def _writable(self) -> None:
         self._loop.remove_writer(self._fd)
