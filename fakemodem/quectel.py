@@ -152,6 +152,7 @@ class QuectelModule(EmulatedModule):
             "O": self.services.data.ato, "O0": self.services.data.ato, "+IPR": self.ipr, "&W": self.save,
         })
         self.handlers.update(self.bring_up.handlers())
+        self.test_answers.update(self.bring_up.test_answers())
         self.test_answers.update({
             "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+CREG": ["+CREG: (0-2)"],
             "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],

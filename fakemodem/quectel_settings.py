@@ -85,6 +85,12 @@ class BringUp:
                        "+CPMS": ("SM", "SM", "SM"), "urcport": "uart1"}
         self.pdp: Dict[int, Tuple[str, str]] = {1: ("IP", "")}  # AT+CGDCONT: cid -> (type, APN)
 
+    def test_answers(self):
+        listed = "(" + ",".join(f'"{s}"' for s in self.STORAGES) + ")"
+        return {"+CTZR": ["+CTZR: (0-2)"], "+CTZU": ["+CTZU: (0-1)"], "+CMGF": ["+CMGF: (0-1)"],
+                "+CSCS": ['+CSCS: ("GSM","IRA","UCS2")'], "+CPMS": [f"+CPMS: {listed},{listed},{listed}"],
+                "+CGATT": ["+CGATT: (0-1)"]}
+
     def handlers(self):
         return {"+CTZR": self.flag, "+CTZU": self.flag, "+CMGF": self.flag, "+CSCS": self.cscs,
                 "+CNMI": self.cnmi, "+CPMS": self.cpms, "+CGDCONT": self.cgdcont, "+CGATT": self.cgatt,
@@ -95,8 +101,6 @@ class BringUp:
         high = 2 if cmd.name == "+CTZR" else 1
         if cmd.kind == "read":
             self.m.reply(f"{cmd.name}: {self.values[cmd.name]}")
-        elif cmd.kind == "test":
-            self.m.reply(f"{cmd.name}: (0-{high})")
         else:
             self.values[cmd.name] = cmd.number(0, 0, high)
             self.m.final("OK")
@@ -105,8 +109,6 @@ class BringUp:
         sets = ("GSM", "IRA", "UCS2")
         if cmd.kind == "read":
             self.m.reply(f'+CSCS: "{self.values["+CSCS"]}"')
-        elif cmd.kind == "test":
-            self.m.reply("+CSCS: (" + ",".join(f'"{s}"' for s in sets) + ")")
         elif cmd.arg(0) in sets:
             self.values["+CSCS"] = cmd.arg(0)
             self.m.final("OK")
@@ -132,11 +134,8 @@ class BringUp:
                 raise ValueError("message storage")
             self.values["+CPMS"] = wanted + self.values["+CPMS"][len(wanted):]
             self.m.reply("+CPMS: " + ",".join("0,50" for _ in self.values["+CPMS"]))
-        elif cmd.kind == "read":
-            self.m.reply("+CPMS: " + ",".join(f'"{s}",0,50' for s in self.values["+CPMS"]))
         else:
-            listed = "(" + ",".join(f'"{s}"' for s in self.STORAGES) + ")"
-            self.m.reply(f"+CPMS: {listed},{listed},{listed}")
+            self.m.reply("+CPMS: " + ",".join(f'"{s}",0,50' for s in self.values["+CPMS"]))
 
     async def cgdcont(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
