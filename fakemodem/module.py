@@ -54,8 +54,7 @@ class EmulatedModule:
             await self._boot()
             while not self._reboot.is_set():
                 line = await self.serial.read_command(self.echo)
-                if line is not None:
-                    await self._execute(line)
+                await self._execute(line)
 
     async def _boot(self) -> None:
         self._reboot.clear()
@@ -119,8 +118,7 @@ class EmulatedModule:
         """The dialect resets its state, then this makes the loop boot again."""
         self.serial.note("restart")
         self.serial.leave_data_mode()
-        self._reboot.set()
-        self.serial.interrupt()
+        self._reboot.set()  # the loop boots again once the command in hand (if any) is done
 
     @property
     def data_mode(self) -> bool:

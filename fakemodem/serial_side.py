@@ -33,7 +33,6 @@ class SerialSide:
         self.busy_reply: Optional[bytes] = None
         self.executing = False
         self.data_mode = None  # a fakemodem.datamode.DataMode while the line carries raw data
-        self._interrupted = False
         self._want_payload = 0  # payload bytes read_exact still waits for
         self._awaiting_command = False
         self._staged = deque()
@@ -92,11 +91,6 @@ class SerialSide:
             self.data_mode.close()
             self.data_mode = None
 
-    def interrupt(self) -> None:
-        """Wake a waiting :meth:`read_command`, which then returns None (the module restarts)."""
-        self._interrupted = True
-        if self._arrived is not None and not self._arrived.done():
-            self._arrived.set_result(None)
 
     def _refuse_lines(self) -> None:
         """Input during a running command: every complete line is answered busy and dropped."""
@@ -117,13 +111,9 @@ class SerialSide:
         self._arrived = self._loop.create_future()
         return self._arrived
 
-    async def read_command(self, echo: bool) -> Optional[str]:
-        """The next command line, echoed back (terminator included) when ``echo`` is on; None if
-        :meth:`interrupt` was called."""
+    async def read_command(self, echo: bool) -> str:
+        """The next command line, echoed back (terminator included) when ``echo`` is on."""
         while True:
-            if self._interrupted:
-                self._interrupted = False
-                return None
             # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
             while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
                 del self._inbox[0]
