@@ -19,7 +19,11 @@ as drivers read them), ``uart_report`` ("actual": AT+UART_CUR? shows the rate th
 makes; "requested"), ``passthrough_prompt`` (b"\\r\\nOK\\r\\n\\r\\n>"), ``passthrough_close``
 ("CLOSED": the peer's close ends passthrough with ``CLOSED``; "silent"), ``escape_guard`` (0.02 s
 around ``+++``), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
-after unescaping).
+after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joining again while
+joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
+"CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""
+: AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
+``+CIPRECVDATA:`` has no CR LF before it).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
@@ -91,7 +95,8 @@ class EspModule(EmulatedModule):
                  rx_window: Optional[int] = None, prompt: Optional[bytes] = None, cipstatus_style: str = "generation",
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
-                 faults: Optional[Faults] = None):
+                 rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
+                 recvdata_crlf: bool = False, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -107,7 +112,9 @@ class EspModule(EmulatedModule):
                                      ("uart_report", uart_report, ("actual", "requested")),
                                      ("passthrough_close", passthrough_close, ("CLOSED", "silent")),
                                      ("sendex_recv_count", sendex_recv_count, ("received", "sent")),
-                                     ("passive_rearm", passive_rearm, ("empty", "read"))):
+                                     ("passive_rearm", passive_rearm, ("empty", "read")),
+                                     ("connect_failure", connect_failure, ("CLOSED", "CONNECT FAIL")),
+                                     ("recvlen_unused", recvlen_unused, ("", "0"))):
             if value not in allowed:
                 raise ValueError(f"{name} is one of {allowed}, not {value!r}")
         self.cipstatus_style = cipstatus_style
@@ -116,6 +123,10 @@ class EspModule(EmulatedModule):
         self.passthrough_close = passthrough_close
         self.escape_guard = escape_guard
         self.sendex_recv_count = sendex_recv_count
+        self.rejoin_disconnect = rejoin_disconnect
+        self.connect_failure = connect_failure
+        self.recvlen_unused = recvlen_unused
+        self.recvdata_crlf = recvdata_crlf
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_noise = boot_noise
@@ -282,7 +293,8 @@ class EspModule(EmulatedModule):
             raise ValueError("the station interface is off")
         if self.joined is not None:
             self.joined = None
-            self.message("WIFI DISCONNECT")
+            if self.rejoin_disconnect:
+                self.message("WIFI DISCONNECT")
         self.wifi_state, self.last_ssid = "connecting", ssid
         await asyncio.sleep(self.join_delay)
         if ssid not in self.networks:

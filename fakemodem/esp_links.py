@@ -206,7 +206,8 @@ class Links:
 
     def _connect_failed(self, link: Link) -> None:
         self.m.final("ERROR")
-        self.m.message(self._tag(link.id, "CLOSED"))
+        failure = "CONNECT FAIL" if self.m.major == 1 and self.m.connect_failure == "CONNECT FAIL" else "CLOSED"
+        self.m.message(self._tag(link.id, failure))
 
     async def _start_udp(self, link: Link, local_port: int) -> None:
         try:
@@ -258,7 +259,8 @@ class Links:
             m.serial.write_frame(b"\r\n+CIPRECVDATA,%d:" % len(data), data, b"\r\nOK\r\n")
         else:
             where = b'"%s",%d,' % (sender[0].encode(), sender[1]) if m.dinfo else b""
-            m.serial.write_frame(b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
+            crlf = b"\r\n" if m.recvdata_crlf else b""
+            m.serial.write_frame(crlf + b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
         if empty or m.passive_rearm == "read":
             link.armed = True
         if empty and link.close_pending:
@@ -269,7 +271,7 @@ class Links:
         for link_id in range(self.max_links):
             link = self.links.get(link_id)
             if link is None:
-                fields.append("")
+                fields.append(self.m.recvlen_unused)
             else:
                 fields.append(str(link.bridge.queued if link.kind == "UDP" else len(link.bridge.rx)))
         self.m.reply("+CIPRECVLEN:" + ",".join(fields))

@@ -26,7 +26,8 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
   or hex characters ("chars");
 * ``error_text_case`` ("lower"): AT+QIGETERROR and AT+CMEE=2 texts lower-case or "capitalized";
 * ``basic_error`` ("ERROR"): bad parameters of a non-TCP/IP command, "ERROR", or "CME" for
-  ``+CME ERROR: 50`` when AT+CMEE is 1 or 2.
+  ``+CME ERROR: 50`` when AT+CMEE is 1 or 2;
+* ``cmee`` (0): the power-on value of AT+CMEE.
 
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
@@ -74,7 +75,7 @@ class QuectelModule(EmulatedModule):
                  push_quote_ip: bool = True, incoming_access_mode: str = "buffer",
                  transparent_close: str = "NO CARRIER", escape_guard: float = 1.0, qisend_cancel: str = "OK",
                  qisendex_max: int = 512, hex_length: str = "bytes", error_text_case: str = "lower",
-                 basic_error: str = "ERROR", rx_buffer: int = 65536, tx_buffer: int = 65536,
+                 basic_error: str = "ERROR", cmee: int = 0, rx_buffer: int = 65536, tx_buffer: int = 65536,
                  open_timeout: float = 75.0, dns_delay: float = 0.0, qiact_delay: float = 0.0,
                  latency: float = 0.0, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
@@ -123,7 +124,9 @@ class QuectelModule(EmulatedModule):
         self.open_timeout = open_timeout
         self.dns_delay = dns_delay
         self.qiact_delay = qiact_delay
-        self.cmee = 0
+        if cmee not in (0, 1, 2):
+            raise ValueError("cmee is 0, 1 or 2")
+        self.cmee = self._power_on_cmee = cmee
         self.qisde = True
         self.fun = 1
         self.last_error = 0
@@ -179,7 +182,7 @@ class QuectelModule(EmulatedModule):
         self.services.drop_all()
         for ctx in self.contexts.values():
             ctx.active = False
-        self.echo, self.cmee, self.qisde, self.fun = self._power_on_echo, 0, True, 1
+        self.echo, self.cmee, self.qisde, self.fun = self._power_on_echo, self._power_on_cmee, True, 1
         self._reports = dict.fromkeys(self._reports, 0)
         self.settings = QiSettings(self.profile)
         self.bring_up = BringUp(self)

@@ -382,3 +382,32 @@ def test_esp_cipsendex_recv_count_switch(count, recv, echo):
         at.write(b"a\\,bcdef")
         assert at.read_until(rb"SEND OK\r\n") == b"\r\nRecv %d bytes\r\n\r\nSEND OK\r\n" % recv
         assert at.read_exact(16) == b"\r\n+IPD,7:a,bcdef"
+
+
+def test_quectel_cmee_power_on_switch():
+    fm, at = quectel(activate=False, cmee=2, sim="absent")
+    with fm, at:
+        assert at.command("AT+CPIN?") == b"\r\n+CME ERROR: SIM not inserted\r\n"
+
+
+def test_esp_switches_for_rejoin_failed_connect_and_passive_reads():
+    closed = free_port()
+    peer = TcpServer(lambda conn: (conn.sendall(b"abc"), conn.recv(1)))
+    fm, at = esp("1.7", rejoin_disconnect=False, connect_failure="CONNECT FAIL", recvlen_unused="0")
+    with fm, at:
+        assert at.command('AT+CWJAP_CUR="lab","pw"') == b"WIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n"
+        at.command("AT+CIPMUX=1")
+        assert at.command(f'AT+CIPSTART=1,"TCP","127.0.0.1",{closed}') == b"\r\nERROR\r\n"
+        assert at.read_exact(16) == b"1,CONNECT FAIL\r\n"
+        at.command("AT+CIPRECVMODE=1")
+        at.command(f'AT+CIPSTART=2,"TCP","127.0.0.1",{peer.port}')
+        at.read_until(rb"\+IPD,2,3\r\n")
+        assert at.command("AT+CIPRECVLEN?") == b"+CIPRECVLEN:0,0,3,0,0\r\n\r\nOK\r\n"
+    fm, at = esp("2.2", recvdata_crlf=True)
+    with fm, at:
+        at.command("AT+CIPMUX=1")
+        at.command("AT+CIPRECVMODE=1")
+        at.command(f'AT+CIPSTART=2,"TCP","127.0.0.1",{peer.port}')
+        at.read_until(rb"\+IPD,2,3\r\n")
+        assert at.command("AT+CIPRECVDATA=2,3") == b"\r\n+CIPRECVDATA:3,abc\r\nOK\r\n"
+    peer.close()
