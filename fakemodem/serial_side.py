@@ -61,11 +61,6 @@ class SerialSide:
             self._arrived.set_result(None)
 
     @property
-    def pending_input(self) -> int:
-        """Bytes received but not yet taken as a command or payload."""
-        return len(self._inbox)
-
-    @property
     def payload_missing(self) -> int:
         """How many more payload bytes a send is waiting for (0 when none is)."""
         return max(0, self._want_payload - len(self._inbox)) if self._want_payload else 0

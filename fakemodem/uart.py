@@ -41,10 +41,9 @@ class Uart:
         self._reading = True
         self.bytes_in = 0
         self.bytes_out = 0
-        # for measurements (bench/pacing.py): called with (loop time, byte count) as received bytes
-        # reach the module, and as written bytes reach the pty
+        # for measurements (bench/pacing.py): called with (loop time, byte count) as received
+        # bytes reach the module
         self.on_delivered_in: Optional[Callable[[float, int], None]] = None
-        self.on_delivered_out: Optional[Callable[[float, int], None]] = None
         loop.add_reader(fd, self._readable)
 
     @property
@@ -153,8 +152,6 @@ class Uart:
                 self.bytes_out += sent
                 if self._rate:
                     self._tx_start += sent / self._rate
-                if self.on_delivered_out is not None:
-                    self.on_delivered_out(now, sent)
             if sent < count:  # the host is not reading: the line holds still until it does
                 self._writing = True
                 self._loop.add_writer(self._fd, self._writable)
