@@ -8,7 +8,8 @@ dialects with hostile values: out-of-range and absurd numbers, empty fields, unt
 control and non-ASCII bytes, raw noise, mutated valid lines. The command loop is fed in-process
 (a :class:`~fakemodem.serial_side.SerialSide` whose output goes to memory) for speed; ``--pty``
 also runs that many lines through a real :class:`~fakemodem.FakeModem` on a pty. A send that
-asks for payload gets filler bytes, as a driver would write them.
+asks for payload gets filler bytes, as a driver would write them; a line that enters transparent
+mode is taken out of it as ``+++`` would.
 
 A failure is any of: ``AT`` not answered ``OK`` once the module is idle again, the command loop
 ended, an exception that reached the event loop, a WARNING or worse logged by the emulator.
@@ -144,6 +145,15 @@ QUECTEL_TEMPLATES = [
     lambda f: "AT+QISWTMD=%s,%s" % (_q(f), f.num(0, 1, 2)),
     lambda f: "AT+CFUN=" + f.num(0, 1, 4) + f.rng.choice(["", ",0"]),
     lambda f: 'AT+CPIN="%s"' % f.text("1234"),
+    lambda f: "AT+IPR=" + f.num(115200, 921600, 0, 300) + f.rng.choice(["", ";&W"]),
+    lambda f: f.rng.choice(["AT&W", "ATO", "AT+IPR?", "AT+CGATT?", "AT+CGDCONT?", "AT+CPMS?", "AT+CTZR?",
+                            "AT+CMGF?", "AT+CSCS?", "AT+CNMI?", 'AT+QURCCFG="urcport"', "AT+QICFG=?"]),
+    lambda f: "AT+%s=%s" % (f.rng.choice(["CTZR", "CTZU", "CMGF", "CGATT"]), f.num(0, 1, 2)),
+    lambda f: 'AT+CPMS="%s","%s","%s"' % (f.text("SM", "ME"), f.text("SM", "MT"), f.text("SM")),
+    lambda f: 'AT+CGDCONT=%s,"%s","%s"' % (f.num(1, 2), f.text("IP", "IPV4V6"), f.text("internet")),
+    lambda f: 'AT+CSCS="%s"' % f.text("GSM", "IRA", "UCS2"),
+    lambda f: "AT+CNMI=" + ",".join(f.num(0, 1, 2) for _ in range(f.rng.randrange(1, 7))),
+    lambda f: 'AT+QURCCFG="urcport","%s"' % f.text("uart1", "usbat"),
 ]
 
 ESP_TEMPLATES = [
@@ -178,6 +188,16 @@ ESP_TEMPLATES = [
                             "ATE1", "AT+CIPMUX?", "AT+CWSTATE?", "AT+CWLAP", "AT+CIPSERVER?", "AT+CIPSTA?",
                             "AT+CIPRECVMODE?", "AT+CWMODE?", "AT+CIPSTAMAC?", "AT+UART_CUR?"]),
     lambda f: "AT+RST" if f.rng.random() < 0.1 else "AT",
+    lambda f: "AT+CIPSEND",
+    lambda f: 'AT+CIPSTARTEX="%s","%s",%s' % (f.rng.choice(KINDS), f.host(), f.port()),
+    lambda f: "AT+UART_DEF=%s,%s,%s,%s,%s" % (f.num(115200, 921600), f.num(8, 5), f.num(1, 3), f.num(0, 2),
+                                              f.num(0, 3)),
+    lambda f: "AT+%s=%s" % (f.rng.choice(["SYSSTORE", "SYSLOG", "SYSMSG", "SYSMSG_CUR", "CWAUTOCONN"]), f.num(0, 1, 7)),
+    lambda f: 'AT+CIPDNS%s=%s,"%s"' % (f.rng.choice(["", "_CUR"]), f.num(0, 1), f.host()),
+    lambda f: "AT+CWDHCP%s=%s,%s" % (f.rng.choice(["", "_CUR"]), f.num(0, 1, 2), f.num(0, 1, 3)),
+    lambda f: 'AT+PING="%s"' % f.host(),
+    lambda f: 'AT+CWLAP="%s"' % f.text("fuzz-net"),
+    lambda f: "AT+RESTORE" if f.rng.random() < 0.05 else "AT+SYSLOG?",
 ]
 
 
@@ -271,6 +291,8 @@ class InProcess:
             missing = self.serial.payload_missing
             if missing:
                 self.serial.feed(b"z" * missing)
+            if self.module.data_mode:  # transparent mode: what "+++" and its guard times would do
+                self.module.leave_data_mode()
             spins += 1
             await asyncio.sleep(0 if spins < 50 else 0.001)
             if time.monotonic() > deadline:
@@ -399,6 +421,8 @@ class PtyHost:
 
     def _state(self):
         fm = self.fm
+        if fm.module.data_mode:  # transparent mode: what "+++" and its guard times would do
+            fm.module.leave_data_mode()
         return fm.uart.bytes_in, fm.serial.idle and fm.uart.backlog == 0, fm.serial.payload_missing
 
     def settle(self) -> bool:

@@ -13,7 +13,17 @@ ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_t
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
 ``send_max`` and ``rx_window`` (the profile's: 2048, and 5760 bytes per link as on ESP8266), ``prompt``
-(the profile's).
+(the profile's). Switches for what the reference leaves open (defaults first): ``cipstatus_style``
+("generation": the STATUS values of each generation's documents; "1.x": the 1.x values everywhere,
+as drivers read them), ``uart_report`` ("actual": AT+UART_CUR? shows the rate the 80 MHz clock
+makes; "requested"), ``passthrough_prompt`` (b"\\r\\nOK\\r\\n\\r\\n>"), ``passthrough_close``
+("CLOSED": the peer's close ends passthrough with ``CLOSED``; "silent"), ``escape_guard`` (0.02 s
+around ``+++``), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
+after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joining again while
+joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
+"CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""
+: AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
+``+CIPRECVDATA:`` has no CR LF before it).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
@@ -26,6 +36,8 @@ from . import profiles
 from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .esp_links import Links
+from .esp_sending import Sending
+from .esp_settings import STATION_MODES, EspSettings
 from .faults import Faults
 from .module import EmulatedModule
 from .network import Network
@@ -80,7 +92,11 @@ class EspModule(EmulatedModule):
                  boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
                  cipclose_reports_closed: bool = True, send_max: Optional[int] = None,
-                 rx_window: Optional[int] = None, prompt: Optional[bytes] = None, faults: Optional[Faults] = None):
+                 rx_window: Optional[int] = None, prompt: Optional[bytes] = None, cipstatus_style: str = "generation",
+                 uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
+                 passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
+                 rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
+                 recvdata_crlf: bool = False, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -92,6 +108,25 @@ class EspModule(EmulatedModule):
             gmr_lines=tuple(line.format(version=self.firmware) for line in self.profile.identity.gmr_lines))
         self.radio = self.profile.radio
         self.prompt = self.profile.prompt if prompt is None else prompt
+        for name, value, allowed in (("cipstatus_style", cipstatus_style, ("generation", "1.x")),
+                                     ("uart_report", uart_report, ("actual", "requested")),
+                                     ("passthrough_close", passthrough_close, ("CLOSED", "silent")),
+                                     ("sendex_recv_count", sendex_recv_count, ("received", "sent")),
+                                     ("passive_rearm", passive_rearm, ("empty", "read")),
+                                     ("connect_failure", connect_failure, ("CLOSED", "CONNECT FAIL")),
+                                     ("recvlen_unused", recvlen_unused, ("", "0"))):
+            if value not in allowed:
+                raise ValueError(f"{name} is one of {allowed}, not {value!r}")
+        self.cipstatus_style = cipstatus_style
+        self.uart_report = uart_report
+        self.passthrough_prompt = passthrough_prompt
+        self.passthrough_close = passthrough_close
+        self.escape_guard = escape_guard
+        self.sendex_recv_count = sendex_recv_count
+        self.rejoin_disconnect = rejoin_disconnect
+        self.connect_failure = connect_failure
+        self.recvlen_unused = recvlen_unused
+        self.recvdata_crlf = recvdata_crlf
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_noise = boot_noise
@@ -102,10 +137,16 @@ class EspModule(EmulatedModule):
         self.send_max = self.profile.send_max if send_max is None else send_max
         self.rx_window = self.faults.buffer(self.profile.rx_window if rx_window is None else rx_window)
         self.joined: Optional[str] = None
+        self.last_ssid: Optional[str] = None
+        self.wifi_state = "idle"  # idle, connecting, got_ip, disconnected (AT+CWSTATE?, AT+CIPSTATUS)
+        self.wifi_mode = 1
         self.mux = 0
         self.passive = False
         self.dinfo = False
+        self.error_code = 0  # for AT+SYSLOG=1: the ERR CODE of the next ERROR
         self.links = Links(self)
+        self.sending = Sending(self)
+        self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
             "+RST": self.rst, "+GMR": self.gmr,
@@ -113,10 +154,14 @@ class EspModule(EmulatedModule):
             "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
             "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
             "+CIPSERVERMAXCONN": self.links.cipservermaxconn, "+CIPSERVER": self.links.cipserver,
-            "+CIPSTART": self.links.cipstart, "+CIPSEND": self.links.cipsend, "+CIPCLOSE": self.links.cipclose,
+            "+CIPSTART": self.links.cipstart, "+CIPSEND": self.sending.cipsend, "+CIPCLOSE": self.links.cipclose,
+            "+CIPSENDEX": self.sending.cipsendex, "+CIPMODE": self.sending.cipmode_cmd,
             "+CIPRECVDATA": self.links.ciprecvdata, "+CIPRECVLEN": self.links.ciprecvlen,
             "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
         })
+        self.handlers.update(self.settings.handlers())
+        if self.major >= 2:
+            self.handlers["+CIPSTARTEX"] = self.links.cipstartex
         if self.profile.cur_names:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
                 self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
@@ -152,7 +197,24 @@ class EspModule(EmulatedModule):
     def final(self, text: str) -> None:
         if text in ("OK", "ERROR", "SEND OK", "FAIL") and self.faults.chance("no_final"):
             return
-        self.serial.write(self.faults.noise(self.BENIGN_URCS) + b"\r\n" + text.encode() + b"\r\n")
+        detail = b""
+        if text == "ERROR" and self.settings.syslog:  # 2.x AT+SYSLOG=1
+            detail = b"ERR CODE:0x%08x\r\n" % (self.error_code or 0x010A0000)  # default: execution failed
+        self.error_code = 0
+        self.serial.write(self.faults.noise(self.BENIGN_URCS) + detail + b"\r\n" + text.encode() + b"\r\n")
+
+    def unknown_command(self, line: str) -> None:
+        self.error_code = 0x01090000 if line[:2].upper() == "AT" else 0x01030000  # not supported / no AT
+        self.final("ERROR")
+
+    def bad_parameters(self, command: ATCommand) -> None:
+        self.error_code = 0x01070000  # invalid parameter
+        self.final("ERROR")
+
+    def set_rate(self, rate) -> None:
+        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
+        if hasattr(self.serial.line, "change_rate"):
+            self.serial.line.change_rate(rate)
 
     def info(self, *lines: str) -> None:
         """Information lines as the firmware prints them: no leading blank line."""
@@ -192,7 +254,10 @@ class EspModule(EmulatedModule):
         """Reboot: links and Wi-Fi gone, settings back to power-on values, ``ready`` again."""
         self.links.drop_all()
         self.joined = None
+        self.wifi_state = "idle"
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
+        self.sending.reset()
+        self.settings.after_restart()
         super().restart()
 
     async def gmr(self, cmd: ATCommand) -> None:
@@ -206,11 +271,13 @@ class EspModule(EmulatedModule):
 
     async def cwmode(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
-            self.reply(f"{cmd.name.split('_')[0]}:1")
-        elif cmd.int_arg(0) in (1, 2, 3) or (cmd.int_arg(0) == 0 and self.major >= 2):
-            self.final("OK")
-        else:
-            self.final("ERROR")
+            self.reply(f"{cmd.name}:{self.wifi_mode}")
+            return
+        mode = cmd.number(0, 0 if self.major >= 2 else 1, 3)  # 0 (Wi-Fi off) is 2.x only
+        if mode not in STATION_MODES and self.joined is not None:
+            self.drop_wifi()
+        self.wifi_mode = mode
+        self.final("OK")
 
     async def cwjap(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
@@ -222,20 +289,26 @@ class EspModule(EmulatedModule):
         if cmd.kind != "write" or not cmd.arg(0):
             raise ValueError("AT+CWJAP needs an SSID")
         ssid, password = cmd.arg(0), cmd.arg(1, "")
+        if self.wifi_mode not in STATION_MODES:
+            raise ValueError("the station interface is off")
         if self.joined is not None:
             self.joined = None
-            self.message("WIFI DISCONNECT")
+            if self.rejoin_disconnect:
+                self.message("WIFI DISCONNECT")
+        self.wifi_state, self.last_ssid = "connecting", ssid
         await asyncio.sleep(self.join_delay)
         if ssid not in self.networks:
             code = 3  # AP not found
         elif self.networks[ssid] != password:
             code = 2  # wrong password
         else:
-            self.joined = ssid
+            self.joined, self.wifi_state = ssid, "got_ip"
+            self.links.had_link = False
             self.message("WIFI CONNECTED")
             self.message("WIFI GOT IP")
             self.final("OK")
             return
+        self.wifi_state = "disconnected"
         self.info(f"+CWJAP:{code}")
         self.final(self.profile.cwjap_failure)
 
@@ -248,6 +321,7 @@ class EspModule(EmulatedModule):
         """The AP went away (or we left it): links close with it, as 2.x does by default. The
         order of the two messages is not documented; the cause is reported before its effects."""
         self.joined = None
+        self.wifi_state = "disconnected"
         self.message("WIFI DISCONNECT")
         self.links.drop_all(report=True)
 
@@ -273,7 +347,11 @@ class EspModule(EmulatedModule):
         if self.links.any_open():
             self.fail_detail("link is builded")
             return
-        self.mux = cmd.number(0, 0, 1)
+        mux = cmd.number(0, 0, 1)
+        if mux and self.sending.cipmode:
+            self.fail_detail("CIPMODE=1")  # multiple connections need normal transmission mode
+            return
+        self.mux = mux
         self.final("OK")
 
     async def ciprecvmode(self, cmd: ATCommand) -> None:

@@ -1,19 +1,21 @@
 """The emulated ESP-AT module's links (ids 0-4), each a real host socket on this machine.
 
+With AT+CIPMUX=1 every message carries the link id (``0,CONNECT``, ``+IPD,0,5:``); with
+AT+CIPMUX=0 (single connection, the power-on mode) there is one link, numbered 0 inside, and
+no id on the wire (``CONNECT``, ``+IPD,5:``, ``AT+CIPSEND=5``, ``AT+CIPCLOSE``).
+
 Active receive pushes ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` as data arrives (output is held back
 and the host socket paused while the UART is behind). Passive receive (AT+CIPRECVMODE=1) announces
 ``+IPD,<id>,<len>`` once per burst, hands data out with AT+CIPRECVDATA, stops reading the host
 socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
+In passthrough (see esp_sending.py) the link's data goes to the host as it is.
 """
 import asyncio
-import ipaddress
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from .atcommand import ATCommand
-from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
-
-UART_BACKLOG = 8192  # bytes of pushed +IPD frames the module lets queue before it pauses a link
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Links:
         self.server_port = 0
         self.max_links = module.profile.links
         self.max_conn = self.max_links
+        self.had_link = False  # a link existed since the station got its address (CIPSTATUS 4)
+        self.passthrough = None  # the link whose bytes the line carries (esp_sending.py)
 
     def any_open(self) -> bool:
         return bool(self.links) or self.server is not None
@@ -54,6 +58,9 @@ class Links:
 
     def _on_data(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
+            return
+        if self.passthrough is link:
+            self._pass_through(link)
             return
         if self._passive_for(link):
             if link.armed:
@@ -86,24 +93,24 @@ class Links:
                 how, self.m.corrupt = self.m.corrupt, None
                 announced = 99999999 if how == "absurd" else 2 * len(data)
             self.m.serial.write_frame(self._frame_head(link, announced, link.remote), data)
-        if self.m.serial.backlog > UART_BACKLOG and not bridge.closed:
-            bridge.transport.pause_reading()
-            self._resume_when_drained(link)
+        pace_to_line(bridge, self.m.serial)
 
-    def _resume_when_drained(self, link: Link) -> None:
-        def check():
-            if self.links.get(link.id) is not link or link.bridge.closed:
-                return
-            if self.m.serial.backlog > UART_BACKLOG // 4:
-                asyncio.get_running_loop().call_later(0.005, check)
-            else:
-                link.bridge.transport.resume_reading()
-
-        asyncio.get_running_loop().call_later(0.005, check)
+    def _pass_through(self, link: Link) -> None:
+        bridge = link.bridge
+        while bridge.datagrams if link.kind == "UDP" else bridge.rx:
+            data = bridge.read()[0] if link.kind == "UDP" else bridge.read(65536)
+            self.m.serial.write_frame(b"", data)
+        pace_to_line(bridge, self.m.serial)
 
     def _on_closed(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
             return
+        if self.passthrough is link:
+            self.m.sending.connection_lost(link)
+            if self.m.passthrough_close == "silent":
+                self.links.pop(link.id, None)
+                link.bridge.close()
+                return
         if self._passive_for(link) and link.bridge.rx:
             link.close_pending = True  # CLOSED waits until the host has read everything
             return
@@ -127,6 +134,18 @@ class Links:
             m.fail_detail("ID ERROR")
             return
         link_id, at = self._ids(cmd)
+        await self._start(cmd, link_id, at)
+
+    async def cipstartex(self, cmd: ATCommand) -> None:
+        """2.x: AT+CIPSTART's arguments without an id; the module takes the lowest free one."""
+        free = [i for i in range(self.max_links) if i not in self.links]
+        if not self.m.mux or not free:
+            self.m.final("ERROR")
+            return
+        await self._start(cmd, free[0], 0)
+
+    async def _start(self, cmd: ATCommand, link_id: int, at: int) -> None:
+        m = self.m
         kind, host, port = cmd.arg(at), cmd.arg(at + 1), cmd.number(at + 2, 0, 65535)
         if kind not in ("TCP", "UDP"):
             m.fail_detail("Link type ERROR")
@@ -169,10 +188,14 @@ class Links:
             self._connect_failed(link)
             return
         link.bridge = bridge
-        self.links[link.id] = link
+        self._add(link)
         m.message(self._tag(link.id, "CONNECT"))
         m.final("OK")
         self._replay(link)
+
+    def _add(self, link: Link) -> None:
+        self.links[link.id] = link
+        self.had_link = True
 
     def _replay(self, link: Link) -> None:
         """Data or a close that came before the link was announced is reported now, in order."""
@@ -183,7 +206,8 @@ class Links:
 
     def _connect_failed(self, link: Link) -> None:
         self.m.final("ERROR")
-        self.m.message(self._tag(link.id, "CLOSED"))
+        failure = "CONNECT FAIL" if self.m.major == 1 and self.m.connect_failure == "CONNECT FAIL" else "CLOSED"
+        self.m.message(self._tag(link.id, failure))
 
     async def _start_udp(self, link: Link, local_port: int) -> None:
         try:
@@ -193,39 +217,11 @@ class Links:
         except OSError:
             self.m.final("ERROR")
             return
-        self.links[link.id] = link
+        self._add(link)
         self.m.message(self._tag(link.id, "CONNECT"))
         self.m.final("OK")
         if link.bridge.datagrams:
             self._on_data(link)
-
-    # --- AT+CIPSEND -------------------------------------------------------------------------------
-    async def cipsend(self, cmd: ATCommand) -> None:
-        m = self.m
-        link_id, at = self._ids(cmd)
-        link = self.links.get(link_id)
-        if link is None:
-            m.fail_detail("link is not valid")
-            return
-        length = cmd.number(at, 1, m.send_max)
-        if len(cmd.args) - at not in (1, 3):
-            raise ValueError("CIPSEND arguments")
-        destination = link.remote
-        if len(cmd.args) - at == 3:
-            if link.kind != "UDP":
-                raise ValueError("a destination is for UDP links only")
-            destination = (str(ipaddress.ip_address(cmd.arg(at + 1))), cmd.number(at + 2, 1, 65535))
-        m.serial.write(m.prompt)
-        data = await m.serial.read_exact(length, timeout=10.0)
-        if data is None:
-            m.final("ERROR")
-            return
-        m.final(f"Recv {length} bytes")
-        bridge = link.bridge
-        if self.links.get(link_id) is not link or bridge.closed or m.faults.chance("send_fail"):
-            m.final("SEND FAIL")
-        else:
-            m.final(hand_over(bridge, data, destination, m.network.reachable))
 
     # --- passive receive --------------------------------------------------------------------------
     async def ciprecvdata(self, cmd: ATCommand) -> None:
@@ -263,7 +259,8 @@ class Links:
             m.serial.write_frame(b"\r\n+CIPRECVDATA,%d:" % len(data), data, b"\r\nOK\r\n")
         else:
             where = b'"%s",%d,' % (sender[0].encode(), sender[1]) if m.dinfo else b""
-            m.serial.write_frame(b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
+            crlf = b"\r\n" if m.recvdata_crlf else b""
+            m.serial.write_frame(crlf + b"+CIPRECVDATA:%d," % len(data) + where, data, b"\r\nOK\r\n")
         if empty or m.passive_rearm == "read":
             link.armed = True
         if empty and link.close_pending:
@@ -274,14 +271,17 @@ class Links:
         for link_id in range(self.max_links):
             link = self.links.get(link_id)
             if link is None:
-                fields.append("")
+                fields.append(self.m.recvlen_unused)
             else:
                 fields.append(str(link.bridge.queued if link.kind == "UDP" else len(link.bridge.rx)))
         self.m.reply("+CIPRECVLEN:" + ",".join(fields))
 
     # --- closing ----------------------------------------------------------------------------------
     async def cipclose(self, cmd: ATCommand) -> None:
+        """AT+CIPCLOSE=<id> (5: all) with CIPMUX=1; AT+CIPCLOSE alone in single-connection mode."""
         m = self.m
+        if (cmd.kind == "write") != bool(m.mux) or cmd.kind not in ("write", "exec"):
+            raise ValueError("AT+CIPCLOSE form does not match the CIPMUX mode")
         link_id = cmd.number(0, 0, self.max_links) if cmd.kind == "write" else 0
         targets = list(self.links.values()) if link_id == self.max_links else [self.links.get(link_id)]
         if None in targets:
@@ -295,6 +295,8 @@ class Links:
         m.final("OK")
 
     def drop_all(self, report: bool = False) -> None:
+        if self.passthrough is not None:
+            self.m.sending.connection_lost(self.passthrough)
         for link in list(self.links.values()):
             self.links.pop(link.id, None)
             if link.bridge is not None:
@@ -343,7 +345,7 @@ class Links:
             return RefuseConnection()
         link = Link(free[0], "TCP", ("", 0), tetype=1)
         link.bridge = self._new_tcp_bridge(link)
-        self.links[link.id] = link
+        self._add(link)
 
         def announce():
             link.remote = link.bridge.peer
@@ -358,9 +360,21 @@ class Links:
             local = link.bridge.local_port if link.bridge else 0
             yield f'{prefix}{link.id},"{link.kind}","{link.remote[0]}",{link.remote[1]},{local},{link.tetype}'
 
+    def status(self) -> int:
+        """``STATUS:<n>`` of AT+CIPSTATUS. 1.x: 2 got IP, 3 connected, 4 links closed, 5 no AP.
+        2.x redefines what comes before the AP: 0 Wi-Fi off, 1 not yet connecting, 5 connecting or
+        lost. ``cipstatus_style`` "1.x" gives the 1.x values on every generation."""
+        m = self.m
+        if m.joined is not None:
+            return 3 if self.links else (4 if self.had_link else 2)
+        if m.major == 1 or m.cipstatus_style == "1.x":
+            return 5
+        if m.wifi_mode == 0:
+            return 0
+        return 1 if m.wifi_state == "idle" else 5
+
     async def cipstatus(self, cmd: ATCommand) -> None:
-        stat = 5 if self.m.joined is None else (3 if self.links else 2)
-        self.m.reply(f"STATUS:{stat}", *self._status_lines("+CIPSTATUS:"))
+        self.m.reply(f"STATUS:{self.status()}", *self._status_lines("+CIPSTATUS:"))
 
     async def cipstate(self, cmd: ATCommand) -> None:
         if not self.m.profile.state_queries:

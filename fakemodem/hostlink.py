@@ -24,6 +24,7 @@ class TcpBridge(asyncio.Protocol):
         self.transport: Optional[asyncio.Transport] = None
         self.closed = False
         self._paused = False
+        self.held = False  # reading stopped by the module (its UART is behind), not by a full buffer
         self.on_made: Optional[Callable[[], None]] = None
         self.keepalive: Optional[Tuple[int, int, int]] = None  # idle s, interval s, probes
 
@@ -48,10 +49,27 @@ class TcpBridge(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.rx += data
         self.total_received += len(data)
-        if len(self.rx) >= self.rx_limit and not self._paused:
-            self._paused = True
-            self.transport.pause_reading()
+        if len(self.rx) >= self.rx_limit:
+            self._set_paused(True)
         self._on_data()
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self._paused and self.transport is not None and not self.closed:
+            self._paused = paused
+            if paused:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    def hold(self) -> None:
+        """Stop reading the host socket until :meth:`release` (the peer's window closes)."""
+        self.held = True
+        self._set_paused(True)
+
+    def release(self) -> None:
+        self.held = False
+        if len(self.rx) < self.rx_limit // 2:
+            self._set_paused(False)
 
     def eof_received(self):
         return False  # let the transport close; the module reports "closed"
@@ -70,9 +88,8 @@ class TcpBridge(asyncio.Protocol):
         data = bytes(self.rx[:limit])
         del self.rx[:limit]
         self.total_read += len(data)
-        if self._paused and len(self.rx) < self.rx_limit // 2 and not self.closed:
-            self._paused = False
-            self.transport.resume_reading()
+        if len(self.rx) < self.rx_limit // 2 and not self.held:
+            self._set_paused(False)
         return data
 
     def can_send(self, count: int) -> bool:
@@ -143,6 +160,28 @@ class UdpBridge(asyncio.DatagramProtocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+UART_BACKLOG = 8192  # bytes of unasked output (pushed data) a module lets queue before it stops reading
+
+
+def pace_to_line(bridge, serial) -> None:
+    """Data pushed to the host unasked must not outrun the UART: while more than UART_BACKLOG
+    bytes wait for the line, the host socket is not read (its peer sees the window close)."""
+    if not isinstance(bridge, TcpBridge) or bridge.closed or bridge.held or serial.backlog <= UART_BACKLOG:
+        return
+    bridge.hold()
+    loop = asyncio.get_running_loop()
+
+    def check():
+        if bridge.closed:
+            return
+        if serial.backlog > UART_BACKLOG // 4:
+            loop.call_later(0.005, check)
+        else:
+            bridge.release()
+
+    loop.call_later(0.005, check)
 
 
 def hand_over(bridge, data: bytes, destination, reachable) -> str:

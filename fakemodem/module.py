@@ -25,6 +25,7 @@ class EmulatedModule:
         self.echo = echo
         self.latency = latency
         self.handlers = {"": self.at, "E0": self.echo_off, "E1": self.echo_on}
+        self.test_answers = {}  # command name -> information lines of its test form (=?); else just OK
         self._hung_until = 0.0
         self._reboot = asyncio.Event()
 
@@ -35,8 +36,14 @@ class EmulatedModule:
     def final(self, text: str) -> None:
         raise NotImplementedError
 
-    def bad_parameters(self) -> None:
+    def bad_parameters(self, command: ATCommand) -> None:
         self.final("ERROR")
+
+    def unknown_command(self, line: str) -> None:
+        self.final("ERROR")
+
+    def reply(self, *lines: str) -> None:
+        raise NotImplementedError
 
     def drop_network(self) -> None:
         raise NotImplementedError
@@ -68,7 +75,10 @@ class EmulatedModule:
             command = None
         handler = self.handlers.get(command.name) if command else None
         if handler is None:
-            self.final("ERROR")
+            self.unknown_command(line)
+            return
+        if command.kind == "test":
+            self.reply(*self.test_answers.get(command.name, ()))
             return
         self.serial.executing = True
         writes = self.serial.writes
@@ -82,7 +92,7 @@ class EmulatedModule:
             if self.serial.writes != writes:  # the handler had answered already: the emulator's fault
                 log.warning("%r failed after it was answered: %r", line, exc)
             log.debug("bad parameters in %r: %r", line, exc)
-            self.bad_parameters()
+            self.bad_parameters(command)
         except Exception:
             log.exception("emulator fault while executing %r", line)
             self.final("ERROR")
@@ -107,7 +117,18 @@ class EmulatedModule:
     def restart(self) -> None:
         """The dialect resets its state, then this makes the loop boot again."""
         self.serial.note("restart")
-        self._reboot.set()
+        self.serial.leave_data_mode()
+        self._reboot.set()  # the loop boots again once the command in hand (if any) is done
+
+    @property
+    def data_mode(self) -> bool:
+        """True while the line carries raw data (transparent mode)."""
+        return self.serial.data_mode is not None
+
+    def leave_data_mode(self) -> None:
+        """What ``+++`` with its guard times does (for harnesses that cannot wait them out)."""
+        if self.serial.data_mode is not None:
+            self.serial.data_mode.escape()
 
     # --- commands every module has ------------------------------------------------------------
     async def at(self, cmd: ATCommand) -> None:

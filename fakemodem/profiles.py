@@ -44,8 +44,9 @@ class Radio:
     Quectel: ``sysmode`` is AT+QCSQ's system-mode name, ``signal`` its values after the mode;
     ``act`` the AT+QNWINFO technology text, ``operator``/``operator_numeric`` AT+COPS / AT+QNWINFO
     names, ``cops_act`` the <AcT> of AT+COPS?, ``band``/``channel`` AT+QNWINFO's last fields,
-    ``csq`` AT+CSQ's (rssi, ber). ESP: ``operator`` is the SSID side (unused), ``bssid``,
-    ``channel`` and ``rssi`` describe the joined access point for AT+CWJAP?.
+    ``csq`` AT+CSQ's (rssi, ber), ``area_code``/``cell_id`` the <lac>/<tac> and <ci> hex strings
+    of AT+CREG/CGREG/CEREG at report level 2. ESP: ``bssid``, ``channel`` and ``rssi`` describe
+    the joined access point for AT+CWJAP?.
     """
     csq: Tuple[int, int] = (20, 99)
     sysmode: str = ""
@@ -56,6 +57,8 @@ class Radio:
     cops_act: int = 7
     band: str = ""
     channel: int = 0
+    area_code: str = "1A2B"
+    cell_id: str = "01C2D3E4"
     bssid: str = ""
     rssi: int = 0
 

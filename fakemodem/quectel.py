@@ -12,7 +12,22 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``ip_error_style`` ("ERROR"): TCP/IP failures as ERROR, or "CME" for ``+CME ERROR: 5xx``;
 * ``payload_echo`` ("both"): QISEND payload echoed when ATE *and* QISDE are on ("both"), on
   QISDE alone ("qisde"), or never ("never");
-* ``recv_with_length`` (False): power-on value of AT+QICFG="recvind".
+* ``recv_with_length`` (False): power-on value of AT+QICFG="recvind";
+* ``push_crlf`` (False): a CR LF after the data of a direct-push ``+QIURC: "recv"``;
+* ``push_quote_ip`` (True): the UDP SERVICE sender's address quoted in a direct-push URC;
+* ``incoming_access_mode`` ("buffer"): access mode of an accepted "TCP INCOMING" socket, or
+  "listener" for the listener's;
+* ``transparent_close`` ("NO CARRIER"): what the peer's close prints while the line is in
+  transparent mode ("NO CARRIER", or "urc" for ``+QIURC: "closed",<id>``);
+* ``escape_guard`` (1.0): seconds of silence before and after ``+++`` (the three within it);
+* ``qisend_cancel`` ("OK"): the answer to a variable-length AT+QISEND cancelled with ESC;
+* ``qisendex_max`` (512): the most bytes AT+QISENDEX takes;
+* ``hex_length`` ("bytes"): with AT+QICFG="dataformat" hex, lengths count data bytes ("bytes")
+  or hex characters ("chars");
+* ``error_text_case`` ("lower"): AT+QIGETERROR and AT+CMEE=2 texts lower-case or "capitalized";
+* ``basic_error`` ("ERROR"): bad parameters of a non-TCP/IP command, "ERROR", or "CME" for
+  ``+CME ERROR: 50`` when AT+CMEE is 1 or 2;
+* ``cmee`` (0): the power-on value of AT+CMEE.
 
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
@@ -28,6 +43,7 @@ from typing import Dict, Optional
 
 from . import profiles
 from .atcommand import ATCommand
+from .quectel_settings import BringUp, QiSettings, error_text
 from .serial_side import SerialSide
 from .faults import Faults
 from .module import EmulatedModule
@@ -35,6 +51,8 @@ from .network import Network
 from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
+
+RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)  # AT+IPR rates (BG96 class)
 
 
 
@@ -49,18 +67,36 @@ class Context:
 
 class QuectelModule(EmulatedModule):
     def __init__(self, serial: SerialSide, *, model: str = "BG96", hosts: Optional[Dict[str, object]] = None,
-                 blackhole=(), allow_outside: bool = False, boot_delay: float = 0.05, boot_urcs=None, echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
+                 blackhole=(), allow_outside: bool = False, boot_delay: float = 0.05, boot_urcs=None,
+                 echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
                  local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
                  prompt: Optional[bytes] = None, dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
-                 payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
-                 tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
-                 qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
+                 payload_echo: str = "both", recv_with_length: bool = False, push_crlf: bool = False,
+                 push_quote_ip: bool = True, incoming_access_mode: str = "buffer",
+                 transparent_close: str = "NO CARRIER", escape_guard: float = 1.0, qisend_cancel: str = "OK",
+                 qisendex_max: int = 512, hex_length: str = "bytes", error_text_case: str = "lower",
+                 basic_error: str = "ERROR", cmee: int = 0, rx_buffer: int = 65536, tx_buffer: int = 65536,
+                 open_timeout: float = 75.0, dns_delay: float = 0.0, qiact_delay: float = 0.0,
+                 latency: float = 0.0, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         self.profile = profiles.quectel(model)
         self.identity, self.radio = self.profile.identity, self.profile.radio  # for identification answers
         if recv_with_length and not self.profile.recvind:
             raise ValueError(f"{self.profile.model} has no AT+QICFG=\"recvind\"")
+        for name, value, allowed in (("qiclose_unknown", qiclose_unknown, ("OK", "ERROR")),
+                                     ("connected_state", connected_state, (2, 3)),
+                                     ("dnsgip_failure_fields", dnsgip_failure_fields, (1, 3)),
+                                     ("ip_error_style", ip_error_style, ("ERROR", "CME")),
+                                     ("payload_echo", payload_echo, ("both", "qisde", "never")),
+                                     ("incoming_access_mode", incoming_access_mode, ("buffer", "listener")),
+                                     ("transparent_close", transparent_close, ("NO CARRIER", "urc")),
+                                     ("qisend_cancel", qisend_cancel, ("OK", "ERROR", "SEND FAIL")),
+                                     ("hex_length", hex_length, ("bytes", "chars")),
+                                     ("error_text_case", error_text_case, ("lower", "capitalized")),
+                                     ("basic_error", basic_error, ("ERROR", "CME"))):
+            if value not in allowed:
+                raise ValueError(f"{name} is one of {allowed}, not {value!r}")
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_urcs = tuple(self.profile.boot_urcs if boot_urcs is None else boot_urcs)
         self.registration_delay = registration_delay
@@ -72,15 +108,31 @@ class QuectelModule(EmulatedModule):
         self.dnsgip_failure_fields = dnsgip_failure_fields
         self.ip_error_style = ip_error_style
         self.payload_echo = payload_echo
-        self.recvind = recv_with_length
+        self.recvind = self._power_on_recvind = recv_with_length
+        self.push_crlf = push_crlf
+        self.push_quote_ip = push_quote_ip
+        self.incoming_access_mode = incoming_access_mode
+        self.transparent_close = transparent_close
+        self.escape_guard = escape_guard
+        self.qisend_cancel = qisend_cancel
+        self.qisendex_max = qisendex_max
+        self.hex_length = hex_length
+        self.error_text_case = error_text_case
+        self.basic_error = basic_error
         self.rx_buffer = self.faults.buffer(rx_buffer)
         self.tx_buffer = self.faults.buffer(tx_buffer)
         self.open_timeout = open_timeout
         self.dns_delay = dns_delay
         self.qiact_delay = qiact_delay
-        self.cmee = 0
+        if cmee not in (0, 1, 2):
+            raise ValueError("cmee is 0, 1 or 2")
+        self.cmee = self._power_on_cmee = cmee
         self.qisde = True
+        self.fun = 1
         self.last_error = 0
+        self.saved_rate = self.serial_rate()
+        self.settings = QiSettings(self.profile)
+        self.bring_up = BringUp(self)
         self.contexts: Dict[int, Context] = {}
         self.services = SocketServices(self)
         self._tasks: set = set()
@@ -96,9 +148,18 @@ class QuectelModule(EmulatedModule):
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
             "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
             "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
-            "+QISTATE": self.services.qistate, "+QISEND": self.services.qisend, "+QIRD": self.services.qird,
+            "+QISTATE": self.services.qistate, "+QISEND": self.services.data.qisend, "+QIRD": self.services.data.qird,
             "+QIDNSGIP": self.qidnsgip,
             "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
+            "+QISWTMD": self.services.qiswtmd, "+QISENDEX": self.services.data.qisendex,
+            "O": self.services.data.ato, "O0": self.services.data.ato, "+IPR": self.ipr, "&W": self.save,
+        })
+        self.handlers.update(self.bring_up.handlers())
+        self.test_answers.update(self.bring_up.test_answers())
+        self.test_answers.update({
+            "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+CREG": ["+CREG: (0-2)"],
+            "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],
+            "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
         })
 
     # --- what the command loop asks of this dialect -----------------------------------------------
@@ -107,8 +168,13 @@ class QuectelModule(EmulatedModule):
         for urc in self.boot_urcs:
             self.urc(urc)
 
-    def bad_parameters(self) -> None:
-        self.ip_error(552)
+    def bad_parameters(self, command: ATCommand) -> None:
+        if command.name.startswith("+QI"):
+            self.ip_error(552)
+        elif self.basic_error == "CME":
+            self.cme_error(50)
+        else:
+            self.final("ERROR")
 
     # --- events (tests trigger them through FakeModem) ---------------------------------------------
     def restart(self) -> None:
@@ -116,8 +182,14 @@ class QuectelModule(EmulatedModule):
         self.services.drop_all()
         for ctx in self.contexts.values():
             ctx.active = False
-        self.echo, self.cmee, self.qisde = self._power_on_echo, 0, True
+        self.echo, self.cmee, self.qisde, self.fun = self._power_on_echo, self._power_on_cmee, True, 1
         self._reports = dict.fromkeys(self._reports, 0)
+        self.settings = QiSettings(self.profile)
+        self.bring_up = BringUp(self)
+        self.handlers.update(self.bring_up.handlers())
+        self.recvind = self._power_on_recvind
+        if self.saved_rate != self.serial_rate():  # the saved line rate (AT&W) returns after a reset
+            self.set_rate(self.saved_rate)
         super().restart()
 
     def drop_network(self) -> None:
@@ -136,7 +208,11 @@ class QuectelModule(EmulatedModule):
     def _report_registration(self, stat: int) -> None:
         for name, n in self._reports.items():
             if n:
-                self.urc(f"{name}: {stat}")
+                self.urc(f"{name}: {stat}" + (self._location(name) if n == 2 and stat in (1, 5) else ""))
+
+    def _location(self, name: str) -> str:
+        """The <lac>/<tac>,<ci>,<AcT> fields of a registration answer at report level 2."""
+        return f',"{self.radio.area_code}","{self.radio.cell_id}",{self.radio.cops_act}'
 
     @property
     def sockets(self):
@@ -180,12 +256,18 @@ class QuectelModule(EmulatedModule):
     def ip_error(self, code: int) -> None:
         self.last_error = code
         if self.ip_error_style == "CME" and self.cmee:
-            self.final(f"+CME ERROR: {code}")
+            self.cme_error(code)
         else:
             self.final("ERROR")
 
     def cme_error(self, code: int) -> None:
-        self.final(f"+CME ERROR: {code}" if self.cmee else "ERROR")
+        """ERROR, ``+CME ERROR: <n>`` or ``+CME ERROR: <text>``, as AT+CMEE=0/1/2 selects."""
+        if self.cmee == 2:
+            self.final(f"+CME ERROR: {error_text(code, self.error_text_case)}")
+        elif self.cmee == 1:
+            self.final(f"+CME ERROR: {code}")
+        else:
+            self.final("ERROR")
 
     # --- basic commands -------------------------------------------------------------------------
     async def identify(self, cmd: ATCommand) -> None:
@@ -224,21 +306,35 @@ class QuectelModule(EmulatedModule):
 
     def registered(self) -> bool:
         now = asyncio.get_running_loop().time()
-        return now - self._booted_at >= self.registration_delay and now >= self._deregistered_until
+        return (self.fun == 1 and now - self._booted_at >= self.registration_delay
+                and now >= self._deregistered_until)
 
     async def registration(self, cmd: ATCommand) -> None:
         if cmd.kind == "write":
             self._reports[cmd.name] = cmd.number(0, 0, 2)
             self.final("OK")
             return
-        stat = 1 if self.registered() else 2
-        self.reply(f"{cmd.name}: {self._reports.get(cmd.name, 0)},{stat}")
+        stat = 1 if self.registered() else (0 if self.fun != 1 else 2)
+        n = self._reports.get(cmd.name, 0)
+        self.reply(f"{cmd.name}: {n},{stat}" + (self._location(cmd.name) if n == 2 and stat == 1 else ""))
 
     async def cfun(self, cmd: ATCommand) -> None:
+        """AT+CFUN=<0|1|4>[,<rst>]: 0 and 4 take the radio down (contexts with it); rst 1 restarts."""
         if cmd.kind == "read":
-            self.reply("+CFUN: 1")
-        else:
-            self.final("OK")
+            self.reply(f"+CFUN: {self.fun}")
+            return
+        if cmd.kind != "write":
+            raise ValueError("AT+CFUN takes a level")
+        fun, reset = cmd.number(0, 0, 4), cmd.number(1, 0, 1, 0)
+        if fun not in (0, 1, 4) or len(cmd.args) > 2:
+            raise ValueError("CFUN level")
+        self.final("OK")
+        if reset:
+            self.restart()
+            return
+        if fun != 1 and self.fun == 1:
+            self.drop_network()
+        self.fun = fun
 
     # --- data context ---------------------------------------------------------------------------
     async def qicsgp(self, cmd: ATCommand) -> None:
@@ -295,7 +391,7 @@ class QuectelModule(EmulatedModule):
         if not addresses:
             self.urc('+QIURC: "dnsgip",565' + (",0,0" if self.dnsgip_failure_fields == 3 else ""))
             return
-        self.urc(f'+QIURC: "dnsgip",0,{len(addresses)},600')
+        self.urc(f'+QIURC: "dnsgip",0,{len(addresses)},300')  # TTL as in the reference's transcript
         for address in addresses:
             self.urc(f'+QIURC: "dnsgip","{address}"')
 
@@ -307,7 +403,7 @@ class QuectelModule(EmulatedModule):
             self.final("OK")
 
     async def qigeterror(self, cmd: ATCommand) -> None:
-        self.reply(f"+QIGETERROR: {self.last_error},{'no error' if not self.last_error else 'error'}")
+        self.reply(f"+QIGETERROR: {self.last_error},{error_text(self.last_error, self.error_text_case)}")
 
     async def qicfg(self, cmd: ATCommand) -> None:
         name = (cmd.arg(0) or "").lower()
@@ -321,4 +417,35 @@ class QuectelModule(EmulatedModule):
                 self.reply(f'+QICFG: "recvind",{int(self.recvind)}')
                 return
             self.recvind = cmd.number(1, 0, 1) == 1
+            self.final("OK")
+            return
+        line = self.settings.answer(cmd)
+        if line is None:
+            self.final("OK")
+        else:
+            self.reply(line)
+
+    # --- the line rate --------------------------------------------------------------------------
+    def serial_rate(self):
+        return getattr(self.serial.line, "baudrate", None)
+
+    def set_rate(self, rate) -> None:
+        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
+        if hasattr(self.serial.line, "change_rate"):
+            self.serial.line.change_rate(rate)
+
+    async def ipr(self, cmd: ATCommand) -> None:
+        """AT+IPR=<rate> (0 for autobaud is not modelled); kept over a reset only after AT&W."""
+        if cmd.kind == "read":
+            self.reply(f"+IPR: {self.serial_rate() or self.saved_rate or 115200}")
+            return
+        rate = cmd.number(0, 1, 4_000_000)
+        if rate not in RATES:
+            raise ValueError("line rate")
+        self.final("OK")
+        self.set_rate(rate)
+
+    async def save(self, cmd: ATCommand) -> None:
+        """AT&W: the line rate now in force is kept over a reset."""
+        self.saved_rate = self.serial_rate()
         self.final("OK")

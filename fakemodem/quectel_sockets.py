@@ -1,4 +1,5 @@
-"""The emulated Quectel module's socket services, each backed by a real host socket on 127.0.0.1.
+"""The emulated Quectel module's socket services, each backed by a real host socket on 127.0.0.1:
+their life from AT+QIOPEN to AT+QICLOSE, their state, and what the host side tells them.
 
 ======================  ==============================================================
 "TCP"                   a host TCP connection (optionally from a fixed local port)
@@ -9,19 +10,21 @@
 "UDP SERVICE"           a host UDP socket bound to 127.0.0.1:<local_port>, any peer
 ======================  ==============================================================
 
-Buffer access mode only: data is announced with an edge-triggered ``+QIURC: "recv",<id>`` and
-read with AT+QIRD; the notice is re-armed by a read that finds the buffer empty.
+Access modes (quectel-tcpip.md §4, §9, §12): 0 buffer (an edge-triggered ``+QIURC: "recv",<id>``,
+data read with AT+QIRD), 1 direct push (``+QIURC: "recv",<id>,<len>`` followed by the data), 2
+transparent (``CONNECT``, then the line carries the socket's bytes; see quectel_data.py).
 """
 import asyncio
-import ipaddress
 from dataclasses import dataclass
 from typing import Optional, Union
 
 from .atcommand import ATCommand
-from .hostlink import RefuseConnection, TcpBridge, UdpBridge, hand_over
+from .hostlink import RefuseConnection, TcpBridge, UdpBridge
+from .quectel_data import DataPaths
 
 OPENING, CONNECTED, LISTENING, CLOSING = 1, 2, 3, 4
 SERVICES = ("TCP", "UDP", "TCP LISTENER", "UDP SERVICE")
+BUFFER, PUSH, TRANSPARENT = 0, 1, 2
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Socket:
     remote_port: int
     local_port: int = 0
     state: int = OPENING
+    access_mode: int = BUFFER
     bridge: Union[TcpBridge, UdpBridge, None] = None
     server: Optional[asyncio.AbstractServer] = None
     server_id: int = 0
@@ -43,6 +47,12 @@ class Socket:
     def datagrams(self) -> bool:
         return self.service in ("UDP", "UDP SERVICE")
 
+    @property
+    def unread(self) -> int:
+        if self.bridge is None:
+            return 0
+        return self.bridge.queued if self.datagrams else len(self.bridge.rx)
+
 
 class SocketServices:
     def __init__(self, module):
@@ -50,6 +60,7 @@ class SocketServices:
         self.max_id = module.profile.connect_ids - 1
         self.sockets = {}
         self.keepalive = None  # (idle s, interval s, probes) from AT+QICFG="tcp/keepalive"
+        self.data = DataPaths(self)
 
     # --- opening --------------------------------------------------------------------------------
     async def qiopen(self, cmd: ATCommand) -> None:
@@ -57,7 +68,7 @@ class SocketServices:
         try:
             ctx_id, sock_id, service = cmd.number(0, 1, m.profile.contexts), cmd.number(1, 0, self.max_id), cmd.arg(2)
             address, remote_port, local_port = cmd.arg(3), cmd.number(4, 0, 65535), cmd.number(5, 0, 65535, 0)
-            access_mode = cmd.number(6, 0, 2, 0)
+            access_mode = cmd.number(6, 0, 2, BUFFER)
         except ValueError:
             m.ip_error(552)
             return
@@ -67,21 +78,49 @@ class SocketServices:
         if service in ("TCP LISTENER", "UDP SERVICE") and not local_port:
             m.ip_error(552)
             return
-        if access_mode != 0:
-            m.ip_error(555)  # the emulator models buffer access mode only
+        if access_mode == TRANSPARENT and service not in ("TCP", "UDP"):
+            m.ip_error(555)  # transparent mode is for one client connection
             return
         if not m.context_active(ctx_id):
             m.ip_error(561)
+            return
+        if access_mode == TRANSPARENT:
+            await self._open_transparent(Socket(sock_id, ctx_id, service, address, remote_port, local_port,
+                                                access_mode=access_mode))
             return
         m.final("OK")
         if sock_id in self.sockets:
             m.urc(f"+QIOPEN: {sock_id},563")
             return
-        sock = Socket(sock_id, ctx_id, service, address, remote_port, local_port)
+        sock = Socket(sock_id, ctx_id, service, address, remote_port, local_port, access_mode=access_mode)
         self.sockets[sock_id] = sock
         sock.opener = asyncio.ensure_future(self._open(sock))
 
     async def _open(self, sock: Socket) -> None:
+        """Buffer and direct-push modes: OK came at once; the outcome is a +QIOPEN URC."""
+        code = await self._establish(sock)
+        if code:
+            self._forget(sock, code)
+            self.m.urc(f"+QIOPEN: {sock.id},{code}")
+            return
+        self.m.urc(f"+QIOPEN: {sock.id},0")
+        self._catch_up(sock)
+
+    async def _open_transparent(self, sock: Socket) -> None:
+        """Access mode 2: the command lasts until the connection is made; CONNECT or ERROR."""
+        if sock.id in self.sockets:
+            self.m.ip_error(563)
+            return
+        self.sockets[sock.id] = sock
+        code = await self._establish(sock)
+        if code:
+            self._forget(sock, code)
+            self.m.ip_error(code)
+            return
+        self.data.enter_transparent(sock)
+
+    async def _establish(self, sock: Socket) -> int:
+        """Open the host socket behind ``sock``: 0, or the error code of quectel-tcpip.md §10."""
         loop = asyncio.get_running_loop()
         local = ("127.0.0.1", sock.local_port) if sock.local_port else None
         try:
@@ -90,39 +129,31 @@ class SocketServices:
                 sock.state = LISTENING
             elif sock.service == "UDP SERVICE":
                 _, sock.bridge = await loop.create_datagram_endpoint(
-                    lambda: UdpBridge(lambda: self._on_data(sock), self.m.rx_buffer), local_addr=local)
+                    lambda: UdpBridge(lambda: self.on_data(sock), self.m.rx_buffer), local_addr=local)
                 sock.state = CONNECTED
             else:
-                await self._open_client(sock, local)
-                if sock.state != CONNECTED:
-                    return
+                code = await self._connect(sock, local)
+                if code:
+                    return code
         except OSError:
-            self._open_failed(sock, 556 if local else 566)
-            return
+            return 556 if local else 566
         sock.opener = None
-        self.m.urc(f"+QIOPEN: {sock.id},0")
-        bridge = sock.bridge  # data or a close that came before the open was announced, now in order
-        if bridge is not None and (bridge.datagrams if sock.datagrams else bridge.rx):
-            self._on_data(sock)
-        if isinstance(bridge, TcpBridge) and bridge.closed:
-            self._on_closed(sock)
+        return 0
 
-    async def _open_client(self, sock: Socket, local) -> None:
+    async def _connect(self, sock: Socket, local) -> int:
         m = self.m
         addresses = m.network.resolve(sock.remote_ip)
         if not addresses:
             await asyncio.sleep(m.dns_delay)
-            self._open_failed(sock, 565)
-            return
+            return 565
         sock.remote_ip = addresses[0]
         if not m.network.reachable(sock.remote_ip):
             await asyncio.sleep(m.open_timeout)  # SYNs into the void
-            self._open_failed(sock, 569)
-            return
+            return 569
         loop = asyncio.get_running_loop()
         if sock.service == "UDP":
             _, sock.bridge = await loop.create_datagram_endpoint(
-                lambda: UdpBridge(lambda: self._on_data(sock), m.rx_buffer),
+                lambda: UdpBridge(lambda: self.on_data(sock), m.rx_buffer),
                 local_addr=local, remote_addr=(sock.remote_ip, sock.remote_port))
         else:
             bridge = self._tcp_bridge(sock)
@@ -130,13 +161,25 @@ class SocketServices:
                 await asyncio.wait_for(loop.create_connection(lambda: bridge, sock.remote_ip, sock.remote_port,
                                                               local_addr=local), m.open_timeout)
             except asyncio.TimeoutError:
-                self._open_failed(sock, 569)
-                return
+                return 569
             sock.bridge = bridge
         sock.state = CONNECTED
+        return 0
+
+    def _catch_up(self, sock: Socket) -> None:
+        """Data or a close that came before the open was announced, reported now, in order."""
+        if sock.unread:
+            self.on_data(sock)
+        if isinstance(sock.bridge, TcpBridge) and sock.bridge.closed:
+            self.on_closed(sock)
+
+    def _forget(self, sock: Socket, code: int) -> None:
+        if self.sockets.get(sock.id) is sock:
+            del self.sockets[sock.id]
+        self.m.last_error = code
 
     def _tcp_bridge(self, sock: Socket) -> TcpBridge:
-        bridge = TcpBridge(lambda: self._on_data(sock), lambda: self._on_closed(sock),
+        bridge = TcpBridge(lambda: self.on_data(sock), lambda: self.on_closed(sock),
                            rx_limit=self.m.rx_buffer, tx_limit=self.m.tx_buffer)
         bridge.keepalive = self.keepalive
         return bridge
@@ -147,38 +190,46 @@ class SocketServices:
         if not free or listener.state != LISTENING:
             self.m.urc('+QIURC: "incoming full"')
             return RefuseConnection()
+        mode = listener.access_mode if self.m.incoming_access_mode == "listener" else BUFFER
         sock = Socket(free[0], listener.ctx, "TCP INCOMING", "", 0, listener.local_port, CONNECTED,
-                      server_id=listener.id)
+                      access_mode=mode, server_id=listener.id)
         self.sockets[sock.id] = sock
         sock.bridge = self._tcp_bridge(sock)
 
         def announce():
             sock.remote_ip, sock.remote_port = sock.bridge.peer
             self.m.urc(f'+QIURC: "incoming",{sock.id},{listener.id},"{sock.remote_ip}",{sock.remote_port}')
+            self._catch_up(sock)
 
         sock.bridge.on_made = announce
         return sock.bridge
 
-    def _open_failed(self, sock: Socket, code: int) -> None:
-        if self.sockets.get(sock.id) is sock:
-            del self.sockets[sock.id]
-        self.m.last_error = code
-        self.m.urc(f"+QIOPEN: {sock.id},{code}")
-
     # --- events from the host side ---------------------------------------------------------------
-    def _on_data(self, sock: Socket) -> None:
-        if sock.armed and sock.opener is None and self.sockets.get(sock.id) is sock:
+    def on_data(self, sock: Socket) -> None:
+        if sock.opener is not None or self.sockets.get(sock.id) is not sock or sock.bridge is None:
+            return  # not announced yet: _catch_up reports it
+        if sock.access_mode == PUSH:
+            self.data.push(sock)
+        elif sock.access_mode == TRANSPARENT:
+            self.data.pass_through(sock)
+        elif sock.armed:
             sock.armed = False
-            length = f",{len(sock.bridge.rx)}" if self.m.recvind else ""
+            length = f",{sock.unread}" if self.m.recvind else ""
             self.m.urc(f'+QIURC: "recv",{sock.id}{length}')
 
-    def _on_closed(self, sock: Socket) -> None:
-        if sock.opener is None and self.sockets.get(sock.id) is sock:
-            sock.state = CLOSING
+    def on_closed(self, sock: Socket) -> None:
+        if sock.opener is not None or self.sockets.get(sock.id) is not sock:
+            return
+        sock.state = CLOSING
+        if self.data.transparent is sock:
+            self.data.connection_lost(sock)
+        else:
             self.m.urc(f'+QIURC: "closed",{sock.id}')
 
     # --- closing and state ------------------------------------------------------------------------
     def drop(self, sock: Socket) -> None:
+        if self.data.transparent is sock:
+            self.data.connection_lost(sock)
         if sock.opener is not None:
             sock.opener.cancel()
         if sock.bridge is not None:
@@ -199,6 +250,8 @@ class SocketServices:
             return
         self.drop(sock)
         self.m.final("OK")
+        if self.m.settings.get("close/mode") == (1,):  # EC200U: completion reported as a URC too
+            self.m.urc(f'+QIURC: "closed",{sock.id}')
 
     def state_line(self, sock: Socket) -> str:
         state = self.m.connected_state if sock.state == CONNECTED and sock.service == "TCP" else sock.state
@@ -206,7 +259,7 @@ class SocketServices:
         address = self.m.local_ip if sock.service in ("TCP LISTENER", "UDP SERVICE") else sock.remote_ip
         server_id = sock.server_id if sock.service == "TCP INCOMING" else (sock.id if sock.server else 0)
         return (f'+QISTATE: {sock.id},"{sock.service}","{address}",{sock.remote_port},{local_port},'
-                f'{state},{sock.ctx},{server_id},0,"uart1"')
+                f'{state},{sock.ctx},{server_id},{sock.access_mode},"uart1"')
 
     async def qistate(self, cmd: ATCommand) -> None:
         sockets = sorted(self.sockets.values(), key=lambda s: s.id)
@@ -216,97 +269,24 @@ class SocketServices:
             sockets = [s for s in sockets if (s.id if mode == 1 else s.ctx) == value]
         self.m.reply(*[self.state_line(s) for s in sockets])
 
-    # --- data -----------------------------------------------------------------------------------
-    async def qisend(self, cmd: ATCommand) -> None:
-        m = self.m
+    async def qiswtmd(self, cmd: ATCommand) -> None:
+        """AT+QISWTMD=<id>,<mode>: buffer and direct push answer OK, transparent CONNECT."""
         sock = self.sockets.get(cmd.number(0, 0, self.max_id))
-        if len(cmd.args) == 2 and cmd.int_arg(1) == 0:
-            if sock is None or sock.bridge is None:
-                m.ip_error(567)
+        mode = cmd.number(1, 0, 2)
+        if sock is None or sock.state not in (CONNECTED, CLOSING) or sock.service == "TCP LISTENER":
+            self.m.ip_error(567 if sock is None else 552)
+            return
+        if mode == TRANSPARENT:
+            if sock.state != CONNECTED or sock.service == "UDP SERVICE":
+                self.m.ip_error(552 if sock.state == CONNECTED else 567)
                 return
-            sent = sock.bridge.total_sent
-            unacked = sock.bridge.unacked if isinstance(sock.bridge, TcpBridge) else 0
-            m.reply(f"+QISEND: {sent},{sent - unacked},{unacked}")
+            self.data.enter_transparent(sock)
             return
-        to_peer = len(cmd.args) == 4
-        try:
-            length = cmd.number(1, 1, m.profile.max_send)
-            remote_port = cmd.number(3, 1, 65535) if to_peer else None
-        except ValueError:
-            m.ip_error(552)
-            return
-        if len(cmd.args) not in (2, 4):
-            m.ip_error(552)
-            return
-        if sock is None or sock.state != CONNECTED or to_peer != (sock.service == "UDP SERVICE"):
-            m.ip_error(567 if sock is None or sock.state != CONNECTED else 552)
-            return
-        peer = None
-        if to_peer:
-            try:
-                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), remote_port)
-            except ValueError:
-                m.ip_error(552)
-                return
-        m.serial.write(m.prompt)
-        data = await m.serial.read_exact(length, timeout=5.0)
-        if data is None:
-            m.ip_error(569)
-            return
-        if m.payload_echo == "qisde" and m.qisde or m.payload_echo == "both" and m.qisde and m.echo:
-            m.serial.write_frame(b"", data)
-        bridge = sock.bridge
-        if sock.state != CONNECTED or bridge is None or bridge.closed:
-            m.ip_error(567)
-        elif m.faults.chance("send_fail"):
-            m.final("SEND FAIL")
-        else:
-            m.final(hand_over(bridge, data, peer, m.network.reachable))
-
-    async def qird(self, cmd: ATCommand) -> None:
-        m = self.m
-        sock = self.sockets.get(cmd.number(0, 0, self.max_id))
-        if sock is None or sock.bridge is None:
-            m.ip_error(567)
-            return
-        bridge = sock.bridge
-        if len(cmd.args) >= 2 and cmd.int_arg(1) == 0:
-            unread = bridge.queued if sock.datagrams else len(bridge.rx)
-            m.reply(f"+QIRD: {bridge.total_received},{bridge.total_read},{unread}")
-            return
-        if sock.service == "UDP SERVICE" and len(cmd.args) != 1:
-            m.ip_error(552)  # the UDP SERVICE form takes no length
-            return
-        try:
-            limit = cmd.number(1, 1, m.profile.max_read, m.profile.max_read)
-        except ValueError:
-            m.ip_error(552)
-            return
-        if sock.datagrams:
-            if not bridge.datagrams:
-                sock.armed = True
-                m.reply("+QIRD: 0")
-                return
-            data, (ip, port) = bridge.read()
-            data = data[:limit]
-            header = b"+QIRD: %d" % len(data) + (b',"%s",%d' % (ip.encode(), port) if sock.service == "UDP SERVICE" else b"")
-        else:
-            data = bridge.read(limit)
-            if not data:
-                sock.armed = True
-                m.reply("+QIRD: 0")
-                return
-            header = b"+QIRD: %d" % len(data)
-        if m.corrupt is not None:
-            how, m.corrupt = m.corrupt, None
-            if how == "absurd":
-                m.serial.write_frame(b"\r\n+QIRD: 99999999\r\n", data, b"\r\n\r\nOK\r\n")
-            else:
-                m.serial.write_frame(b"\r\n+QIRD: %d\r\n" % (2 * len(data)), data)  # and nothing more
-            return
-        noise = m.faults.noise(m.BENIGN_URCS)
-        m.serial.write_frame(noise + b"\r\n" + header + b"\r\n", data,
-                             b"\r\n" + m.faults.noise(m.BENIGN_URCS) + b"\r\nOK\r\n")
+        sock.access_mode = mode
+        sock.armed = True
+        self.m.final("OK")
+        if sock.unread:  # what waits in the buffer is announced (or pushed) in the new mode
+            self.on_data(sock)
 
     async def qicfg_keepalive(self, cmd: ATCommand) -> None:
         """``<enable>[,<idle>,<interval>,<probes>]``; the idle time's unit and range are the
@@ -332,4 +312,3 @@ class SocketServices:
 
     async def shut_down(self) -> None:
         self.drop_all()
-

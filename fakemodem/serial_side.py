@@ -7,7 +7,7 @@ keeps the command loop testable in-process and lets the UART pace bytes on its o
 """
 import asyncio
 from collections import deque
-from typing import Optional
+from typing import Callable, Optional
 
 MAX_LINE = 4096  # no module keeps a command line longer than this; the rest is dropped
 
@@ -32,6 +32,7 @@ class SerialSide:
         self.terminator = b"\r"
         self.busy_reply: Optional[bytes] = None
         self.executing = False
+        self.data_mode = None  # a fakemodem.datamode.DataMode while the line carries raw data
         self._want_payload = 0  # payload bytes read_exact still waits for
         self._awaiting_command = False
         self._staged = deque()
@@ -48,16 +49,16 @@ class SerialSide:
             if self.recorder is not None:
                 self.recorder.dropped(data)
             return
+        if self.data_mode is not None:
+            if self.recorder is not None:
+                self.recorder.payload_in(data)
+            self.data_mode.feed(data)
+            return
         self._inbox += data
         if self.executing and self.busy_reply and not self._want_payload:
             self._refuse_lines()
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
-
-    @property
-    def pending_input(self) -> int:
-        """Bytes received but not yet taken as a command or payload."""
-        return len(self._inbox)
 
     @property
     def payload_missing(self) -> int:
@@ -67,7 +68,24 @@ class SerialSide:
     @property
     def idle(self) -> bool:
         """True while the module waits for a command and has no complete line to take."""
-        return self._awaiting_command and not self.executing and not self._arrived.done()
+        return (self._awaiting_command and not self.executing and self.data_mode is None
+                and not self._arrived.done())
+
+    def enter_data_mode(self, mode) -> None:
+        """From now on the host's bytes go to ``mode`` (bytes already received go first)."""
+        self.data_mode = mode
+        if self._inbox:
+            pending = bytes(self._inbox)
+            self._inbox.clear()
+            if self.recorder is not None:
+                self.recorder.payload_in(pending)
+            mode.feed(pending)
+
+    def leave_data_mode(self) -> None:
+        if self.data_mode is not None:
+            self.data_mode.close()
+            self.data_mode = None
+
 
     def _refuse_lines(self) -> None:
         """Input during a running command: every complete line is answered busy and dropped."""
@@ -117,10 +135,20 @@ class SerialSide:
 
     async def read_exact(self, count: int, timeout: float) -> Optional[bytes]:
         """Exactly ``count`` payload bytes, or None if they do not all come within ``timeout``."""
+        return await self.read_until(lambda inbox: count if len(inbox) >= count else None, timeout, count)
+
+    async def read_until(self, complete: Callable[[bytearray], Optional[int]], timeout: float,
+                         expected: int = 1) -> Optional[bytes]:
+        """Payload up to where ``complete(received)`` says it ends (it returns how many bytes to
+        take, or None while the payload goes on), or None if it does not end within ``timeout``.
+        ``expected`` is the length announced, if any (for :attr:`payload_missing`)."""
         deadline = self._loop.time() + timeout
-        self._want_payload = count
+        self._want_payload = expected
         try:
-            while len(self._inbox) < count:
+            while True:
+                count = complete(self._inbox)
+                if count is not None:
+                    break
                 left = deadline - self._loop.time()
                 if left <= 0:
                     return None

@@ -33,6 +33,7 @@ class Uart:
         self._tx_start = 0.0
         self._tx_timer: Optional[asyncio.TimerHandle] = None
         self._writing = False  # waiting for the pty to take bytes (the host is not reading)
+        self._rate_after_drain: Optional[int] = None
         # host -> module: bytes read from the pty but still "on the wire"
         self._wire = bytearray()
         self._rx_start = 0.0
@@ -40,10 +41,9 @@ class Uart:
         self._reading = True
         self.bytes_in = 0
         self.bytes_out = 0
-        # for measurements (bench/pacing.py): called with (loop time, byte count) as received bytes
-        # reach the module, and as written bytes reach the pty
+        # for measurements (bench/pacing.py): called with (loop time, byte count) as received
+        # bytes reach the module
         self.on_delivered_in: Optional[Callable[[float, int], None]] = None
-        self.on_delivered_out: Optional[Callable[[float, int], None]] = None
         loop.add_reader(fd, self._readable)
 
     @property
@@ -61,6 +61,17 @@ class Uart:
         than ``MIN_WAIT`` from now: the loop cannot time a wake-up much finer than a millisecond,
         so waking more often only spends CPU."""
         return max(start + 1 / self._rate - LOOKAHEAD, now + MIN_WAIT)
+
+    def change_rate(self, value: Optional[int]) -> None:
+        """A new line rate once what the module has written is on the line (a result code is
+        sent at the old rate, then the UART switches). An unpaced line stays unpaced: a pty has
+        no rate of its own."""
+        if self._rate is None:
+            return
+        if self._outbox:
+            self._rate_after_drain = value
+        else:
+            self.baudrate = value
 
     def _due(self, start: float, now: float, waiting: int) -> int:
         """How many of ``waiting`` bytes, the first starting at ``start``, have ended by now (+ lookahead)."""
@@ -141,14 +152,14 @@ class Uart:
                 self.bytes_out += sent
                 if self._rate:
                     self._tx_start += sent / self._rate
-                if self.on_delivered_out is not None:
-                    self.on_delivered_out(now, sent)
             if sent < count:  # the host is not reading: the line holds still until it does
                 self._writing = True
                 self._loop.add_writer(self._fd, self._writable)
                 return
         if self._outbox and self._rate:
             self._tx_timer = self._loop.call_at(self._next_wake(self._tx_start, now), self._send_due)
+        elif not self._outbox and self._rate_after_drain is not None:
+            self.baudrate, self._rate_after_drain = self._rate_after_drain, None
 
     def _writable(self) -> None:
         self._loop.remove_writer(self._fd)

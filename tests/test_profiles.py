@@ -160,3 +160,21 @@ def test_esp_active_frames_are_as_large_as_the_generation_sends(firmware, frame)
             got += at.read_exact(size)
         assert got == blob and max(sizes) == frame
     server.close()
+
+
+def test_the_readme_names_every_option_and_command_table():
+    import inspect
+    from pathlib import Path
+
+    from fakemodem.esp import EspModule
+    from fakemodem.quectel import QuectelModule
+
+    readme = (Path(__file__).resolve().parent.parent / "fakemodem" / "README.md").read_text()
+    for module in (QuectelModule, EspModule):
+        for name in inspect.signature(module.__init__).parameters:
+            if name not in ("self", "serial", "faults", "allow_outside"):
+                assert f"`{name}`" in readme, name
+    assert "| command | emulated | generation / model | switch |" in readme
+    for fields in profiles.unconfirmed_fields().values():
+        for field in fields:
+            assert f"`{field}`" in readme, field
