@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument("--network", action="append", type=_host, default=[], metavar="SSID=PASSWORD",
                         help="esp8285: a Wi-Fi network the module can join (repeatable)")
     parser.add_argument("--firmware", help="esp8285: AT firmware version, 1.x (default 1.7.4) or 2.x")
+    parser.add_argument("--identity", action="append", type=_host, default=[], metavar="NAME=VALUE",
+                        help="an identification value, e.g. imei=866349041749536 or rssi=12 (fakemodem/identity.py)")
     parser.add_argument("--baudrate", type=int, help="pace the serial line at this rate (10 bits a byte)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
@@ -49,7 +51,7 @@ def main(argv=None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency)
+    options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency, identity=dict(args.identity))
     if args.dialect == "esp8285":
         options["networks"] = dict(args.network)
         if args.firmware:

@@ -12,6 +12,7 @@ ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_t
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
 ``send_max`` (2048), ``rx_window`` (5760 bytes per link, as on ESP8266).
+``identity`` (identification values, see ``fakemodem/identity.py``).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
@@ -23,13 +24,13 @@ from .atcommand import ATCommand
 from .core import SerialSide
 from .esp_links import Links
 from .faults import Faults
+from .identity import EspIdentity
 from .module import EmulatedModule
 from .network import Network
 
 log = logging.getLogger("fakemodem.esp")
 
 STATION_IP = "192.168.4.23"
-STATION_MAC = "a4:cf:12:00:11:22"
 GATEWAY = "192.168.4.1"
 
 
@@ -76,7 +77,7 @@ class EspModule(EmulatedModule):
                  boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
                  cipclose_reports_closed: bool = True, send_max: int = 2048, rx_window: int = 5760,
-                 faults: Optional[Faults] = None):
+                 faults: Optional[Faults] = None, identity: Optional[dict] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -99,7 +100,7 @@ class EspModule(EmulatedModule):
         self.links = Links(self)
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
-            "+RST": self.rst, "+GMR": self.gmr,
+            "+RST": self.rst,
             "+CWMODE": self.cwmode, "+CWJAP": self.cwjap, "+CWQAP": self.cwqap, "+CIFSR": self.cifsr,
             "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
             "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
@@ -111,6 +112,7 @@ class EspModule(EmulatedModule):
         if self.major == 1:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
                 self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
+        self.identity = EspIdentity(self, **(identity or {}))
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def announce_boot(self) -> None:
@@ -186,15 +188,6 @@ class EspModule(EmulatedModule):
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
         super().restart()
 
-    async def gmr(self, cmd: ATCommand) -> None:
-        if self.major == 1:
-            self.reply(f"AT version:{self.firmware}.0(May 11 2020 19:13:04)", "SDK version:3.0.4(9532ceb)",
-                       "compile time:May 27 2020 10:12:17", "Bin version(Wroom 02):1.7.4")
-        else:
-            self.reply(f"AT version:{self.firmware}.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)",
-                       "SDK version:v3.4-22-g967752e2", "compile time(6800286):Aug  4 2021 17:34:06",
-                       "Bin version:2.2.0(ESP8266_1MB)")
-
     async def cwmode(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"{cmd.name.split('_')[0]}:1")
@@ -204,12 +197,7 @@ class EspModule(EmulatedModule):
             self.final("ERROR")
 
     async def cwjap(self, cmd: ATCommand) -> None:
-        if cmd.kind == "read":
-            if self.joined is None:
-                self.reply("No AP")
-            else:
-                self.reply(f'+CWJAP:"{self.joined}","aa:bb:cc:dd:ee:ff",6,-52')
-            return
+        """Joining; the query (``AT+CWJAP?``) is answered by ``fakemodem.identity``."""
         ssid, password = cmd.arg(0), cmd.arg(1, "")
         if self.joined is not None:
             self.joined = None
@@ -242,7 +230,7 @@ class EspModule(EmulatedModule):
 
     async def cifsr(self, cmd: ATCommand) -> None:
         ip = STATION_IP if self.joined else "0.0.0.0"
-        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{STATION_MAC}"')
+        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{self.identity.values.mac}"')
 
     async def cipsta(self, cmd: ATCommand) -> None:
         if cmd.kind != "read":

@@ -17,7 +17,7 @@ never answer a connect), ``allow_outside`` (False: non-loopback addresses are bl
 emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
 ``registration_delay``, ``sim``, ``local_ip``, ``rx_buffer``/``tx_buffer`` (per-socket module
 buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds before each
-command's answer).
+command's answer), ``identity`` (identification and status values, see ``fakemodem/identity.py``).
 """
 import asyncio
 import logging
@@ -27,6 +27,7 @@ from typing import Dict, Optional
 from .atcommand import ATCommand
 from .core import SerialSide
 from .faults import Faults
+from .identity import QuectelIdentity
 from .module import EmulatedModule
 from .network import Network
 from .quectel_sockets import SocketServices
@@ -52,7 +53,8 @@ class QuectelModule(EmulatedModule):
                  prompt: bytes = b"\r\n> ", dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, rx_buffer: int = 65536,
                  tx_buffer: int = 65536, open_timeout: float = 75.0, dns_delay: float = 0.0,
-                 qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None):
+                 qiact_delay: float = 0.0, latency: float = 0.0, faults: Optional[Faults] = None,
+                 identity: Optional[dict] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         self.network = Network(hosts, blackhole, allow_outside)
@@ -84,9 +86,7 @@ class QuectelModule(EmulatedModule):
         self._deregistered_until = 0.0
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
-            "I": self.identify,
-            "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,
-            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin, "+CSQ": self.csq,
+            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin,
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
             "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
             "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
@@ -94,6 +94,7 @@ class QuectelModule(EmulatedModule):
             "+QIDNSGIP": self.qidnsgip,
             "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
         })
+        self.identity = QuectelIdentity(self, **(identity or {}))
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def announce_boot(self) -> None:
@@ -182,12 +183,6 @@ class QuectelModule(EmulatedModule):
         self.final(f"+CME ERROR: {code}" if self.cmee else "ERROR")
 
     # --- basic commands -------------------------------------------------------------------------
-    async def identify(self, cmd: ATCommand) -> None:
-        self.reply("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
-
-    async def revision(self, cmd: ATCommand) -> None:
-        self.reply("BG96MAR02A07M1G")
-
     async def cmee_cmd(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+CMEE: {self.cmee}")
@@ -215,9 +210,6 @@ class QuectelModule(EmulatedModule):
             self.final("OK")
         else:
             self.final("ERROR")
-
-    async def csq(self, cmd: ATCommand) -> None:
-        self.reply("+CSQ: 20,99")
 
     def registered(self) -> bool:
         now = asyncio.get_running_loop().time()
