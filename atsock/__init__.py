@@ -17,13 +17,14 @@ from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP,
 from .errors import ModemError
 from .micropython import install
 from .modem import Modem, current_modem, open_modem
+from .rawat import ATCommandError, ATResult
 from .usock import getaddrinfo, socket
 
 error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
 
 __all__ = [
-    "open_modem", "Modem", "ModemError", "current_modem", "install", "socket", "getaddrinfo",
+    "open_modem", "Modem", "ModemError", "ATCommandError", "ATResult", "current_modem", "install", "socket", "getaddrinfo",
     "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",

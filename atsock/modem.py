@@ -11,9 +11,10 @@ from typing import Any, Awaitable, Callable, List, Optional
 
 from .channel import ATChannel
 from .engine import Engine
-from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from .errors import NO_ANSWER_HINT, CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import MachineError, ModemLifecycle
 from .loop_thread import LoopThread
+from .rawat import ATResult, run as run_raw_command
 from .recovery import Recovery
 from .transport import open_serial
 
@@ -85,7 +86,7 @@ class Modem:
                 self.dialect.on_trouble = self.recovery.on_trouble
         except CommandTimeout as exc:
             self.life.fail()
-            raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}") from None
+            raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}; {NO_ANSWER_HINT}") from None
         except CommandFailed as exc:
             self.life.fail()
             raise os_error(errno.EIO, f"modem bring-up failed: {exc}") from None
@@ -167,6 +168,10 @@ class Modem:
     def require_online(self) -> None:
         if self.state != "online":
             raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online")
+
+    def at(self, command: str, *, timeout: float = 5.0, check: bool = True) -> ATResult:
+        """One raw AT command through the engine (``.lines``, ``.final``, ``.ok``); see :mod:`atsock.rawat`."""
+        return run_raw_command(self, command, timeout=timeout, check=check)
 
     def socket(self, af: int = 2, type: int = 1, proto: int = 0):
         from .usock import socket
