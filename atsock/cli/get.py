@@ -44,8 +44,8 @@ def run(args) -> int:
         with open_modem(args) as modem:
             get(modem, args.url, sink.write, on_start=start, on_data=lambda n: bar and bar.update(n),
                 version="1.0" if args.http10 else "1.1", max_redirects=args.max_redirects, timeout=args.timeout)
-        if bar:
-            bar.finish()
+            if bar:
+                bar.finish()
     except BaseException:
         if bar:
             sys.stderr.write("\n")  # the error message goes below the bar, not over it

@@ -115,8 +115,9 @@ def _command_name(pid: int) -> str:
 def port_holders(devices: List[str]) -> Dict[str, List[dict]]:
     """real device path -> [{"pid", "name"}] of the processes with it open that we may look into.
 
-    A process that holds the master side of a pty (an emulator such as ``python -m fakemodem``) is the
-    device behind the port, not a competing user, and is left out.
+    The process that holds the master side of a pty (an emulator such as ``python -m fakemodem``) is
+    the device behind the port and keeps one descriptor of it open itself; only descriptors beyond
+    that one make it a user of the port.
     """
     wanted = {os.path.realpath(d) for d in devices}
     holders: Dict[str, List[dict]] = {}
@@ -126,13 +127,14 @@ def port_holders(devices: List[str]) -> Dict[str, List[dict]]:
             continue
         fd_dir = f"/proc/{pid}/fd"
         try:
-            links = {fd: os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)}
+            targets = [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
+            masters = [f"/dev/pts/{_pty_index(pid, fd)}" for fd in os.listdir(fd_dir)
+                       if os.readlink(os.path.join(fd_dir, fd)) == "/dev/ptmx"]
         except OSError:
             continue  # another user's process, or gone meanwhile
-        own_ptys = {f"/dev/pts/{index}" for fd, target in links.items() if target == "/dev/ptmx"
-                    for index in [_pty_index(pid, fd)] if index is not None}
-        for target in (set(links.values()) & wanted) - own_ptys:
-            holders.setdefault(target, []).append({"pid": pid, "name": _command_name(pid)})
+        for target in set(targets) & wanted:
+            if targets.count(target) > (1 if target in masters else 0):
+                holders.setdefault(target, []).append({"pid": pid, "name": _command_name(pid)})
     return holders
 
 

@@ -31,6 +31,9 @@ class BareSession:
         except CommandTimeout:
             self.close()
             raise OSError(errno.ETIMEDOUT, f"{port} does not answer AT; {NO_ANSWER_HINT}") from None
+        except ModemGone as exc:
+            self.close()
+            raise OSError(errno.EIO, f"{port} closed under us ({exc}): is another program using it?") from None
         except BaseException:
             self.close()
             raise
