@@ -42,7 +42,12 @@ class Server:
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        self.stderr = self.process.communicate(timeout=GUARD)[1]
+        try:
+            self.stderr = self.process.communicate(timeout=GUARD)[1]
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.stderr = self.process.communicate()[1]
+            raise AssertionError(f"atsock did not stop on SIGTERM: {self.stderr}") from None
         return self.process.returncode
 
     def __enter__(self) -> "Server":
@@ -73,10 +78,15 @@ class Terminal:
         os.close(slave)
         self.output = b""
 
-    def read_until(self, pattern: bytes) -> bytes:
-        """Everything the terminal showed up to and including ``pattern``; fails after the guard time."""
+    def mark(self) -> int:
+        """A position in the output, for waiting on what appears after it."""
+        return len(self.output)
+
+    def read_until(self, pattern: bytes, since: int = 0) -> bytes:
+        """Everything the terminal showed up to and including ``pattern`` (at or after ``since``);
+        fails after the guard time."""
         deadline = time.monotonic() + GUARD
-        while pattern not in self.output:
+        while pattern not in self.output[since:]:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"{pattern!r} never appeared; the terminal shows {self.output[-2000:]!r}")

@@ -118,24 +118,27 @@ def test_interactive_console(quectel_fake_modem, tmp_path):
     fm = quectel_fake_modem
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "xterm"}
     term = Terminal("at", fm.port, env=env)
+
+    def shows(expected: bytes, keys: bytes = b"", event=None) -> None:
+        """Type ``keys`` (or cause ``event``), see ``expected``, then wait for the prompt after it:
+        keys typed before readline has taken the terminal again could be eaten by the tty driver."""
+        mark = term.mark()
+        term.type(keys) if keys else event()
+        term.read_until(expected, since=mark)
+        term.read_until(b"AT> ", since=term.output.index(expected, mark) + len(expected))
+
     try:
         term.read_until(b"AT> ")
-        term.type(b"AT+CSQ\r")
-        term.read_until(b"+CSQ: 19,99")
-        term.read_until(b"\x1b[32mOK\x1b[0m")                 # a final in colour on a terminal
-        fm.inject(b"\r\nRING\r\n")                             # unsolicited, while the prompt waits
-        term.read_until(b"\x1b[36mRING\x1b[0m")
-        term.type(b"\x1b[A\r")                                 # up arrow: the last command again
-        _wait_for(lambda: _received(fm, "AT+CSQ") == 2)
-        assert term.read_until(b"AT> ").count(b"+CSQ: 19,99") >= 1
-        term.type(b"AT+NOSUCH\r")
-        term.read_until(b"\x1b[31mERROR\x1b[0m")
+        shows(b"+CSQ: 19,99\r\n\x1b[32mOK\x1b[0m", b"AT+CSQ\r")         # a final in colour on a terminal
+        shows(b"\x1b[36mRING\x1b[0m", event=lambda: fm.inject(b"\r\nRING\r\n"))  # unsolicited, at the prompt
+        shows(b"+CSQ: 19,99\r\n\x1b[32mOK", b"\x1b[A\r")                  # up arrow: the last command again
+        assert _received(fm, "AT+CSQ") == 2
+        shows(b"\x1b[31mERROR\x1b[0m", b"AT+NOSUCH\r")
         fm.hang(60)
         term.type(b"ATI\r")
         _wait_for(lambda: _received(fm, "ATI") == 1)
-        term.type(b"\x03")                                     # Ctrl-C: stop waiting for the answer
-        term.read_until(b"stopped waiting")
-        term.type(b"\x04")                                     # Ctrl-D: leave
+        shows(b"stopped waiting", b"\x03")                                 # Ctrl-C: stop waiting for the answer
+        term.type(b"\x04")                                                 # Ctrl-D: leave
         assert term.wait() == 0
     finally:
         term.close()

@@ -79,7 +79,8 @@ def test_get_follows_redirects_and_reads_chunked_bodies(quectel_fake_modem, tcp_
         else:
             pieces = [body[i:i + 7000] for i in range(0, len(body), 7000)]
             chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-Trailer: 1\r\n\r\n")
+            head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            conn.sendall(head + chunks + b"0\r\nX-Trailer: 1\r\n\r\n")
 
     server = tcp_server(handler)
     done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet",

@@ -6,7 +6,6 @@ import os
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
@@ -35,8 +34,8 @@ def test_curl_through_socks5_with_names_resolved_by_the_modem(quectel_fake_modem
     blob = (http_server.root / "blob.bin").read_bytes()
     port = http_server.server_address[1]
     with socks_server(quectel_fake_modem, "quectel") as proxy:
-        by_name = subprocess.run(["curl", "-sS", "--socks5-hostname", proxy.address, f"http://www.test:{port}/blob.bin"],
-                                 capture_output=True, timeout=GUARD)
+        by_name = subprocess.run(["curl", "-sS", "--socks5-hostname", proxy.address,
+                                  f"http://www.test:{port}/blob.bin"], capture_output=True, timeout=GUARD)
         by_address = subprocess.run(["curl", "-sS", "--socks5", proxy.address, f"http://127.0.0.1:{port}/blob.bin"],
                                     capture_output=True, timeout=GUARD)
         unknown = subprocess.run(["curl", "-sS", "--socks5-hostname", proxy.address, "http://nowhere.test/"],

@@ -5,5 +5,6 @@ One module per subcommand (``ports``, ``info``, ``at``, ``get``, ``socks``, ``fo
 ``add_parser`` and ``run``; :mod:`atsock.cli.main` builds the tree. The work itself lives in helper
 modules that know nothing of argparse: ``answers`` (reading status answers), ``portroles`` (Quectel
 USB layouts), ``serialat`` (a serial port spoken to a line at a time), ``session`` (the engine
-without a dialect), ``httpget``, ``progress``, ``socks5`` and ``relay``.
+without a dialect), ``dial`` (a connected modem socket), ``httpget``, ``progress``, ``socks5`` and
+``relay``.
 """

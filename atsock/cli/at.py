@@ -17,6 +17,7 @@ from .serialat import MAX_LINE, SerialAT
 
 GREEN, RED, CYAN, DIM, RESET = "\x1b[32m", "\x1b[31m", "\x1b[36m", "\x1b[2m", "\x1b[0m"
 PROMPT = "AT> "
+SIGNAL_WAKEUP = 0.25  # seconds
 HISTORY = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "atsock" / "at_history"
 
 
@@ -132,7 +133,8 @@ class Console:
                     self._print(self._paint(str(exc), RED))
                     continue
                 try:
-                    port.wait(None)
+                    while port.wait(SIGNAL_WAKEUP, give_up=False) is None:
+                        pass  # Python runs a Ctrl-C handler only in this thread, once it wakes
                 except KeyboardInterrupt:
                     port.abandon()
                     self._print(self._paint("(stopped waiting; a late answer will show as unsolicited)", DIM))

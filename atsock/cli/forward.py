@@ -4,7 +4,8 @@ import logging
 import sys
 
 from .options import add_modem_options, format_address, host_port, listener, open_modem
-from .relay import Server, Slots, connect
+from .dial import connect
+from .relay import Server, Slots
 
 log = logging.getLogger("atsock.cli.forward")
 

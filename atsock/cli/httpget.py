@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 from urllib.parse import urljoin, urlsplit
 
+from .dial import connect
+
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 NO_BODY = frozenset({204, 304})
 MAX_HEAD = 64 * 1024
@@ -186,11 +188,9 @@ def get(modem, url: str, write: Callable[[bytes], object], *, on_start: Callable
     for _ in range(max_redirects + 1):
         target = parse_url(url)
         wrap = tls_wrapper() if target.tls else None
-        address = modem.getaddrinfo(target.host, target.port)[0][-1]
-        sock = modem.socket()
+        sock = connect(modem, target.host, target.port, timeout)
         try:
             sock.settimeout(timeout)
-            sock.connect(address[:2])
             if wrap is not None:
                 sock = wrap(sock, target.host)
             sock.sendall(_request(target, version))

@@ -2,7 +2,6 @@
 import argparse
 import errno
 import logging
-import signal
 import sys
 from typing import List, Optional
 
@@ -47,14 +46,9 @@ def setup_logging(args) -> None:
         logging.getLogger("atsock.at").setLevel(logging.DEBUG)
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends a proxy as Ctrl-C does: sockets closed, modem closed
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -85,13 +85,15 @@ def role(facts: PortFacts) -> Role:
     if facts.vid == QUECTEL_VID:
         return _quectel_role(facts)
     if facts.vid is None:
-        return Role("serial", "serial port without USB data (UART, pty)", "probe to see whether a module answers", True)
+        return Role("serial", "serial port without USB data (UART, pty)", "probe to see whether a module answers",
+                    True)
     if (facts.vid, facts.pid) in BRIDGES or facts.vid in BRIDGE_VENDORS:
         chip = BRIDGES.get((facts.vid, facts.pid)) or f"{BRIDGE_VENDORS[facts.vid]} bridge"
-        return Role("bridge", f"{chip} USB-UART bridge", "likely an ESP8266/ESP8285 board (or another UART device)", True)
+        return Role("bridge", f"{chip} USB-UART bridge", "likely an ESP8266/ESP8285 board (or another UART device)",
+                    True)
     if facts.vid == ESPRESSIF_VID:
-        return Role("espressif", "Espressif native USB", "console/JTAG of an ESP32; AT firmware usually listens on a UART",
-                    False)
+        return Role("espressif", "Espressif native USB",
+                    "console/JTAG of an ESP32; AT firmware usually listens on a UART", False)
     return Role("unknown", "USB serial device", "not a known modem or bridge", False)
 
 

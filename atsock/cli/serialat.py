@@ -77,15 +77,16 @@ class SerialAT:
             self._on_bytes("->", data)
         self.serial.write(data)
 
-    def wait(self, timeout: Optional[float]) -> Optional[Answer]:
-        """(information lines, final result) of the command sent last, or None after ``timeout``
-        (the command is then given up: a late answer shows up as unsolicited lines)."""
+    def wait(self, timeout: Optional[float], give_up: bool = True) -> Optional[Answer]:
+        """(information lines, final result) of the command sent last, or None after ``timeout``; with
+        ``give_up`` the command is then abandoned (a late answer shows up as unsolicited lines)."""
         with self._answered:
             self._answered.wait_for(lambda: self._final is not None or self.error is not None, timeout)
             if self.error is not None:
                 raise OSError(f"{self.serial.port}: {self.error}")
             if self._final is None:
-                self._channel.abandon()
+                if give_up:
+                    self._channel.abandon()
                 return None
             return list(self._lines), self._final
 
