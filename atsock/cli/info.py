@@ -7,7 +7,7 @@ still shows its identity; a query the module refuses leaves its field empty and 
 import json
 
 from . import answers
-from .options import add_serial_options
+from .options import add_serial_options, context_id
 from .session import BareSession
 
 
@@ -20,7 +20,7 @@ def add_parser(subparsers, parents):
                     "without a SIM or network: only queries are sent.")
     parser.add_argument("port", help="serial port (device path or pyserial URL)")
     add_serial_options(parser)
-    parser.add_argument("--context-id", type=int, default=1, help="data context to report (quectel, default 1)")
+    parser.add_argument("--context-id", type=context_id, default=1, help="data context to report (quectel, default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(run=run)
 

@@ -32,7 +32,7 @@ def add_modem_options(parser: argparse.ArgumentParser) -> None:
     cell.add_argument("--user", help="APN user name")
     cell.add_argument("--password", help="APN password")
     cell.add_argument("--pin", help="SIM PIN, if the SIM asks for one")
-    cell.add_argument("--context-id", type=int, help="data context (PDP) id, 1-16 (default 1)")
+    cell.add_argument("--context-id", type=context_id, help="data context (PDP) id, 1-16 (default 1)")
     cell.add_argument("--registration-timeout", type=float, metavar="SECONDS",
                       help="how long to wait for the network (default 90)")
     wifi = parser.add_argument_group("Wi-Fi (esp8285)")
@@ -59,6 +59,17 @@ def open_modem(args) -> "atsock.Modem":
         raise ValueError(f"--{stray[0].replace('_', '-')} is not a setting of the {dialect} dialect")
     settings = {name: getattr(args, name) for name in own if getattr(args, name, None) is not None}
     return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, **settings)
+
+
+def context_id(text: str) -> int:
+    """A data context id for an AT command: an int in 1-16."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"a context id is 1-16, not {text!r}")
+    return value
 
 
 def host_port(text: str, default_port: int = None) -> Tuple[str, int]:
