@@ -19,14 +19,15 @@ from .current import current_modem
 from .errors import ModemError
 from .micropython import install
 from .modem import Modem, open_modem
+from .rawat import ATCommandError, ATResult
 from .usock import getaddrinfo, socket
 
 error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
 
 __all__ = [
-    "open_modem", "Modem", "ModemError", "current_modem", "install", "socket", "getaddrinfo",
-    "inet_ntop", "inet_pton", "error", "timeout",
+    "open_modem", "Modem", "ModemError", "ATCommandError", "ATResult", "current_modem", "install", "socket",
+    "getaddrinfo", "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",
     "TCP_KEEPALIVE", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",

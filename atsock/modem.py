@@ -16,9 +16,10 @@ from .constants import AF_INET, SOCK_STREAM
 from .channel import ATChannel
 from .connection import Connection
 from .engine import Engine
-from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from .errors import NO_ANSWER_HINT, CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import MachineError, ModemLifecycle, ModemState
 from .loop_thread import LoopThread
+from .rawat import ATResult, run as run_raw_command
 from .recovery import Recovery
 from .socketcore import SocketCore
 from .transport import open_serial
@@ -86,7 +87,7 @@ class Modem:
             self._brought_up = True  # from now on, trouble starts a recovery
         except CommandTimeout as exc:
             self.life.fail()
-            raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}") from None
+            raise os_error(errno.ETIMEDOUT, f"modem on {port} does not answer: {exc}; {NO_ANSWER_HINT}") from None
         except CommandFailed as exc:
             self.life.fail()
             raise os_error(errno.EIO, f"modem bring-up failed: {exc}") from None
@@ -256,6 +257,11 @@ class Modem:
         """Release a connection whose socket was dropped without close(), without waiting for it."""
         if self._thread.alive and self.engine is not None and self.engine.gone is None:
             self._thread.call_soon(self.core.close_soon, conn)
+
+    # --- one raw command (signal, IMEI... what the socket API does not cover) ---------------------
+    def at(self, command: str, *, timeout: float = 5.0, check: bool = True) -> ATResult:
+        """One raw AT command through the engine (``.lines``, ``.final``, ``.ok``); see :mod:`atsock.rawat`."""
+        return run_raw_command(self, command, timeout=timeout, check=check)
 
     # --- for programs that name their modem -------------------------------------------------------
     def socket(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> usock.socket:

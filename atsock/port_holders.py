@@ -6,7 +6,7 @@ are simply not named. On a Raspberry Pi the usual holder is ModemManager, which 
 serial port for a modem.
 """
 import os
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 PROC = "/proc"
 _HINTS = {
@@ -15,22 +15,58 @@ _HINTS = {
 }
 
 
-def holders(path: str, proc: str = PROC) -> List[Tuple[int, str]]:
-    """``(pid, command name)`` of every process with ``path`` open, this one included."""
+def _pids(proc: str) -> List[int]:
     try:
-        device = os.path.realpath(path)
-        pids = [int(name) for name in os.listdir(proc) if name.isdigit()]
+        return sorted(int(name) for name in os.listdir(proc) if name.isdigit())
     except OSError:
         return []
+
+
+def holders(path: str, proc: str = PROC) -> List[Tuple[int, str]]:
+    """``(pid, command name)`` of every process with ``path`` open, this one included.
+
+    The process behind a pty (an emulator such as ``python -m fakemodem``) holds its master side
+    and keeps one descriptor of the port itself: only descriptors beyond that one make it a user."""
+    device = os.path.realpath(path)
     found = []
-    for pid in sorted(pids):
-        fd_dir = os.path.join(proc, str(pid), "fd")
-        try:
-            if any(os.readlink(os.path.join(fd_dir, fd)) == device for fd in os.listdir(fd_dir)):
-                found.append((pid, _command(proc, pid)))
-        except OSError:  # gone meanwhile, or not ours to look into
-            continue
+    for pid in _pids(proc):
+        targets = _open_files(os.path.join(proc, str(pid), "fd"))
+        own = any(target.endswith("/ptmx") and _pty_of(proc, pid, fd) == device for fd, target in targets.items())
+        if list(targets.values()).count(device) > own:
+            found.append((pid, _command(proc, pid)))
     return found
+
+
+def _open_files(fd_dir: str) -> Dict[str, str]:
+    """descriptor -> what it leads to; {} for a process gone meanwhile or not ours to look into."""
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return {}
+    targets = {}
+    for fd in fds:
+        try:
+            targets[fd] = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:  # closed meanwhile (such as the descriptor listdir itself used)
+            continue
+    return targets
+
+
+def running(name: str, proc: str = PROC) -> List[int]:
+    """The pids of the processes called ``name`` (ModemManager, say) that Linux shows us."""
+    return [pid for pid in _pids(proc) if _command(proc, pid) == name]
+
+
+def _pty_of(proc: str, pid: int, fd: str) -> Optional[str]:
+    """The pty a ``/dev/ptmx`` descriptor is the master of (Linux shows its number in fdinfo)."""
+    try:
+        with open(os.path.join(proc, str(pid), "fdinfo", fd)) as info:
+            for line in info:
+                if line.startswith("tty-index:"):
+                    return "/dev/pts/" + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def _command(proc: str, pid: int) -> str:

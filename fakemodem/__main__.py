@@ -11,8 +11,7 @@ import signal
 import sys
 import threading
 
-from . import dialects
-from . import profiles
+from . import dialects, identity, profiles
 from .faults import parse_cli
 from .runtime import FakeModem
 
@@ -85,6 +84,14 @@ def _model(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _identity(text: str):
+    name, given = _pair(text)
+    try:
+        return name, identity.value(name, given)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _link(text: str) -> str:
     """A path for the symlink: its directory must exist, and only a symlink may be replaced."""
     path = os.path.abspath(text)
@@ -109,6 +116,9 @@ def main(argv=None) -> int:
     parser.add_argument("--firmware", type=_firmware,
                         help=f"esp8285: AT firmware, {' or '.join(profiles.ESP)} (default 1.7) or a release such as 2.2.0")
     parser.add_argument("--model", type=_model, help=f"quectel: {', '.join(profiles.QUECTEL)} (default BG96)")
+    parser.add_argument("--identity", action="append", type=_identity, default=[], metavar="NAME=VALUE",
+                        help="replace a field of the profile's identity or radio (repeatable), e.g. "
+                             "imei=866349041749536 or csq=12,99 (fakemodem/identity.py)")
     parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
@@ -134,7 +144,7 @@ def main(argv=None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency)
+    options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency, identity=dict(args.identity))
     if args.dialect == "esp8285":
         options["networks"] = dict(args.network)
         if args.firmware:

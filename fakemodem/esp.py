@@ -13,9 +13,10 @@ ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_t
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
 ``send_max`` and ``rx_window`` (the profile's: 2048, and 5760 bytes per link as on ESP8266), ``prompt``
-(the profile's). Switches for what the reference leaves open (defaults first): ``cipstatus_style``
-("generation": the STATUS values of each generation's documents; "1.x": the 1.x values everywhere,
-as drivers read them), ``uart_report`` ("actual": AT+UART_CUR? shows the rate the 80 MHz clock
+(the profile's), ``identity`` (profile fields to replace by name, e.g. ``{"mac": "...", "rssi": -71}``,
+for the identification answers of :mod:`fakemodem.identity`). Switches for what the reference leaves
+open (defaults first): ``cipstatus_style`` ("generation": the STATUS values of each generation's
+documents; "1.x": the 1.x values everywhere, as drivers read them), ``uart_report`` ("actual": AT+UART_CUR? shows the rate the 80 MHz clock
 makes; "requested"), ``passthrough_prompt`` (b"\\r\\nOK\\r\\n\\r\\n>"), ``passthrough_close``
 ("CLOSED": the peer's close ends passthrough with ``CLOSED``; "silent"), ``escape_guard`` (0.02 s
 around ``+++``), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
@@ -39,13 +40,13 @@ from .esp_links import Links
 from .esp_sending import Sending
 from .esp_settings import STATION_MODES, EspSettings
 from .faults import Faults
+from .identity import EspAnswers, customised
 from .module import EmulatedModule
 from .network import Network
 
 log = logging.getLogger("fakemodem.esp")
 
 STATION_IP = "192.168.4.23"
-STATION_MAC = "a4:cf:12:00:11:22"
 GATEWAY = "192.168.4.1"
 
 
@@ -96,17 +97,19 @@ class EspModule(EmulatedModule):
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
-                 recvdata_crlf: bool = False, faults: Optional[Faults] = None):
+                 recvdata_crlf: bool = False, identity: Optional[dict] = None,
+                 faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
         self.profile, self.firmware = profiles.esp(firmware)
         self.major = self.profile.major
-        self.identity = dataclasses.replace(  # for identification answers: the version filled in
+        # what the identification commands answer: the profile's, its version filled in, ``identity`` put in
+        versioned = dataclasses.replace(
             self.profile.identity, revision=self.firmware,
             gmr_lines=tuple(line.format(version=self.firmware) for line in self.profile.identity.gmr_lines))
-        self.radio = self.profile.radio
+        self.identity, self.radio = customised(versioned, self.profile.radio, identity or {})
         self.prompt = self.profile.prompt if prompt is None else prompt
         for name, value, allowed in (("cipstatus_style", cipstatus_style, ("generation", "1.x")),
                                      ("uart_report", uart_report, ("actual", "requested")),
@@ -149,7 +152,7 @@ class EspModule(EmulatedModule):
         self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
-            "+RST": self.rst, "+GMR": self.gmr,
+            "+RST": self.rst,
             "+CWMODE": self.cwmode, "+CWJAP": self.cwjap, "+CWQAP": self.cwqap, "+CIFSR": self.cifsr,
             "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
             "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
@@ -165,6 +168,7 @@ class EspModule(EmulatedModule):
         if self.profile.cur_names:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
                 self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
+        self.identity_answers = EspAnswers(self)
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def announce_boot(self) -> None:
@@ -260,15 +264,6 @@ class EspModule(EmulatedModule):
         self.settings.after_restart()
         super().restart()
 
-    async def gmr(self, cmd: ATCommand) -> None:
-        if self.major == 1:
-            self.reply(f"AT version:{self.firmware}.0(May 11 2020 19:13:04)", "SDK version:3.0.4(9532ceb)",
-                       "compile time:May 27 2020 10:12:17", "Bin version(Wroom 02):1.7.4")
-        else:
-            self.reply(f"AT version:{self.firmware}.0(b097cdf - ESP8266 - Jun 17 2021 12:57:45)",
-                       "SDK version:v3.4-22-g967752e2", "compile time(6800286):Aug  4 2021 17:34:06",
-                       "Bin version:2.2.0(ESP8266_1MB)")
-
     async def cwmode(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"{cmd.name}:{self.wifi_mode}")
@@ -281,10 +276,7 @@ class EspModule(EmulatedModule):
 
     async def cwjap(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
-            if self.joined is None:
-                self.reply("No AP")
-            else:
-                self.reply(f'+CWJAP:"{self.joined}","aa:bb:cc:dd:ee:ff",6,-52')
+            self.identity_answers.current_ap(cmd)
             return
         if cmd.kind != "write" or not cmd.arg(0):
             raise ValueError("AT+CWJAP needs an SSID")
@@ -327,7 +319,7 @@ class EspModule(EmulatedModule):
 
     async def cifsr(self, cmd: ATCommand) -> None:
         ip = STATION_IP if self.joined else "0.0.0.0"
-        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{STATION_MAC}"')
+        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{self.identity.mac}"')
 
     async def cipsta(self, cmd: ATCommand) -> None:
         if cmd.kind != "read":

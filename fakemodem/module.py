@@ -25,7 +25,9 @@ class EmulatedModule:
         self.echo = echo
         self.latency = latency
         self.handlers = {"": self.at, "E0": self.echo_off, "E1": self.echo_on}
-        self.test_answers = {}  # command name -> information lines of its test form (=?); else just OK
+        # command name -> information lines of its test form (=?), or None where that form is not
+        # emulated (ERROR); a command not listed answers just OK
+        self.test_answers = {}
         self._hung_until = 0.0
         self._reboot = asyncio.Event()
 
@@ -78,7 +80,11 @@ class EmulatedModule:
             self.unknown_command(line)
             return
         if command.kind == "test":
-            self.reply(*self.test_answers.get(command.name, ()))
+            lines = self.test_answers.get(command.name, ())
+            if lines is None:
+                self.final("ERROR")
+            else:
+                self.reply(*lines)
             return
         self.serial.executing = True
         writes = self.serial.writes

@@ -19,7 +19,6 @@ class Identity:
     ``manufacturer``  AT+CGMI / AT+GMI, and the first ATI line on Quectel
     ``model``         AT+CGMM / AT+GMM, and the second ATI line
     ``revision``      the firmware revision alone: AT+GMR / AT+CGMR on Quectel; the AT version on ESP
-    ``ati_lines``     the information lines of ATI, in order (without framing)
     ``app_version``   Quectel: AT+QGMR answers ``<revision>_<app_version>``
     ``gmr_lines``     ESP: the information lines of AT+GMR, in order
     ``imei``, ``iccid``, ``imsi``   AT+GSN, AT+QCCID, AT+CIMI (Quectel)
@@ -28,13 +27,17 @@ class Identity:
     manufacturer: str
     model: str
     revision: str
-    ati_lines: Tuple[str, ...] = ()
     app_version: str = ""
     gmr_lines: Tuple[str, ...] = ()
     imei: str = ""
     iccid: str = ""
     imsi: str = ""
     mac: str = ""
+
+    @property
+    def ati_lines(self) -> Tuple[str, ...]:
+        """Quectel's ATI: manufacturer, model and ``Revision: <revision>``, on lines of their own."""
+        return (self.manufacturer, self.model, f"Revision: {self.revision}")
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,7 @@ _QUECTEL_COMMON = dict(imei="866349041749536", iccid="8939560000000806706F", ims
 QUECTEL: Dict[str, QuectelProfile] = {
     "BG96": QuectelProfile(
         model="BG96",
-        identity=Identity("Quectel", "BG96", "BG96MAR02A07M1G", ("Quectel", "BG96", "Revision: BG96MAR02A07M1G"),
-                          app_version="01.016.01.016", **_QUECTEL_COMMON),
+        identity=Identity("Quectel", "BG96", "BG96MAR02A07M1G", app_version="01.016.01.016", **_QUECTEL_COMMON),
         radio=Radio(csq=(19, 99), sysmode="CAT-M1", signal=(-62, -87, 111, -12), act="CAT-M1",
                     operator="Example Net", operator_numeric="24701", cops_act=8, band="LTE BAND 20", channel=6300),
         recvind=False,  # the BG96 note has no "recvind"
@@ -119,15 +121,13 @@ QUECTEL: Dict[str, QuectelProfile] = {
     ),
     "BG95": QuectelProfile(
         model="BG95",
-        identity=Identity("Quectel", "BG95-M3", "BG95M3LAR02A03", ("Quectel", "BG95-M3", "Revision: BG95M3LAR02A03"),
-                          app_version="01.006.01.006", **_QUECTEL_COMMON),
+        identity=Identity("Quectel", "BG95-M3", "BG95M3LAR02A03", app_version="01.006.01.006", **_QUECTEL_COMMON),
         radio=Radio(csq=(19, 99), sysmode="eMTC", signal=(-62, -87, 111, -12), act="eMTC",
                     operator="Example Net", operator_numeric="24701", cops_act=7, band="LTE BAND 20", channel=6300),
     ),
     "EC25": QuectelProfile(
         model="EC25",
-        identity=Identity("Quectel", "EC25", "EC25EFAR06A06M4G", ("Quectel", "EC25", "Revision: EC25EFAR06A06M4G"),
-                          app_version="01.002.01.002", **_QUECTEL_COMMON),
+        identity=Identity("Quectel", "EC25", "EC25EFAR06A06M4G", app_version="01.002.01.002", **_QUECTEL_COMMON),
         radio=Radio(csq=(22, 99), sysmode="LTE", signal=(-58, -88, 140, -10), act="FDD LTE",
                     operator="Example Net", operator_numeric="24701", cops_act=7, band="LTE BAND 3", channel=1300),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
@@ -136,9 +136,7 @@ QUECTEL: Dict[str, QuectelProfile] = {
     ),
     "EC200U": QuectelProfile(
         model="EC200U",
-        identity=Identity("Quectel", "EC200U", "EC200UCNAAR03A15M08",
-                          ("Quectel", "EC200U", "Revision: EC200UCNAAR03A15M08"),
-                          app_version="01.001.01.001", **_QUECTEL_COMMON),
+        identity=Identity("Quectel", "EC200U", "EC200UCNAAR03A15M08", app_version="01.001.01.001", **_QUECTEL_COMMON),
         radio=Radio(csq=(24, 99), sysmode="LTE", signal=(-55, -85, 150, -9), act="TDD LTE",
                     operator="Example Net", operator_numeric="46000", cops_act=7, band="LTE BAND 41", channel=40936),
         contexts=7,
@@ -158,7 +156,7 @@ def quectel(model: str) -> QuectelProfile:
 
 
 # --- ESP-AT -------------------------------------------------------------------------------------------
-_ESP_RADIO = Radio(bssid="aa:bb:cc:dd:ee:ff", channel=6, rssi=-52)
+_ESP_RADIO = Radio(bssid="9c:53:22:10:20:30", channel=6, rssi=-58)  # info-and-ports.md §4.3
 _ESP_MAC = "a4:cf:12:00:11:22"
 
 ESP: Dict[str, EspProfile] = {

@@ -34,7 +34,8 @@ never answer a connect), ``allow_outside`` (False: non-loopback addresses are bl
 emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
 ``registration_delay``, ``sim``, ``local_ip``, ``rx_buffer``/``tx_buffer`` (per-socket module
 buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds before each
-command's answer).
+command's answer), ``identity`` (profile fields to replace by name, e.g. ``{"imei": "...", "csq": (12, 99)}``,
+for the identification and status answers of :mod:`fakemodem.identity`).
 """
 import asyncio
 import logging
@@ -46,6 +47,7 @@ from .atcommand import ATCommand
 from .quectel_settings import BringUp, QiSettings, error_text
 from .serial_side import SerialSide
 from .faults import Faults
+from .identity import QuectelAnswers, customised
 from .module import EmulatedModule
 from .network import Network
 from .quectel_sockets import SocketServices
@@ -77,11 +79,12 @@ class QuectelModule(EmulatedModule):
                  qisendex_max: int = 512, hex_length: str = "bytes", error_text_case: str = "lower",
                  basic_error: str = "ERROR", cmee: int = 0, rx_buffer: int = 65536, tx_buffer: int = 65536,
                  open_timeout: float = 75.0, dns_delay: float = 0.0, qiact_delay: float = 0.0,
-                 latency: float = 0.0, faults: Optional[Faults] = None):
+                 latency: float = 0.0, identity: Optional[dict] = None, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         self.profile = profiles.quectel(model)
-        self.identity, self.radio = self.profile.identity, self.profile.radio  # for identification answers
+        # what the identification and status commands answer: the profile's, with ``identity`` put in
+        self.identity, self.radio = customised(self.profile.identity, self.profile.radio, identity or {})
         if recv_with_length and not self.profile.recvind:
             raise ValueError(f"{self.profile.model} has no AT+QICFG=\"recvind\"")
         for name, value, allowed in (("qiclose_unknown", qiclose_unknown, ("OK", "ERROR")),
@@ -142,9 +145,7 @@ class QuectelModule(EmulatedModule):
         self._deregistered_until = 0.0
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
-            "I": self.identify,
-            "+GMR": self.revision, "+CGMR": self.revision, "+QGMR": self.revision,
-            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin, "+CSQ": self.csq,
+            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin,
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
             "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
             "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
@@ -161,6 +162,7 @@ class QuectelModule(EmulatedModule):
             "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],
             "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
         })
+        self.identity_answers = QuectelAnswers(self)
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def announce_boot(self) -> None:
@@ -270,12 +272,6 @@ class QuectelModule(EmulatedModule):
             self.final("ERROR")
 
     # --- basic commands -------------------------------------------------------------------------
-    async def identify(self, cmd: ATCommand) -> None:
-        self.reply("Quectel", "BG96", "Revision: BG96MAR02A07M1G")
-
-    async def revision(self, cmd: ATCommand) -> None:
-        self.reply("BG96MAR02A07M1G")
-
     async def cmee_cmd(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
             self.reply(f"+CMEE: {self.cmee}")
@@ -300,9 +296,6 @@ class QuectelModule(EmulatedModule):
             self.final("OK")
         else:
             self.final("ERROR")
-
-    async def csq(self, cmd: ATCommand) -> None:
-        self.reply("+CSQ: 20,99")
 
     def registered(self) -> bool:
         now = asyncio.get_running_loop().time()

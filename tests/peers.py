@@ -48,18 +48,28 @@ def micropython_module(package: str) -> Path:
     return target
 
 
-def _mosquitto_binary() -> str:
-    for candidate in (shutil.which("mosquitto"), "/usr/sbin/mosquitto"):
+def _debian_binary(name: str, package: str) -> str:
+    """The path of ``name``, installing its Debian ``package`` first if it is missing (as root)."""
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
         if candidate and os.path.exists(candidate):
             return candidate
     if os.geteuid() != 0:
-        raise RuntimeError("mosquitto is not installed and the tests are not root: apt-get install mosquitto")
+        raise RuntimeError(f"{name} is not installed and the tests are not root: apt-get install {package}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "mosquitto"]
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
     if subprocess.run(install, env=env, capture_output=True).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
         subprocess.run(install, env=env, check=True, capture_output=True)
-    return "/usr/sbin/mosquitto"
+    return shutil.which(name) or f"/usr/sbin/{name}"
+
+
+def _mosquitto_binary() -> str:
+    return _debian_binary("mosquitto", "mosquitto")
+
+
+def mosquitto_client(name: str) -> str:
+    """``mosquitto_pub`` or ``mosquitto_sub``: unmodified MQTT clients from Debian's mosquitto-clients."""
+    return _debian_binary(name, "mosquitto-clients")
 
 
 class Mosquitto:

@@ -86,6 +86,10 @@ BAD_OPTIONS = [
     ["quectel", "--host", "a=notanip"],
     ["quectel", "--blackhole", "nowhere"],
     ["quectel", "--firmware", "1.7.4"],
+    ["quectel", "--identity", "imie=1"],
+    ["quectel", "--identity", "csq=12"],
+    ["quectel", "--identity", "channel=six"],
+    ["quectel", "--identity", 'operator=a"b'],
     ["nodialect"],
 ]
 

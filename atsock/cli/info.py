@@ -1,0 +1,163 @@
+"""``atsock info PORT``: what the module is and how it is doing, without bringing it up.
+
+Only queries go out (after ``AT`` and ``ATE0``), so a module with no SIM, no coverage or no Wi-Fi
+still shows its identity; a query the module refuses leaves its field empty and is listed under
+``errors``.
+"""
+import json
+
+from .. import atcmd
+from . import answers
+from .options import add_serial_options, context_id
+from .session import BareSession
+
+
+def add_parser(subparsers, parents):
+    parser = subparsers.add_parser(
+        "info", parents=parents, help="model, firmware, IMEI, SIM, signal, operator, registration, IP",
+        description="Identify the module on PORT and show its state: model, firmware, IMEI, ICCID, IMSI, "
+                    "signal (dBm and 0-4 bars), operator and access technology, registration, APN and IP of "
+                    "the data context; on an ESP: firmware generation, MAC, joined SSID, RSSI, IP. Works "
+                    "without a SIM or network: only queries are sent.")
+    parser.add_argument("port", help="serial port (device path or pyserial URL)")
+    add_serial_options(parser)
+    parser.add_argument("--context-id", type=context_id, default=1, help="data context to report (quectel, default 1)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    dialect = None if args.dialect == "auto" else args.dialect
+    with BareSession(args.port, baudrate=args.baudrate, dialect=dialect) as session:
+        dialect = dialect or session.detect_dialect()
+        errors = {}
+
+        def ask(command: str, timeout: float = 3.0):
+            result = session.ask(command, timeout)
+            if result is None:
+                errors[command] = "no answer"
+            elif not result.ok:
+                errors[command] = result.final
+            return result.lines if result is not None and result.ok else None
+
+        report = quectel_report(ask, args.context_id) if dialect == "quectel" else esp_report(ask)
+    report = {"port": args.port, "dialect": dialect, **report, "errors": errors}
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+def quectel_report(ask, context_id: int) -> dict:
+    identity = answers.ati(ask("ATI") or [])
+    full = ask("AT+QGMR")
+    signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
+    best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
+    signal["bars"] = best["bars"] if best else None
+    signal["dbm"] = signal["csq"]["dbm"] if signal["csq"] else None
+    registration = {name: answers.registration(ask(atcmd.query("AT" + name)) or [], f"{name}:")
+                    for name in ("+CREG", "+CGREG", "+CEREG")}
+    registered = [name for name, state in registration.items() if state and state["registered"]]
+    operator = answers.cops(ask("AT+COPS?", 5.0) or [])
+    network = answers.qnwinfo(ask("AT+QNWINFO") or [])
+    active = answers.qiact(ask("AT+QIACT?") or [])
+    context = atcmd.number(context_id, 1, 16, "context id")
+    addresses = answers.cgpaddr(ask(atcmd.build("AT+CGPADDR", context)) or [])
+    return {
+        "manufacturer": identity["manufacturer"], "model": identity["model"],
+        "firmware": identity["revision"] or answers.bare_value(ask("AT+GMR") or []),
+        "firmware_full": answers.bare_value(full or []),
+        "imei": answers.bare_value(ask("AT+GSN") or []),
+        "iccid": answers.iccid(ask("AT+QCCID") or []),
+        "imsi": answers.bare_value(ask("AT+CIMI") or []),
+        "signal": signal, "operator": operator, "network": network,
+        "registration": {"registered": bool(registered), "by": registered, **registration},
+        "data": {"context_id": context_id, "settings": answers.qicsgp(ask(atcmd.build("AT+QICSGP", context)) or []),
+                 "active": context_id in active, "addresses": active.get(context_id) or
+                 [a for a in [addresses.get(context_id)] if a]},
+    }
+
+
+def esp_report(ask) -> dict:
+    version = answers.gmr(ask("AT+GMR") or [])
+    cur = "_CUR" if version and version["generation"] == 1 else ""
+    ap = answers.current_ap(ask(atcmd.query(f"AT+CWJAP{cur}")) or [])
+    mac = answers.station_mac(ask(atcmd.query(f"AT+CIPSTAMAC{cur}")) or [])
+    addresses = answers.station_addresses(ask(atcmd.query(f"AT+CIPSTA{cur}")) or [])
+    if not mac or not addresses.get("ip"):
+        fallback = answers.cifsr(ask("AT+CIFSR") or [])
+        mac = mac or fallback.get("STAMAC")
+        addresses.setdefault("ip", fallback.get("STAIP"))
+    ip = addresses.get("ip")
+    return {"firmware": version, "mac": mac, "wifi": {"joined": ap is not None, **(ap or {})},
+            "ip": ip if ip and ip != "0.0.0.0" else None,
+            "gateway": addresses.get("gateway"), "netmask": addresses.get("netmask")}
+
+
+# --- text output ---------------------------------------------------------------------------------
+def _or_dash(value) -> str:
+    return "-" if value in (None, "", []) else str(value)
+
+
+def _bars(count) -> str:
+    return "" if count is None else f", {count}/4 bars"
+
+
+def render(report: dict) -> str:
+    rows = [("port", f"{report['port']} ({report['dialect']})")]
+    rows += _quectel_rows(report) if report["dialect"] == "quectel" else _esp_rows(report)
+    for command, final in report["errors"].items():
+        rows.append(("not answered", f"{command}: {final}"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _quectel_rows(r: dict) -> list:
+    signal, csq, qcsq = r["signal"], r["signal"]["csq"], r["signal"]["qcsq"]
+    if signal["dbm"] is not None:
+        text = f"{signal['dbm']} dBm (CSQ {csq['rssi']}){_bars(signal['bars'])}"
+    else:
+        text = "unknown (no service)" if csq else "-"
+    if qcsq and qcsq["rsrp"] is not None:
+        text += f"; {qcsq['mode']} RSRP {qcsq['rsrp']} dBm, RSRQ {qcsq['rsrq']} dB, SINR {qcsq['sinr_db']} dB"
+    elif qcsq:
+        text += f"; {qcsq['mode']}"
+    operator, network = r["operator"] or {}, r["network"] or {}
+    oper = _or_dash(operator.get("operator"))
+    details = [d for d in (network.get("mccmnc"), network.get("technology") or operator.get("technology"),
+                           network.get("band"), network.get("text")) if d]
+    registration = r["registration"]
+    states = [f"{name[1:]}: {state['state']}" for name, state in registration.items()
+              if name.startswith("+") and state]
+    data = r["data"]
+    settings = data["settings"] or {}
+    apn = f'APN "{settings["apn"]}"' if settings.get("apn") is not None else "APN -"
+    context = f"context {data['context_id']} {'active' if data['active'] else 'not active'}"
+    firmware = _or_dash(r["firmware"]) + (f" ({r['firmware_full']})" if r["firmware_full"] else "")
+    return [
+        ("model", f"{_or_dash(r['manufacturer'])} {_or_dash(r['model'])}"),
+        ("firmware", firmware),
+        ("IMEI", _or_dash(r["imei"])), ("ICCID", _or_dash(r["iccid"])), ("IMSI", _or_dash(r["imsi"])),
+        ("signal", text),
+        ("operator", oper + (f" ({', '.join(details)})" if details else "")),
+        ("registration", ("registered" if registration["registered"] else "not registered")
+         + (f" ({'; '.join(states)})" if states else "")),
+        ("data", f"{apn}, {context}, IP {_or_dash(', '.join(data['addresses']))}"),
+    ]
+
+
+def _esp_rows(r: dict) -> list:
+    version, wifi = r["firmware"] or {}, r["wifi"]
+    generation = version.get("generation")
+    firmware = _or_dash(version.get("at_version"))
+    if generation:
+        firmware += f" (generation {generation}.x{', ' + version['chip'] if version.get('chip') else ''})"
+    if version.get("sdk"):
+        firmware += f", SDK {version['sdk']}"
+    if wifi["joined"]:
+        joined = (f'"{wifi["ssid"]}" (BSSID {wifi["bssid"]}, channel {wifi["channel"]}), '
+                  f"RSSI {wifi['rssi']} dBm{_bars(wifi['bars'])}")
+    else:
+        joined = "not joined"
+    ip = _or_dash(r["ip"])
+    if r["ip"] and r.get("gateway"):
+        ip += f" (gateway {r['gateway']}, netmask {r['netmask']})"
+    return [("firmware", firmware), ("MAC", _or_dash(r["mac"])), ("Wi-Fi", joined), ("IP", ip)]

@@ -1,0 +1,148 @@
+"""Raw AT: ``Modem.at()`` through the engine, and ``atsock at`` on the serial port, batch and interactive."""
+import threading
+import time
+
+import pytest
+
+import atsock
+from atsock.rawat import ATResult
+
+from .cli_support import Terminal, run_atsock
+
+QUERY = {"quectel": ("AT+CSQ", "+CSQ: 19,99"), "esp8285": ("AT+CIPSTAMAC?", '+CIPSTAMAC:"a4:cf:12:00:11:22"')}
+
+
+def test_modem_at_shares_the_engine_with_socket_traffic(modem, dialect, echo_server):
+    """Raw commands and a bulk echo at the same time: every answer whole, every byte back in order."""
+    command, answer = QUERY[dialect]
+    payload = bytes(range(256)) * 400
+    received = bytearray()
+
+    def echo():
+        with modem.socket() as s:
+            s.connect(("127.0.0.1", echo_server.port))
+            for start in range(0, len(payload), 4096):
+                s.sendall(payload[start:start + 4096])
+                while len(received) < start + len(payload[start:start + 4096]):
+                    received.extend(s.recv(65536))
+
+    worker = threading.Thread(target=echo)
+    worker.start()
+    results = []
+    while worker.is_alive() or not results:
+        results.append(modem.at(command))
+    worker.join()
+    assert bytes(received) == payload
+    assert {r.lines for r in results} == {(answer,)} and all(r.ok for r in results)
+
+
+def test_modem_at_answers_errors_and_refusals(quectel_modem):
+    m = quectel_modem
+    assert m.at("ATI").lines == ("Quectel", "BG96", "Revision: BG96MAR02A07M1G")  # the emulator's default model
+    assert m.at("AT+CPIN?").lines == ("+CPIN: READY",)  # the dialect also expects +CPIN: unsolicited
+    with pytest.raises(atsock.ATCommandError) as failure:
+        m.at("AT+NOSUCH")
+    assert failure.value.result.final == "ERROR" and isinstance(failure.value, OSError)
+    assert not m.at("AT+NOSUCH", check=False).ok
+    for bad in ("AT+CSQ\r", "AT\nAT+QICLOSE=0", "AT+CSQ\x00", "AT+CSQ\x1a", "CSQ", "AT+QISEND=0,5", "ATD*99#"):
+        with pytest.raises(ValueError):
+            m.at(bad)
+    with pytest.raises(TypeError):
+        m.at(42)
+    with pytest.raises(ValueError):
+        m.at("AT", timeout=0)
+    assert m.at("AT+GSN").lines == ("866349041749536",)  # still in step after all that
+
+
+def test_at_result_error_code():
+    assert ATResult("AT+QCCID", (), "+CME ERROR: 10").error_code == 10
+    assert ATResult("AT", (), "ERROR").error_code is None
+
+
+# --- atsock at PORT COMMAND ... ------------------------------------------------------------------
+def test_at_commands_print_their_answers(quectel_fake_modem):
+    done = run_atsock("at", quectel_fake_modem.port, "AT+CSQ", "AT+COPS?")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["+CSQ: 19,99", "OK", '+COPS: 0,0,"Example Net",8', "OK"]
+
+
+def test_at_stops_and_fails_at_the_first_error(quectel_fake_modem):
+    done = run_atsock("at", quectel_fake_modem.port, "AT+CSQ", "AT+NOSUCH", "AT+GSN")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == ["+CSQ: 19,99", "OK", "ERROR"]
+    assert "AT+GSN" not in quectel_fake_modem.received_commands
+
+
+def test_at_takes_commands_on_stdin_and_traces(quectel_fake_modem):
+    done = run_atsock("at", "--trace", quectel_fake_modem.port, stdin="ATI\n\nAT+QCCID\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Quectel", "BG96", "Revision: BG96MAR02A07M1G", "OK",
+                                        "+QCCID: 8939560000000806706F", "OK"]
+    assert "-> b'ATI\\r\\n'" in done.stderr and "<- " in done.stderr
+
+
+def test_at_fail_final_of_esp_1x_and_cme_errors():
+    from fakemodem import FakeModem
+
+    with FakeModem("esp8285", networks={"lab-net": "right"}) as fm:
+        done = run_atsock("at", fm.port, 'AT+CWJAP_CUR="lab-net","wrong"')
+        assert done.returncode == 1 and done.stdout.splitlines()[-2:] == ["+CWJAP:2", "FAIL"]
+    with FakeModem("quectel", sim="absent") as fm:
+        done = run_atsock("at", fm.port, "AT+CMEE=1", "AT+QCCID")
+        assert done.returncode == 1 and done.stdout.splitlines() == ["OK", "+CME ERROR: 10"]
+
+
+def test_at_refuses_a_command_with_a_line_break(quectel_fake_modem):
+    done = run_atsock("at", quectel_fake_modem.port, "AT+CSQ", "AT\rAT+QPOWD")
+    assert done.returncode == 1 and "'\\r'" in done.stderr
+    assert quectel_fake_modem.received_commands == []  # nothing at all went out
+
+
+def test_at_gives_up_on_a_silent_module(quectel_fake_modem):
+    quectel_fake_modem.hang(60)
+    done = run_atsock("at", "--timeout", "0.3", quectel_fake_modem.port, "AT")
+    assert done.returncode == 1 and "no final result within 0.3 s" in done.stderr
+
+
+# --- the interactive console -------------------------------------------------------------------------
+def _received(fm, command):
+    return fm.received_commands.count(command)
+
+
+def _wait_for(condition):
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "condition never met"
+        time.sleep(0.02)
+
+
+def test_interactive_console(quectel_fake_modem, tmp_path):
+    fm = quectel_fake_modem
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+    term = Terminal("at", fm.port, env=env)
+
+    def shows(expected: bytes, keys: bytes = b"", event=None) -> None:
+        """Type ``keys`` (or cause ``event``), see ``expected``, then wait for the prompt after it:
+        keys typed before readline has taken the terminal again could be eaten by the tty driver."""
+        mark = term.mark()
+        term.type(keys) if keys else event()
+        term.read_until(expected, since=mark)
+        term.read_until(b"AT> ", since=term.output.index(expected, mark) + len(expected))
+
+    try:
+        term.read_until(b"AT> ")
+        shows(b"+CSQ: 19,99\r\n\x1b[32mOK\x1b[0m", b"AT+CSQ\r")         # a final in colour on a terminal
+        shows(b"\x1b[36mRING\x1b[0m", event=lambda: fm.inject(b"\r\nRING\r\n"))  # unsolicited, at the prompt
+        shows(b"+CSQ: 19,99\r\n\x1b[32mOK", b"\x1b[A\r")                  # up arrow: the last command again
+        assert _received(fm, "AT+CSQ") == 2
+        shows(b"\x1b[31mERROR\x1b[0m", b"AT+NOSUCH\r")
+        fm.hang(60)
+        term.type(b"ATI\r")
+        _wait_for(lambda: _received(fm, "ATI") == 1)
+        shows(b"stopped waiting", b"\x03")                                 # Ctrl-C: stop waiting for the answer
+        term.type(b"\x04")                                                 # Ctrl-D: leave
+        assert term.wait() == 0
+    finally:
+        term.close()
+    history = (tmp_path / ".local" / "state" / "atsock" / "at_history").read_text()
+    assert "AT+CSQ" in history and "AT+NOSUCH" in history
