@@ -8,9 +8,10 @@
 
 Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT parsing),
 :mod:`atsock.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
-(which AT commands a socket call becomes), and :mod:`atsock.usock` (the usocket surface), with
+(the AT text of each exchange), :mod:`atsock.socketcore` (the life of every connection),
+:mod:`atsock.modem` (the façade) and :mod:`atsock.usock` (the usocket surface), with
 :mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets and
-:mod:`atsock.micropython` to run MicroPython code unmodified.
+:mod:`atsock.micropython` to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
 """
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,

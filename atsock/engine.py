@@ -134,6 +134,16 @@ class Engine(asyncio.Protocol):
         self._gave_up = False
         self.channel.abandon()
 
+    def abandon_in_flight(self, error: BaseException) -> None:
+        """The module restarted: the command in flight will never be answered. It fails with
+        ``error`` now (instead of at its time-out, up to minutes for a send), and the channel
+        forgets whatever was half-read; commands queued behind it go out to the new module."""
+        pending = self._active
+        if pending is None:
+            return
+        self.channel.abandon()
+        self._finish(pending, error=error)
+
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]

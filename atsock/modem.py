@@ -105,6 +105,8 @@ class Modem:
         """The module, its network or the port went away. Sockets that cannot survive it fail with
         ``code`` and their ids are free (the module no longer has them); then recovery starts."""
         log.warning("%s: %s", kind, reason)
+        if kind == "reboot":  # what was in flight went to a module that no longer exists
+            self.engine.abandon_in_flight(os_error(code, reason))
         if not keep_connections:
             self.core.reset(code, reason)
             self.dialect.forget_connections()

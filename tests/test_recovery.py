@@ -81,6 +81,31 @@ def test_an_unsolicited_reboot_fails_sockets_and_the_modem_comes_back(modem, fak
     sock.close()
 
 
+def test_a_reboot_notice_fails_the_send_in_flight_at_once(fake_modem, dialect, echo_server):
+    """A send the old module will never answer fails with the reboot's ECONNRESET, not with the
+    send's own time-out (which would say nothing about what happened)."""
+    settings = dict(modem_settings(dialect), timeouts={"send": 30})
+    with atsock.open_modem(fake_modem.port, dialect=dialect, **settings) as modem:
+        sock = connected(modem, echo_server.port)
+        fake_modem.hang(3.0)  # the module reads the send and answers nothing
+        outcome = {}
+
+        def send():
+            try:
+                sock.send(b"lost in the reboot")
+            except OSError as exc:
+                outcome["error"] = exc
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)
+        fake_modem.inject(b"\r\nRDY\r\n" if dialect == "quectel" else b"\r\nready\r\n")
+        sender.join(30)
+        assert outcome["error"].args[0] == errno.ECONNRESET, outcome["error"]
+        assert wait_for(lambda: modem.state == "online")
+        assert echo_works(modem, echo_server.port)
+
+
 def test_a_dropped_data_context_or_wifi_fails_sockets_and_comes_back(modem, fake_modem, dialect, echo_server):
     sock = connected(modem, echo_server.port)
     fake_modem.drop_network()
