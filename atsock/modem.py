@@ -318,8 +318,14 @@ class Modem:
 
     def _teardown(self) -> None:
         if self.engine is not None and self._thread.alive:
-            self._thread.call_soon(self.engine.close)
+            self._thread.run(self._release_port())
         self._thread.stop()
+
+    async def _release_port(self) -> None:
+        """Close the port before the loop stops: the transport closes it on the loop's next turn,
+        and a port left open (after a failed bring-up) keeps its exclusive lock: EBUSY next time."""
+        self.engine.close()
+        await asyncio.sleep(0)
 
     def __enter__(self) -> "Modem":
         return self
