@@ -38,10 +38,10 @@ def add_parser(subparsers, parents):
 def run(args) -> int:
     listening = listener(args.listen)
     with open_modem(args) as modem:
-        slots = Slots(modem.dialect.commands.max_links)
+        slots = Slots(modem.max_sockets)
         server = Server(listening, slots, lambda client, address: serve_client(client, address, modem, server, args))
         print(f"SOCKS5 proxy listening on {format_address(listening.getsockname())} "
-              f"({modem.dialect.name} modem on {args.port}, {slots.count} sockets)", flush=True)
+              f"({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
