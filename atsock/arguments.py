@@ -173,6 +173,11 @@ def address(value, method: str, family_name: str = "AF_INET") -> Tuple[str, int,
         raise TypeError(f"str, bytes or bytearray expected, not {type(host).__name__}")
     if ("\x00" if isinstance(host, str) else b"\x00") in host:
         raise TypeError("host name must not contain null character")
+    if isinstance(host, str) and not host.isascii():
+        try:
+            host.encode("idna")  # CPython encodes a non-ASCII host before it looks at the port
+        except UnicodeError:
+            raise TypeError("encoding of hostname failed") from None
     number = c_int(value[1])  # TypeError for str, float, None...
     extra = tuple(_plain(v) for v in value[2:])
     if not isinstance(host, str):
