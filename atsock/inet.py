@@ -1,13 +1,14 @@
 """Addresses of AF_INET and AF_INET6 sockets: what a call takes, and what the surface hands out.
 
 Modules print addresses their own way (Quectel IPv6 upper-case, or written out in eight groups);
-sockets hand out one spelling, ``ipaddress``'s (lower-case, compressed), so an address compares
-equal to the one the caller used. AF_INET6 sockets take and give CPython's four-tuples. Scope ids
+sockets hand out one spelling, CPython's, so an address compares equal to the one a host socket
+gives. AF_INET6 sockets take and give CPython's four-tuples. Scope ids
 (``%eth0`` or the tuple's fourth field) name an interface of the *host*; the modules' AT commands
 have no place for one, so a nonzero one is refused rather than dropped silently.
 """
 import errno
 import ipaddress
+import socket as _std
 from typing import Optional, Tuple
 
 from . import arguments, validate
@@ -27,11 +28,13 @@ def family_name(family: int) -> str:
 
 
 def canonical(host: str) -> str:
-    """``host`` in ipaddress's spelling when it is an IP literal, else unchanged."""
+    """``host`` as CPython's sockets spell an address (the C library's ``inet_ntop``: lower-case,
+    compressed, ``::ffff:192.0.2.1``) when it is an IP literal, else unchanged."""
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
         return host
+    return _std.inet_ntop(AF_INET6, address.packed) if address.version == 6 else str(address)
 
 
 def sockaddr(address: Optional[Tuple[str, int]], family: int):

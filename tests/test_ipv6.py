@@ -2,13 +2,19 @@
 for both dialects where the module has IPv6 (Quectel IPv4v6/IPv6 contexts, ESP-AT 2.x with
 AT+CIPV6=1), and a clear EAFNOSUPPORT where it has none."""
 import errno
+import ipaddress
 import os
 import socket as std_socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 import atsock
 import atsock.quecpython
+from atsock import inet
 from fakemodem import FakeModem
 from modems.quectel.bringup import context_addresses
 from modems.quectel.sockets import address as quectel_address
@@ -89,6 +95,29 @@ def test_quectel_writes_ipv6_out_in_eight_groups_and_reads_qiact_by_form():
     assert context_addresses(["2409:8D1E:750C:DFA4::1"]) == (None, "2409:8d1e:750c:dfa4::1")
     assert context_addresses(["2001:DB8:0:0:0:0:0:7", "10.0.0.1"]) == ("10.0.0.1", "2001:db8::7")
     assert context_addresses([]) == (None, None)
+
+
+@given(st.ip_addresses(v=6), st.integers(0, 65535))
+def test_any_ipv6_address_survives_the_module_spelling_and_comes_back_as_cpython_spells_it(address, port):
+    written = quectel_address(str(address)).strip('"')
+    assert len(written.split(":")) == 8 and "::" not in written and written == written.lower()
+    assert ipaddress.IPv6Address(written) == address
+    for spelling in (written, written.upper(), str(address).upper()):  # what a module may print
+        host = inet.sockaddr((spelling, port), atsock.AF_INET6)[0]
+        assert host == std_socket.getnameinfo((spelling, port), std_socket.NI_NUMERICHOST)[0]
+        assert ipaddress.IPv6Address(host) == address
+
+
+@given(st.integers(-2 ** 40, 2 ** 40), st.integers(-2 ** 40, 2 ** 40))
+def test_only_scope_id_zero_and_a_20_bit_flowinfo_pass(flowinfo, scope):
+    try:
+        assert inet.destination(("::1", 80, flowinfo, scope), atsock.AF_INET6, "connect") == ("::1", 80)
+    except OverflowError:
+        assert not 0 <= flowinfo < 2 ** 20 or not 0 <= scope < 2 ** 32
+    except OSError as exc:
+        assert exc.args[0] == errno.EINVAL and scope != 0 and 0 <= flowinfo < 2 ** 20
+    else:
+        assert scope == 0 and 0 <= flowinfo < 2 ** 20
 
 
 # --- end to end over ::1 ----------------------------------------------------------------------
@@ -341,3 +370,13 @@ def test_emulated_esp_ipv6_on_2x_and_none_on_1x():
         assert b'+CIPDOMAIN:"127.0.0.1"' in at.command('AT+CIPDOMAIN="dual.test",1')
         assert at.command('AT+CIPDOMAIN="v6.test",2').endswith(b"ERROR\r\n")
         assert at.command('AT+CIPSERVER=1,8080,"TCPv6"').endswith(b"ERROR\r\n")
+
+
+def test_the_demo_fetches_its_page_over_ipv6():
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, str(root / "examples" / "http_get.py"), "--ipv6"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "<h1>Hello through the modem</h1>" in result.stdout
+    assert "AT+QIOPEN x1" in result.stdout

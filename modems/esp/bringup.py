@@ -52,6 +52,7 @@ class BringUp:
         self.settings = settings
         self.major = 1
         self.version = ""
+        self.ipv6_refusal: Optional[str] = "IPv6 is off"  # why AF_INET6 sockets cannot be used; None: they can
         self._ready: Optional[asyncio.Future] = None
 
     def on_ready(self) -> bool:
@@ -89,14 +90,27 @@ class BringUp:
         await self.d.command(atcmd.build("AT+CIPDINFO", one), timeout=T_QUERY)  # senders of UDP datagrams
         passive = atcmd.number(1 if s.receive == "passive" else 0, 0, 1)
         await self.d.command(atcmd.build("AT+CIPRECVMODE", passive), timeout=T_QUERY)
-        if s.ipv6 and self.major >= 2:  # before any join: the IPv6 addresses are obtained by AT+CWJAP
-            await self.d.command(atcmd.build("AT+CIPV6", one), timeout=T_QUERY)
-        elif s.ipv6:
-            log.warning("ESP-AT firmware %s (NonOS AT 1.x) has no IPv6: the modem is IPv4 only", self.version)
+        await self._enable_ipv6()
         life.configured()
         life.sim_ready()  # no SIM on Wi-Fi: the next step is joining the network
         if s.ssid is not None:
             await self.join(life, s.ssid, s.key)
+
+    async def _enable_ipv6(self) -> None:
+        """AT+CIPV6=1 before any join (the IPv6 addresses are obtained by AT+CWJAP); what keeps
+        AF_INET6 sockets away otherwise is kept in ``ipv6_refusal``."""
+        if not self.settings.ipv6:
+            self.ipv6_refusal = "IPv6 is off: open the modem with ipv6=True (AT+CIPV6=1 before joining the network)"
+            return
+        if self.major < 2:
+            self.ipv6_refusal = f"ESP-AT firmware {self.version or '1.x'} is NonOS AT 1.x, which has no IPv6"
+        else:
+            response = await self.d.command(atcmd.build("AT+CIPV6", atcmd.number(1, 0, 1)), timeout=T_QUERY,
+                                            check=False)
+            self.ipv6_refusal = None if response.final.ok else \
+                f"ESP-AT firmware {self.version or '2.x'} refuses AT+CIPV6 (IPv6 came with ESP-AT 2.2)"
+        if self.ipv6_refusal is not None:
+            log.warning("ipv6=True, but %s: the modem is IPv4 only", self.ipv6_refusal)
 
     def cur(self, command: str) -> str:
         """1.x has the RAM-only ``_CUR`` variants; 2.x plain names (persistence set elsewhere)."""

@@ -106,13 +106,7 @@ class EspDialect(Dialect):
                 "0", "0", self.mac or "0", self.ssid or "0")
 
     def family_refusal(self, family: int) -> Optional[str]:
-        if family != AF_INET6:
-            return super().family_refusal(family)
-        if self.firmware_major < 2:
-            return f"ESP-AT firmware {self._bring_up.version or '1.x'} is NonOS AT 1.x, which has no IPv6"
-        if not self.settings.ipv6:
-            return "IPv6 is off: open the modem with ipv6=True (AT+CIPV6=1 before joining the network)"
-        return None
+        return self._bring_up.ipv6_refusal if family == AF_INET6 else super().family_refusal(family)
 
     async def resolve(self, host: str, family: int = 0) -> List[str]:
         host = validate.hostname(host)
