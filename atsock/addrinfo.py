@@ -10,7 +10,7 @@ from typing import List
 
 from .constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
 from .errors import os_error
-from .inet import family_of
+from .inet import family_name, family_of
 from . import validate
 
 AI_PASSIVE = _std.AI_PASSIVE
@@ -65,9 +65,10 @@ def lookup(modem, name: str, af: int = 0) -> List[str]:
             raise _gaierror(_std.EAI_ADDRFAMILY, f"{name!r}: {refusal}")
     found = [ip for ip in modem.resolve(name, af)
              if (family_of(ip) == af if af else modem.family_refusal(family_of(ip)) is None)]
+    if not found and af:
+        raise _gaierror(_std.EAI_ADDRFAMILY, f"{name!r} has no {family_name(af)} address")
     if not found:
-        raise _gaierror(_std.EAI_NONAME if af == 0 else _std.EAI_ADDRFAMILY,
-                        f"{name!r} has no address of family {af or 'the modem can use'}")
+        raise _gaierror(_std.EAI_NONAME, f"{name!r} has no address of a family the modem can use")
     return found
 
 
