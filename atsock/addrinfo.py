@@ -1,14 +1,16 @@
 """``getaddrinfo`` and ``inet_pton``/``inet_ntop``: addresses as usocket hands them out.
 
-Names are resolved by the modem (its own DNS over its own data context); IP literals are answered
-here without a single AT command. Results are MicroPython-shaped: one 5-tuple per address, of the
+Names are resolved by the modem (its own DNS over its own data context), and only addresses of a
+family the modem can use are given; IP literals are answered here without a single AT command. Results are MicroPython-shaped: one 5-tuple per address, of the
 socket type asked for (``SOCK_STREAM`` when none is).
 """
 import errno
 import socket as _std
+from typing import List
 
 from .constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
 from .errors import os_error
+from .inet import family_name, family_of
 from . import validate
 
 AI_PASSIVE = _std.AI_PASSIVE
@@ -53,6 +55,23 @@ def _v6_sockaddr(ip: str, port: int) -> tuple:
         raise _gaierror(_std.EAI_NONAME, f"no interface named {scope!r} for {ip!r}") from None
 
 
+def lookup(modem, name: str, af: int = 0) -> List[str]:
+    """The modem's addresses for ``name``: of family ``af``, or with ``af`` 0 of every family its
+    sockets can use (an AAAA answer is no use to a modem without IPv6). EAI_ADDRFAMILY when the
+    modem cannot use ``af`` or the name has no address of it."""
+    if af:
+        refusal = modem.family_refusal(af)
+        if refusal is not None:
+            raise _gaierror(_std.EAI_ADDRFAMILY, f"{name!r}: {refusal}")
+    found = [ip for ip in modem.resolve(name, af)
+             if (family_of(ip) == af if af else modem.family_refusal(family_of(ip)) is None)]
+    if not found and af:
+        raise _gaierror(_std.EAI_ADDRFAMILY, f"{name!r} has no {family_name(af)} address")
+    if not found:
+        raise _gaierror(_std.EAI_NONAME, f"{name!r} has no address of a family the modem can use")
+    return found
+
+
 def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
     """``modem_of()`` gives the modem that resolves names; IP literals never need one."""
     port = _port(port, flags)
@@ -76,12 +95,12 @@ def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
     elif flags & AI_NUMERICHOST:
         raise _gaierror(_std.EAI_NONAME, f"{host!r} is not a numeric address")
     else:
-        addresses = modem_of().resolve(validate.hostname(host))
+        addresses = lookup(modem_of(), validate.hostname(host), af)
 
     canonname = host if flags & AI_CANONNAME and host else ""
     results = []
     for ip in addresses:
-        family = AF_INET6 if ":" in ip else AF_INET
+        family = family_of(ip)
         if af and family != af:
             continue
         sockaddr = _v6_sockaddr(ip, port) if family == AF_INET6 else (ip, port)

@@ -8,6 +8,7 @@ the socket layer reads it and waits on it.
 from enum import Enum
 from typing import Optional, Tuple, Union
 
+from .constants import AF_INET
 from .inbox import AcceptQueue, DatagramInbox, StreamInbox
 from .lifecycle import Op, SocketLifecycle, SocketState
 from .readiness import Notifier
@@ -31,6 +32,7 @@ class Connection:
         self.send_error: Optional[OSError] = None  # why sending stopped; receiving may go on
         self.connect_error: Optional[OSError] = None  # verdict of a non-blocking connect
         self.remote: Optional[Address] = None
+        self.family = AF_INET                  # AF_INET6: the dialect opens it for IPv6 peers
         self.local_port = 0
         self.keepalive: Optional[int] = None   # TCP keepalive idle minutes asked for (0: off)
         self.notifier = Notifier()

@@ -14,6 +14,7 @@ classes, registered with :func:`atsock.registry.register`.
 import enum
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from .constants import AF_INET
 from .engine import Engine
 from .framing import PayloadRule
 from .lifecycle import ModemLifecycle, ModemState
@@ -88,6 +89,7 @@ class Dialect:
         self.life = life
         self.core = None  # the SocketCore, attached by the Modem once ``commands`` exists
         self.local_ip: Optional[str] = None
+        self.local_ipv6: Optional[str] = None
         #: set by the Modem: ``report_trouble(kind, errno, reason, keep_connections)``
         self.report_trouble: Callable[[str, int, str, bool], None] = lambda *args: None
 
@@ -100,7 +102,14 @@ class Dialect:
     async def bring_up(self) -> None:
         raise NotImplementedError
 
-    async def resolve(self, host: str) -> List[str]:
+    def family_refusal(self, family: int) -> Optional[str]:
+        """Why sockets of ``family`` cannot be used now (the firmware, the data context, a setting),
+        or None when they can. Connections of each family say theirs in ``conn.family``."""
+        return None if family == AF_INET else f"the {self.name} dialect does not carry IPv6"
+
+    async def resolve(self, host: str, family: int = 0) -> List[str]:
+        """Addresses for ``host``; ``family`` (0, AF_INET, AF_INET6) is the one wanted, where the
+        module can be asked for it (the caller filters what comes back)."""
         raise NotImplementedError
 
     async def shut_down(self) -> None:

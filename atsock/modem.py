@@ -35,7 +35,8 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
     online, and return it.
 
     ``settings`` go to the dialect: for Quectel ``apn``, ``user``, ``password``, ``auth``,
-    ``context_id``, ``pin``, ``registration_timeout``; for ESP-AT ``ssid``, ``key``, ``receive``.
+    ``context_id``, ``ip_version`` ("ipv4", "ipv6", "ipv4v6"), ``pin``, ``registration_timeout``;
+    for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
     With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
     a vanished port, up to ``max_recovery_attempts`` bring-ups in a row.
     """
@@ -151,6 +152,14 @@ class Modem:
         return self.dialect.local_ip if self.dialect else None
 
     @property
+    def local_ipv6(self) -> Optional[str]:
+        return self.dialect.local_ipv6 if self.dialect else None
+
+    def family_refusal(self, family: int) -> Optional[str]:
+        """Why sockets of ``family`` cannot be used on this modem, or None when they can."""
+        return self.dialect.family_refusal(family)
+
+    @property
     def max_sockets(self) -> int:
         """How many sockets the module can have open at once."""
         return self.core.commands.max_links
@@ -216,9 +225,9 @@ class Modem:
         await asyncio.sleep(0)
 
     # --- socket operations (the socket layer's side) -------------------------------------------
-    def resolve(self, host: str) -> List[str]:
+    def resolve(self, host: str, family: int = 0) -> List[str]:
         self.require_online()
-        return self.run(self.dialect.resolve(host))
+        return self.run(self.dialect.resolve(host, family))
 
     def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int = 0) -> None:
         self.require_online()

@@ -29,8 +29,8 @@ class socket(_socket):
         super().__init__(af, type, proto, **kwargs)
 
     def accept(self):
-        conn, (address, port) = super().accept()
-        return conn, address, port
+        conn, address = super().accept()  # (host, port), or AF_INET6's four-tuple
+        return conn, address[0], address[1]
 
     def getsocketsta(self) -> int:
         state = self._conn.state

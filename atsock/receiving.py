@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 
 from .connection import Connection
 from .errors import os_error, timeout_error
+from .inet import canonical
 from .lifecycle import Op
 from .socketcore import SocketCore
 
@@ -54,7 +55,7 @@ async def datagram(core: SocketCore, conn: Connection, timeout: Optional[float],
     while True:
         await _until_readable(conn, timeout)
         data, sender = core.take_datagram(conn, peek)
-        if peer is None or sender == peer:
+        if peer is None or (canonical(sender[0]), sender[1]) == (canonical(peer[0]), peer[1]):
             return data, sender
         if peek:
             core.take_datagram(conn)

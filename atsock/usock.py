@@ -11,6 +11,10 @@ the background (watch it with ``poll``), ``read``/``readinto``/``readline`` retu
 blocking socket ``read(n)`` and ``readinto`` return short only at end of stream; a call that times
 out leaves every byte it had gathered in the socket for the next call. ``MSG_DONTWAIT`` makes one
 call non-blocking; ``MSG_PEEK`` returns data without taking it.
+
+``AF_INET6`` sockets work where the modem carries IPv6 (a Quectel context of type IPv6 or IPv4v6,
+ESP-AT 2.x opened with ``ipv6=True``) and are ``EAFNOSUPPORT`` elsewhere; their addresses are
+CPython's ``(host, port, flowinfo, scope_id)``.
 """
 import asyncio
 import errno
@@ -19,10 +23,10 @@ import random
 import sys
 from typing import Optional, Tuple
 
-from . import arguments, validate
-from .addrinfo import resolve_addrinfo
+from . import arguments, inet, validate
+from .addrinfo import lookup, resolve_addrinfo
 from .connection import Connection, Kind
-from .constants import (AF_INET, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
+from .constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
                         SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
 from .errors import os_error
 from .lifecycle import SocketState
@@ -47,15 +51,19 @@ class socket:
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  modem=None, _conn: Optional[Connection] = None):
         af, type, proto = arguments.c_int(af), arguments.c_int(type), arguments.c_int(proto)
-        if af != AF_INET:
-            raise os_error(errno.EAFNOSUPPORT, "the modem's stack is used over IPv4 (AF_INET)")
+        if af not in (AF_INET, AF_INET6):
+            raise os_error(errno.EAFNOSUPPORT, f"address family {af} is not supported by the modem (AF_INET, AF_INET6)")
         expected = {SOCK_STREAM: IPPROTO_TCP, SOCK_DGRAM: IPPROTO_UDP}.get(type)
         if expected is None:
             raise os_error(errno.EPROTONOSUPPORT, f"socket type {type} is not supported by the modem")
         if proto not in (0, expected):
             raise os_error(errno.EPROTONOSUPPORT, f"protocol {proto} does not go with socket type {type}")
         self._modem = modem or current_modem()
+        refusal = self._modem.family_refusal(af)
+        if refusal is not None:
+            raise os_error(errno.EAFNOSUPPORT, refusal)
         self._conn = _conn or Connection(Kind.UDP if type == SOCK_DGRAM else Kind.TCP)
+        self._conn.family = af
         self._timeout: Optional[float] = None
         self._local_port: Optional[int] = None
         self._peer: Optional[Tuple[str, int]] = None  # UDP: the peer fixed by connect()
@@ -96,28 +104,25 @@ class socket:
 
     # --- addresses ------------------------------------------------------------------------------
     def _destination(self, address, method: str) -> Tuple[str, int]:
-        """``(host, port)`` checked as CPython checks an address before the call itself: the host
-        an IPv4 literal (an IPv6 one is EAFNOSUPPORT) or a well-formed name, resolved later."""
-        host, port, _ = arguments.address(address, method)
-        literal = validate.ip_literal(host)
-        if literal is not None:
-            if ":" in literal:
-                raise os_error(errno.EAFNOSUPPORT, f"{host!r} is an IPv6 address; this socket is AF_INET")
-            host = literal
-        elif host not in ("", "<broadcast>"):
-            host = validate.hostname(host)
-        return host, arguments.port(port, method)
+        """``(host, port)`` checked as CPython checks an address of this socket's family before
+        the call itself (:func:`atsock.inet.destination`); a name is resolved later."""
+        return inet.destination(address, self.family, method)
 
     def _resolve(self, host: str) -> str:
         if host in ("", "<broadcast>"):
             raise os_error(errno.EINVAL, f"cannot connect to {host!r}")
-        return host if validate.ip_literal(host) is not None else self._modem.resolve(host)[0]
+        return host if validate.ip_literal(host) is not None else lookup(self._modem, host, self.family)[0]
+
+    def _own_addresses(self):
+        if self.family == AF_INET6:
+            return "", "::", "::1", "localhost", self._modem.local_ipv6
+        return "", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip
 
     def bind(self, address) -> None:
         host, port = self._destination(address, "bind")
         self._check_open()
         # (a name is never looked up: the modem binds its own addresses only)
-        if host not in ("", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip):
+        if host not in self._own_addresses():
             raise os_error(errno.EADDRNOTAVAIL, f"{host!r} is not an address of the modem")
         if self._local_port is not None or self._state is not S.FRESH:
             raise os_error(errno.EINVAL, "socket is already bound")
@@ -152,14 +157,18 @@ class socket:
 
     def getsockname(self):
         self._check_open()
-        return (self._modem.local_ip or "0.0.0.0", self._local_port or 0)
+        if self.family == AF_INET6:
+            local = self._modem.local_ipv6 or "::"
+        else:
+            local = self._modem.local_ip or "0.0.0.0"
+        return inet.sockaddr((local, self._local_port or 0), self.family)
 
     def getpeername(self):
         self._check_open()
         peer = self._peer if self._udp else self._conn.remote
         if peer is None or (not self._udp and self._state in (S.FRESH, S.OPENING, S.LISTENING)):
             raise os_error(errno.ENOTCONN, "socket is not connected")
-        return peer
+        return inet.sockaddr(peer, self.family)
 
     # --- connecting -----------------------------------------------------------------------------
     def connect(self, address) -> None:
@@ -231,7 +240,8 @@ class socket:
         if self._state is not S.LISTENING:
             raise os_error(errno.EINVAL, "socket is not listening")
         conn = self._modem.accept(self._conn, self._timeout)
-        return type(self)(AF_INET, SOCK_STREAM, 0, modem=self._modem, _conn=conn), conn.remote
+        return (type(self)(self.family, SOCK_STREAM, 0, modem=self._modem, _conn=conn),
+                inet.sockaddr(conn.remote, self.family))
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, data, flags: int = 0) -> int:
@@ -329,14 +339,15 @@ class socket:
             self._check_open()
             # recvfrom(0) waits for data as CPython's does, and takes none of it
             data = self._modem.receive(self._conn, bufsize or 1, timeout, peek=bool(flags & MSG_PEEK) or not bufsize)
-            return data[:bufsize], self._conn.remote
+            return data[:bufsize], inet.sockaddr(self._conn.remote, self.family)
         return self._recv_datagram(bufsize, flags, timeout)
 
     def _recv_datagram(self, bufsize: int, flags: int, timeout):
         self._check_open()
         self._open_udp()
         data, sender = self._modem.receive_datagram(self._conn, timeout, bool(flags & MSG_PEEK), self._peer)
-        return data[:bufsize], sender  # like BSD sockets, the rest of a longer datagram is dropped
+        # like BSD sockets, the rest of a longer datagram is dropped
+        return data[:bufsize], inet.sockaddr(sender, self.family)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         view = arguments.writable(buffer, "recv_into")
@@ -455,4 +466,4 @@ class socket:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<atsock.socket {'UDP' if self._udp else 'TCP'} id={self._conn.id} state={self._state.value}>"
+        return f"<atsock.socket {'UDP' if self._udp else 'TCP'}{'v6' if self.family == AF_INET6 else ''} id={self._conn.id} state={self._state.value}>"

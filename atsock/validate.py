@@ -50,6 +50,15 @@ def ip_literal(value) -> Optional[str]:
         return None
 
 
+def scope_id(value) -> int:
+    """An IPv6 scope id from an address tuple: a plain ``int`` that fits its 32 bits (CPython
+    would wrap a negative or larger one around; here it is refused)."""
+    number = int(operator.index(value))
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise OverflowError(f"scope id must be 0-4294967295, not {number}")
+    return number
+
+
 def port_number(value) -> int:
     """A plain ``int`` in 0..65535 (an ``int`` subclass is made plain: it formats as digits)."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -5,10 +5,12 @@ modem on a pty (fakemodem) that knows the server as ``demo.test``, and atsock ta
 to it. With ``--port`` it uses a real modem instead:
 
     python examples/http_get.py                                   # emulated modem, local server
+    python examples/http_get.py --ipv6                            # the same over IPv6 (::1)
     python examples/http_get.py --port /dev/ttyUSB2 --apn internet http://example.org/
 """
 import argparse
 import http.server
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -28,17 +30,17 @@ def http_get(url: str) -> bytes:
     """The part a MicroPython board would run unchanged."""
     _, _, host_port, path = url.split("/", 3)
     host, _, port = host_port.partition(":")
-    addr = usocket.getaddrinfo(host, int(port or 80))[0][-1]
-    s = usocket.socket()
+    ai = usocket.getaddrinfo(host, int(port or 80))[0]  # IPv4 or IPv6, as the name resolves
+    s = usocket.socket(ai[0], ai[1], ai[2])
     s.settimeout(30)
-    s.connect(addr)
+    s.connect(ai[-1])
     s.write(b"GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path.encode(), host.encode()))
     response = s.read()
     s.close()
     return response
 
 
-def serve_demo_page() -> http.server.HTTPServer:
+def serve_demo_page(ipv6: bool = False) -> http.server.HTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
@@ -50,7 +52,10 @@ def serve_demo_page() -> http.server.HTTPServer:
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ipv6 else socket.AF_INET
+
+    server = Server(("::1" if ipv6 else "127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -61,20 +66,22 @@ def main(argv=None) -> int:
     parser.add_argument("--port", help="serial port of a real modem (default: an emulated one)")
     parser.add_argument("--apn", default="internet")
     parser.add_argument("--dialect", default="quectel")
+    parser.add_argument("--ipv6", action="store_true", help="an IPv4v6 data context; the local server on ::1")
     args = parser.parse_args(argv)
+    settings = dict(apn=args.apn, **({"ip_version": "ipv4v6"} if args.ipv6 else {}))
 
     if args.port:
-        with usocket.open_modem(args.port, dialect=args.dialect, apn=args.apn) as modem:
+        with usocket.open_modem(args.port, dialect=args.dialect, **settings) as modem:
             page = http_get(args.url or "http://example.org/")
             stats = modem.stats
     else:
         from fakemodem import FakeModem
 
-        server = serve_demo_page()
+        server = serve_demo_page(args.ipv6)
         url = args.url or f"http://demo.test:{server.server_address[1]}/index.html"
         try:
-            with FakeModem(args.dialect, hosts={"demo.test": "127.0.0.1"}) as fake:
-                with usocket.open_modem(fake.port, dialect=args.dialect, apn=args.apn) as modem:
+            with FakeModem(args.dialect, hosts={"demo.test": "::1" if args.ipv6 else "127.0.0.1"}) as fake:
+                with usocket.open_modem(fake.port, dialect=args.dialect, **settings) as modem:
                     before = modem.stats["commands"]
                     page = http_get(url)
                     stats = modem.stats

@@ -24,7 +24,12 @@ after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joini
 joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
 "CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""
 : AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
-``+CIPRECVDATA:`` has no CR LF before it).
+``+CIPRECVDATA:`` has no CR LF before it), ``ipv6_got`` ("after_ok": with AT+CIPV6=1 a join prints
+``WIFI GOT IPv6 LL`` and ``WIFI GOT IPv6 GL`` after its OK; "before_ok"; "link_local_only": the AP
+advertises no prefix, GL never comes).
+
+IPv6 (2.x, ipv6.md §2): AT+CIPV6, "TCPv6"/"UDPv6" links on ``::1`` (after AT+CIPV6=1 and a join),
+v6 lines in AT+CIFSR and AT+CIPSTA?, AT+CIPDOMAIN's ``<ip network>``. 1.x knows none of it (ERROR).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
@@ -33,7 +38,7 @@ import logging
 import os
 from typing import Dict, Optional
 
-from . import profiles
+from . import ipv6, profiles
 from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .esp_links import Links
@@ -48,6 +53,8 @@ log = logging.getLogger("fakemodem.esp")
 
 STATION_IP = "192.168.4.23"
 GATEWAY = "192.168.4.1"
+STATION_IP6LL = "fe80::a6cf:12ff:fe00:1122"           # the reference's transcript (ipv6.md §2.6)
+STATION_IP6GL = "2001:db8:10::a6cf:12ff:fe00:1122"
 
 
 def unescape(value: str) -> str:
@@ -97,7 +104,7 @@ class EspModule(EmulatedModule):
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
-                 recvdata_crlf: bool = False, identity: Optional[dict] = None,
+                 recvdata_crlf: bool = False, ipv6_got: str = "after_ok", identity: Optional[dict] = None,
                  faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
@@ -117,7 +124,8 @@ class EspModule(EmulatedModule):
                                      ("sendex_recv_count", sendex_recv_count, ("received", "sent")),
                                      ("passive_rearm", passive_rearm, ("empty", "read")),
                                      ("connect_failure", connect_failure, ("CLOSED", "CONNECT FAIL")),
-                                     ("recvlen_unused", recvlen_unused, ("", "0"))):
+                                     ("recvlen_unused", recvlen_unused, ("", "0")),
+                                     ("ipv6_got", ipv6_got, ("after_ok", "before_ok", "link_local_only"))):
             if value not in allowed:
                 raise ValueError(f"{name} is one of {allowed}, not {value!r}")
         self.cipstatus_style = cipstatus_style
@@ -130,6 +138,9 @@ class EspModule(EmulatedModule):
         self.connect_failure = connect_failure
         self.recvlen_unused = recvlen_unused
         self.recvdata_crlf = recvdata_crlf
+        self.ipv6_got = ipv6_got
+        self.cipv6 = False           # AT+CIPV6 (not kept over a restart: AT+SYSSTORE is not modelled for it)
+        self.ipv6_addresses = ()     # what the last join obtained: link-local, then global
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_noise = boot_noise
@@ -165,6 +176,7 @@ class EspModule(EmulatedModule):
         self.handlers.update(self.settings.handlers())
         if self.major >= 2:
             self.handlers["+CIPSTARTEX"] = self.links.cipstartex
+            self.handlers["+CIPV6"] = self.cipv6_cmd
         if self.profile.cur_names:  # the flash-saving variants of NonOS AT
             for name in ("+CWMODE", "+CWJAP", "+CIPSTA"):
                 self.handlers[name + "_CUR"] = self.handlers[name + "_DEF"] = self.handlers[name]
@@ -259,6 +271,7 @@ class EspModule(EmulatedModule):
         self.links.drop_all()
         self.joined = None
         self.wifi_state = "idle"
+        self.cipv6, self.ipv6_addresses = False, ()
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
         self.sending.reset()
         self.settings.after_restart()
@@ -298,11 +311,34 @@ class EspModule(EmulatedModule):
             self.links.had_link = False
             self.message("WIFI CONNECTED")
             self.message("WIFI GOT IP")
+            if self.ipv6_got == "before_ok":
+                self._got_ipv6()
             self.final("OK")
+            if self.ipv6_got != "before_ok":
+                self._got_ipv6()
             return
         self.wifi_state = "disconnected"
         self.info(f"+CWJAP:{code}")
         self.final(self.profile.cwjap_failure)
+
+    def _got_ipv6(self) -> None:
+        """With AT+CIPV6=1 a join obtains a link-local address, and a global one if the AP
+        advertises a prefix (``ipv6_got``)."""
+        if not self.cipv6:
+            return
+        self.ipv6_addresses = (STATION_IP6LL,) if self.ipv6_got == "link_local_only" else (STATION_IP6LL, STATION_IP6GL)
+        self.message("WIFI GOT IPv6 LL")
+        if len(self.ipv6_addresses) > 1:
+            self.message("WIFI GOT IPv6 GL")
+
+    async def cipv6_cmd(self, cmd: ATCommand) -> None:
+        if cmd.kind == "read":
+            self.reply(f"+CIPV6:{int(self.cipv6)}")
+            return
+        if cmd.kind != "write":
+            raise ValueError("AT+CIPV6 takes 0 or 1")
+        self.cipv6 = cmd.number(0, 0, 1) == 1
+        self.final("OK")
 
     async def cwqap(self, cmd: ATCommand) -> None:
         self.final("OK")
@@ -314,12 +350,14 @@ class EspModule(EmulatedModule):
         order of the two messages is not documented; the cause is reported before its effects."""
         self.joined = None
         self.wifi_state = "disconnected"
+        self.ipv6_addresses = ()
         self.message("WIFI DISCONNECT")
         self.links.drop_all(report=True)
 
     async def cifsr(self, cmd: ATCommand) -> None:
         ip = STATION_IP if self.joined else "0.0.0.0"
-        self.reply(f'+CIFSR:STAIP,"{ip}"', f'+CIFSR:STAMAC,"{self.identity.mac}"')
+        v6 = [f'+CIFSR:{name},"{address}"' for name, address in zip(("STAIP6LL", "STAIP6GL"), self.ipv6_addresses)]
+        self.reply(f'+CIFSR:STAIP,"{ip}"', *v6, f'+CIFSR:STAMAC,"{self.identity.mac}"')
 
     async def cipsta(self, cmd: ATCommand) -> None:
         if cmd.kind != "read":
@@ -327,7 +365,9 @@ class EspModule(EmulatedModule):
             return
         name = cmd.name.split("_")[0]
         if self.joined:
-            self.reply(f'{name}:ip:"{STATION_IP}"', f'{name}:gateway:"{GATEWAY}"', f'{name}:netmask:"255.255.255.0"')
+            v6 = [f'{name}:{key}:"{address}"' for key, address in zip(("ip6ll", "ip6gl"), self.ipv6_addresses)]
+            self.reply(f'{name}:ip:"{STATION_IP}"', f'{name}:gateway:"{GATEWAY}"', f'{name}:netmask:"255.255.255.0"',
+                       *v6)
         else:
             self.reply(f'{name}:ip:"0.0.0.0"', f'{name}:gateway:"0.0.0.0"', f'{name}:netmask:"0.0.0.0"')
 
@@ -358,7 +398,19 @@ class EspModule(EmulatedModule):
         self.final("OK")
 
     async def cipdomain(self, cmd: ATCommand) -> None:
-        addresses = self.network.lookup(cmd.arg(0) or "") if self.joined else []
+        """``AT+CIPDOMAIN="<name>"[,<ip network>]`` (the argument is 2.x's): 1 IPv4 first, 2 IPv4
+        only, 3 IPv6 only. IPv6 answers only with AT+CIPV6=1 (unconfirmed: the doc's "enable
+        before use")."""
+        if len(cmd.args) > (2 if self.major >= 2 else 1):
+            raise ValueError("AT+CIPDOMAIN arguments")
+        network = cmd.number(1, 1, 3, 1)
+        found = self.network.lookup(cmd.arg(0) or "") if self.joined else []
+        if network == 3 and not self.cipv6:
+            found = []
+        versions = {1: (4, 6, None) if self.cipv6 else (4, None), 2: (4, None), 3: (6, None)}[network]
+        addresses = [a for a in found if ipv6.version(a) in versions]
+        if network == 1:  # IPv4 first
+            addresses.sort(key=lambda a: ipv6.version(a) == 6)
         if not addresses:
             self.fail_detail("DNS Fail")
             return

@@ -9,11 +9,15 @@ and the host socket paused while the UART is behind). Passive receive (AT+CIPREC
 ``+IPD,<id>,<len>`` once per burst, hands data out with AT+CIPRECVDATA, stops reading the host
 socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
 In passthrough (see esp_sending.py) the link's data goes to the host as it is.
+
+2.x "TCPv6"/"UDPv6" links (after AT+CIPV6=1 and a join) are host sockets on ``::1`` and take
+IPv6 peers only; the server is IPv4 (ESP8266 builds take no ``"TCPv6"`` server type).
 """
 import asyncio
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
+from . import ipv6
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 
@@ -23,6 +27,7 @@ class Link:
     id: int
     kind: str            # "TCP" or "UDP"
     remote: Tuple[str, int]
+    v6: bool = False     # a "TCPv6"/"UDPv6" link
     tetype: int = 0      # 0: we connected out, 1: accepted by our server
     bridge: Union[TcpBridge, UdpBridge, None] = None
     armed: bool = True   # passive mode: the next arrival raises a +IPD notice
@@ -147,6 +152,8 @@ class Links:
     async def _start(self, cmd: ATCommand, link_id: int, at: int) -> None:
         m = self.m
         kind, host, port = cmd.arg(at), cmd.arg(at + 1), cmd.number(at + 2, 0, 65535)
+        v6 = m.major >= 2 and kind in ("TCPv6", "UDPv6")
+        kind = kind[:3] if v6 else kind
         if kind not in ("TCP", "UDP"):
             m.fail_detail("Link type ERROR")
             return
@@ -163,11 +170,14 @@ class Links:
         if m.joined is None:
             m.fail_detail("no ip")
             return
-        addresses = m.network.resolve(host)
+        if v6 and not m.ipv6_addresses:  # AT+CIPV6=1 was not in force at the join
+            m.final("ERROR")
+            return
+        addresses = [a for a in m.network.resolve(host) if ipv6.version(a) == (6 if v6 else 4)]
         if not addresses:
             m.fail_detail("DNS Fail")
             return
-        link = Link(link_id, kind, (addresses[0], port))
+        link = Link(link_id, kind, (addresses[0], port), v6=v6)
         if kind == "UDP":
             await self._start_udp(link, local_port)
             return
@@ -213,7 +223,7 @@ class Links:
         try:
             _, link.bridge = await asyncio.get_running_loop().create_datagram_endpoint(
                 lambda: UdpBridge(lambda: self._on_data(link), self.m.rx_window),
-                local_addr=("127.0.0.1", local_port))
+                local_addr=(ipv6.LOOPBACK[6 if link.v6 else 4], local_port))
         except OSError:
             self.m.final("ERROR")
             return
@@ -330,6 +340,9 @@ class Links:
             m.final("ERROR")
             return
         port = cmd.number(1, 1, 65535, 333)
+        if len(cmd.args) > 2:  # "<type>" and "<CA enable>" are not for ESP8266 builds (ipv6.md §2)
+            m.final("ERROR")
+            return
         try:
             self.server = await asyncio.get_running_loop().create_server(self._incoming, "127.0.0.1", port)
         except OSError:
@@ -358,7 +371,8 @@ class Links:
     def _status_lines(self, prefix: str):
         for link in sorted(self.links.values(), key=lambda l: l.id):
             local = link.bridge.local_port if link.bridge else 0
-            yield f'{prefix}{link.id},"{link.kind}","{link.remote[0]}",{link.remote[1]},{local},{link.tetype}'
+            kind = link.kind + ("v6" if link.v6 else "")
+            yield f'{prefix}{link.id},"{kind}","{link.remote[0]}",{link.remote[1]},{local},{link.tetype}'
 
     def status(self) -> int:
         """``STATUS:<n>`` of AT+CIPSTATUS. 1.x: 2 got IP, 3 connected, 4 links closed, 5 no AP.

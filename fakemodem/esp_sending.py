@@ -6,8 +6,8 @@ escapes the next character (``\\\\0`` sends ``\\0``). Whether ``Recv <n> bytes``
 received or those sent after unescaping is unconfirmed: ``sendex_recv_count``.
 """
 import asyncio
-import ipaddress
 
+from . import ipv6
 from .atcommand import ATCommand
 from .datamode import DataMode
 from .hostlink import hand_over
@@ -69,7 +69,9 @@ class Sending:
         if len(cmd.args) - at == 3:
             if link.kind != "UDP":
                 raise ValueError("a destination is for UDP links only")
-            destination = (str(ipaddress.ip_address(cmd.arg(at + 1))), cmd.number(at + 2, 1, 65535))
+            if ipv6.version(cmd.arg(at + 1)) != (6 if link.v6 else 4):
+                raise ValueError("a destination of the link's own family")
+            destination = (ipv6.normal(cmd.arg(at + 1)), cmd.number(at + 2, 1, 65535))
         return link, destination, length
 
     async def cipsend(self, cmd: ATCommand) -> None:

@@ -27,12 +27,21 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``error_text_case`` ("lower"): AT+QIGETERROR and AT+CMEE=2 texts lower-case or "capitalized";
 * ``basic_error`` ("ERROR"): bad parameters of a non-TCP/IP command, "ERROR", or "CME" for
   ``+CME ERROR: 50`` when AT+CMEE is 1 or 2;
-* ``cmee`` (0): the power-on value of AT+CMEE.
+* ``cmee`` (0): the power-on value of AT+CMEE;
+* ``ipv6_upper`` (True) and ``ipv6_compressed`` (True): how IPv6 addresses are printed in
+  AT+QIACT?, dnsgip, QIRD, QISTATE and the "incoming"/"recv" URCs (only QIACT? is seen in logs);
+* ``ipv4v6_context`` (True): AT+QICSGP takes context type 3 (False: types 1 and 2 only, as the BG96
+  manual V1.0 lists them);
+* ``ipv6_network`` (True): the network grants IPv6 (False: a type 3 context gets IPv4 alone and
+  shows one address; a type 2 context fails to activate with 561);
+* ``dnsgip_families`` ("context"): AT+QIDNSGIP answers the addresses the context's type can use
+  ("all": every address of the ``hosts`` entry, whatever the type);
+* ``family_mismatch_error`` (566): the +QIOPEN code for a peer of a family the context lacks.
 
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
 emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
-``registration_delay``, ``sim``, ``local_ip``, ``rx_buffer``/``tx_buffer`` (per-socket module
+``registration_delay``, ``sim``, ``local_ip``, ``local_ipv6``, ``rx_buffer``/``tx_buffer`` (per-socket module
 buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds before each
 command's answer), ``identity`` (profile fields to replace by name, e.g. ``{"imei": "...", "csq": (12, 99)}``,
 for the identification and status answers of :mod:`fakemodem.identity`).
@@ -42,7 +51,7 @@ import logging
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-from . import profiles
+from . import ipv6, profiles
 from .atcommand import ATCommand
 from .quectel_settings import BringUp, QiSettings, error_text
 from .serial_side import SerialSide
@@ -65,6 +74,7 @@ class Context:
     password: str = ""
     auth: int = 0
     active: bool = False
+    context_type: int = 1  # 1 IPv4, 2 IPv6, 3 IPv4v6
 
 
 class QuectelModule(EmulatedModule):
@@ -79,7 +89,10 @@ class QuectelModule(EmulatedModule):
                  qisendex_max: int = 512, hex_length: str = "bytes", error_text_case: str = "lower",
                  basic_error: str = "ERROR", cmee: int = 0, rx_buffer: int = 65536, tx_buffer: int = 65536,
                  open_timeout: float = 75.0, dns_delay: float = 0.0, qiact_delay: float = 0.0,
-                 latency: float = 0.0, identity: Optional[dict] = None, faults: Optional[Faults] = None):
+                 local_ipv6: str = "2001:db8:10::7", ipv6_upper: bool = True, ipv6_compressed: bool = True,
+                 ipv4v6_context: bool = True, ipv6_network: bool = True, dnsgip_families: str = "context",
+                 family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
+                 faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         self.profile = profiles.quectel(model)
@@ -97,7 +110,8 @@ class QuectelModule(EmulatedModule):
                                      ("qisend_cancel", qisend_cancel, ("OK", "ERROR", "SEND FAIL")),
                                      ("hex_length", hex_length, ("bytes", "chars")),
                                      ("error_text_case", error_text_case, ("lower", "capitalized")),
-                                     ("basic_error", basic_error, ("ERROR", "CME"))):
+                                     ("basic_error", basic_error, ("ERROR", "CME")),
+                                     ("dnsgip_families", dnsgip_families, ("context", "all"))):
             if value not in allowed:
                 raise ValueError(f"{name} is one of {allowed}, not {value!r}")
         self.network = Network(hosts, blackhole, allow_outside)
@@ -105,6 +119,14 @@ class QuectelModule(EmulatedModule):
         self.registration_delay = registration_delay
         self.sim = sim
         self.local_ip = local_ip
+        if ipv6.version(local_ipv6) != 6:
+            raise ValueError(f"local_ipv6 is an IPv6 address, not {local_ipv6!r}")
+        self.local_ipv6 = local_ipv6
+        self.ipv6_upper, self.ipv6_compressed = ipv6_upper, ipv6_compressed
+        self.ipv4v6_context = ipv4v6_context
+        self.ipv6_network = ipv6_network
+        self.dnsgip_families = dnsgip_families
+        self.family_mismatch_error = family_mismatch_error
         self.qiclose_unknown = qiclose_unknown
         self.connected_state = connected_state
         self.prompt = self.profile.prompt if prompt is None else prompt
@@ -160,7 +182,9 @@ class QuectelModule(EmulatedModule):
         self.test_answers.update({
             "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+CREG": ["+CREG: (0-2)"],
             "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],
-            "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
+            "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"],
+            "+QICSGP": [f"+QICSGP: (1-{self.profile.contexts}),(1-{3 if ipv4v6_context else 2}),<APN>,<username>,"
+                        "<password>,(0-3)"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
         })
         self.identity_answers = QuectelAnswers(self)
 
@@ -255,6 +279,12 @@ class QuectelModule(EmulatedModule):
     def urc(self, text: str) -> None:
         self.serial.write(b"\r\n" + text.encode("latin-1") + b"\r\n")
 
+    def shown(self, address: str) -> str:
+        """An address as this module prints it (IPv6 per ``ipv6_upper``/``ipv6_compressed``)."""
+        if ipv6.version(address) is None:
+            return address
+        return ipv6.printed(address, self.ipv6_upper, self.ipv6_compressed)
+
     def ip_error(self, code: int) -> None:
         self.last_error = code
         if self.ip_error_style == "CME" and self.cmee:
@@ -333,12 +363,13 @@ class QuectelModule(EmulatedModule):
     async def qicsgp(self, cmd: ATCommand) -> None:
         ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
         if len(cmd.args) == 1:
-            self.reply(f'+QICSGP: 1,"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
+            self.reply(f'+QICSGP: {ctx.context_type},"{ctx.apn}","{ctx.user}","{ctx.password}",{ctx.auth}')
             return
         if len(cmd.args) not in (3, 5, 6):
             raise ValueError("QICSGP arguments")
-        cmd.number(1, 1, 3)
+        context_type = cmd.number(1, 1, 3 if self.ipv4v6_context else 2)
         auth = cmd.number(5, 0, 3, 0)
+        ctx.context_type = context_type
         ctx.apn = cmd.arg(2)
         ctx.user, ctx.password = cmd.arg(3, ""), cmd.arg(4, "")
         ctx.auth = auth
@@ -346,11 +377,11 @@ class QuectelModule(EmulatedModule):
 
     async def qiact(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":
-            lines = [f'+QIACT: {i},1,1,"{self.local_ip}"' for i, c in sorted(self.contexts.items()) if c.active]
-            self.reply(*lines)
+            self.reply(*[f"+QIACT: {i},1,{c.context_type}" + "".join(f',"{self.shown(a)}"' for a in self.addresses(c))
+                         for i, c in sorted(self.contexts.items()) if c.active])
             return
         ctx = self.contexts.setdefault(cmd.number(0, 1, self.profile.contexts), Context())
-        if ctx.active or not self.registered():
+        if ctx.active or not self.registered() or not self.addresses(ctx):
             self.ip_error(561)
             return
         await asyncio.sleep(self.qiact_delay)
@@ -369,6 +400,17 @@ class QuectelModule(EmulatedModule):
         ctx = self.contexts.get(ctx_id)
         return ctx is not None and ctx.active
 
+    def addresses(self, ctx: Context):
+        """The context's own addresses, IPv4 first (the order of the logs in ipv6.md §1.2)."""
+        v4 = [self.local_ip] if ctx.context_type in (1, 3) else []
+        v6 = [self.local_ipv6] if ctx.context_type in (2, 3) and self.ipv6_network else []
+        return v4 + v6
+
+    def families(self, ctx_id: int):
+        """The IP versions (4, 6) the context carries."""
+        ctx = self.contexts.get(ctx_id)
+        return {ipv6.version(a) for a in self.addresses(ctx)} if ctx is not None else set()
+
     # --- name resolution ------------------------------------------------------------------------
     async def qidnsgip(self, cmd: ATCommand) -> None:
         ctx_id, name = cmd.number(0, 1, self.profile.contexts), cmd.arg(1)
@@ -376,11 +418,12 @@ class QuectelModule(EmulatedModule):
             self.ip_error(561 if name else 552)
             return
         self.final("OK")
-        self.spawn(self._answer_dns(name))
+        self.spawn(self._answer_dns(name, self.families(ctx_id)))
 
-    async def _answer_dns(self, name: str) -> None:
+    async def _answer_dns(self, name: str, families) -> None:
         await asyncio.sleep(self.dns_delay)
-        addresses = self.network.lookup(name)
+        addresses = [self.shown(a) for a in self.network.lookup(name)
+                     if self.dnsgip_families == "all" or ipv6.version(a) in families | {None}]
         if not addresses:
             self.urc('+QIURC: "dnsgip",565' + (",0,0" if self.dnsgip_failure_fields == 3 else ""))
             return

@@ -7,8 +7,8 @@ is "chars" (unconfirmed in the reference).
 """
 import asyncio
 import binascii
-import ipaddress
 
+from . import ipv6
 from .atcommand import ATCommand
 from .datamode import DataMode
 from .hostlink import TcpBridge, hand_over, pace_to_line
@@ -70,11 +70,10 @@ class DataPaths:
             return
         peer = None
         if to_peer:
-            try:
-                peer = (str(ipaddress.IPv4Address(cmd.arg(2))), remote_port)
-            except ValueError:
+            if ipv6.version(cmd.arg(2)) != sock.version:  # one family per UDP SERVICE (ipv6.md §1.4)
                 m.ip_error(552)
                 return
+            peer = (ipv6.normal(cmd.arg(2)), remote_port)
         m.serial.write(m.prompt)
         timeout = m.settings.get("qisend/timeout", (5,))[0] or 5.0
         data = await (self._read_fixed(length, timeout) if length else self._read_until_ctrl_z(timeout))
@@ -182,7 +181,7 @@ class DataPaths:
         if sock.datagrams:
             data, (ip, port) = bridge.read()
             data = data[:limit]
-            where = f',"{ip}",{port}' if sock.service == "UDP SERVICE" else ""
+            where = f',"{m.shown(ip)}",{port}' if sock.service == "UDP SERVICE" else ""
         else:
             data, where = bridge.read(limit), ""
         header = f"+QIRD: {self._shown_length(data)}{where}".encode()
@@ -206,7 +205,7 @@ class DataPaths:
             if sock.datagrams:
                 data, (ip, port) = bridge.read()
                 data = data[: m.profile.max_read]
-                ip = f'"{ip}"' if m.push_quote_ip else ip
+                ip = f'"{m.shown(ip)}"' if m.push_quote_ip else m.shown(ip)
                 where = f",{ip},{port}" if sock.service == "UDP SERVICE" else ""
             else:
                 data, where = bridge.read(m.profile.max_read), ""

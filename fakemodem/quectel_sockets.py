@@ -10,6 +10,12 @@ their life from AT+QIOPEN to AT+QICLOSE, their state, and what the host side tel
 "UDP SERVICE"           a host UDP socket bound to 127.0.0.1:<local_port>, any peer
 ======================  ==============================================================
 
+IPv6 (ipv6.md §1.3-1.5): a listener or UDP SERVICE opened with an IPv6 local address (mbed sends
+``"0:0:0:0:0:0:0:1"``) is a host socket on ``::1`` and serves IPv6 peers only; a client to an IPv6
+literal (compressed or written out, either case) connects from ``::1``. A peer of a family the
+context does not carry fails with ``family_mismatch_error``; a host name takes the first address
+of its ``hosts`` entry that the context can use.
+
 Access modes (quectel-tcpip.md §4, §9, §12): 0 buffer (an edge-triggered ``+QIURC: "recv",<id>``,
 data read with AT+QIRD), 1 direct push (``+QIURC: "recv",<id>,<len>`` followed by the data), 2
 transparent (``CONNECT``, then the line carries the socket's bytes; see quectel_data.py).
@@ -18,6 +24,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from . import ipv6
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge
 from .quectel_data import DataPaths
@@ -42,6 +49,7 @@ class Socket:
     server_id: int = 0
     opener: Optional[asyncio.Task] = None
     armed: bool = True  # "recv" URC edge trigger: re-armed by a read that finds nothing
+    version: int = 4    # IP version of the host socket behind it
 
     @property
     def datagrams(self) -> bool:
@@ -84,6 +92,9 @@ class SocketServices:
         if not m.context_active(ctx_id):
             m.ip_error(561)
             return
+        if service in ("TCP LISTENER", "UDP SERVICE") and ipv6.version(address) not in (None, *m.families(ctx_id)):
+            m.ip_error(m.family_mismatch_error)
+            return
         if access_mode == TRANSPARENT:
             await self._open_transparent(Socket(sock_id, ctx_id, service, address, remote_port, local_port,
                                                 access_mode=access_mode))
@@ -122,31 +133,38 @@ class SocketServices:
     async def _establish(self, sock: Socket) -> int:
         """Open the host socket behind ``sock``: 0, or the error code of quectel-tcpip.md §10."""
         loop = asyncio.get_running_loop()
-        local = ("127.0.0.1", sock.local_port) if sock.local_port else None
         try:
+            if sock.service in ("TCP LISTENER", "UDP SERVICE"):
+                sock.version = ipv6.version(sock.remote_ip) or 4  # the local address given to QIOPEN
+                local = (ipv6.LOOPBACK[sock.version], sock.local_port)
             if sock.service == "TCP LISTENER":
-                sock.server = await loop.create_server(lambda: self._incoming(sock), "127.0.0.1", sock.local_port)
+                sock.server = await loop.create_server(lambda: self._incoming(sock), *local)
                 sock.state = LISTENING
             elif sock.service == "UDP SERVICE":
                 _, sock.bridge = await loop.create_datagram_endpoint(
                     lambda: UdpBridge(lambda: self.on_data(sock), self.m.rx_buffer), local_addr=local)
                 sock.state = CONNECTED
             else:
-                code = await self._connect(sock, local)
+                code = await self._connect(sock)
                 if code:
                     return code
         except OSError:
-            return 556 if local else 566
+            return 556 if sock.local_port else 566
         sock.opener = None
         return 0
 
-    async def _connect(self, sock: Socket, local) -> int:
+    async def _connect(self, sock: Socket) -> int:
         m = self.m
         addresses = m.network.resolve(sock.remote_ip)
         if not addresses:
             await asyncio.sleep(m.dns_delay)
             return 565
-        sock.remote_ip = addresses[0]
+        usable = [a for a in addresses if ipv6.version(a) in m.families(sock.ctx)]
+        if not usable:
+            return m.family_mismatch_error
+        sock.remote_ip = usable[0]
+        sock.version = ipv6.version(sock.remote_ip)
+        local = (ipv6.LOOPBACK[sock.version], sock.local_port) if sock.local_port else None
         if not m.network.reachable(sock.remote_ip):
             await asyncio.sleep(m.open_timeout)  # SYNs into the void
             return 569
@@ -192,13 +210,14 @@ class SocketServices:
             return RefuseConnection()
         mode = listener.access_mode if self.m.incoming_access_mode == "listener" else BUFFER
         sock = Socket(free[0], listener.ctx, "TCP INCOMING", "", 0, listener.local_port, CONNECTED,
-                      access_mode=mode, server_id=listener.id)
+                      access_mode=mode, server_id=listener.id, version=listener.version)
         self.sockets[sock.id] = sock
         sock.bridge = self._tcp_bridge(sock)
 
         def announce():
             sock.remote_ip, sock.remote_port = sock.bridge.peer
-            self.m.urc(f'+QIURC: "incoming",{sock.id},{listener.id},"{sock.remote_ip}",{sock.remote_port}')
+            self.m.urc(f'+QIURC: "incoming",{sock.id},{listener.id},"{self.m.shown(sock.remote_ip)}",'
+                       f'{sock.remote_port}')
             self._catch_up(sock)
 
         sock.bridge.on_made = announce
@@ -256,7 +275,11 @@ class SocketServices:
     def state_line(self, sock: Socket) -> str:
         state = self.m.connected_state if sock.state == CONNECTED and sock.service == "TCP" else sock.state
         local_port = sock.bridge.local_port if sock.bridge and not sock.local_port else sock.local_port
-        address = self.m.local_ip if sock.service in ("TCP LISTENER", "UDP SERVICE") else sock.remote_ip
+        if sock.service in ("TCP LISTENER", "UDP SERVICE"):
+            address = self.m.local_ipv6 if sock.version == 6 else self.m.local_ip
+        else:
+            address = sock.remote_ip
+        address = self.m.shown(address)
         server_id = sock.server_id if sock.service == "TCP INCOMING" else (sock.id if sock.server else 0)
         return (f'+QISTATE: {sock.id},"{sock.service}","{address}",{sock.remote_port},{local_port},'
                 f'{state},{sock.ctx},{server_id},{sock.access_mode},"uart1"')

@@ -34,11 +34,11 @@ HOSTS = {"echo.test": "127.0.0.1", "www.test": "127.0.0.1"}
 
 
 class TcpServer:
-    """A threaded TCP server on 127.0.0.1 running ``handler(conn)`` for every client."""
+    """A threaded TCP server on 127.0.0.1 (or ``host``, "::1" say) running ``handler(conn)`` for every client."""
 
-    def __init__(self, handler):
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
+    def __init__(self, handler, host="127.0.0.1"):
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._sock.bind((host, 0))
         self._sock.listen(16)
         self.port = self._sock.getsockname()[1]
         self._handler = handler
@@ -161,11 +161,11 @@ def quectel_modem(quectel_fake_modem):
 
 
 class UdpEcho:
-    """A UDP server on 127.0.0.1 that sends every datagram back, prefixed with ``prefix``."""
+    """A UDP server on 127.0.0.1 (or ``host``) that sends every datagram back, prefixed with ``prefix``."""
 
-    def __init__(self, prefix=b""):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, prefix=b"", host="127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
         self.port = self.sock.getsockname()[1]
         self.prefix = prefix
         self.seen = []

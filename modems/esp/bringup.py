@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from atsock import atcmd
+from atsock import atcmd, validate
 from atsock.errors import CommandTimeout, ModemError
 from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
@@ -16,7 +16,7 @@ from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
 
 log = logging.getLogger("atsock.esp")
 
-_VERSION = re.compile(r"AT version:(\d+)\.")
+_VERSION = re.compile(r"AT version:((\d+)\.[0-9.]*)")
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Settings:
     ssid: Optional[str] = None
     key: str = ""
     receive: str = "passive"      # "passive": the host fetches (back-pressure); "active": +IPD pushes
+    ipv6: bool = False            # AT+CIPV6=1 before joining (ESP-AT 2.x): AF_INET6 sockets
     reset: bool = True            # AT+RST first: a clean module, no links left by an earlier process
     send_max: int = SEND_MAX
     sync_timeout: float = 10.0
@@ -36,6 +37,8 @@ class Settings:
         if self.ssid is not None:
             atcmd.escaped_text(self.ssid, "SSID", 32)
             atcmd.escaped_text(self.key, "Wi-Fi key", 64)
+        if not isinstance(self.ipv6, bool):
+            raise ValueError("ipv6 must be True or False")
         if self.receive not in ("passive", "active"):
             raise ValueError('receive must be "passive" or "active"')
         if isinstance(self.send_max, bool) or not isinstance(self.send_max, int) or not 1 <= self.send_max <= 8192:
@@ -49,6 +52,7 @@ class BringUp:
         self.settings = settings
         self.major = 1
         self.version = ""
+        self.ipv6_refusal: Optional[str] = "IPv6 is off"  # why AF_INET6 sockets cannot be used; None: they can
         self._ready: Optional[asyncio.Future] = None
 
     def on_ready(self) -> bool:
@@ -78,7 +82,7 @@ class BringUp:
         for line in response.lines:
             match = _VERSION.match(line.text)
             if match:
-                self.major, self.version = int(match.group(1)), line.text
+                self.major, self.version = int(match.group(2)), match.group(1)
         log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
         one = atcmd.number(1, 0, 1)
         await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
@@ -86,10 +90,27 @@ class BringUp:
         await self.d.command(atcmd.build("AT+CIPDINFO", one), timeout=T_QUERY)  # senders of UDP datagrams
         passive = atcmd.number(1 if s.receive == "passive" else 0, 0, 1)
         await self.d.command(atcmd.build("AT+CIPRECVMODE", passive), timeout=T_QUERY)
+        await self._enable_ipv6()
         life.configured()
         life.sim_ready()  # no SIM on Wi-Fi: the next step is joining the network
         if s.ssid is not None:
             await self.join(life, s.ssid, s.key)
+
+    async def _enable_ipv6(self) -> None:
+        """AT+CIPV6=1 before any join (the IPv6 addresses are obtained by AT+CWJAP); what keeps
+        AF_INET6 sockets away otherwise is kept in ``ipv6_refusal``."""
+        if not self.settings.ipv6:
+            self.ipv6_refusal = "IPv6 is off: open the modem with ipv6=True (AT+CIPV6=1 before joining the network)"
+            return
+        if self.major < 2:
+            self.ipv6_refusal = f"ESP-AT firmware {self.version or '1.x'} is NonOS AT 1.x, which has no IPv6"
+        else:
+            response = await self.d.command(atcmd.build("AT+CIPV6", atcmd.number(1, 0, 1)), timeout=T_QUERY,
+                                            check=False)
+            self.ipv6_refusal = None if response.final.ok else \
+                f"ESP-AT firmware {self.version or '2.x'} refuses AT+CIPV6 (IPv6 came with ESP-AT 2.2)"
+        if self.ipv6_refusal is not None:
+            log.warning("ipv6=True, but %s: the modem is IPv4 only", self.ipv6_refusal)
 
     def cur(self, command: str) -> str:
         """1.x has the RAM-only ``_CUR`` variants; 2.x plain names (persistence set elsewhere)."""
@@ -107,10 +128,14 @@ class BringUp:
             raise ModemError(number, f"{text}: {ssid!r}")
         life.registered()
         response = await self.d.command(atcmd.build("AT+CIFSR"), timeout=T_QUERY, response_prefixes=("+CIFSR:",))
+        self.d.local_ipv6 = None  # (a global address may come later, or never: ipv6.md §2.2)
         for value in response.values("+CIFSR:"):
             fields = split_fields(value)
             if fields[0] == "STAIP" and len(fields) > 1:
                 self.d.local_ip = fields[1]
+            elif fields[0] in ("STAIP6GL", "STAIP6LL") and len(fields) > 1 and validate.ip_literal(fields[1]):
+                if fields[0] == "STAIP6GL" or self.d.local_ipv6 is None:  # the global one where there is one
+                    self.d.local_ipv6 = validate.ip_literal(fields[1])
             elif fields[0] == "STAMAC" and len(fields) > 1:
                 self.d.mac = fields[1]
         self.d.ssid = ssid

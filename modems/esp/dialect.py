@@ -7,6 +7,7 @@ from typing import List, Optional
 
 from atsock import atcmd, validate
 from atsock.channel import Urc
+from atsock.constants import AF_INET, AF_INET6
 from atsock.dialect import Dialect
 from atsock.errors import CommandFailed, dns_answer_error, name_error, os_error
 from atsock.framing import payload_rule
@@ -20,6 +21,7 @@ from .links import EspLinks
 
 log = logging.getLogger("atsock.esp")
 
+IP_NETWORK = {0: 1, AF_INET: 2, AF_INET6: 3}  # AT+CIPDOMAIN's <ip network> for a wanted family
 _LINK_EVENT = re.compile(r"^(\d),(CONNECT|CLOSED|CONNECT FAIL)$")
 _IPD = re.compile(r'\+IPD,(\d),(\d{1,9})(?:,"?([^",]*)"?,(\d{1,5}))?$')
 
@@ -103,9 +105,15 @@ class EspDialect(Dialect):
         return (found.get("ip", self.local_ip or "0"), found.get("netmask", "0"), found.get("gateway", "0"),
                 "0", "0", self.mac or "0", self.ssid or "0")
 
-    async def resolve(self, host: str) -> List[str]:
+    def family_refusal(self, family: int) -> Optional[str]:
+        return self._bring_up.ipv6_refusal if family == AF_INET6 else super().family_refusal(family)
+
+    async def resolve(self, host: str, family: int = 0) -> List[str]:
         host = validate.hostname(host)
-        response = await self.command(atcmd.build("AT+CIPDOMAIN", atcmd.text(host, "host name", 253)),
+        params = [atcmd.text(host, "host name", 253)]
+        if self.family_refusal(AF_INET6) is None:  # <ip network> (2.2+): 1 IPv4 first, 2 IPv4 only, 3 IPv6 only
+            params.append(atcmd.number(IP_NETWORK[family], 1, 3, "ip network"))
+        response = await self.command(atcmd.build("AT+CIPDOMAIN", *params),
                                       timeout=T_DNS, response_prefixes=("+CIPDOMAIN:",), check=False)
         values = response.values("+CIPDOMAIN:")
         if not response.final.ok:

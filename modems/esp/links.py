@@ -4,6 +4,7 @@
 TCP ``connect``        ``AT+CIPSTART=<id>,"TCP","<ip>",<port>[,<keepalive s>]`` -> ``<id>,CONNECT`` ``OK``;
                        a refused one: ``ERROR`` then ``<id>,CLOSED``
 UDP                    ``AT+CIPSTART=<id>,"UDP","<peer>",<port>,<local port>,2`` (adopt every sender)
+IPv6 (2.x)             ``"TCPv6"``/``"UDPv6"`` in the same commands; an unconnected UDPv6 link has peer ``"::"``
 ``listen``             ``AT+CIPSERVERMAXCONN=5``, ``AT+CIPSERVER=1,<port>``; clients arrive as
                        ``<id>,CONNECT`` and their address is read with ``AT+CIPSTATUS``
 ``send``/``sendto``    ``AT+CIPSEND=<id>,<n>[,"<ip>",<port>]`` -> ``OK`` ``> `` -> n bytes ->
@@ -26,6 +27,7 @@ from typing import Optional, Set, Tuple
 
 from atsock import atcmd
 from atsock.connection import Connection, Kind
+from atsock.constants import AF_INET6
 from atsock.dialect import SendOutcome, SocketCommands
 from atsock.errors import CommandTimeout, os_error
 from atsock.fields import parse_int, split_fields
@@ -87,15 +89,16 @@ class EspLinks(SocketCommands):
     async def open_client(self, conn: Connection, ip: str, port: int, local_port: int) -> None:
         if local_port:
             raise os_error(errno.EOPNOTSUPP, "ESP-AT cannot choose the local port of a TCP client")
-        params = [atcmd.text("TCP"), atcmd.text(ip, "address", 64), port_param(port)]
+        params = [atcmd.text("TCPv6" if ":" in ip else "TCP"), atcmd.text(ip, "address", 64), port_param(port)]
         if conn.keepalive:
             params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
         await self._start(conn, *params)
 
     async def open_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
-        ip, remote_port = peer or ("0.0.0.0", 0)
-        await self._start(conn, atcmd.text("UDP"), atcmd.text(ip, "address", 64), port_param(remote_port),
-                          port_param(port), atcmd.number(2, 0, 2))
+        v6 = conn.family == AF_INET6
+        ip, remote_port = peer or ("::" if v6 else "0.0.0.0", 0)
+        await self._start(conn, atcmd.text("UDPv6" if v6 else "UDP"), atcmd.text(ip, "address", 64),
+                          port_param(remote_port), port_param(port), atcmd.number(2, 0, 2))
 
     async def release_failed_open(self, slot_id: int) -> None:
         """A failed CIPSTART reports ``<id>,CLOSED`` after its ERROR; CIPCLOSE's answer comes after
@@ -103,6 +106,8 @@ class EspLinks(SocketCommands):
         await self.close(slot_id, None)
 
     async def open_listener(self, conn: Connection, port: int, backlog: int) -> None:
+        if conn.family == AF_INET6:  # AT+CIPSERVER's "TCPv6" type is for ESP32 builds (ipv6.md §2)
+            raise os_error(errno.EOPNOTSUPP, "an ESP8266/ESP8285 AT server listens for IPv4 clients only")
         if self.server_open:
             raise os_error(errno.EMFILE, "the module runs one server at a time")
         self.server_open = True

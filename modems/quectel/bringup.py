@@ -4,9 +4,9 @@ import asyncio
 import errno
 import logging
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 
-from atsock import atcmd
+from atsock import atcmd, validate
 from atsock.errors import CommandFailed, ModemError
 from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
@@ -17,6 +17,7 @@ from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 log = logging.getLogger("atsock.quectel")
 
 AUTH_METHODS = {"none": 0, "pap": 1, "chap": 2}
+CONTEXT_TYPES = {"ipv4": 1, "ipv6": 2, "ipv4v6": 3}  # AT+QICSGP <context_type>
 REGISTERED = (1, 5)  # home, roaming (3GPP 27.007 <stat>)
 SIM_BUDGET = 20.0    # SIM initialisation after boot, per Quectel's process note
 
@@ -30,6 +31,7 @@ class Settings:
     password: str = ""
     auth: Optional[str] = None
     context_id: int = 1
+    ip_version: str = "ipv4"  # the context's type: "ipv4", "ipv6" or "ipv4v6" (dual stack)
     pin: Optional[str] = None
     registration_timeout: float = 90.0
     registration_poll: float = 1.0
@@ -46,8 +48,25 @@ class Settings:
             raise ValueError(f"auth must be one of {', '.join(AUTH_METHODS)}, not {self.auth!r}")
         if isinstance(self.context_id, bool) or not isinstance(self.context_id, int) or not 1 <= self.context_id <= 16:
             raise ValueError("context_id must be an int in 1..16")
+        if self.ip_version not in CONTEXT_TYPES:
+            raise ValueError(f"ip_version must be one of {', '.join(CONTEXT_TYPES)}, not {self.ip_version!r}")
         if self.pin is not None and not (isinstance(self.pin, str) and self.pin.isdigit() and 4 <= len(self.pin) <= 8):
             raise ValueError("pin must be 4 to 8 digits")
+
+
+def context_addresses(fields: List[str]) -> Tuple[Optional[str], Optional[str]]:
+    """(IPv4, IPv6) from the address fields of a ``+QIACT:`` line, each told by its form, not its
+    place (a dual-stack context the network granted one family shows one address)."""
+    v4 = v6 = None
+    for text in fields:
+        address = validate.ip_literal(text)
+        if address is None:
+            log.warning("data context address %r is not an IP address", text)
+        elif ":" in address:
+            v6 = v6 or address
+        else:
+            v4 = v4 or address
+    return v4, v6
 
 
 class BringUp:
@@ -56,6 +75,8 @@ class BringUp:
         self.settings = settings
         self._is_ours = is_ours  # connectIDs this process holds (the rest were left by an earlier one)
         self.local_ip: Optional[str] = None
+        self.local_ipv6: Optional[str] = None
+        self.context_type = CONTEXT_TYPES[settings.ip_version]  # 1 once the module refused dual stack
         self.deactivate_first = False  # after "pdpdeact": AT+QIDEACT before AT+QIACT
 
     async def run(self, life: ModemLifecycle) -> None:
@@ -134,30 +155,43 @@ class BringUp:
     async def _activate_context(self) -> None:
         e, s = self.engine, self.settings
         ctx = atcmd.number(s.context_id, 1, 16, "context id")
-        await e.command(atcmd.build("AT+QICSGP", ctx, atcmd.number(1, 1, 3), atcmd.text(s.apn, "APN", 62),
-                                    atcmd.text(s.user, "user name", 64), atcmd.text(s.password, "password", 64),
-                                    atcmd.number(AUTH_METHODS[s.auth], 0, 3)),
-                        timeout=T_QUERY)
+        try:
+            await e.command(self._define_context(self.context_type), timeout=T_QUERY)
+        except CommandFailed:
+            if self.context_type != CONTEXT_TYPES["ipv4v6"]:
+                raise
+            # the BG96 manual V1.0 knows types 1 and 2 only; newer firmware takes 3 (ipv6.md §1.1)
+            log.warning("the module refuses IPv4v6 contexts (AT+QICSGP type 3): context %d is IPv4 only", s.context_id)
+            self.context_type = CONTEXT_TYPES["ipv4"]
+            await e.command(self._define_context(self.context_type), timeout=T_QUERY)
         if self.deactivate_first:
             await e.command(atcmd.build("AT+QIDEACT", ctx), timeout=T_QIDEACT, check=False)
             self.deactivate_first = False
-        if await self._context_address() is None:
+        if not await self._context_active():
             try:
                 await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT)
             except CommandFailed as exc:
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
                                                     f"(APN {s.apn!r}): {exc.final}") from None
-            if await self._context_address() is None:
+            if not await self._context_active():
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
 
-    async def _context_address(self) -> Optional[str]:
+    def _define_context(self, context_type: int) -> atcmd.CommandLine:
+        s = self.settings
+        return atcmd.build("AT+QICSGP", atcmd.number(s.context_id, 1, 16, "context id"),
+                           atcmd.number(context_type, 1, 3, "context type"), atcmd.text(s.apn, "APN", 62),
+                           atcmd.text(s.user, "user name", 64), atcmd.text(s.password, "password", 64),
+                           atcmd.number(AUTH_METHODS[s.auth], 0, 3))
+
+    async def _context_active(self) -> bool:
+        """Whether the context is active, keeping the addresses ``AT+QIACT?`` shows for it."""
         response = await self.engine.command(atcmd.query("AT+QIACT"), timeout=T_QUERY, response_prefixes=("+QIACT:",))
         for value in response.values("+QIACT:"):
             fields = split_fields(value)
             if len(fields) >= 2 and parse_int(fields[0], 0, 16) == self.settings.context_id and fields[1] == "1":
-                self.local_ip = fields[3] if len(fields) > 3 else ""
-                return self.local_ip
-        return None
+                self.local_ip, self.local_ipv6 = context_addresses(fields[3:])
+                return True
+        return False
 
     async def _close_stale_links(self) -> None:
         """Sockets an earlier host process left open would hold connectIDs forever."""

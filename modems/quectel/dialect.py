@@ -1,16 +1,17 @@
 """The Quectel dialect: bring-up, DNS, and what its URCs tell the socket core."""
 import errno
 import logging
-from typing import List
+from typing import List, Optional
 
 from atsock import atcmd
 from atsock.channel import Urc
+from atsock.constants import AF_INET, AF_INET6
 from atsock.fields import parse_int, split_fields
 from atsock.framing import payload_rule
 from atsock.dialect import Dialect
 from modems.settings import make_settings
 
-from .bringup import REGISTERED, BringUp, Settings
+from .bringup import CONTEXT_TYPES, REGISTERED, BringUp, Settings
 from .codes import MAX_LINKS, QIRD_MAX
 from .dns import Resolver
 from .sockets import QuectelSockets, incoming_notice
@@ -43,10 +44,24 @@ class QuectelDialect(Dialect):
 
     async def bring_up(self) -> None:
         await self._bring_up.run(self.life)
-        self.local_ip = self._bring_up.local_ip
+        self.local_ip, self.local_ipv6 = self._bring_up.local_ip, self._bring_up.local_ipv6
 
-    async def resolve(self, host: str) -> List[str]:
-        return await self._resolver.resolve(host)
+    def family_refusal(self, family: int) -> Optional[str]:
+        context_type, ctx = self._bring_up.context_type, self.settings.context_id
+        if family == AF_INET6:
+            if self.local_ipv6 is not None:
+                return None
+            if self.settings.ip_version == "ipv4":
+                return f'data context {ctx} is IPv4: open the modem with ip_version="ipv4v6" (or "ipv6") for IPv6'
+            if context_type == CONTEXT_TYPES["ipv4"]:
+                return f"the module refused an IPv4v6 data context (AT+QICSGP type 3): context {ctx} is IPv4 only"
+            return f"the network gave data context {ctx} no IPv6 address"
+        if family == AF_INET and context_type == CONTEXT_TYPES["ipv6"]:
+            return f'data context {ctx} is IPv6 only (ip_version="ipv6"): use AF_INET6, or ip_version="ipv4v6"'
+        return super().family_refusal(family)
+
+    async def resolve(self, host: str, family: int = 0) -> List[str]:
+        return await self._resolver.resolve(host)  # the module picks the record types (ipv6.md §1.6)
 
     @property
     def incoming_refused(self) -> int:

@@ -5,6 +5,8 @@ TCP ``connect``        ``AT+QIOPEN=<ctx>,<id>,"TCP","<ip>",<port>,<local_port>,0
 TCP ``listen``         ``AT+QIOPEN=<ctx>,<id>,"TCP LISTENER","127.0.0.1",0,<port>,0``; clients arrive as
                        ``+QIURC: "incoming",<new id>,<id>,"<ip>",<port>``
 UDP ``bind``           ``AT+QIOPEN=<ctx>,<id>,"UDP SERVICE","127.0.0.1",0,<port>,0``
+IPv6                   the same, with IPv6 literals written out (``2001:db8:0:0:0:0:0:1``) and
+                       ``"0:0:0:0:0:0:0:1"`` as the local address of listeners and UDP services
 ``send``               ``AT+QISEND=<id>,<n>`` -> ``> `` -> n bytes -> ``SEND OK`` (n <= 1460);
                        ``SEND FAIL``: the module's buffer is full, the same bytes go again later
 ``sendto``             ``AT+QISEND=<id>,<n>,"<ip>",<port>`` -> ``> `` -> one datagram -> ``SEND OK``
@@ -18,11 +20,13 @@ The life around these exchanges (ids, retries, drains, accept queues) is the soc
 """
 import asyncio
 import errno
+import ipaddress
 import logging
 from typing import Dict, List, Optional, Tuple
 
 from atsock import atcmd
 from atsock.connection import Connection, Kind
+from atsock.constants import AF_INET, AF_INET6
 from atsock.dialect import SendOutcome, SocketCommands
 from atsock.errors import CommandTimeout, os_error
 from atsock.fields import parse_int, split_fields
@@ -32,7 +36,9 @@ from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_Q
 log = logging.getLogger("atsock.quectel")
 
 SEND_FINALS = frozenset({"SEND OK", "SEND FAIL"})
-LOCAL_ADDRESS = "127.0.0.1"  # what the notes and drivers pass as the address of listeners and UDP services
+# what the notes and drivers pass as the address of listeners and UDP services; for IPv6 the
+# loopback written out, as mbed's BG96 driver opens its IPv6 UDP SERVICE (ipv6.md §1.4)
+LOCAL_ADDRESS = {AF_INET: "127.0.0.1", AF_INET6: "0:0:0:0:0:0:0:1"}
 
 
 def conn_id(conn_or_id) -> atcmd.Param:
@@ -41,6 +47,10 @@ def conn_id(conn_or_id) -> atcmd.Param:
 
 
 def address(ip: str) -> atcmd.Param:
+    """An IP literal as QIOPEN/QISEND take it: IPv6 in eight groups of lower-case hex, without
+    ``::`` (the form mbed's BG96 driver sends; whether modules take ``::`` is unconfirmed)."""
+    if ":" in ip:
+        ip = ":".join(format(int(group, 16), "x") for group in ipaddress.IPv6Address(ip).exploded.split(":"))
     return atcmd.text(ip, "address", 64)
 
 
@@ -89,10 +99,10 @@ class QuectelSockets(SocketCommands):
 
     async def open_listener(self, conn: Connection, port: int, backlog: int) -> None:
         await self._apply_keepalive(conn.keepalive)
-        await self._open(conn, "TCP LISTENER", LOCAL_ADDRESS, 0, port)
+        await self._open(conn, "TCP LISTENER", LOCAL_ADDRESS[conn.family], 0, port)
 
     async def open_udp(self, conn: Connection, port: int, peer) -> None:
-        await self._open(conn, "UDP SERVICE", LOCAL_ADDRESS, 0, port)
+        await self._open(conn, "UDP SERVICE", LOCAL_ADDRESS[conn.family], 0, port)
 
     async def release_failed_open(self, slot_id: int) -> None:
         await self.close(slot_id, None)
