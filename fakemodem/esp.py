@@ -23,7 +23,8 @@ after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joini
 joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
 "CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""
 : AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
-``+CIPRECVDATA:`` has no CR LF before it).
+``+CIPRECVDATA:`` has no CR LF before it). ``client_ca`` and ``client_pki``: the CAs and client
+certificates flashed in a 2.x module for its SSL links (see esp_ssl.py).
 Commands that arrive while one is running are answered ``busy p...`` and dropped.
 """
 import asyncio
@@ -37,6 +38,7 @@ from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .esp_links import Links
 from .esp_sending import Sending
+from .esp_ssl import EspSsl
 from .esp_settings import STATION_MODES, EspSettings
 from .faults import Faults
 from .module import EmulatedModule
@@ -96,7 +98,7 @@ class EspModule(EmulatedModule):
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
-                 recvdata_crlf: bool = False, faults: Optional[Faults] = None):
+                 recvdata_crlf: bool = False, client_ca=(), client_pki=(), faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -146,6 +148,7 @@ class EspModule(EmulatedModule):
         self.error_code = 0  # for AT+SYSLOG=1: the ERR CODE of the next ERROR
         self.links = Links(self)
         self.sending = Sending(self)
+        self.ssl = EspSsl(self, client_ca, client_pki)
         self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
@@ -160,6 +163,7 @@ class EspModule(EmulatedModule):
             "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
         })
         self.handlers.update(self.settings.handlers())
+        self.handlers.update(self.ssl.handlers())
         if self.major >= 2:
             self.handlers["+CIPSTARTEX"] = self.links.cipstartex
         if self.profile.cur_names:  # the flash-saving variants of NonOS AT
@@ -258,6 +262,7 @@ class EspModule(EmulatedModule):
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
         self.sending.reset()
         self.settings.after_restart()
+        self.ssl.after_restart()
         super().restart()
 
     async def gmr(self, cmd: ATCommand) -> None:

@@ -8,12 +8,14 @@ Active receive pushes ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` as data arrives (
 and the host socket paused while the UART is behind). Passive receive (AT+CIPRECVMODE=1) announces
 ``+IPD,<id>,<len>`` once per burst, hands data out with AT+CIPRECVDATA, stops reading the host
 socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
-In passthrough (see esp_sending.py) the link's data goes to the host as it is.
+In passthrough (see esp_sending.py) the link's data goes to the host as it is. An ``"SSL"`` link
+is a TCP link whose host socket speaks TLS (esp_ssl.py); passive receive covers it on 2.x only.
 """
 import asyncio
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
+from . import tlslink
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 
@@ -21,7 +23,7 @@ from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 @dataclass
 class Link:
     id: int
-    kind: str            # "TCP" or "UDP"
+    kind: str            # "TCP", "UDP" or "SSL"
     remote: Tuple[str, int]
     tetype: int = 0      # 0: we connected out, 1: accepted by our server
     bridge: Union[TcpBridge, UdpBridge, None] = None
@@ -54,7 +56,11 @@ class Links:
 
     # --- events from the host side ---------------------------------------------------------------
     def _passive_for(self, link: Link) -> bool:
-        return self.m.passive and (link.kind == "TCP" or self.m.profile.passive_udp)  # 1.x: TCP only
+        if not self.m.passive:
+            return False
+        if link.kind == "UDP":
+            return self.m.profile.passive_udp  # 1.x: TCP only
+        return link.kind == "TCP" or self.m.profile.passive_ssl
 
     def _on_data(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
@@ -147,10 +153,10 @@ class Links:
     async def _start(self, cmd: ATCommand, link_id: int, at: int) -> None:
         m = self.m
         kind, host, port = cmd.arg(at), cmd.arg(at + 1), cmd.number(at + 2, 0, 65535)
-        if kind not in ("TCP", "UDP"):
+        if kind not in ("TCP", "UDP", "SSL"):
             m.fail_detail("Link type ERROR")
             return
-        if not host or len(cmd.args) > at + 5 or (kind == "TCP" and len(cmd.args) > at + 4):
+        if not host or len(cmd.args) > at + 5 or (kind != "UDP" and len(cmd.args) > at + 4):
             raise ValueError("CIPSTART arguments")
         if kind == "UDP":
             local_port, udp_mode = cmd.number(at + 3, 0, 65535, 0), cmd.number(at + 4, 0, 2, 0)
@@ -167,6 +173,9 @@ class Links:
         if not addresses:
             m.fail_detail("DNS Fail")
             return
+        if kind == "SSL" and m.major < 2 and any(other.kind == "SSL" for other in self.links.values()):
+            m.fail_detail("ssl reach max")  # NonOS AT holds one SSL link at a time
+            return
         link = Link(link_id, kind, (addresses[0], port))
         if kind == "UDP":
             await self._start_udp(link, local_port)
@@ -174,6 +183,7 @@ class Links:
         await self._start_tcp(link, keepalive)
 
     async def _start_tcp(self, link: Link, keepalive: int) -> None:
+        """A TCP or SSL link: CONNECT and OK once connected (and, for SSL, shaken hands)."""
         m = self.m
         ip, port = link.remote
         if not m.network.reachable(ip):
@@ -182,9 +192,12 @@ class Links:
             return
         bridge = self._new_tcp_bridge(link, keepalive)
         try:
-            await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
-                                   m.connect_timeout)
-        except (OSError, asyncio.TimeoutError):
+            if link.kind == "SSL":
+                await tlslink.connect(bridge, ip, port, m.ssl.settings(link.id), m.connect_timeout)
+            else:
+                await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
+                                       m.connect_timeout)
+        except (OSError, asyncio.TimeoutError, tlslink.TlsFailure):
             self._connect_failed(link)
             return
         link.bridge = bridge
