@@ -11,9 +11,11 @@ import threading
 
 import pytest
 import trustme
+from cryptography.hazmat.primitives import serialization
 
 import atsock
 from atsock import ssl
+from atsock.select import POLLIN, poll
 from fakemodem import FakeModem
 from modems.quectel.tls import checksum
 
@@ -39,7 +41,7 @@ def tls_server(tcp_server, ca, server_cert):
     """Factory: a CPython TLS echo server on 127.0.0.1. ``server.outcomes`` gets, per connection,
     (the SNI the client sent, the client's certificate or {}), or the handshake's error."""
 
-    def start(client_certs=False):
+    def start(client_certs=False, handler=None):
         context = std_ssl.SSLContext(std_ssl.PROTOCOL_TLS_SERVER)
         server_cert.configure_cert(context)
         if client_certs:
@@ -57,6 +59,9 @@ def tls_server(tcp_server, ca, server_cert):
                 return
             with tls:
                 outcomes.put((names.get_nowait() if not names.empty() else None, tls.getpeercert() or {}))
+                if handler is not None:
+                    handler(tls)
+                    return
                 while True:
                     data = tls.recv(65536)
                     if not data:
@@ -193,6 +198,75 @@ def test_a_certificate_for_another_name_is_refused(kind, tls_server, ca):
             tls.close()
 
 
+@pytest.mark.parametrize("kind", ["quectel", "esp-2.2"])
+def test_the_peers_close_ends_the_stream_after_its_data_and_poll_sees_it(kind, tls_server, ca):
+    body = os.urandom(100_000)
+    go = threading.Event()
+
+    def send_and_close(tls):
+        go.wait(WAIT)
+        tls.sendall(body)
+
+    server = tls_server(handler=send_and_close)
+    fm, modem = open_module(kind, ca.cert_pem.bytes())
+    with fm, modem:
+        tls = connect(verifying(ca.cert_pem.bytes()).wrap_socket(
+            atsock.socket(), server_hostname="echo.test", module_tls=module_tls(kind)), server.port)
+        tls.setblocking(False)
+        poller = poll()
+        poller.register(tls, POLLIN)
+        assert poller.poll(0) == [] and tls.read(10) is None
+        go.set()
+        assert poller.poll(WAIT * 1000) == [(tls, POLLIN)]
+        tls.settimeout(WAIT)
+        assert tls.read() == body  # everything, then the end of the stream
+        assert tls.recv(10) == b""
+        tls.close()
+        assert modem.socket_ids() == []
+
+
+def test_quectel_opens_two_at_once_and_keeps_their_data_apart(tls_server, ca):
+    server = tls_server()
+    fm, modem = open_module("quectel")
+    with fm, modem:
+        context = verifying(ca.cert_pem.bytes())
+        sockets = [context.wrap_socket(atsock.socket(), server_hostname="echo.test", module_tls=True)
+                   for _ in range(2)]
+        openers = [threading.Thread(target=connect, args=(tls, server.port)) for tls in sockets]
+        for opener in openers:
+            opener.start()
+        for opener in openers:
+            opener.join()
+        for index, tls in enumerate(sockets):
+            tls.write(b"socket %d" % index)
+        assert [tls.read(8) for tls in sockets] == [b"socket 0", b"socket 1"]
+        assert fm.call(fm.module.ssl_ids) == [0, 1]
+        for tls in sockets:
+            tls.close()
+        assert fm.call(fm.module.ssl_ids) == [] and fm.call(fm.module.open_ids) == []
+
+
+def test_quectel_open_given_up_by_its_caller_frees_the_id_and_the_files(tcp_server, ca):
+    silent = threading.Event()
+    server = tcp_server(lambda conn: silent.wait(WAIT))  # takes the connection, never shakes hands
+    fm, modem = open_module("quectel")
+    with fm:
+        with modem:
+            tls = verifying(ca.cert_pem.bytes()).wrap_socket(atsock.socket(), server_hostname="echo.test",
+                                                              module_tls=True)
+            tls.settimeout(0.5)
+            with pytest.raises(TimeoutError):
+                tls.connect(("127.0.0.1", server.port))
+            for _ in range(100):  # the id is given back once the module confirms (AT+QSSLCLOSE)
+                if not modem.socket_ids():
+                    break
+                silent.wait(0.05)
+            assert modem.socket_ids() == [] and fm.call(fm.module.ssl_ids) == []
+            assert "AT+QSSLCLOSE=0" in fm.received_commands
+        silent.set()
+        assert files_left(fm) == b"\r\nOK\r\n"
+
+
 def test_quectel_presents_the_contexts_client_certificate(tls_server, ca):
     server = tls_server(client_certs=True)
     client = ca.issue_cert("client.test")
@@ -246,6 +320,32 @@ def test_what_the_firmware_cannot_check_is_refused_before_anything_is_sent(ca):
                 assert refused.value.errno == code, (kind, refused.value)
                 assert len(fm.received_commands) == before  # not one command went out
                 tls.close()
+
+
+def test_nonos_at_holds_one_ssl_link(tls_server, ca):
+    server = tls_server()
+    fm, modem = open_module("esp-1.7")
+    with fm, modem:
+        first = connect(ssl.wrap_socket(atsock.socket(), server_hostname="echo.test", module_tls=True), server.port)
+        second = ssl.wrap_socket(atsock.socket(), server_hostname="echo.test", module_tls=True)
+        with pytest.raises(OSError) as refused:
+            connect(second, server.port)
+        assert refused.value.errno == errno.EMFILE
+        first.close()
+        connect(second, server.port).close()  # the one link is free again
+
+
+def test_a_key_with_a_password_is_not_given_to_a_module(ca):
+    client = ca.issue_cert("client.test")
+    context = verifying(ca.cert_pem.bytes())
+    context.load_cert_chain(client.cert_chain_pems[0].bytes(), client.private_key_pem.bytes())
+    assert context.module_credentials == (client.cert_chain_pems[0].bytes(), client.private_key_pem.bytes())
+    encrypted = serialization.load_pem_private_key(client.private_key_pem.bytes(), None).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"))
+    context.load_cert_chain(client.cert_chain_pems[0].bytes(), encrypted, password="secret")
+    with pytest.raises(ValueError, match="password"):
+        context.wrap_socket(None, server_hostname="echo.test", module_tls=True)
 
 
 def test_module_tls_wraps_before_connect_and_checks_its_arguments(ca, tls_server):

@@ -12,9 +12,9 @@ Client contexts verify by default as CPython's do: ``PROTOCOL_TLS_CLIENT`` means
   reach OpenSSL through an in-memory file on Linux, not through the disk.
 * ``verify_mode = CERT_NONE`` on a client also turns ``check_hostname`` off (CPython refuses the
   assignment; MicroPython code makes it to skip verification on purpose).
-* ``load_cert_chain`` keeps the certificate chain and key (PEM, unless the key has a password)
-  as ``module_credentials``: a module that does the TLS itself (``wrap_socket(..., module_tls=True)``)
-  has them uploaded.
+* ``load_cert_chain`` keeps the certificate chain and key (PEM) as ``module_credentials``: a
+  module that does the TLS itself (``wrap_socket(..., module_tls=True)``) has them uploaded. A key
+  with a password is not kept, and module TLS with it is refused.
 * ``set_ciphers`` takes MicroPython's list of IANA/mbedtls names as well as OpenSSL's string;
   ``get_ciphers`` answers names, as MicroPython does. TLS 1.3 suites are always on: OpenSSL picks
   them apart from the cipher list.
@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from .ciphers import openssl_names
-from .module import ModuleTLSSocket, module_request
+from .module import PROTECTED, ModuleTLSSocket, module_request
 from .stream import wrap_modem_socket
 
 _KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")  # PKCS#8, PKCS#1, SEC1 in DER
@@ -143,9 +143,12 @@ class SSLContext(_ssl.SSLContext):
 
     def _keep_credentials(self, cert, key, password) -> None:
         """What was just loaded, as PEM, for a module to be given (never a password-protected key)."""
+        if password is not None:
+            self.module_credentials = PROTECTED
+            return
         material = _contents(cert) + b"\n" + _contents(key)
         chain, private = _pem_blocks(material, b"CERTIFICATE"), _pem_blocks(material, b"PRIVATE KEY")
-        self.module_credentials = (chain, private) if chain and private and password is None else None
+        self.module_credentials = (chain, private) if chain and private else None
 
     def load_verify_locations(self, cafile=None, capath=None, cadata=None) -> None:
         """``cafile``: a path; ``cadata``: PEM text (str or bytes) or DER bytes. As MicroPython's

@@ -29,6 +29,9 @@ from ..lifecycle import SocketState
 from .base import SSLSocket
 
 
+PROTECTED = "password-protected"  # SSLContext.module_credentials of a key loaded with a password
+
+
 @dataclass(frozen=True)
 class ModuleTLS:
     """Settings of the module's own TLS that an ``SSLContext`` has no place for.
@@ -71,7 +74,10 @@ def module_request(context, server_hostname: Optional[str], options) -> ModuleTl
             validate.hostname(server_hostname)
     if verify and context.check_hostname and not server_hostname:
         raise ValueError("check_hostname requires server_hostname")
-    cert, key = getattr(context, "module_credentials", None) or (None, None)
+    credentials = getattr(context, "module_credentials", None)
+    if credentials == PROTECTED:
+        raise ValueError("the context's key has a password: a module can only be given a key without one")
+    cert, key = credentials or (None, None)
     return ModuleTlsRequest(
         server_hostname=server_hostname, verify=verify, check_hostname=verify and context.check_hostname,
         ca_pems=tuple(_ssl.DER_cert_to_PEM_cert(der).encode("ascii")

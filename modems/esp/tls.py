@@ -15,7 +15,6 @@ Data, receiving and closing are those of a TCP link. A failed AT+CIPSTART does n
 the connection or the handshake failed.
 """
 import errno
-import logging
 from typing import Set
 
 from atsock import atcmd
@@ -23,8 +22,6 @@ from atsock.errors import os_error
 from atsock.tls.module import ModuleTlsRequest
 
 from .codes import MAX_LINKS, T_QUERY
-
-log = logging.getLogger("atsock.esp")
 
 SSL_BUFFER = 4096  # AT+CIPSSLSIZE, 1.x: the largest buffer the documents allow
 
