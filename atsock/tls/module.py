@@ -170,6 +170,10 @@ class ModuleTLSSocket(SSLSocket):
     def readline(self) -> Optional[bytes]:
         return self._raw.readline()
 
+    def pending(self) -> int:
+        """Plaintext bytes that a read gets without waiting (those the module still holds not counted)."""
+        return self._raw._conn.buffered
+
     def settimeout(self, value: Optional[float]) -> None:
         self._raw.settimeout(value)
 
