@@ -45,6 +45,12 @@ def number(value, low: int, high: int, what: str = "number") -> Param:
     return Param(int.__repr__(plain))
 
 
+def hexadecimal(value, low: int, high: int, what: str = "number") -> Param:
+    """``0X`` and at least four upper-case hex digits (Quectel's cipher-suite numbers), checked
+    as :func:`number` checks."""
+    return Param(f"0X{int(number(value, low, high, what)):04X}")
+
+
 def printable(value: str, what: str, max_len: int) -> str:
     """``value`` if it is a str of printable ASCII no longer than ``max_len``."""
     if not isinstance(value, str):

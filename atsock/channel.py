@@ -32,6 +32,7 @@ class Command:
     response_prefixes: Tuple[str, ...] = ()
     extra_finals: FrozenSet[str] = frozenset()
     not_final: FrozenSet[str] = frozenset()  # e.g. ESP's AT+CIPSEND answers OK before its prompt
+    prompt_line: Optional[str] = None  # a line that asks for the payload instead of "> " (AT+QFUPL's CONNECT)
 
     @property
     def name(self) -> str:
@@ -168,6 +169,8 @@ class ATChannel:
             return None  # echo of the command line
         if text in current.not_final:
             return Intermediate(text)
+        if text == current.prompt_line:
+            return Prompt()
         if text in BASIC_FINALS or text in current.extra_finals or text.startswith(ERROR_PREFIXES):
             self._current = None
             return Final(text)

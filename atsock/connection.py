@@ -35,6 +35,7 @@ class Connection:
         self.family = AF_INET                  # AF_INET6: the dialect opens it for IPv6 peers
         self.local_port = 0
         self.keepalive: Optional[int] = None   # TCP keepalive idle minutes asked for (0: off)
+        self.tls = None  # an atsock.tls.module.ModuleTlsRequest when the module does the TLS
         self.notifier = Notifier()
         # what the module has told about received data that is not fetched yet (passive receive)
         self.module_has_data = False

@@ -12,10 +12,12 @@ A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems
 classes, registered with :func:`atsock.registry.register`.
 """
 import enum
+import errno
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .constants import AF_INET
 from .engine import Engine
+from .errors import os_error
 from .framing import PayloadRule
 from .lifecycle import ModemLifecycle, ModemState
 
@@ -42,7 +44,15 @@ class SocketCommands:
     listener_takes_id = True    # False: the module's one server has no id of its own (ESP-AT)
 
     async def open_client(self, conn, ip: str, port: int, local_port: int) -> None:
+        """Connect; with ``conn.tls`` set (a :class:`atsock.tls.module.ModuleTlsRequest`), the
+        module's own TLS runs over the connection and every later exchange carries plaintext."""
         raise NotImplementedError
+
+    def check_tls(self, request) -> None:
+        """Raise ``OSError`` if the module cannot make a TLS connection as ``request`` asks (it
+        is called before an id is taken); by default a module has no TLS of its own."""
+        raise os_error(errno.EOPNOTSUPP, "this modem has no TLS of its own: wrap the socket without module_tls "
+                                         "(host TLS)")
 
     async def open_listener(self, conn, port: int, backlog: int) -> None:
         raise NotImplementedError

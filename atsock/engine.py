@@ -251,20 +251,22 @@ class Engine(asyncio.Protocol):
         not_final: FrozenSet[str] = frozenset(),
         payload: Optional[bytes] = None,
         prompt_timeout: float = 5.0,
+        prompt_line: Optional[str] = None,
         check: bool = True,
         guard: Optional[Guard] = None,
     ) -> Response:
         """Run one AT command and return its response.
 
         ``text`` comes from :mod:`atsock.atcmd`, which checked every value in it. With ``payload``
-        the command is expected to answer with the data prompt, after which the payload is written.
+        the command is expected to answer with the data prompt (or with ``prompt_line``, such as
+        ``CONNECT``, where a module asks for data that way), after which the payload is written.
         With ``check`` a final other than ``OK`` raises :class:`CommandFailed`. ``guard`` is asked
         just before the command is written; if it returns an exception, the command fails with it
         and is never sent.
         """
         if not isinstance(text, CommandLine):
             raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
-        command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final))
+        command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final), prompt_line)
         pending = self._enqueue(command, payload, timeout, prompt_timeout, guard=guard)
         response = await pending.final
         if check and not response.final.ok:

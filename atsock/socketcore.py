@@ -78,6 +78,8 @@ class SocketCore:
 
     # --- opening ------------------------------------------------------------------------------
     async def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int) -> None:
+        if conn.tls is not None:  # the module's own TLS: refused before an id is taken if it cannot do it
+            self.commands.check_tls(conn.tls)
         conn.become(Kind.TCP)
         await self._open(conn, lambda: self.commands.open_client(conn, ip, port, local_port), timeout,
                          f"connecting to {ip}:{port}")

@@ -3,7 +3,7 @@
     python -m bench                    # both dialects, 115200 / 921600 / unthrottled, 0 and 5 ms
     python -m bench --quick            # smaller transfers, shorter runs
     python -m bench --update-readme    # also put the table into README.md
-    python -m bench --no-tls           # without host TLS against plain TCP (bench.tls)
+    python -m bench --no-tls           # without host and module TLS against plain TCP (bench.tls)
 
 Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-goodput.png")
     parser.add_argument("--update-readme", action="store_true")
-    parser.add_argument("--no-tls", action="store_true", help="skip host TLS against plain TCP")
+    parser.add_argument("--no-tls", action="store_true", help="skip host and module TLS against plain TCP")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
         finally:
             session.close()
     if not args.no_tls:
-        log(f"host TLS against plain TCP at {tls.BAUD} baud")
+        log(f"host and module TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results["seconds"] = time.time() - started

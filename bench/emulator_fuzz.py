@@ -44,6 +44,8 @@ HOSTILE_STRINGS = ['"unterminated', 'a"b', '"', '""', "\\", '\\"', "a,b", "x" * 
                    "caf\xe9", "\xff\xfe", ",,,,", "=", "?", "=?", "AT", "\r", "\n", "\x7f", "::1%z", "%s%n"]
 SERVICES = ["TCP", "UDP", "TCP LISTENER", "UDP SERVICE", "TCP INCOMING", "tcp", "SSL", "X"]
 KINDS = ["TCP", "UDP", "SSL", "TCPv6", "UDPv6", "tcp", ""]
+QSSLCFG = ["sslversion", "ciphersuite", "seclevel", "cacert", "clientcert", "clientkey", "ignorelocaltime",
+           "negotiatetime", "sni", "checkhost", "SNI", "nonsense"]
 QICFG = ["recvind", "tcp/keepalive", "dataformat", "viewmode", "transwaittm", "transpktsize",
          "close/mode", "sendinfo", "qisend/timeout", "passiveclosed", "tcp/retranscfg", "nonsense"]
 
@@ -154,6 +156,19 @@ QUECTEL_TEMPLATES = [
     lambda f: 'AT+CSCS="%s"' % f.text("GSM", "IRA", "UCS2"),
     lambda f: "AT+CNMI=" + ",".join(f.num(0, 1, 2) for _ in range(f.rng.randrange(1, 7))),
     lambda f: 'AT+QURCCFG="urcport","%s"' % f.text("uart1", "usbat"),
+    lambda f: 'AT+QSSLCFG="%s",%s' % (f.rng.choice(QSSLCFG), f.num(0, 1, 5, 6)) + f.rng.choice(
+        ["", "," + f.num(0, 1, 2, 4, 300), ',"%s"' % f.text("ca.pem"), ",0X0035", ",0xFFFF", ',"k.pem","pw"']),
+    lambda f: 'AT+QSSLOPEN=%s,%s,%s,"%s",%s,%s' % (f.num(1), f.num(0, 1, 5), _q(f), f.host(), f.port(),
+                                                   f.num(0, 1, 2)),
+    lambda f: "AT+QSSLSEND=%s,%s" % (_q(f), f.num(1, 5, 1460, 1461, 0)),
+    lambda f: "AT+QSSLSEND=" + _q(f),
+    lambda f: "AT+QSSLRECV=%s,%s" % (_q(f), f.num(1500, 1, 0, 1501)),
+    lambda f: "AT+QSSLCLOSE=%s" % _q(f) + f.rng.choice(["", "," + f.num(0, 10)]),
+    lambda f: f.rng.choice(["AT+QSSLSTATE", "AT+QSSLSTATE=1," + _q(f), "AT+QSSLCFG=?", 'AT+QFLST="*"', "AT+QFLST",
+                            'AT+QFLDS="UFS"']),
+    lambda f: 'AT+QFUPL="%s",%s,%s' % (f.text("ca.pem", "UFS:k.pem"), f.num(1, 66, 1500), f.num(1, 5))
+              + f.rng.choice(["", ",0", ",1"]),
+    lambda f: 'AT+QFDEL="%s"' % f.text("ca.pem", "k.pem", "*"),
 ]
 
 ESP_TEMPLATES = [
@@ -198,6 +213,9 @@ ESP_TEMPLATES = [
     lambda f: 'AT+PING="%s"' % f.host(),
     lambda f: 'AT+CWLAP="%s"' % f.text("fuzz-net"),
     lambda f: "AT+RESTORE" if f.rng.random() < 0.05 else "AT+SYSLOG?",
+    lambda f: "AT+CIPSSLCCONF=%s,%s,%s,%s" % (f.num(0, 1, 5), f.num(0, 1, 2, 3), f.num(0, 1), f.num(0, 1)),
+    lambda f: 'AT+%s=%s,"%s"' % (f.rng.choice(["CIPSSLCCN", "CIPSSLCSNI"]), f.num(0, 1, 5), f.host()),
+    lambda f: 'AT+CIPSSLCALPN=%s,%s,"%s"' % (f.num(0, 5), f.num(1, 2), f.text("mqtt")),
 ]
 
 

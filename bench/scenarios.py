@@ -24,7 +24,7 @@ def _spawn(args):
 
 
 class Session:
-    def __init__(self, dialect: str, baud, latency: float):
+    def __init__(self, dialect: str, baud, latency: float, emulator_args=()):
         self.dialect, self.baud, self.latency = dialect, baud, latency
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
@@ -34,7 +34,7 @@ class Session:
             args += ["--baudrate", str(baud)]
         if dialect == "esp8285":
             args += ["--network", f"{WIFI['ssid']}={WIFI['key']}"]
-        self.emulator, tty = _spawn(args)
+        self.emulator, tty = _spawn(args + list(emulator_args))
         settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
         self.modem = atsock.open_modem(tty, dialect=dialect, **settings)
 

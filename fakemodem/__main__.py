@@ -77,6 +77,17 @@ def _record(text: str) -> str:
     return text
 
 
+def _pem_file(text: str) -> bytes:
+    try:
+        with open(text, "rb") as file:
+            data = file.read()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no PEM certificate")
+    return data
+
+
 def _model(text: str) -> str:
     try:
         return profiles.quectel(text).model
@@ -115,6 +126,8 @@ def main(argv=None) -> int:
                         help="esp8285: a Wi-Fi network the module can join (repeatable)")
     parser.add_argument("--firmware", type=_firmware,
                         help=f"esp8285: AT firmware, {' or '.join(profiles.ESP)} (default 1.7) or a release such as 2.2.0")
+    parser.add_argument("--client-ca", action="append", type=_pem_file, default=[], metavar="PEMFILE",
+                        help="esp8285 2.x: a CA flashed in the module for its SSL links (repeatable: index 0, 1...)")
     parser.add_argument("--model", type=_model, help=f"quectel: {', '.join(profiles.QUECTEL)} (default BG96)")
     parser.add_argument("--identity", action="append", type=_identity, default=[], metavar="NAME=VALUE",
                         help="replace a field of the profile's identity or radio (repeatable), e.g. "
@@ -132,8 +145,8 @@ def main(argv=None) -> int:
                         help="write every line and payload, both directions, to PATH as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
     args = parser.parse_args(argv)
-    if args.dialect != "esp8285" and (args.network or args.firmware):
-        parser.error("--network and --firmware are for the esp8285 dialect")
+    if args.dialect != "esp8285" and (args.network or args.firmware or args.client_ca):
+        parser.error("--network, --firmware and --client-ca are for the esp8285 dialect")
     if args.dialect == "esp8285" and (args.registration_delay or args.model):
         parser.error("--registration-delay and --model are for the quectel dialect")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
@@ -149,6 +162,8 @@ def main(argv=None) -> int:
         options["networks"] = dict(args.network)
         if args.firmware:
             options["firmware"] = args.firmware
+        if args.client_ca:
+            options["client_ca"] = args.client_ca
     else:
         options["registration_delay"] = args.registration_delay
         if args.model:

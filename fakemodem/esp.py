@@ -26,7 +26,8 @@ joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then 
 : AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
 ``+CIPRECVDATA:`` has no CR LF before it), ``ipv6_got`` ("after_ok": with AT+CIPV6=1 a join prints
 ``WIFI GOT IPv6 LL`` and ``WIFI GOT IPv6 GL`` after its OK; "before_ok"; "link_local_only": the AP
-advertises no prefix, GL never comes).
+advertises no prefix, GL never comes). ``client_ca`` and ``client_pki``: the CAs and client
+certificates flashed in a 2.x module for its SSL links (see esp_ssl.py).
 
 IPv6 (2.x, ipv6.md §2): AT+CIPV6, "TCPv6"/"UDPv6" links on ``::1`` (after AT+CIPV6=1 and a join),
 v6 lines in AT+CIFSR and AT+CIPSTA?, AT+CIPDOMAIN's ``<ip network>``. 1.x knows none of it (ERROR).
@@ -43,6 +44,7 @@ from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .esp_links import Links
 from .esp_sending import Sending
+from .esp_ssl import EspSsl
 from .esp_settings import STATION_MODES, EspSettings
 from .faults import Faults
 from .identity import EspAnswers, customised
@@ -105,7 +107,7 @@ class EspModule(EmulatedModule):
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
                  recvdata_crlf: bool = False, ipv6_got: str = "after_ok", identity: Optional[dict] = None,
-                 faults: Optional[Faults] = None):
+                 client_ca=(), client_pki=(), faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -160,6 +162,7 @@ class EspModule(EmulatedModule):
         self.error_code = 0  # for AT+SYSLOG=1: the ERR CODE of the next ERROR
         self.links = Links(self)
         self.sending = Sending(self)
+        self.ssl = EspSsl(self, client_ca, client_pki)
         self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
@@ -174,6 +177,7 @@ class EspModule(EmulatedModule):
             "+CIPSTATUS": self.links.cipstatus, "+CIPSTATE": self.links.cipstate,
         })
         self.handlers.update(self.settings.handlers())
+        self.handlers.update(self.ssl.handlers())
         if self.major >= 2:
             self.handlers["+CIPSTARTEX"] = self.links.cipstartex
             self.handlers["+CIPV6"] = self.cipv6_cmd
@@ -275,6 +279,7 @@ class EspModule(EmulatedModule):
         self.echo, self.mux, self.passive, self.dinfo = True, 0, False, False
         self.sending.reset()
         self.settings.after_restart()
+        self.ssl.after_restart()
         super().restart()
 
     async def cwmode(self, cmd: ATCommand) -> None:

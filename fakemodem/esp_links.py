@@ -8,7 +8,8 @@ Active receive pushes ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` as data arrives (
 and the host socket paused while the UART is behind). Passive receive (AT+CIPRECVMODE=1) announces
 ``+IPD,<id>,<len>`` once per burst, hands data out with AT+CIPRECVDATA, stops reading the host
 socket when the link's window is full, and withholds ``<id>,CLOSED`` until the buffer was read.
-In passthrough (see esp_sending.py) the link's data goes to the host as it is.
+In passthrough (see esp_sending.py) the link's data goes to the host as it is. An ``"SSL"`` link
+is a TCP link whose host socket speaks TLS (esp_ssl.py); passive receive covers it on 2.x only.
 
 2.x "TCPv6"/"UDPv6" links (after AT+CIPV6=1 and a join) are host sockets on ``::1`` and take
 IPv6 peers only; the server is IPv4 (ESP8266 builds take no ``"TCPv6"`` server type).
@@ -17,7 +18,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
-from . import ipv6
+from . import ipv6, tlslink
 from .atcommand import ATCommand
 from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 
@@ -25,7 +26,7 @@ from .hostlink import RefuseConnection, TcpBridge, UdpBridge, pace_to_line
 @dataclass
 class Link:
     id: int
-    kind: str            # "TCP" or "UDP"
+    kind: str            # "TCP", "UDP" or "SSL"
     remote: Tuple[str, int]
     v6: bool = False     # a "TCPv6"/"UDPv6" link
     tetype: int = 0      # 0: we connected out, 1: accepted by our server
@@ -59,7 +60,11 @@ class Links:
 
     # --- events from the host side ---------------------------------------------------------------
     def _passive_for(self, link: Link) -> bool:
-        return self.m.passive and (link.kind == "TCP" or self.m.profile.passive_udp)  # 1.x: TCP only
+        if not self.m.passive:
+            return False
+        if link.kind == "UDP":
+            return self.m.profile.passive_udp  # 1.x: TCP only
+        return link.kind == "TCP" or self.m.profile.passive_ssl
 
     def _on_data(self, link: Link) -> None:
         if self.links.get(link.id) is not link:
@@ -154,10 +159,10 @@ class Links:
         kind, host, port = cmd.arg(at), cmd.arg(at + 1), cmd.number(at + 2, 0, 65535)
         v6 = m.major >= 2 and kind in ("TCPv6", "UDPv6")
         kind = kind[:3] if v6 else kind
-        if kind not in ("TCP", "UDP"):
+        if kind not in ("TCP", "UDP", "SSL"):
             m.fail_detail("Link type ERROR")
             return
-        if not host or len(cmd.args) > at + 5 or (kind == "TCP" and len(cmd.args) > at + 4):
+        if not host or len(cmd.args) > at + 5 or (kind != "UDP" and len(cmd.args) > at + 4):
             raise ValueError("CIPSTART arguments")
         if kind == "UDP":
             local_port, udp_mode = cmd.number(at + 3, 0, 65535, 0), cmd.number(at + 4, 0, 2, 0)
@@ -177,6 +182,9 @@ class Links:
         if not addresses:
             m.fail_detail("DNS Fail")
             return
+        if kind == "SSL" and m.major < 2 and any(other.kind == "SSL" for other in self.links.values()):
+            m.fail_detail("ssl reach max")  # NonOS AT holds one SSL link at a time
+            return
         link = Link(link_id, kind, (addresses[0], port), v6=v6)
         if kind == "UDP":
             await self._start_udp(link, local_port)
@@ -184,6 +192,7 @@ class Links:
         await self._start_tcp(link, keepalive)
 
     async def _start_tcp(self, link: Link, keepalive: int) -> None:
+        """A TCP or SSL link: CONNECT and OK once connected (and, for SSL, shaken hands)."""
         m = self.m
         ip, port = link.remote
         if not m.network.reachable(ip):
@@ -192,9 +201,12 @@ class Links:
             return
         bridge = self._new_tcp_bridge(link, keepalive)
         try:
-            await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
-                                   m.connect_timeout)
-        except (OSError, asyncio.TimeoutError):
+            if link.kind == "SSL":
+                await tlslink.connect(bridge, ip, port, m.ssl.settings(link.id), m.connect_timeout)
+            else:
+                await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
+                                       m.connect_timeout)
+        except (OSError, asyncio.TimeoutError, tlslink.TlsFailure):
             self._connect_failed(link)
             return
         link.bridge = bridge

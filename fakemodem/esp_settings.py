@@ -143,7 +143,7 @@ class EspSettings:
         self.m.final("OK")
 
     async def cipsslsize(self, cmd: ATCommand) -> None:
-        """The SSL buffer size, 2048-4096; stored (the emulator opens no SSL link)."""
+        """The SSL buffer size, 2048-4096; stored (the emulator's SSL links take records of any size)."""
         self.ssl_size = cmd.number(0, 2048, 4096)
         self.m.final("OK")
 

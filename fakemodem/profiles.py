@@ -81,6 +81,7 @@ class QuectelProfile:
     keepalive_idle: Tuple[int, int, int] = (1, 120, 60)  # AT+QICFG="tcp/keepalive" idle: low, high, s per unit
     transwaittm_unit: float = 0.1      # seconds per unit of AT+QICFG="transwaittm"
     qicfg_extra: FrozenSet[str] = frozenset()  # QICFG names only this family has
+    qsslcfg_extra: FrozenSet[str] = frozenset()  # QSSLCFG names only this family has
     unconfirmed: FrozenSet[str] = frozenset()
 
 
@@ -101,6 +102,7 @@ class EspProfile:
     cwjap_failure: str = "FAIL"        # the result after +CWJAP:<code>
     quoted_ip: bool = False            # +IPD,...,"<ip>",<port> and +CIPDOMAIN:"<ip>"
     passive_udp: bool = False          # passive receive covers UDP too
+    passive_ssl: bool = False          # passive receive covers SSL links too
     state_queries: bool = False        # AT+CWSTATE? and AT+CIPSTATE? exist
     busy_s: bool = True                # "busy s..." while a send is pushed
     ssl_size: bool = True              # AT+CIPSSLSIZE exists
@@ -117,6 +119,7 @@ QUECTEL: Dict[str, QuectelProfile] = {
         radio=Radio(csq=(19, 99), sysmode="CAT-M1", signal=(-62, -87, 111, -12), act="CAT-M1",
                     operator="Example Net", operator_numeric="24701", cops_act=8, band="LTE BAND 20", channel=6300),
         recvind=False,  # the BG96 note has no "recvind"
+        qsslcfg_extra=frozenset({"checkhost", "ignorecertchain"}),  # BG96's AT+QSSLCFG=?
         unconfirmed=frozenset({"keepalive_idle", "transwaittm_unit", "radio.act"}),
     ),
     "BG95": QuectelProfile(
@@ -124,6 +127,8 @@ QUECTEL: Dict[str, QuectelProfile] = {
         identity=Identity("Quectel", "BG95-M3", "BG95M3LAR02A03", app_version="01.006.01.006", **_QUECTEL_COMMON),
         radio=Radio(csq=(19, 99), sysmode="eMTC", signal=(-62, -87, 111, -12), act="eMTC",
                     operator="Example Net", operator_numeric="24701", cops_act=7, band="LTE BAND 20", channel=6300),
+        qsslcfg_extra=frozenset({"checkhost", "ignorecertchain"}),  # as BG96 (unconfirmed)
+        unconfirmed=frozenset({"qsslcfg_extra"}),
     ),
     "EC25": QuectelProfile(
         model="EC25",
@@ -131,6 +136,9 @@ QUECTEL: Dict[str, QuectelProfile] = {
         radio=Radio(csq=(22, 99), sysmode="LTE", signal=(-58, -88, 140, -10), act="FDD LTE",
                     operator="Example Net", operator_numeric="24701", cops_act=7, band="LTE BAND 3", channel=1300),
         boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"),
+        qsslcfg_extra=frozenset({"cacertex", "dtls", "dtlsversion", "psk", "closetimemode", "session_cache",
+                                 "renegotiation", "ignoremulticertchainverify", "ignoreinvalidcertsign",
+                                 "alpn"}),  # EG25-G's AT+QSSLCFG=?
         unconfirmed=frozenset({"contexts", "connect_ids", "max_send", "max_read", "recvind", "keepalive_idle",
                                "transwaittm_unit", "identity.revision", "radio.sysmode", "radio.act"}),
     ),
@@ -166,7 +174,7 @@ ESP: Dict[str, EspProfile] = {
             "AT version:{version}.0(May 11 2020 19:13:04)", "SDK version:3.0.4(9532ceb)",
             "compile time:May 27 2020 10:12:17", "Bin version(Wroom 02):{version}"), mac=_ESP_MAC),
         radio=_ESP_RADIO,
-        unconfirmed=frozenset({"identity.gmr_lines"}),
+        unconfirmed=frozenset({"identity.gmr_lines", "passive_ssl"}),
     ),
     "2.2": EspProfile(
         generation="2.2", major=2, version="2.2.0",
@@ -175,7 +183,7 @@ ESP: Dict[str, EspProfile] = {
             "compile time(6800286):Aug  4 2021 17:34:06", "Bin version:{version}(ESP8266_1MB)"), mac=_ESP_MAC),
         radio=_ESP_RADIO,
         frame_max=2920, prompt=b"\r\nOK\r\n\r\n>", cur_names=False, error_details=False, cwjap_failure="ERROR",
-        quoted_ip=True, passive_udp=True, state_queries=True, busy_s=False,
+        quoted_ip=True, passive_udp=True, passive_ssl=True, state_queries=True, busy_s=False,
         unconfirmed=frozenset({"ssl_size", "identity.gmr_lines"}),
     ),
 }

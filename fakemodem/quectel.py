@@ -37,6 +37,10 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``dnsgip_families`` ("context"): AT+QIDNSGIP answers the addresses the context's type can use
   ("all": every address of the ``hosts`` entry, whatever the type);
 * ``family_mismatch_error`` (566): the +QIOPEN code for a peer of a family the context lacks.
+* ``ssl_check_host`` (True), ``ssl_tls13`` (False), ``ssl_failure_error`` ("split"): the module's
+  own TLS (see quectel_ssl.py);
+* ``qfupl_timeout`` ("partial"), ``qfupl_checksum_pad`` (False), ``ufs_size`` (1 MiB): the file
+  system that holds certificates (see quectel_files.py).
 
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
@@ -53,7 +57,9 @@ from typing import Dict, Optional
 
 from . import ipv6, profiles
 from .atcommand import ATCommand
+from .quectel_files import FileSystem
 from .quectel_settings import BringUp, QiSettings, error_text
+from .quectel_ssl import SslService
 from .serial_side import SerialSide
 from .faults import Faults
 from .identity import QuectelAnswers, customised
@@ -92,6 +98,8 @@ class QuectelModule(EmulatedModule):
                  local_ipv6: str = "2001:db8:10::7", ipv6_upper: bool = True, ipv6_compressed: bool = True,
                  ipv4v6_context: bool = True, ipv6_network: bool = True, dnsgip_families: str = "context",
                  family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
+                 ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
+                 qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
                  faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
@@ -160,6 +168,8 @@ class QuectelModule(EmulatedModule):
         self.bring_up = BringUp(self)
         self.contexts: Dict[int, Context] = {}
         self.services = SocketServices(self)
+        self.files = FileSystem(self, ufs_size, qfupl_timeout, qfupl_checksum_pad)
+        self.ssl = SslService(self, self.files, ssl_check_host, ssl_tls13, ssl_failure_error)
         self._tasks: set = set()
         self._booted_at = 0.0
         self._power_on_echo = echo
@@ -178,7 +188,11 @@ class QuectelModule(EmulatedModule):
             "O": self.services.data.ato, "O0": self.services.data.ato, "+IPR": self.ipr, "&W": self.save,
         })
         self.handlers.update(self.bring_up.handlers())
+        self.handlers.update(self.files.handlers())
+        self.handlers.update(self.ssl.handlers())
         self.test_answers.update(self.bring_up.test_answers())
+        self.test_answers.update(self.files.test_answers())
+        self.test_answers.update(self.ssl.test_answers())
         self.test_answers.update({
             "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+CREG": ["+CREG: (0-2)"],
             "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],
@@ -195,7 +209,7 @@ class QuectelModule(EmulatedModule):
             self.urc(urc)
 
     def bad_parameters(self, command: ATCommand) -> None:
-        if command.name.startswith("+QI"):
+        if command.name.startswith(("+QI", "+QSSL")):  # the SSL commands share the TCP/IP errors
             self.ip_error(552)
         elif self.basic_error == "CME":
             self.cme_error(50)
@@ -204,8 +218,10 @@ class QuectelModule(EmulatedModule):
 
     # --- events (tests trigger them through FakeModem) ---------------------------------------------
     def restart(self) -> None:
-        """Reboot: sockets and contexts gone, settings back to power-on, boot URCs again."""
+        """Reboot: sockets and contexts gone, settings back to power-on, boot URCs again (the
+        files of the UFS stay: they are in flash)."""
         self.services.drop_all()
+        self.ssl.restart()
         for ctx in self.contexts.values():
             ctx.active = False
         self.echo, self.cmee, self.qisde, self.fun = self._power_on_echo, self._power_on_cmee, True, 1
@@ -223,6 +239,7 @@ class QuectelModule(EmulatedModule):
             if ctx.active:
                 ctx.active = False
                 self.services.drop_context(ctx_id)
+                self.ssl.drop_context(ctx_id)
                 self.urc(f'+QIURC: "pdpdeact",{ctx_id}')
 
     def lose_registration(self, seconds: float) -> None:
@@ -249,12 +266,17 @@ class QuectelModule(EmulatedModule):
         """The connectIDs in use, listeners included (tests look inside with this)."""
         return sorted(self.services.sockets)
 
+    def ssl_ids(self):
+        """The SSL client ids in use (a pool of their own)."""
+        return sorted(self.ssl.clients)
+
     def host_socket(self, sock_id: int):
         """The real host socket behind a module socket."""
         return self.services.sockets[sock_id].bridge.transport.get_extra_info("socket")
 
     async def shut_down(self) -> None:
         await self.services.shut_down()
+        self.ssl.drop_all()
 
     def spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -392,6 +414,7 @@ class QuectelModule(EmulatedModule):
         ctx_id = cmd.number(0, 1, self.profile.contexts)
         ctx = self.contexts.get(ctx_id)
         self.services.drop_context(ctx_id)
+        self.ssl.drop_context(ctx_id)
         if ctx is not None:
             ctx.active = False
         self.final("OK")

@@ -26,7 +26,7 @@ COMMON_QICFG = frozenset({"transpktsize", "transwaittm", "dataformat", "viewmode
 
 # quectel-tcpip.md §10; the wording and case are unconfirmed (switch ``error_text_case``)
 IP_ERRORS = {
-    0: "no error", 550: "unknown error", 551: "operation blocked", 552: "invalid parameters",
+    0: "operate successfully", 550: "unknown error", 551: "operation blocked", 552: "invalid parameters",
     553: "memory not enough", 554: "socket creation failed", 555: "operation not supported",
     556: "socket bind failed", 557: "socket listen failed", 558: "socket write failed",
     559: "socket read failed", 560: "socket accept failed", 561: "PDP context opening failed",
@@ -37,7 +37,10 @@ IP_ERRORS = {
 }
 # 3GPP TS 27.007 §9.2 texts of the +CME ERROR codes the emulator gives
 CME_ERRORS = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
-              11: "SIM PIN required", 30: "no network service", 50: "incorrect parameters"}
+              11: "SIM PIN required", 30: "no network service", 50: "incorrect parameters",
+              # the file system's (405, 407 from the reference; the texts and the rest are the emulator's)
+              405: "file not found", 406: "invalid file name", 407: "file already exists", 420: "no space",
+              421: "time out"}
 
 
 def error_text(code: int, case: str = "lower") -> str:

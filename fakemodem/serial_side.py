@@ -164,6 +164,14 @@ class SerialSide:
             self.recorder.payload_in(data)
         return data
 
+    def take_received(self, limit: int) -> bytes:
+        """The payload bytes already received, up to ``limit`` (what a timed-out upload got)."""
+        data = bytes(self._inbox[:limit])
+        del self._inbox[:limit]
+        if data and self.recorder is not None:
+            self.recorder.payload_in(data)
+        return data
+
     # --- output -------------------------------------------------------------------------------
     @property
     def backlog(self) -> int:

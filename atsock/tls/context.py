@@ -12,6 +12,9 @@ Client contexts verify by default as CPython's do: ``PROTOCOL_TLS_CLIENT`` means
   reach OpenSSL through an in-memory file on Linux, not through the disk.
 * ``verify_mode = CERT_NONE`` on a client also turns ``check_hostname`` off (CPython refuses the
   assignment; MicroPython code makes it to skip verification on purpose).
+* ``load_cert_chain`` keeps the certificate chain and key (PEM) as ``module_credentials``: a
+  module that does the TLS itself (``wrap_socket(..., module_tls=True)``) has them uploaded. A key
+  with a password is not kept, and module TLS with it is refused.
 * ``set_ciphers`` takes MicroPython's list of IANA/mbedtls names as well as OpenSSL's string;
   ``get_ciphers`` answers names, as MicroPython does. TLS 1.3 suites are always on: OpenSSL picks
   them apart from the cipher list.
@@ -25,6 +28,7 @@ from contextlib import contextmanager
 from typing import Optional
 
 from .ciphers import openssl_names
+from .module import PROTECTED, ModuleTLSSocket, module_request
 from .stream import wrap_modem_socket
 
 _KEY_LABELS = ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY")  # PKCS#8, PKCS#1, SEC1 in DER
@@ -45,6 +49,26 @@ def _pem(der: bytes, label: str) -> bytes:
 
 def _cert_pem(data: bytes) -> bytes:
     return data if _is_pem(data) else _pem(data, "CERTIFICATE")
+
+
+def _pem_blocks(data: bytes, label_part: bytes) -> bytes:
+    """The PEM blocks of ``data`` whose label contains ``label_part``, in order."""
+    found = []
+    for block in data.split(b"-----BEGIN ")[1:]:
+        label = block.split(b"-----", 1)[0]
+        end = block.find(b"-----END ")
+        if label_part in label and end >= 0:
+            found.append(b"-----BEGIN " + block[:block.index(b"-----", end + 9) + 5] + b"\n")
+    return b"".join(found)
+
+
+def _contents(value) -> bytes:
+    if value is None:
+        return b""
+    if _is_data(value):
+        return bytes(value)
+    with open(value, "rb") as file:
+        return file.read()
 
 
 def _key_pems(data: bytes):
@@ -76,6 +100,8 @@ def _as_path(value):
 
 
 class SSLContext(_ssl.SSLContext):
+    module_credentials = None  # (certificate chain, key) as PEM, for the module's own TLS
+
     def __new__(cls, protocol=_ssl.PROTOCOL_TLS_CLIENT, *args, **kwargs):
         return super().__new__(cls, protocol, *args, **kwargs)
 
@@ -94,6 +120,7 @@ class SSLContext(_ssl.SSLContext):
         """``certfile``/``keyfile``: file paths, or the certificate (chain) and key as PEM or DER bytes."""
         if not (_is_data(certfile) or _is_data(keyfile)):
             super().load_cert_chain(certfile, keyfile, password)
+            self._keep_credentials(certfile, keyfile, password)
             return
         cert = _cert_pem(bytes(certfile)) if _is_data(certfile) else certfile
         if keyfile is None:
@@ -107,10 +134,21 @@ class SSLContext(_ssl.SSLContext):
             try:
                 with _as_path(cert) as cert_path, _as_path(key) as key_path:
                     super().load_cert_chain(cert_path, key_path, password)
-                return
             except _ssl.SSLError as exc:
                 failure = exc
+                continue
+            self._keep_credentials(cert, key, password)
+            return
         raise failure
+
+    def _keep_credentials(self, cert, key, password) -> None:
+        """What was just loaded, as PEM, for a module to be given (never a password-protected key)."""
+        if password is not None:
+            self.module_credentials = PROTECTED
+            return
+        material = _contents(cert) + b"\n" + _contents(key)
+        chain, private = _pem_blocks(material, b"CERTIFICATE"), _pem_blocks(material, b"PRIVATE KEY")
+        self.module_credentials = (chain, private) if chain and private else None
 
     def load_verify_locations(self, cafile=None, capath=None, cadata=None) -> None:
         """``cafile``: a path; ``cadata``: PEM text (str or bytes) or DER bytes. As MicroPython's
@@ -139,9 +177,16 @@ class SSLContext(_ssl.SSLContext):
 
     # --- wrapping -------------------------------------------------------------------------------
     def wrap_socket(self, sock, server_side: bool = False, do_handshake_on_connect: bool = True,
-                    suppress_ragged_eofs: bool = True, server_hostname: Optional[str] = None, session=None):
+                    suppress_ragged_eofs: bool = True, server_hostname: Optional[str] = None, session=None,
+                    *, module_tls=False):
         """TLS over ``sock``: a modem socket gets host TLS over its AT socket; an OS socket gets
-        CPython's own ``SSLSocket``."""
+        CPython's own ``SSLSocket``. With ``module_tls`` (True, or an :class:`~atsock.tls.module.ModuleTLS`)
+        the module does the TLS itself: wrap the modem socket before it connects."""
+        if module_tls:
+            if server_side or session is not None:
+                raise NotImplementedError("the module's own TLS makes client connections, without sessions")
+            request = module_request(self, server_hostname, module_tls)
+            return ModuleTLSSocket(sock, self, request, do_handshake_on_connect)
         if isinstance(sock, _std_socket.socket):
             return super().wrap_socket(sock, server_side, do_handshake_on_connect, suppress_ragged_eofs,
                                        server_hostname, session)

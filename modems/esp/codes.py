@@ -10,6 +10,7 @@ T_QUERY = 2.0
 T_READY = 10.0           # AT+RST to "ready" (TinyGSM waits 10 s)
 T_JOIN = 30.0            # AT+CWJAP (2.x default jap_timeout 15 s; TinyGSM allows 30 s)
 T_CIPSTART = 20.0        # a TCP connect runs inside the command
+T_SSL_START = 60.0       # ... and an SSL link's handshake too, 10 s per packet (ESP-AT's note)
 T_CIPSEND = 20.0
 T_DNS = 20.0
 T_CIPCLOSE = 10.0

@@ -91,6 +91,7 @@ class EspDialect(Dialect):
         self.server = None
         self.commands.server_open = False
         self.commands.connect_seen.clear()
+        self.commands.tls.forget()
 
     async def ifconfig(self):
         """(ip, netmask, gateway, dns_server, dhcp_server, mac, ssid), "0" where unknown (MaixPy's shape)."""
@@ -159,6 +160,7 @@ class EspDialect(Dialect):
             # reports it after its ERROR): it must not end the new connection
             log.debug("stale %r ignored", urc.text)
             return
+        self.commands.tls.secure.discard(slot_id)
         self.core.module_closed(slot_id, released=True)
 
     def _on_ready(self, urc: Urc) -> None:

@@ -16,6 +16,9 @@ peer closes            ``<id>,CLOSED`` (held back in passive mode until the data
 ``close``              ``AT+CIPCLOSE=<id>``; the server: ``AT+CIPSERVER=0``
 =====================  ======================================================================
 
+A connection whose TLS the module does (``conn.tls``) is an ``"SSL"`` link, configured first
+(:mod:`.tls`); everything after AT+CIPSTART is a TCP link's.
+
 A TCP ``SEND FAIL`` breaks the stream: the module may have sent part of the chunk, so the socket
 fails with EIO instead of offering the bytes again.
 """
@@ -31,8 +34,10 @@ from atsock.constants import AF_INET6
 from atsock.dialect import SendOutcome, SocketCommands
 from atsock.errors import CommandTimeout, os_error
 from atsock.fields import parse_int, split_fields
+from atsock.tls.module import handshake_error
 
-from .codes import BUSY, MAX_LINKS, RECV_CHUNK, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY
+from .codes import BUSY, MAX_LINKS, RECV_CHUNK, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY, T_SSL_START
+from .tls import EspTls
 
 log = logging.getLogger("atsock.esp")
 
@@ -68,13 +73,14 @@ class EspLinks(SocketCommands):
         self.push_limit = ACTIVE_LIMIT if dialect.settings.receive == "active" else None
         self.server_open = False
         self.connect_seen: Set[int] = set()  # ids whose <id>,CONNECT came while their CIPSTART ran
+        self.tls = EspTls(dialect)
 
     # --- opening --------------------------------------------------------------------------------
-    async def _start(self, conn: Connection, *params: atcmd.Param) -> None:
+    async def _start(self, conn: Connection, *params: atcmd.Param, secure: bool = False) -> None:
         slot_id = conn.id
         self.connect_seen.discard(slot_id)  # kept after the answer: a CLOSED may follow its OK at once
         response = await self.d.command(atcmd.build("AT+CIPSTART", link_id(slot_id), *params),
-                                        timeout=self.t_open, check=False)
+                                        timeout=max(self.t_open, T_SSL_START) if secure else self.t_open, check=False)
         if response.final.ok:
             return
         details = " ".join(line.text for line in response.lines)
@@ -84,15 +90,25 @@ class EspLinks(SocketCommands):
             raise os_error(errno.ENETDOWN, "the module has no IP address (Wi-Fi not joined)")
         if "ALREADY" in details:
             raise os_error(errno.EADDRINUSE, f"link {slot_id} is already in use on the module")
+        if secure:
+            raise handshake_error(f"the module could not open an SSL link ({details or response.final.text}): "
+                                  "ESP-AT does not say whether the connection or the handshake failed")
         raise os_error(errno.ECONNREFUSED, f"the module could not connect ({details or response.final.text})")
 
     async def open_client(self, conn: Connection, ip: str, port: int, local_port: int) -> None:
         if local_port:
             raise os_error(errno.EOPNOTSUPP, "ESP-AT cannot choose the local port of a TCP client")
-        params = [atcmd.text("TCPv6" if ":" in ip else "TCP"), atcmd.text(ip, "address", 64), port_param(port)]
+        secure = conn.tls is not None
+        if secure:
+            await self.tls.prepare(conn)
+        kind = "SSL" if secure else "TCP"
+        params = [atcmd.text(kind + "v6" if ":" in ip else kind), atcmd.text(ip, "address", 64), port_param(port)]
         if conn.keepalive:
             params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
-        await self._start(conn, *params)
+        await self._start(conn, *params, secure=secure)
+
+    def check_tls(self, request) -> None:
+        self.tls.check(request)
 
     async def open_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
         v6 = conn.family == AF_INET6
@@ -186,3 +202,4 @@ class EspLinks(SocketCommands):
     # --- closing --------------------------------------------------------------------------------
     async def close(self, slot_id: int, kind) -> None:
         await self.d.command(atcmd.build("AT+CIPCLOSE", link_id(slot_id)), timeout=self.t_close, check=False)
+        self.tls.secure.discard(slot_id)

@@ -35,6 +35,7 @@ class QuectelDialect(Dialect):
         self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None)
         self._resolver = Resolver(engine, self.settings.context_id)
         engine.on_urc("+QIOPEN:", lambda urc: self.commands.on_qiopen(urc.text))
+        self.commands.tls.attach(engine, lambda: self.core)  # AT+QSSL*: the module's own TLS
         engine.on_urc("+QIURC:", self._on_qiurc)
         engine.on_urc("RDY", self._on_reboot)
         for prefix in ("+CREG:", "+CGREG:", "+CEREG:"):
@@ -62,6 +63,9 @@ class QuectelDialect(Dialect):
 
     async def resolve(self, host: str, family: int = 0) -> List[str]:
         return await self._resolver.resolve(host)  # the module picks the record types (ipv6.md §1.6)
+
+    def forget_connections(self) -> None:
+        self.commands.tls.forget()
 
     @property
     def incoming_refused(self) -> int:

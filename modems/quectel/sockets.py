@@ -16,6 +16,9 @@ peer closes            ``+QIURC: "closed",<id>``: the id stays the host's until 
 ``close``              ``AT+QICLOSE=<id>``
 =====================  ======================================================================
 
+A connection whose TLS the module does (``conn.tls``) uses the AT+QSSL* commands instead
+(:mod:`.tls`): same exchanges, other names.
+
 The life around these exchanges (ids, retries, drains, accept queues) is the socket core's.
 """
 import asyncio
@@ -32,6 +35,7 @@ from atsock.errors import CommandTimeout, os_error
 from atsock.fields import parse_int, split_fields
 
 from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, quectel_error
+from .tls import QuectelTls
 
 log = logging.getLogger("atsock.quectel")
 
@@ -74,6 +78,7 @@ class QuectelSockets(SocketCommands):
         self.incoming_refused = 0  # "incoming full" notices: clients the module turned away
         self._open_waiters: Dict[int, asyncio.Future] = {}
         self._keepalive: Optional[int] = 0  # what AT+QICFG="tcp/keepalive" is set to (0: off)
+        self.tls = QuectelTls(engine, self.ctx, self.t_open, self.t_read, self.t_close)
 
     # --- opening --------------------------------------------------------------------------------
     async def _open(self, conn: Connection, service: str, ip: str, remote_port: int, local_port: int) -> None:
@@ -95,7 +100,15 @@ class QuectelSockets(SocketCommands):
 
     async def open_client(self, conn: Connection, ip: str, port: int, local_port: int) -> None:
         await self._apply_keepalive(conn.keepalive)
+        if conn.tls is not None:
+            if local_port:
+                raise os_error(errno.EOPNOTSUPP, "AT+QSSLOPEN takes no local port")
+            await self.tls.open(conn, ip, port)
+            return
         await self._open(conn, "TCP", ip, port, local_port)
+
+    def check_tls(self, request) -> None:
+        self.tls.check(request)
 
     async def open_listener(self, conn: Connection, port: int, backlog: int) -> None:
         await self._apply_keepalive(conn.keepalive)
@@ -127,8 +140,9 @@ class QuectelSockets(SocketCommands):
             if len(chunk) > QISEND_MAX:
                 raise os_error(errno.EMSGSIZE, f"a datagram carries at most {QISEND_MAX} bytes through this modem")
             params += [address(dest[0]), port_param(dest[1])]
+        name = "AT+QSSLSEND" if conn.id in self.tls.secure else "AT+QISEND"
         try:
-            response = await self.engine.command(atcmd.build("AT+QISEND", *params), payload=chunk,
+            response = await self.engine.command(atcmd.build(name, *params), payload=chunk,
                                                  timeout=self.t_send, extra_finals=SEND_FINALS, check=False,
                                                  guard=guard)
         except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
@@ -144,6 +158,8 @@ class QuectelSockets(SocketCommands):
         raise os_error(errno.EPIPE, f"the modem refused to send ({final}): the connection is closed")
 
     async def fetch(self, conn: Connection, guard) -> Optional[Tuple[bytes, Optional[Tuple[str, int]]]]:
+        if conn.id in self.tls.secure:
+            return await self.tls.fetch(conn, guard)
         udp = conn.kind is Kind.UDP
         command = atcmd.build("AT+QIRD", conn_id(conn)) if udp else \
             atcmd.build("AT+QIRD", conn_id(conn), atcmd.number(QIRD_MAX, 1, QIRD_MAX))
@@ -166,6 +182,9 @@ class QuectelSockets(SocketCommands):
 
     # --- closing --------------------------------------------------------------------------------
     async def close(self, slot_id: int, kind) -> None:
+        if slot_id in self.tls.secure:
+            await self.tls.close(slot_id)
+            return
         await self.engine.command(atcmd.build("AT+QICLOSE", conn_id(slot_id)), timeout=self.t_close, check=False)
 
     # --- URCs -----------------------------------------------------------------------------------
