@@ -256,7 +256,7 @@ class TlsPeer:
 
     def __init__(self, masks: Masks):
         import trustme  # (the test extra) imported here: only this situation needs it
-        self.ca = trustme.CA()
+        self.ca = trustme.CA(key_type=trustme.KeyType.ECDSA)  # a small certificate: the flight fits one read
         server = std_ssl.SSLContext(std_ssl.PROTOCOL_TLS_SERVER)
         server.num_tickets = 0  # no session tickets after the handshake: they would arrive at any time
         self.ca.issue_cert("tls.test").configure_cert(server)

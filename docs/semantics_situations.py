@@ -43,7 +43,8 @@ def lookup(r: Run) -> None:
 
 
 def unknown_host(r: Run) -> None:
-    r.call('usocket.getaddrinfo("nowhere.test", 80)', lambda: r.modem.getaddrinfo("nowhere.test", 80))
+    s = r.socket()
+    r.call('s.connect(("nowhere.test", 80))', lambda: s.connect(("nowhere.test", 80)))
 
 
 def connect_ok(r: Run) -> None:
@@ -249,16 +250,10 @@ SITUATIONS = [
                "(`AT+GMR`) to pick the command names, multiple links and passive receive switched on, "
                "then the Wi-Fi joined.",
     }, bring_up),
-    Situation("getaddrinfo", "Names", "getaddrinfo: a known name", {
+    Situation("getaddrinfo", "Names", "getaddrinfo", {
         "quectel": "The module resolves names itself; the answer comes as URCs after the `OK`.",
         "esp": "The module resolves names itself and answers within the command.",
     }, lookup),
-    Situation("unknown-host", "Names", "getaddrinfo: an unknown host", {
-        "quectel": "Error 565 (DNS parse failed) in the `dnsgip` URC is a name that does not resolve: "
-                   "`gaierror`, as CPython raises.",
-        "esp": "ESP-AT answers a failed lookup with `ERROR` (1.x prints `DNS Fail` first), the only "
-               "failure it has for a name: `gaierror`, as CPython raises.",
-    }, unknown_host),
     Situation("connect-ok", "Connect", "connect: accepted", {
         "quectel": "`OK` only acknowledges the command; the verdict is the `+QIOPEN` URC that follows.",
         "esp": "The connect runs inside `AT+CIPSTART`: `<id>,CONNECT` and `OK` are the verdict.",
@@ -269,6 +264,12 @@ SITUATIONS = [
         "esp": "ESP-AT says only `ERROR` and `<id>,CLOSED` for any failed connect, so atsock reports "
                "ECONNREFUSED, and closes the id to be sure it is free (`ERROR`: it was).",
     }, connect_refused),
+    Situation("unknown-host", "Connect", "connect: an unknown host", {
+        "quectel": "A name is looked up first (no socket is opened for it); error 565 (DNS parse failed) "
+                   "in the `dnsgip` URC is a name that does not resolve: `gaierror`, as CPython raises.",
+        "esp": "A name is looked up first (no link is opened for it); ESP-AT answers a failed lookup with "
+               "`ERROR` (1.x prints `DNS Fail` first): `gaierror`, as CPython raises.",
+    }, unknown_host),
     Situation("connect-timeout", "Connect", "connect: time-out", {
         "quectel": "The caller's time-out ends the wait for `+QIOPEN`; the half-open connectID is closed so "
                    "that the module's late verdict cannot leak a link.",
