@@ -12,7 +12,7 @@ from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
 
 from ..settings import check_timeouts
-from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
+from .codes import DOCS, MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 
 log = logging.getLogger("atsock.quectel")
 
@@ -172,7 +172,7 @@ class BringUp:
                 await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT)
             except CommandFailed as exc:
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
-                                                    f"(APN {s.apn!r}): {exc.final}") from None
+                                                    f"(APN {s.apn!r}): {exc.final} ({DOCS})") from None
             if not await self._context_active():
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
 

@@ -40,5 +40,9 @@ TEXT = {
 }
 
 
+#: where the docs explain the codes: every error message that carries one says so
+DOCS = "see docs/troubleshooting.md#quectel-550-574"
+
+
 def quectel_error(code: int) -> OSError:
-    return os_error(ERRNO.get(code, errno.EIO), f"modem error {code}: {TEXT.get(code, 'unknown')}")
+    return os_error(ERRNO.get(code, errno.EIO), f"modem error {code}: {TEXT.get(code, 'unknown')} ({DOCS})")

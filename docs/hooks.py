@@ -1,0 +1,75 @@
+"""MkDocs hook: pages that show text kept elsewhere in the repository, so that it is written once.
+
+A page asks for it with an HTML comment on a line of its own:
+
+``<!-- readme: commands -->``      the README's first two lines (the set-up-and-run commands)
+``<!-- readme: intro -->``         the README from its title to its first section
+``<!-- readme: SECTION -->``       the body of the README section titled ``## SECTION``
+``<!-- include: PATH -->``         a whole file of the repository (``fakemodem/README.md``)
+``<!-- differences -->``           the documented differences from CPython, read from
+                                   ``tests/differential.py`` (parsed, not imported: it needs the
+                                   test tools)
+
+Links in the included text that point into the repository are rewritten to the site's pages.
+"""
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTIVE = re.compile(r"^<!-- (readme|include): (.+?) -->$|^<!-- (differences) -->$", re.MULTILINE)
+# repository paths -> where the site has them (pages at the top of docs/)
+LINKS = {"fakemodem/README.md": "emulator.md", "docs/": ""}
+
+
+def _site_links(text: str) -> str:
+    for path, page in LINKS.items():
+        text = text.replace(f"]({path}", f"]({page}")
+    return text
+
+
+def readme_part(name: str) -> str:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    if name == "commands":
+        return "```sh\n" + "\n".join(lines[:2]) + "\n```"
+    if name == "intro":
+        start = lines.index("# atsock") + 1
+    else:
+        start = lines.index(f"## {name}") + 1
+    end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return "\n".join(lines[start:end]).strip()
+
+
+def _strings(call: ast.Call):
+    return [arg.value for arg in call.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+
+
+def differences_table() -> str:
+    """STAND_INS and DIFFERENCES of the differential test as a table (name, why)."""
+    tree = ast.parse((ROOT / "tests" / "differential.py").read_text(encoding="utf-8"))
+    rows = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) \
+                and any(getattr(t, "id", None) in ("STAND_INS", "DIFFERENCES") for t in node.targets):
+            kind = "stand-in" if node.targets[0].id == "STAND_INS" else "difference"
+            for call in node.value.elts:
+                name, why = _strings(call)[:2]
+                rows.append(f"| {name} | {kind} | {why} |")
+    if not rows:
+        raise ValueError("tests/differential.py has no STAND_INS or DIFFERENCES list any more")
+    return "| what | kind | why |\n|---|---|---|\n" + "\n".join(rows)
+
+
+def expand(markdown: str) -> str:
+    def replace(match):
+        kind, argument, differences = match.groups()
+        if differences:
+            return differences_table()
+        if kind == "readme":
+            return _site_links(readme_part(argument))
+        return _site_links((ROOT / argument).read_text(encoding="utf-8"))
+    return DIRECTIVE.sub(replace, markdown)
+
+
+def on_page_markdown(markdown, page, config, files):  # the MkDocs hook
+    return expand(markdown)
