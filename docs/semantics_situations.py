@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Union
 
 import atsock
+from atsock import ssl
 
 from semantics_run import Run, TlsPeer, Variant
 
@@ -241,6 +242,26 @@ def host_tls(r: Run) -> None:
     r.call("tls.read(5)", lambda: tls.read(5))
 
 
+def module_tls(r: Run) -> None:
+    peer = TlsPeer(r.masks)
+    r.closes(peer.close)
+    ctx = peer.client_context()
+    if r.family == "esp":  # the module cannot take the context's CA: only a non-verifying context
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    tls = r.call('tls = ctx.wrap_socket(usocket.socket(), server_hostname="tls.test", module_tls=True)',
+                 lambda: ctx.wrap_socket(r.socket(), server_hostname="tls.test", module_tls=True))
+    if tls is None:
+        return
+    r.closes(tls.close)
+    r.vary_sizes = True  # the CA is made afresh for every run: its size varies
+    r.call('tls.connect(("127.0.0.1", port))', lambda: tls.connect(("127.0.0.1", peer.port)), headline=True)
+    r.vary_sizes = False
+    r.call('tls.write(b"hello")', lambda: tls.write(b"hello"))
+    r.event('the server answers b"world"', lambda: peer.answer(b"world"))
+    r.call("tls.read(5)", lambda: tls.read(5))
+
+
 SITUATIONS = [
     Situation("open-modem", "Bring-up", "open_modem", {
         "quectel": "The module is brought to a known state (echo off, numeric errors, registration reports), "
@@ -371,8 +392,13 @@ SITUATIONS = [
               "ciphertext like any other bytes, so only record sizes (shown as `<n>`) differ from plain TCP.",
               host_tls),
     # Hooks for work in progress: fill in ``run`` when the driver supports the situation.
-    Situation("module-tls", "TLS", "TLS on the module", "", pending="module TLS (issue 12: `AT+QSSLOPEN`, "
-              "ESP SSL links) is being built; this situation is recorded once it lands"),
+    Situation("module-tls", "TLS", "TLS on the module", {
+        "quectel": "The context's CA is uploaded (`AT+QFUPL`, checksum compared), the SSL context configured, "
+                   "and `AT+QSSLOPEN` connects and shakes hands in one go; the CA file is deleted right after, "
+                   "and data moves as plaintext on the serial line.",
+        "esp": "ESP-AT connects and shakes hands inside `AT+CIPSTART` with the `\"SSL\"` type; it cannot be "
+               "given the context's CAs (1.x checks nothing), so the page uses a non-verifying context.",
+    }, module_tls),
     Situation("data-mode", "Data mode", "transparent / passthrough data mode", "", pending="data mode "
               "(Quectel transparent access, ESP passthrough) is being built; this situation is recorded once "
               "it lands"),

@@ -128,6 +128,7 @@ def payload_sizes(records: Iterable[dict]) -> Set[int]:
 
 
 _NUMBER = re.compile(r"(?<![\d.])\d+(?![\d.])")
+_CHECKSUM = re.compile(r"^(\+QFUPL: [^,]+,)[0-9A-Fa-f]{1,4}$")  # of a certificate made afresh each run
 
 
 class Masks:
@@ -135,7 +136,8 @@ class Masks:
 
     Ports: every port a socket of the run was seen to use, and any number in the ephemeral range
     (the kernel's and atsock's own, 32768-65535), become ``<port>``. Sizes: in a step whose
-    payloads vary in length (TLS records), those lengths become ``<n>``.
+    payloads vary in length (TLS records, a certificate made for the run), those lengths become
+    ``<n>``, and the checksum the module reports for an uploaded certificate ``<checksum>``.
     """
 
     EPHEMERAL = range(32768, 65536)
@@ -156,4 +158,4 @@ class Masks:
             if number in self.ports or number in self.EPHEMERAL:
                 return "<port>"
             return match.group()
-        return _NUMBER.sub(replace, text)
+        return _NUMBER.sub(replace, _CHECKSUM.sub(r"\1<checksum>", text))
