@@ -12,6 +12,12 @@ Three shapes share the stream:
 * a header that announces ``n`` raw bytes (``+QIRD: n\\r\\n`` on Quectel, ``+IPD,0,n:`` on ESP),
   after which exactly ``n`` bytes are taken as data, whatever they contain.
 
+A fourth shape takes the whole stream: in *raw* mode (a module's transparent or passthrough mode,
+entered with :meth:`FrameReader.enter_raw`) every byte is data until one of the module's own
+words that end the mode (``\\r\\nNO CARRIER\\r\\n``...) appears; lines are read again after it.
+Bytes that could be the start of such a word are held back until the next bytes tell, or until
+:meth:`FrameReader.release_held` gives them up as data.
+
 Which headers announce payload is the dialect's knowledge, passed in as :class:`PayloadRule`.
 Every line and every announced length is bounded, so a noisy or hostile modem cannot make the
 reader buffer without limit; a violation comes out as a :class:`FrameError` and reading resumes
@@ -19,7 +25,7 @@ at the next line.
 """
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Pattern, Sequence, Union
+from typing import List, Optional, Pattern, Sequence, Tuple, Union
 
 DEFAULT_MAX_LINE = 2048
 _LINE_BREAKS = b"\r\n"
@@ -55,12 +61,22 @@ class PayloadFrame:
 
 
 @dataclass(frozen=True)
+class RawFrame:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RawEndFrame:
+    word: bytes  # the module's word that ended raw mode, as it came
+
+
+@dataclass(frozen=True)
 class FrameError:
     reason: str
     header: Optional[str] = None  # the refused payload header, when there was one
 
 
-Frame = Union[LineFrame, PromptFrame, PayloadFrame, FrameError]
+Frame = Union[LineFrame, PromptFrame, PayloadFrame, RawFrame, RawEndFrame, FrameError]
 
 
 def decode(raw: bytes) -> str:
@@ -77,6 +93,7 @@ class FrameReader:
         self._payload_left = 0
         self._discarding = False
         self._after_prompt = False
+        self._raw_ends: Tuple[bytes, ...] = ()  # while raw: the words that end it
 
     def add_rule(self, rule: PayloadRule) -> None:
         self._rules.append(rule)
@@ -89,6 +106,8 @@ class FrameReader:
     @property
     def partial(self) -> int:
         """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
+        if self._raw_ends:
+            return 0  # raw mode: held-back bytes are :attr:`held`, not a stalled frame
         if self._payload_header is not None:
             return len(self._buf) + 1
         return len(self._buf.lstrip(b"\r\n"))
@@ -99,17 +118,84 @@ class FrameReader:
         self._payload_header = None
         self._discarding = False
         self._after_prompt = False
+        self._raw_ends = ()
+
+    # --- raw mode -----------------------------------------------------------------------------
+    @property
+    def raw(self) -> bool:
+        return bool(self._raw_ends)
+
+    def enter_raw(self, ends: Sequence[bytes]) -> None:
+        """From the next byte on everything is data, until one of ``ends`` comes."""
+        if not ends or not all(ends):
+            raise ValueError("raw mode needs the words that end it")
+        self._raw_ends = tuple(ends)
+        self._after_prompt = False
+
+    def expect_end(self, word: bytes) -> None:
+        """One more word that ends raw mode (the ``OK`` after an escape, once it may come)."""
+        if self._raw_ends and word and word not in self._raw_ends:
+            self._raw_ends += (word,)
+
+    @property
+    def held(self) -> int:
+        """Raw bytes held back because they may begin a word that ends raw mode."""
+        return len(self._buf) if self._raw_ends else 0
+
+    def release_held(self) -> List[Frame]:
+        """The held bytes were data after all (nothing completed the word in time)."""
+        if not self._raw_ends or not self._buf:
+            return []
+        data = bytes(self._buf)
+        self._buf.clear()
+        return [RawFrame(data)]
+
+    def leave_raw(self) -> List[Frame]:
+        """Back to lines without an ending word (a module that says nothing when it leaves);
+        what was held is data."""
+        frames = self.release_held()
+        self._raw_ends = ()
+        return frames
+
+    def _take_raw(self, frames: List[Frame]) -> bool:
+        buf = self._buf
+        if not buf:
+            return False
+        cut, word = -1, b""
+        for end in self._raw_ends:
+            at = buf.find(end)
+            if at >= 0 and (cut < 0 or at < cut):
+                cut, word = at, end
+        if cut >= 0:
+            if cut:
+                frames.append(RawFrame(bytes(buf[:cut])))
+            del buf[:cut + len(word)]
+            self._raw_ends = ()
+            frames.append(RawEndFrame(word))
+            return True
+        keep = _longest_start(buf, self._raw_ends)
+        if len(buf) > keep:
+            frames.append(RawFrame(bytes(buf[:len(buf) - keep])))
+            del buf[:len(buf) - keep]
+        return False
 
     def feed(self, data: bytes) -> List[Frame]:
-        self._buf += data
+        self.push(data)
         frames: List[Frame] = []
-        while self._next_frame(frames):
+        while self.step(frames):
             pass
         return frames
 
-    def _next_frame(self, frames: List[Frame]) -> bool:
-        """Append at most one frame; return False when more bytes are needed."""
+    def push(self, data: bytes) -> None:
+        """Add received bytes; :meth:`step` takes frames out of them."""
+        self._buf += data
+
+    def step(self, frames: List[Frame]) -> bool:
+        """Append the next frame (raw mode: the data up to an ending word, and that word); return
+        False when more bytes are needed. Between steps the caller may switch to raw mode."""
         buf = self._buf
+        if self._raw_ends:
+            return self._take_raw(frames)
         if self._payload_header is not None:
             return self._take_payload(frames)
         if self._discarding:
@@ -176,6 +262,17 @@ class FrameReader:
         frames.append(PayloadFrame(self._payload_header, data))
         self._payload_header = None
         return True
+
+
+def _longest_start(buf: bytearray, words: Sequence[bytes]) -> int:
+    """The length of the longest end of ``buf`` that is the beginning of one of ``words``."""
+    best = 0
+    for word in words:
+        for size in range(min(len(word) - 1, len(buf)), best, -1):
+            if buf.endswith(word[:size]):
+                best = size
+                break
+    return best
 
 
 def payload_rule(pattern: bytes, max_length: int) -> PayloadRule:

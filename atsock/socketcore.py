@@ -22,11 +22,12 @@ import weakref
 from typing import Callable, Optional, Tuple
 
 from .connection import Connection, Kind
-from .dialect import SendOutcome, SocketCommands
+from .dialect import SocketCommands
 from .drain import DrainScheduler
 from .engine import Engine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import Op, SocketState
+from .sending import ChunkSender
 from .slots import Retired, Slots
 
 log = logging.getLogger("atsock.core")
@@ -213,44 +214,18 @@ class SocketCore:
         """Send ``data`` in chunks (a datagram whole, to ``dest``); returns how much the module took.
 
         A send that the module refuses part-way returns the count taken; the error waits on the
-        connection for the next call. Closing the socket stops the loop before its next chunk and
-        the sender gets EBADF.
+        connection for the next call. Closing the socket stops it before its next chunk and the
+        sender gets EBADF. The chunks are chained by :class:`atsock.sending.ChunkSender`.
         """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        step = self.commands.send_chunk if dest is None else max(1, len(data))
-        sent, backoff = 0, 0.02
-        while sent < len(data):
-            self.require(conn, Op.SEND)
-            if conn.send_error is not None:
-                raise conn.send_error
-            if conn.id is None:  # the module already let go of the connection (the peer closed it)
-                raise os_error(errno.EPIPE, "the peer closed the connection: a half-closed connection cannot "
-                                            "be written on through the modem")
-            chunk = data[sent:sent + step]
-            try:
-                outcome = await self.commands.send(conn, chunk, dest, self.guard(conn, Op.SEND))
-            except OSError as exc:
-                if conn.state is S.CLOSED:
-                    raise self.refusal(conn, Op.SEND) from None
-                if conn.kind is Kind.TCP and conn.allows(Op.SEND):
-                    self._send_failed(conn, exc)
-                if sent and conn.kind is Kind.TCP:
-                    return sent
-                raise
-            if outcome is SendOutcome.FULL:  # offer the same bytes again after a pause
-                if deadline is not None and loop.time() + backoff > deadline:
-                    if sent:
-                        return sent
-                    raise timeout_error("modem send buffer stayed full")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            sent += len(chunk)
-            backoff = 0.02
-        return sent
+        sender = ChunkSender(self, conn, data, dest, timeout)
+        sender.start()
+        try:
+            return await sender.result
+        except asyncio.CancelledError:
+            sender.stop()
+            raise
 
-    def _send_failed(self, conn: Connection, error: OSError) -> None:
+    def send_failed(self, conn: Connection, error: OSError) -> None:
         """A refused send ends the sending direction; what the peer sent is still read to its end.
         A send with no answer leaves the stream's state unknown: then the whole connection fails."""
         if error.args and error.args[0] == errno.ETIMEDOUT:

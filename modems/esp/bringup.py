@@ -12,11 +12,11 @@ from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
 from ..settings import check_timeouts
-from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
+from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, send_limit
 
 log = logging.getLogger("atsock.esp")
 
-_VERSION = re.compile(r"AT version:(\d+)\.")
+_VERSION = re.compile(r"AT version:(\d+)\.(\d+)")
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Settings:
     key: str = ""
     receive: str = "passive"      # "passive": the host fetches (back-pressure); "active": +IPD pushes
     reset: bool = True            # AT+RST first: a clean module, no links left by an earlier process
-    send_max: int = SEND_MAX
+    send_max: Optional[int] = None  # bytes per AT+CIPSEND; None: what the firmware takes (2048, or 8192)
     sync_timeout: float = 10.0
     timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the docs'
 
@@ -38,8 +38,9 @@ class Settings:
             atcmd.escaped_text(self.key, "Wi-Fi key", 64)
         if self.receive not in ("passive", "active"):
             raise ValueError('receive must be "passive" or "active"')
-        if isinstance(self.send_max, bool) or not isinstance(self.send_max, int) or not 1 <= self.send_max <= 8192:
-            raise ValueError("send_max must be in 1..8192")
+        if self.send_max is not None and (isinstance(self.send_max, bool) or not isinstance(self.send_max, int)
+                                          or not 1 <= self.send_max <= SEND_MAX_LARGE):
+            raise ValueError(f"send_max must be in 1..{SEND_MAX_LARGE}")
 
 
 class BringUp:
@@ -48,6 +49,7 @@ class BringUp:
         self.engine = dialect.engine
         self.settings = settings
         self.major = 1
+        self.minor = 0
         self.version = ""
         self._ready: Optional[asyncio.Future] = None
 
@@ -78,8 +80,10 @@ class BringUp:
         for line in response.lines:
             match = _VERSION.match(line.text)
             if match:
-                self.major, self.version = int(match.group(1)), line.text
+                self.major, self.minor, self.version = int(match.group(1)), int(match.group(2)), line.text
         log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
+        self.d.commands.send_chunk = self.d.commands.max_datagram = \
+            s.send_max or send_limit(self.major, self.minor, self.version)
         one = atcmd.number(1, 0, 1)
         await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
         await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)

@@ -18,7 +18,6 @@ peer closes            ``<id>,CLOSED`` (held back in passive mode until the data
 A TCP ``SEND FAIL`` breaks the stream: the module may have sent part of the chunk, so the socket
 fails with EIO instead of offering the bytes again.
 """
-import asyncio
 import errno
 import logging
 import re
@@ -26,16 +25,17 @@ from typing import Optional, Set, Tuple
 
 from atsock import atcmd
 from atsock.connection import Connection, Kind
-from atsock.dialect import SendOutcome, SocketCommands
-from atsock.errors import CommandTimeout, os_error
+from atsock.dialect import Exchange, SendOutcome, SocketCommands
+from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
-from .codes import BUSY, MAX_LINKS, RECV_CHUNK, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY
+from .codes import BUSY, MAX_LINKS, RECV_CHUNK, SEND_MAX, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY
 
 log = logging.getLogger("atsock.esp")
 
 _RECVDATA_SENDER = re.compile(r'\+CIPRECVDATA:\d+,"([^"]*)",(\d+),?$')
 SEND_FINALS = frozenset({"SEND OK", "SEND FAIL"}) | BUSY
+SEND_NOT_FINAL = frozenset({"OK"})  # AT+CIPSEND answers OK before its prompt
 ACTIVE_LIMIT = 1024 * 1024  # unread bytes one link may hold in active receive mode
 Address = Tuple[str, int]
 
@@ -53,6 +53,7 @@ class EspLinks(SocketCommands):
     max_links = MAX_LINKS
     abortable_open = False     # AT+CIPSTART runs the whole connect; nothing stops it half-way
     listener_takes_id = False  # one server per module, clients get link ids
+    busy_retries = 9           # "busy p..." answers to a send before EBUSY (ten attempts in all)
 
     def __init__(self, dialect):
         timeouts = dialect.settings.timeouts
@@ -62,7 +63,7 @@ class EspLinks(SocketCommands):
         self.t_close = timeouts.get("close", T_CIPCLOSE)
         self.d = dialect
         self.engine = dialect.engine
-        self.send_chunk = self.max_datagram = dialect.settings.send_max
+        self.send_chunk = self.max_datagram = dialect.settings.send_max or SEND_MAX  # bring-up asks the firmware
         self.push_limit = ACTIVE_LIMIT if dialect.settings.receive == "active" else None
         self.server_open = False
         self.connect_seen: Set[int] = set()  # ids whose <id>,CONNECT came while their CIPSTART ran
@@ -135,33 +136,25 @@ class EspLinks(SocketCommands):
         return None
 
     # --- data -----------------------------------------------------------------------------------
-    async def send(self, conn: Connection, chunk: bytes, dest, guard) -> SendOutcome:
+    def send_exchange(self, conn: Connection, chunk: bytes, dest) -> Exchange:
         limit = self.send_chunk
         if dest is not None and len(chunk) > limit:
             raise os_error(errno.EMSGSIZE, f"a datagram carries at most {limit} bytes")
         params = [link_id(conn), atcmd.number(len(chunk), 1, limit, "send length")]
         if dest is not None:
             params += [atcmd.text(dest[0], "address", 64), port_param(dest[1])]
-        command = atcmd.build("AT+CIPSEND", *params)
-        for attempt in range(10):
-            try:
-                response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
-                                                     not_final=frozenset({"OK"}), extra_finals=SEND_FINALS,
-                                                     check=False, guard=guard)
-            except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
-                raise os_error(errno.ETIMEDOUT, "no answer to a send: the stream's state is unknown") from None
-            final = response.final.text
-            if final == "SEND OK":
-                return SendOutcome.SENT
-            if final in BUSY:
-                await asyncio.sleep(0.05 * (attempt + 1))
-                continue
-            if final == "SEND FAIL" and conn.kind is Kind.TCP:
-                raise os_error(errno.EIO, "the module failed to send: part of the stream may be lost")
-            if final == "SEND FAIL":
-                raise os_error(errno.EAGAIN, "the module could not send the datagram")
-            raise os_error(errno.EPIPE, f"the module refused to send ({final}): the link is closed")
-        raise os_error(errno.EBUSY, "the module stayed busy")
+        return Exchange(atcmd.build("AT+CIPSEND", *params), self.t_send, SEND_FINALS, SEND_NOT_FINAL)
+
+    def send_outcome(self, conn: Connection, final: str) -> SendOutcome:
+        if final == "SEND OK":
+            return SendOutcome.SENT
+        if final in BUSY:
+            return SendOutcome.BUSY
+        if final == "SEND FAIL" and conn.kind is Kind.TCP:
+            raise os_error(errno.EIO, "the module failed to send: part of the stream may be lost")
+        if final == "SEND FAIL":
+            raise os_error(errno.EAGAIN, "the module could not send the datagram")
+        raise os_error(errno.EPIPE, f"the module refused to send ({final}): the link is closed")
 
     async def fetch(self, conn: Connection, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
         response = await self.d.command(atcmd.build("AT+CIPRECVDATA", link_id(conn),
