@@ -41,6 +41,36 @@ class Exchange:
     not_final: FrozenSet[str] = frozenset()
 
 
+class DataModeCommands:
+    """A module's transparent mode, as :class:`atsock.transparent.DataSession` drives it.
+
+    The session holds the engine, keeps the line's timing, escapes with ``+++`` between guard
+    times and waits for the module's answer; the dialect supplies the commands around that and the
+    module's words. Each coroutine runs its commands with ``session.command(...)`` and the one
+    whose answer hands the line over with ``session.enter_command(...)``.
+    """
+
+    guard = 1.0                      # seconds of silence the module needs before and after "+++"
+    settle = 0.0                     # seconds to leave the module after it left, before a command
+    switches_open = True             # True: an open connection switches; False: data mode opens its own
+    escape_answer: Optional[bytes] = None  # what the module prints once "+++" took effect (None: nothing)
+
+    def ends(self, conn) -> Tuple[bytes, ...]:
+        """The module's words that end data mode by themselves: the peer closed the connection."""
+        raise NotImplementedError
+
+    async def enter(self, session) -> None:
+        """Switch ``session.conn``, an open connection, to data mode (``switches_open``)."""
+        raise NotImplementedError
+
+    async def open(self, session, ip: str, port: int) -> None:
+        """Open ``session.conn`` to ``ip``:``port`` straight into data mode (not ``switches_open``)."""
+        raise NotImplementedError
+
+    async def leave(self, session, peer_closed: bool) -> None:
+        """Commands once the line is back in command mode (the module's other settings restored)."""
+
+
 class SocketCommands:
     """The exchanges the socket core runs; every method raises ``OSError`` with the module's verdict.
 
@@ -55,6 +85,7 @@ class SocketCommands:
     abortable_open = True       # False: an open runs to its end even when its caller gave up
     listener_takes_id = True    # False: the module's one server has no id of its own (ESP-AT)
     busy_retries = 0            # how often a BUSY send is offered again before EBUSY
+    data_mode: Optional[DataModeCommands] = None  # the module's transparent mode, if the dialect drives it
 
     async def open_client(self, conn, ip: str, port: int, local_port: int) -> None:
         raise NotImplementedError

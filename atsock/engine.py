@@ -91,6 +91,7 @@ class RawLine:
     def __init__(self, sink: Callable[[bytes], None], ended: Callable[[Optional[bytes]], None]):
         self.sink = sink
         self.ended = ended
+        self.active = False  # set while the line carries this raw data
 
 
 @dataclass
@@ -338,6 +339,8 @@ class Engine(asyncio.Protocol):
         ``raw``, a final in ``raw_after`` (or, with ``raw_after_prompt``, the prompt, answered as
         final ``>``) hands the line over to raw data until one of ``raw_ends`` comes.
         """
+        if (raw_after or raw_after_prompt) and (raw is None or not raw_ends):
+            raise ValueError("a command that hands the line over to raw data needs a RawLine and its ending words")
         pending = self._enqueue(self._command(text, response_prefixes, extra_finals, not_final, raw_after,
                                               raw_after_prompt, raw_ends),
                                 payload, timeout, prompt_timeout, guard=guard, owner=owner, raw=raw)
@@ -480,6 +483,7 @@ class Engine(asyncio.Protocol):
             self._give_up_queue()
         if response is not None and error is None and pending.raw is not None and self.channel.raw:
             self._raw = pending.raw  # the answer handed the line over: what follows is data
+            self._raw.active = True
         self._settle(pending, response, error)
         self._pump()
 
@@ -549,11 +553,17 @@ class Engine(asyncio.Protocol):
         raw, self._raw = self._raw, None
         if raw is None:
             return
+        raw.active = False
         try:
             raw.ended(word)
         except Exception:
             log.exception("end of data mode not taken")
         self._pump()
+
+    def mark_out_of_step(self) -> None:
+        """The module's state is unknown (it did not answer as its mode promised): probes first."""
+        self.channel.abandon()
+        self._needs_resync = True
 
     def write_raw(self, data) -> None:
         """Bytes for the far end while the line is raw (no command framing at all)."""

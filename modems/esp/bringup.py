@@ -11,7 +11,7 @@ from atsock.errors import CommandTimeout, ModemError
 from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
-from ..settings import check_timeouts
+from ..settings import check_seconds, check_timeouts
 from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, send_limit
 
 log = logging.getLogger("atsock.esp")
@@ -30,9 +30,13 @@ class Settings:
     send_max: Optional[int] = None  # bytes per AT+CIPSEND; None: what the firmware takes (2048, or 8192)
     sync_timeout: float = 10.0
     timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the docs'
+    escape_guard: float = 0.02   # data mode: silence around "+++" (esp-at.md §5.3)
+    escape_settle: float = 1.0   # data mode: the documents' wait after leaving passthrough, before a command
 
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
+        check_seconds(self.escape_guard, "escape_guard")
+        check_seconds(self.escape_settle, "escape_settle", zero=True)
         if self.ssid is not None:
             atcmd.escaped_text(self.ssid, "SSID", 32)
             atcmd.escaped_text(self.key, "Wi-Fi key", 64)

@@ -49,6 +49,26 @@ def port_param(port: int) -> atcmd.Param:
     return atcmd.number(port, 0, 65535, "port")
 
 
+def client_params(conn: Connection, ip: str, port: int):
+    """``"TCP","<ip>",<port>[,<keepalive s>]`` of AT+CIPSTART."""
+    params = [atcmd.text("TCP"), atcmd.text(ip, "address", 64), port_param(port)]
+    if conn.keepalive:
+        params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
+    return params
+
+
+def open_error(response, link: str) -> OSError:
+    """The error of an AT+CIPSTART that did not answer OK, from its detail lines (1.x)."""
+    details = " ".join(line.text for line in response.lines)
+    if "DNS Fail" in details:
+        return os_error(errno.EHOSTUNREACH, "the module could not resolve the host")
+    if "no ip" in details:
+        return os_error(errno.ENETDOWN, "the module has no IP address (Wi-Fi not joined)")
+    if "ALREADY" in details:
+        return os_error(errno.EADDRINUSE, f"{link} is already in use on the module")
+    return os_error(errno.ECONNREFUSED, f"the module could not connect ({details or response.final.text})")
+
+
 class EspLinks(SocketCommands):
     max_links = MAX_LINKS
     abortable_open = False     # AT+CIPSTART runs the whole connect; nothing stops it half-way
@@ -74,24 +94,13 @@ class EspLinks(SocketCommands):
         self.connect_seen.discard(slot_id)  # kept after the answer: a CLOSED may follow its OK at once
         response = await self.d.command(atcmd.build("AT+CIPSTART", link_id(slot_id), *params),
                                         timeout=self.t_open, check=False)
-        if response.final.ok:
-            return
-        details = " ".join(line.text for line in response.lines)
-        if "DNS Fail" in details:
-            raise os_error(errno.EHOSTUNREACH, "the module could not resolve the host")
-        if "no ip" in details:
-            raise os_error(errno.ENETDOWN, "the module has no IP address (Wi-Fi not joined)")
-        if "ALREADY" in details:
-            raise os_error(errno.EADDRINUSE, f"link {slot_id} is already in use on the module")
-        raise os_error(errno.ECONNREFUSED, f"the module could not connect ({details or response.final.text})")
+        if not response.final.ok:
+            raise open_error(response, f"link {slot_id}")
 
     async def open_client(self, conn: Connection, ip: str, port: int, local_port: int) -> None:
         if local_port:
             raise os_error(errno.EOPNOTSUPP, "ESP-AT cannot choose the local port of a TCP client")
-        params = [atcmd.text("TCP"), atcmd.text(ip, "address", 64), port_param(port)]
-        if conn.keepalive:
-            params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
-        await self._start(conn, *params)
+        await self._start(conn, *client_params(conn, ip, port))
 
     async def open_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
         ip, remote_port = peer or ("0.0.0.0", 0)
