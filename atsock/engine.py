@@ -579,6 +579,10 @@ class Engine(asyncio.Protocol):
             raise ModemGone(str(self.gone))
 
     @property
+    def transport(self) -> Optional[asyncio.Transport]:
+        return self._transport
+
+    @property
     def unsent(self) -> int:
         """Bytes the transport holds that the port has not taken yet."""
         transport = self._transport

@@ -10,9 +10,9 @@ the session does the rest:
 * received bytes go straight to the socket's inbox; sent bytes straight to the port, paced by the
   transport's flow control;
 * leaving is ``+++`` alone between two silences of the module's guard time. Silence counts from the
-  moment the last byte has left the host's UART, which neither a pty nor the OS's buffer tells, so
-  the session keeps the line's own clock: every write occupies ``len / (baud / 10)`` seconds of line
-  after the previous one ends;
+  moment the last byte has left the host's UART. A real serial device tells (``tcdrain``); a pty
+  (the emulator) does not, so the session also keeps the line's own clock: every write occupies
+  ``len / (baud / 10)`` seconds of line after the previous one ends;
 * the module's answer to the escape (``OK``, ``+QUITT``) is looked for only once it can have come
   (a guard time after ``+++``), so that the same bytes in the peer's data earlier cannot pass for it;
 * a word that ends the mode by itself (``NO CARRIER``, ``CLOSED``: the peer closed) ends the session:
@@ -29,6 +29,7 @@ from typing import Optional, Tuple
 
 from .engine import RawLine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from .transport import sent_by_os
 
 log = logging.getLogger("atsock.datamode")
 
@@ -193,6 +194,8 @@ class DataSession:
         guard = self.modes.guard
         while self.engine.unsent and self.raw.active:  # what the transport still holds goes first
             await asyncio.sleep(max(0.001, min(0.05, self.engine.unsent / self.line_rate if self.line_rate else 0.01)))
+        if await sent_by_os(self.engine.transport):
+            self._line_free = self._loop.time()  # the OS says the last byte has left
         if not await self._quiet(max(self._line_free, self._loop.time()) + guard * GUARD_MARGIN + GUARD_EXTRA):
             return  # the mode ended meanwhile (the peer closed)
         self.engine.write_raw(ESCAPE)

@@ -11,8 +11,9 @@ import asyncio
 import errno
 import logging
 import os
+import termios
 import threading
-from typing import Callable
+from typing import Callable, Optional
 
 import serial
 import serial_asyncio
@@ -60,6 +61,29 @@ def open_port(url: str, baudrate: int) -> serial.SerialBase:
             raise
     who = port_holders.describe(url)
     raise os_error(errno.EBUSY, f"serial port {url} is busy" + (f": {who}" if who else " (another program has it open)"))
+
+
+async def sent_by_os(transport: asyncio.BaseTransport) -> bool:
+    """Wait until the OS has sent what the transport handed it, where it can tell (``tcdrain`` on a
+    real serial device); False where it cannot: a pty (its far end reads when it likes) or a port
+    without a descriptor. Then only a clock of the line's own rate knows."""
+    fd = _descriptor(transport)
+    if fd is None or _is_pty(fd):
+        return False
+    await asyncio.get_running_loop().run_in_executor(None, termios.tcdrain, fd)
+    return True
+
+
+def _descriptor(transport: asyncio.BaseTransport) -> Optional[int]:
+    port = transport.get_extra_info("serial")
+    return port.fileno() if port is not None and _has_descriptor(port) else None
+
+
+def _is_pty(fd: int) -> bool:
+    try:
+        return os.ttyname(fd).startswith("/dev/pts/")
+    except OSError:
+        return True  # not a terminal the OS names: nothing tells when its bytes left
 
 
 class DescriptorTransport(serial_asyncio.SerialTransport):
