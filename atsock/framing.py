@@ -94,6 +94,7 @@ class FrameReader:
         self._discarding = False
         self._after_prompt = False
         self._raw_ends: Tuple[bytes, ...] = ()  # while raw: the words that end it
+        self._end_bytes: frozenset = frozenset()  # every byte value in them (most data ends in none)
 
     def add_rule(self, rule: PayloadRule) -> None:
         self._rules.append(rule)
@@ -130,12 +131,14 @@ class FrameReader:
         if not ends or not all(ends):
             raise ValueError("raw mode needs the words that end it")
         self._raw_ends = tuple(ends)
+        self._end_bytes = frozenset(b"".join(self._raw_ends))
         self._after_prompt = False
 
     def expect_end(self, word: bytes) -> None:
         """One more word that ends raw mode (the ``OK`` after an escape, once it may come)."""
         if self._raw_ends and word and word not in self._raw_ends:
             self._raw_ends += (word,)
+            self._end_bytes = frozenset(b"".join(self._raw_ends))
 
     @property
     def held(self) -> int:
@@ -173,7 +176,7 @@ class FrameReader:
             self._raw_ends = ()
             frames.append(RawEndFrame(word))
             return True
-        keep = _longest_start(buf, self._raw_ends)
+        keep = _longest_start(buf, self._raw_ends) if buf[-1] in self._end_bytes else 0
         if len(buf) > keep:
             frames.append(RawFrame(bytes(buf[:len(buf) - keep])))
             del buf[:len(buf) - keep]

@@ -36,7 +36,10 @@ log = logging.getLogger("atsock.datamode")
 ESCAPE = b"+++"
 GUARD_MARGIN = 1.1      # silences are made this much longer than the module needs...
 GUARD_EXTRA = 0.005     # ...and this much more (timers are not exact)
-ANSWER_SLACK = 2.0      # seconds beyond the guard for the module's answer to come through its output
+ANSWER_SLACK = 2.0      # seconds of silence after the guard before the module's answer is given up
+SILENT_LEAVE = 0.2      # seconds without raw data after which a module that leaves silently has left
+OUTPUT_BACKLOG = 65536  # bytes a module may still have to send when it answers the escape
+ESCAPE_ATTEMPTS = 3
 EARLIEST_ANSWER = 0.9   # share of the guard time after "+++" before which no answer can be the module's
 WRITE_PIECE = 16 * 1024
 
@@ -191,28 +194,47 @@ class DataSession:
     async def _escape(self) -> None:
         self._escaping = True
         await self._writers_gone.wait()
-        guard = self.modes.guard
         while self.engine.unsent and self.raw.active:  # what the transport still holds goes first
             await asyncio.sleep(max(0.001, min(0.05, self.engine.unsent / self.line_rate if self.line_rate else 0.01)))
         if await sent_by_os(self.engine.transport):
             self._line_free = self._loop.time()  # the OS says the last byte has left
+        for attempt in range(ESCAPE_ATTEMPTS):
+            if attempt:  # the module saw bytes within the guard time (a slow far end): "+++" was data
+                log.warning("the modem did not take the data-mode escape; trying again")
+            if await self._escape_once():
+                return
+        if self.escape_answer is not None:  # the module does not leave: its state is unknown
+            log.warning("the modem did not answer the data-mode escape; resynchronising")
+            self.engine.mark_out_of_step()
+            self.core.fail(self.conn, os_error(errno.EIO, "the modem did not leave data mode when asked"))
+        self.engine.leave_raw()
+
+    async def _escape_once(self) -> bool:
+        """One ``+++`` between silences; True once raw data has ended (by the answer, by the peer's
+        close, or for a module that leaves silently, by the silence after its guard)."""
+        guard = self.modes.guard
         if not await self._quiet(max(self._line_free, self._loop.time()) + guard * GUARD_MARGIN + GUARD_EXTRA):
-            return  # the mode ended meanwhile (the peer closed)
+            return True  # the mode ended meanwhile (the peer closed)
         self.engine.write_raw(ESCAPE)
         self._clock(len(ESCAPE))
         answer = self.escape_answer
-        expecting = None
         if answer is not None:
-            expecting = self._loop.call_at(self._line_free + guard * EARLIEST_ANSWER, self._expect, answer)
-        patience = guard * GUARD_MARGIN + GUARD_EXTRA + (ANSWER_SLACK if answer is not None else 0.0)
-        if await self._quiet(self._line_free + patience):
-            if expecting is not None:
-                expecting.cancel()
-            if answer is not None:  # the module did not take the escape: its state is unknown
-                log.warning("the modem did not answer the data-mode escape; resynchronising")
-                self.engine.mark_out_of_step()
-                self.core.fail(self.conn, os_error(errno.EIO, "the modem did not leave data mode when asked"))
+            self._loop.call_at(self._line_free + guard * EARLIEST_ANSWER, self._expect, answer)
+        # the answer queues behind whatever the module still had to send us (and a module that
+        # leaves silently has left only once that has come): while raw data keeps coming, wait on,
+        # as long as the module's output could hold it
+        slack = ANSWER_SLACK if answer is not None else SILENT_LEAVE
+        until = self._line_free + guard * GUARD_MARGIN + GUARD_EXTRA + (slack if answer is not None else 0.0)
+        latest = until + (OUTPUT_BACKLOG / self.line_rate if self.line_rate else ANSWER_SLACK)
+        seen = self.bytes_in
+        while await self._quiet(until) and self.bytes_in != seen and self._loop.time() < latest:
+            seen, until = self.bytes_in, min(latest, self._loop.time() + slack)
+        if not self.raw.active:
+            return True
+        if answer is None:
             self.engine.leave_raw()  # a module that leaves silently has left by now
+            return True
+        return False
 
     async def _quiet(self, until: float) -> bool:
         """Wait until ``until`` unless raw data ends first; True if it is still going on."""

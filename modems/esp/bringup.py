@@ -12,7 +12,7 @@ from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
 from ..settings import check_seconds, check_timeouts
-from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, send_limit
+from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, recv_limit, send_limit
 
 log = logging.getLogger("atsock.esp")
 
@@ -88,6 +88,7 @@ class BringUp:
         log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
         self.d.commands.send_chunk = self.d.commands.max_datagram = \
             s.send_max or send_limit(self.major, self.minor, self.version)
+        self.d.commands.recv_chunk = recv_limit(self.major)
         one = atcmd.number(1, 0, 1)
         await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
         await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)

@@ -7,8 +7,8 @@ UDP                    ``AT+CIPSTART=<id>,"UDP","<peer>",<port>,<local port>,2``
 ``listen``             ``AT+CIPSERVERMAXCONN=5``, ``AT+CIPSERVER=1,<port>``; clients arrive as
                        ``<id>,CONNECT`` and their address is read with ``AT+CIPSTATUS``
 ``send``/``sendto``    ``AT+CIPSEND=<id>,<n>[,"<ip>",<port>]`` -> ``OK`` ``> `` -> n bytes ->
-                       ``Recv n bytes`` -> ``SEND OK`` (n <= 2048)
-passive receive        ``+IPD,<id>,<len>`` -> ``AT+CIPRECVDATA=<id>,2048`` until it answers ERROR
+                       ``Recv n bytes`` -> ``SEND OK`` (n <= 2048; 8192 on ESP-AT 2.4 and later)
+passive receive        ``+IPD,<id>,<len>`` -> ``AT+CIPRECVDATA=<id>,2048`` (8192 on 2.x) until it answers ERROR
 active receive         ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` pushed by the module
 peer closes            ``<id>,CLOSED`` (held back in passive mode until the data was read); the id is
                        free on the module at once
@@ -29,7 +29,7 @@ from atsock.dialect import Exchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
-from .codes import BUSY, MAX_LINKS, RECV_CHUNK, SEND_MAX, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY
+from .codes import BUSY, FRAME_MAX, MAX_LINKS, RECV_CHUNK, SEND_MAX, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY
 
 log = logging.getLogger("atsock.esp")
 
@@ -84,6 +84,7 @@ class EspLinks(SocketCommands):
         self.d = dialect
         self.engine = dialect.engine
         self.send_chunk = self.max_datagram = dialect.settings.send_max or SEND_MAX  # bring-up asks the firmware
+        self.recv_chunk = RECV_CHUNK  # bytes per AT+CIPRECVDATA (bring-up: more on 2.x)
         self.push_limit = ACTIVE_LIMIT if dialect.settings.receive == "active" else None
         self.server_open = False
         self.connect_seen: Set[int] = set()  # ids whose <id>,CONNECT came while their CIPSTART ran
@@ -167,7 +168,7 @@ class EspLinks(SocketCommands):
 
     async def fetch(self, conn: Connection, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
         response = await self.d.command(atcmd.build("AT+CIPRECVDATA", link_id(conn),
-                                                    atcmd.number(RECV_CHUNK, 1, RECV_CHUNK)),
+                                                    atcmd.number(self.recv_chunk, 1, FRAME_MAX)),
                                         timeout=self.t_read, response_prefixes=("+CIPRECVDATA",), check=False,
                                         guard=guard)
         line = response.first("+CIPRECVDATA")
