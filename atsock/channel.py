@@ -21,6 +21,7 @@ transparent mode, the prompt of ESP-AT's passthrough): right after that frame ev
 again. The switch happens between two frames of the same read, so no byte lands on the wrong side.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
 from .framing import (DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame, RawEndFrame,
@@ -42,7 +43,7 @@ class Command:
     raw_after_prompt: bool = False           # the prompt hands the line over (ESP passthrough); final ">"
     raw_ends: Tuple[bytes, ...] = ()         # the module's words that end raw data
 
-    @property
+    @cached_property
     def name(self) -> str:
         """``AT+QIRD=0,1500`` -> ``AT+QIRD``: for statistics and logs."""
         for sep in "=?":

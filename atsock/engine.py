@@ -142,6 +142,7 @@ class Engine(asyncio.Protocol):
         self._holder: object = None  # while held, only this holder's commands go out
         self._raw: Optional[RawLine] = None
         self._writable: Optional[asyncio.Event] = None  # cleared while the transport asks us to pause
+        self._chained: dict = {}  # commands of submit(), by text and finals
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
@@ -356,7 +357,12 @@ class Engine(asyncio.Protocol):
         reader callback that parsed it (or with the error that stopped it). ``on_done`` may queue
         the next command at once: it goes out in the same wake-up. The returned handle's
         ``withdraw()`` keeps the command from going out if it has not yet."""
-        command = self._command(text, (), extra_finals, not_final, frozenset(), False, ())
+        key = (text, extra_finals, not_final)
+        command = self._chained.get(key)
+        if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
+            if len(self._chained) >= 64:
+                self._chained.clear()
+            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, ())
         return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)
 
     @staticmethod

@@ -29,6 +29,8 @@ from typing import List, Optional, Pattern, Sequence, Tuple, Union
 
 DEFAULT_MAX_LINE = 2048
 _LINE_BREAKS = b"\r\n"
+_BREAK_BYTES = (b"\r", b"\n")
+_REGEX_SPECIAL = frozenset(b".^$*+?{}[]|()\\")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class PayloadRule:
 
     pattern: Pattern[bytes]
     max_length: int
+    prefix: bytes = b""  # literal bytes every header begins with: other lines skip the pattern
 
 
 @dataclass(frozen=True)
@@ -215,11 +218,8 @@ class FrameReader:
             if buf[0] == 0x20:
                 del buf[0]
             self._after_prompt = False
-        skip = 0
-        while skip < len(buf) and buf[skip] in _LINE_BREAKS:
-            skip += 1
-        if skip:
-            del buf[:skip]
+        if buf[:1] in _BREAK_BYTES:
+            del buf[:len(buf) - len(buf.lstrip(_LINE_BREAKS))]
         if not buf:
             return False
         if buf[0] == 0x3E:  # ">"
@@ -228,6 +228,8 @@ class FrameReader:
             frames.append(PromptFrame())
             return True
         for rule in self._rules:
+            if not buf.startswith(rule.prefix):
+                continue
             match = rule.pattern.match(buf)
             if match is None:
                 continue
@@ -279,4 +281,22 @@ def _longest_start(buf: bytearray, words: Sequence[bytes]) -> int:
 
 
 def payload_rule(pattern: bytes, max_length: int) -> PayloadRule:
-    return PayloadRule(re.compile(pattern), max_length)
+    return PayloadRule(re.compile(pattern), max_length, _literal_prefix(pattern))
+
+
+def _literal_prefix(pattern: bytes) -> bytes:
+    """The literal bytes a regular expression begins with (``rb"\\+QIRD: (?P<len>..."`` -> ``b"+QIRD: "``)."""
+    prefix, index = bytearray(), 0
+    while index < len(pattern):
+        byte = pattern[index]
+        if byte == 0x5C and index + 1 < len(pattern) and pattern[index + 1] in _REGEX_SPECIAL:  # \+, \.
+            prefix.append(pattern[index + 1])
+            index += 2
+        elif byte in _REGEX_SPECIAL:
+            break
+        else:
+            prefix.append(byte)
+            index += 1
+    if index < len(pattern) and pattern[index] in b"*?{" and prefix:
+        prefix.pop()  # a quantifier makes the last byte optional
+    return bytes(prefix)

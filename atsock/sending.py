@@ -48,6 +48,8 @@ class ChunkSender:
         self._backoff = FIRST_BACKOFF
         self._busy = 0
         self._handle = None
+        self._exchange = None  # the last chunk's command, again for a chunk of the same length
+        self._exchange_length = 0
         self._timer: Optional[asyncio.TimerHandle] = None
         self.result: asyncio.Future = loop.create_future()  # the count sent, or the error
 
@@ -82,7 +84,10 @@ class ChunkSender:
         chunk = self._data[self._sent:self._sent + self._step]
         self._chunk = len(chunk)
         try:
-            exchange = self._commands.send_exchange(conn, chunk, self._dest)
+            exchange = self._exchange
+            if exchange is None or len(chunk) != self._exchange_length:
+                exchange = self._exchange = self._commands.send_exchange(conn, chunk, self._dest)
+                self._exchange_length = len(chunk)
             self._handle = self._core.engine.submit(
                 exchange.text, on_done=self._answered, timeout=exchange.timeout, extra_finals=exchange.extra_finals,
                 not_final=exchange.not_final, payload=chunk, guard=self._core.guard(conn, Op.SEND))

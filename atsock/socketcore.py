@@ -84,10 +84,13 @@ class SocketCore:
 
     # --- opening ------------------------------------------------------------------------------
     async def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int) -> None:
-        modes = self.commands.data_mode
-        if conn.data_mode_wanted and modes is not None and not modes.switches_open:
-            await self._connect_in_data_mode(conn, ip, port, timeout, local_port)
-            return
+        if conn.data_mode_wanted:
+            modes = self._data_modes(conn)
+            if self.engine.held_by is not None:
+                raise os_error(errno.EBUSY, "another socket's data mode holds the modem's line")
+            if not modes.switches_open:
+                await self._connect_in_data_mode(conn, ip, port, timeout, local_port)
+                return
         self._check_line_free()
         conn.become(Kind.TCP)
         await self._open(conn, lambda: self.commands.open_client(conn, ip, port, local_port), timeout,

@@ -101,24 +101,25 @@ class Session:
 
     # --- data mode ------------------------------------------------------------------------------
     def _data_mode_socket(self, request: bytes):
-        """A socket in data mode with ``request`` on its way, and the seconds entering took. Quectel
-        switches a connected socket (the request goes before, by command: a few bytes sent raw
-        wait for the module's packet timer); ESP-AT's passthrough opens the connection itself."""
+        """A socket in data mode with ``request`` on its way: (socket, its data_mode block, the
+        seconds entering took, when the request went). Quectel switches a connected socket, and
+        the request goes before, by command (a few bytes sent raw would wait for the module's
+        packet timer); ESP-AT's passthrough opens the connection itself."""
         sock = self.modem.socket()
         sock.settimeout(120)
         block = sock.data_mode()
         if self.dialect == "quectel":
             sock.connect(("127.0.0.1", self.peer_port))
             sock.write(request)
-            started = time.perf_counter()
+            sent = time.perf_counter()
             block.__enter__()
-            return sock, block, time.perf_counter() - started
+            return sock, block, time.perf_counter() - sent, sent
         started = time.perf_counter()
         block.__enter__()
         sock.connect(("127.0.0.1", self.peer_port))
         entered = time.perf_counter() - started
         sock.write(request)
-        return sock, block, entered
+        return sock, block, entered, time.perf_counter()
 
     def _leave(self, sock, block) -> float:
         started = time.perf_counter()
@@ -128,8 +129,9 @@ class Session:
         return seconds
 
     def data_mode_download(self, size: int) -> dict:
-        sock, block, entered = self._data_mode_socket(f"SOURCE {size}\n".encode())
-        cpu, started = time.process_time(), time.perf_counter()
+        """From the request to the last byte (on Quectel the switch to data mode is inside)."""
+        cpu = time.process_time()
+        sock, block, entered, started = self._data_mode_socket(f"SOURCE {size}\n".encode())
         data = sock.read(size)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         if len(data) != size:
@@ -139,8 +141,9 @@ class Session:
         return result
 
     def data_mode_upload(self, size: int) -> dict:
+        """From the first byte written to the peer's confirmation of the last."""
         payload = os.urandom(size)
-        sock, block, entered = self._data_mode_socket(f"SINK {size}\n".encode())
+        sock, block, entered, _ = self._data_mode_socket(f"SINK {size}\n".encode())
         cpu, started = time.process_time(), time.perf_counter()
         sock.sendall(payload)
         answer = sock.readline()
