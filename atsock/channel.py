@@ -14,11 +14,18 @@ Classification needs context the framer does not have:
   taken for part of it;
 * anything else while a command is in flight is an intermediate line of its response; with no
   command in flight every line is unsolicited.
+
+A command may declare that its answer hands the line over to raw data (``CONNECT`` of a
+transparent mode, the prompt of ESP-AT's passthrough): right after that frame every byte is
+:class:`RawData`, up to the module's word that ends the mode (:class:`RawEnd`), and lines follow
+again. The switch happens between two frames of the same read, so no byte lands on the wrong side.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
-from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame
+from .framing import (DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame, RawEndFrame,
+                      RawFrame)
 
 BASIC_FINALS = frozenset({"OK", "ERROR"})
 ERROR_PREFIXES = ("+CME ERROR:", "+CMS ERROR:")
@@ -32,9 +39,12 @@ class Command:
     response_prefixes: Tuple[str, ...] = ()
     extra_finals: FrozenSet[str] = frozenset()
     not_final: FrozenSet[str] = frozenset()  # e.g. ESP's AT+CIPSEND answers OK before its prompt
+    raw_after: FrozenSet[str] = frozenset()  # finals after which the line carries raw data ("CONNECT")
+    raw_after_prompt: bool = False           # the prompt hands the line over (ESP passthrough); final ">"
+    raw_ends: Tuple[bytes, ...] = ()         # the module's words that end raw data
     prompt_line: Optional[str] = None  # a line that asks for the payload instead of "> " (AT+QFUPL's CONNECT)
 
-    @property
+    @cached_property
     def name(self) -> str:
         """``AT+QIRD=0,1500`` -> ``AT+QIRD``: for statistics and logs."""
         for sep in "=?":
@@ -82,12 +92,22 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class RawData:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RawEnd:
+    word: bytes
+
+
+@dataclass(frozen=True)
 class ProtocolError:
     reason: str
     header: Optional[str] = None
 
 
-Event = Union[Intermediate, Final, Urc, Prompt, ProtocolError]
+Event = Union[Intermediate, Final, Urc, Prompt, RawData, RawEnd, ProtocolError]
 
 
 @dataclass
@@ -145,15 +165,52 @@ class ATChannel:
         self._framer.reset()
 
     def receive(self, data: bytes) -> List[Event]:
+        framer = self._framer
+        framer.push(data)
         events: List[Event] = []
-        for frame in self._framer.feed(data):
-            event = self._classify(frame)
-            if event is not None:
-                events.append(event)
+        frames: list = []
+        more = True
+        while more:
+            more = framer.step(frames)
+            for frame in frames:
+                event = self._classify(frame)  # may switch the framer to raw data for what follows
+                if event is not None:
+                    events.append(event)
+            frames.clear()
         return events
 
+    # --- raw data (transparent / passthrough modes) --------------------------------------------
+    @property
+    def raw(self) -> bool:
+        """True while the line carries raw data."""
+        return self._framer.raw
+
+    @property
+    def raw_held(self) -> int:
+        """Raw bytes held back because they may begin a word that ends the mode."""
+        return self._framer.held
+
+    def expect_raw_end(self, word: bytes) -> None:
+        self._framer.expect_end(word)
+
+    def release_held(self) -> List[Event]:
+        return [RawData(frame.data) for frame in self._framer.release_held()]
+
+    def leave_raw(self) -> List[Event]:
+        """Back to lines although no ending word came (the module leaves without a word)."""
+        return [RawData(frame.data) for frame in self._framer.leave_raw()]
+
     def _classify(self, frame) -> Optional[Event]:
+        if isinstance(frame, RawFrame):
+            return RawData(frame.data)
+        if isinstance(frame, RawEndFrame):
+            return RawEnd(frame.word)
         if isinstance(frame, PromptFrame):
+            current = self._current
+            if current is not None and current.raw_after_prompt:
+                self._framer.enter_raw(current.raw_ends)
+                self._current = None
+                return Final(">")
             return Prompt()
         if isinstance(frame, FrameError):
             return ProtocolError(frame.reason, frame.header)
@@ -173,6 +230,8 @@ class ATChannel:
             return Prompt()
         if text in BASIC_FINALS or text in current.extra_finals or text.startswith(ERROR_PREFIXES):
             self._current = None
+            if text in current.raw_after:
+                self._framer.enter_raw(current.raw_ends)
             return Final(text)
         if self._is_own_answer(text):
             return Intermediate(text)

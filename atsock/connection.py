@@ -43,6 +43,8 @@ class Connection:
         # a close notice that came while the open was under way, applied once it succeeded
         self.closed_early = False
         self.closed_early_released = False
+        self.data_mode_wanted = False  # connect() goes on into data mode (the socket's data_mode() block)
+        self.data_session = None       # an atsock.transparent.DataSession while it is in data mode
         self.life.add_listener(lambda old, new: self.changed())
 
     @property

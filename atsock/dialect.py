@@ -5,16 +5,20 @@ belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A diale
 
 * :class:`Dialect`: bring-up, name lookup, and the URC handlers that tell the core what happened
   (``core.data_waiting``, ``core.peer_closed``, ``core.incoming``...) or report trouble;
-* :class:`SocketCommands`: one coroutine per exchange with the module (open, send one chunk, fetch
-  once, close), each writing its command and parsing the answer, nothing more.
+* :class:`SocketCommands`: one coroutine per exchange with the module (open, fetch once, close),
+  each writing its command and parsing the answer, nothing more; a send chunk as the command to
+  write (:meth:`SocketCommands.send_exchange`) and the verdict on its answer
+  (:meth:`SocketCommands.send_outcome`), so that the core can chain chunks without a task switch.
 
 A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems/`` with these two
 classes, registered with :func:`atsock.registry.register`.
 """
 import enum
 import errno
-from typing import Callable, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, FrozenSet, List, Optional, Sequence, Tuple
 
+from .atcmd import CommandLine
 from .constants import AF_INET
 from .engine import Engine
 from .errors import os_error
@@ -27,6 +31,47 @@ Address = Tuple[str, int]
 class SendOutcome(enum.Enum):
     SENT = "sent"   # the module took the chunk
     FULL = "full"   # the module's send buffer is full: offer the same bytes again later
+    BUSY = "busy"   # the module is busy: offer them again after a short pause (at most busy_retries times)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A command with a payload, as :meth:`Engine.submit` takes it (the payload is the chunk)."""
+
+    text: CommandLine
+    timeout: float
+    extra_finals: FrozenSet[str] = frozenset()
+    not_final: FrozenSet[str] = frozenset()
+
+
+class DataModeCommands:
+    """A module's transparent mode, as :class:`atsock.transparent.DataSession` drives it.
+
+    The session holds the engine, keeps the line's timing, escapes with ``+++`` between guard
+    times and waits for the module's answer; the dialect supplies the commands around that and the
+    module's words. Each coroutine runs its commands with ``session.command(...)`` and the one
+    whose answer hands the line over with ``session.enter_command(...)``.
+    """
+
+    guard = 1.0                      # seconds of silence the module needs before and after "+++"
+    settle = 0.0                     # seconds to leave the module after it left, before a command
+    switches_open = True             # True: an open connection switches; False: data mode opens its own
+    escape_answer: Optional[bytes] = None  # what the module prints once "+++" took effect (None: nothing)
+
+    def ends(self, conn) -> Tuple[bytes, ...]:
+        """The module's words that end data mode by themselves: the peer closed the connection."""
+        raise NotImplementedError
+
+    async def enter(self, session) -> None:
+        """Switch ``session.conn``, an open connection, to data mode (``switches_open``)."""
+        raise NotImplementedError
+
+    async def open(self, session, ip: str, port: int) -> None:
+        """Open ``session.conn`` to ``ip``:``port`` straight into data mode (not ``switches_open``)."""
+        raise NotImplementedError
+
+    async def leave(self, session, peer_closed: bool) -> None:
+        """Commands once the line is back in command mode (the module's other settings restored)."""
 
 
 class SocketCommands:
@@ -42,6 +87,8 @@ class SocketCommands:
     push_limit: Optional[int] = None  # unread bytes allowed when the module pushes data unasked
     abortable_open = True       # False: an open runs to its end even when its caller gave up
     listener_takes_id = True    # False: the module's one server has no id of its own (ESP-AT)
+    busy_retries = 0            # how often a BUSY send is offered again before EBUSY
+    data_mode: Optional[DataModeCommands] = None  # the module's transparent mode, if the dialect drives it
 
     async def open_client(self, conn, ip: str, port: int, local_port: int) -> None:
         """Connect; with ``conn.tls`` set (a :class:`atsock.tls.module.ModuleTlsRequest`), the
@@ -64,7 +111,13 @@ class SocketCommands:
         """Whatever makes the module let go of an id whose open failed or was abandoned."""
         raise NotImplementedError
 
-    async def send(self, conn, chunk: bytes, dest: Optional[Address], guard) -> SendOutcome:
+    def send_exchange(self, conn, chunk: bytes, dest: Optional[Address]) -> Exchange:
+        """The command that sends ``chunk`` (a datagram to ``dest``); raises OSError for a chunk
+        the module cannot take (EMSGSIZE)."""
+        raise NotImplementedError
+
+    def send_outcome(self, conn, final: str) -> SendOutcome:
+        """What the final result of a send command means; raises OSError for a refusal."""
         raise NotImplementedError
 
     async def fetch(self, conn, guard) -> Optional[Tuple[bytes, Optional[Address]]]:

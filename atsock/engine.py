@@ -6,12 +6,19 @@ intermediate lines and finals to the command in flight, prompts to the payload w
 handlers the dialect registered by prefix or pattern.
 
 Commands wait in a FIFO queue and go out one at a time. The next one is written straight from the
-reader callback that saw the previous one's final result, and a timeout is a timer, not a task:
-an AT exchange costs no task switches of its own. A caller that stops waiting (its own timeout,
+reader callback that saw the previous one's final result, and a timeout is one watchdog timer for
+whatever is in flight, not a task: an AT exchange costs no task switches of its own. A caller that
+chains exchanges (the chunks of a send) passes ``on_done`` to :meth:`Engine.submit` and queues the
+next command from that callback, in the same wake-up that parsed the answer. A caller that stops waiting (its own timeout,
 a cancel) does not stop the exchange: a command that was written is seen through to its final
 result, a prompt still gets its payload, so the channel stays in step with the modem. A command
 whose final result never comes marks the channel for resynchronisation: ``AT`` probes go out
 before anything else until one is answered ``OK``.
+
+Transparent modes: a command may hand the line over to raw data (:class:`RawLine`); from its
+``CONNECT`` or prompt on, the channel parses nothing and the bytes go to the raw line's sink, while
+every other command waits in the queue. A holder (:meth:`Engine.hold`) keeps the queue for its own
+commands around such a period, so that nothing else goes out between entering and leaving.
 """
 import asyncio
 import logging
@@ -21,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 
 from .atcmd import CommandLine, build
-from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
+from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
 
 wire = logging.getLogger("atsock.at")
@@ -30,6 +37,7 @@ log = logging.getLogger("atsock.engine")
 UrcHandler = Callable[[Urc], None]
 UrcMatcher = Callable[[str], bool]
 Guard = Callable[[], Optional[BaseException]]
+Done = Callable[[Optional["Response"], Optional[BaseException]], None]
 
 
 @dataclass
@@ -69,6 +77,21 @@ class EngineStats:
 RESYNC_ATTEMPTS = 3
 RESYNC_TIMEOUT = 1.0
 FRAME_IDLE = 3.0  # a line or payload that stops arriving half-way for this long is truncated
+RAW_HOLD = 0.05   # raw bytes that might begin the mode's ending word are data if nothing follows
+
+
+class RawLine:
+    """What the engine does with the line while it carries raw data.
+
+    ``sink(data)`` takes the bytes; ``ended(word)`` is called once when the mode ends: with the
+    module's word that ended it (``b"\\r\\nNO CARRIER\\r\\n"``...), ``b""`` when the holder left
+    it without one, or None when the port was lost.
+    """
+
+    def __init__(self, sink: Callable[[bytes], None], ended: Callable[[Optional[bytes]], None]):
+        self.sink = sink
+        self.ended = ended
+        self.active = False  # set while the line carries this raw data
 
 
 @dataclass
@@ -77,12 +100,25 @@ class _Pending:
     payload: Optional[bytes]
     timeout: float
     prompt_timeout: float
-    final: asyncio.Future
+    final: Optional[asyncio.Future]  # awaited by command(); None when ``on_done`` takes the verdict
+    on_done: Optional[Done] = None
     probe: bool = False          # an AT probe of a resync: its verdict is the engine's own business
     guard: Optional[Guard] = None  # checked when the command's turn comes: an exception stops it unsent
+    owner: object = None         # the holder it belongs to (it may go out while the engine is held)
+    raw: Optional[RawLine] = None  # where the line's data goes once the answer hands it over
     lines: List[Intermediate] = field(default_factory=list)
     prompted: bool = False
-    timer: Optional[asyncio.TimerHandle] = None
+    withdrawn: bool = False      # its caller gave up before it went out
+    deadline: float = 0.0        # the watchdog's verdict time while it is in flight
+    budget: float = 0.0
+
+    @property
+    def abandoned(self) -> bool:
+        return self.withdrawn or (self.final is not None and self.final.done())
+
+    def withdraw(self) -> None:
+        """The caller no longer wants it: it is not written if it has not been yet."""
+        self.withdrawn = True
 
 
 class Engine(asyncio.Protocol):
@@ -99,7 +135,14 @@ class Engine(asyncio.Protocol):
         self._needs_resync = False
         self._failed_probes = 0
         self._gave_up = False  # probes stay unanswered: no more until someone needs the modem
-        self._idle_timer: Optional[asyncio.TimerHandle] = None
+        self._watchdog: Optional[asyncio.TimerHandle] = None  # one timer for the command in flight
+        self._watch_at = 0.0
+        self._stall_timer: Optional[asyncio.TimerHandle] = None
+        self._stall_at: Optional[float] = None  # when a half-arrived frame counts as stalled
+        self._holder: object = None  # while held, only this holder's commands go out
+        self._raw: Optional[RawLine] = None
+        self._writable: Optional[asyncio.Event] = None  # cleared while the transport asks us to pause
+        self._chained: dict = {}  # commands of submit(), by text and finals
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
@@ -152,15 +195,35 @@ class Engine(asyncio.Protocol):
         self.stats.bytes_read += len(data)
         for event in self.channel.receive(data):
             self._route(event)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        if self.channel.partial:
-            self._idle_timer = asyncio.get_running_loop().call_later(FRAME_IDLE, self._frame_stalled)
+        channel = self.channel
+        if channel.partial:
+            self._watch_stall(FRAME_IDLE)
+        elif channel.raw_held:
+            self._watch_stall(RAW_HOLD)
+        else:
+            self._stall_at = None
 
-    def _frame_stalled(self) -> None:
-        self._idle_timer = None
-        if self.channel.partial:
+    def _watch_stall(self, seconds: float) -> None:
+        """A frame that stops half-way is noticed by one timer that is armed rarely: each read only
+        moves the time it checks against."""
+        loop = asyncio.get_running_loop()
+        self._stall_at = loop.time() + seconds
+        if self._stall_timer is None:
+            self._stall_timer = loop.call_at(self._stall_at, self._check_stall)
+
+    def _check_stall(self) -> None:
+        self._stall_timer = None
+        if self._stall_at is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._stall_at:
+            self._stall_timer = loop.call_at(self._stall_at, self._check_stall)
+            return
+        self._stall_at = None
+        if self.channel.raw_held:
+            for event in self.channel.release_held():
+                self._route(event)
+        elif self.channel.partial:
             self._protocol_error(f"frame stopped arriving half-way ({self.channel.partial} bytes held)")
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
@@ -172,16 +235,30 @@ class Engine(asyncio.Protocol):
         self._active = None
         self._queue.clear()
         for pending in waiting:
-            if pending.timer is not None:
-                pending.timer.cancel()
-            if not pending.final.done():
-                pending.final.set_exception(ModemGone(str(self.gone)))
+            self._settle(pending, None, ModemGone(str(self.gone)))
+        if self._writable is not None:
+            self._writable.set()  # a raw writer waiting for room finds the port gone
+        self._end_raw(None)
         for handler in self._gone_handlers:
             handler()
 
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.Event()
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None:
+            self._writable.set()
+
     def _route(self, event) -> None:
         pending = self._active
-        if isinstance(event, Intermediate):
+        if isinstance(event, RawData):
+            if self._raw is not None:
+                self._raw.sink(event.data)
+            else:
+                log.warning("%d bytes of raw data with no one to take them", len(event.data))
+        elif isinstance(event, Intermediate):
             if _tracing():
                 wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
@@ -197,6 +274,10 @@ class Engine(asyncio.Protocol):
             self._dispatch_urc(event)
         elif isinstance(event, Prompt):
             self._on_prompt(pending)
+        elif isinstance(event, RawEnd):
+            if _tracing():
+                wire.debug("<- %r (end of data mode)", event.word)
+            self._end_raw(event.word)
         elif isinstance(event, ProtocolError):
             self._protocol_error(event.reason, event.header)
 
@@ -217,7 +298,7 @@ class Engine(asyncio.Protocol):
             log.warning("unexpected data prompt from modem ignored")
             return
         pending.prompted = True
-        self._arm(pending, pending.timeout)  # from here on, the command's own budget
+        self._arm(pending, pending.timeout)  # from here on, the command's own budget (no timer touched)
         self._write(pending.payload)
         self.stats.payload_writes += 1
         if _tracing():
@@ -254,6 +335,11 @@ class Engine(asyncio.Protocol):
         prompt_line: Optional[str] = None,
         check: bool = True,
         guard: Optional[Guard] = None,
+        owner: object = None,
+        raw: Optional[RawLine] = None,
+        raw_after: FrozenSet[str] = frozenset(),
+        raw_after_prompt: bool = False,
+        raw_ends: Tuple[bytes, ...] = (),
     ) -> Response:
         """Run one AT command and return its response.
 
@@ -262,16 +348,42 @@ class Engine(asyncio.Protocol):
         ``CONNECT``, where a module asks for data that way), after which the payload is written.
         With ``check`` a final other than ``OK`` raises :class:`CommandFailed`. ``guard`` is asked
         just before the command is written; if it returns an exception, the command fails with it
-        and is never sent.
+        and is never sent. ``owner`` is the holder a command belongs to (:meth:`hold`). With
+        ``raw``, a final in ``raw_after`` (or, with ``raw_after_prompt``, the prompt, answered as
+        final ``>``) hands the line over to raw data until one of ``raw_ends`` comes.
         """
-        if not isinstance(text, CommandLine):
-            raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
-        command = Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final), prompt_line)
-        pending = self._enqueue(command, payload, timeout, prompt_timeout, guard=guard)
+        if (raw_after or raw_after_prompt) and (raw is None or not raw_ends):
+            raise ValueError("a command that hands the line over to raw data needs a RawLine and its ending words")
+        pending = self._enqueue(self._command(text, response_prefixes, extra_finals, not_final, raw_after,
+                                              raw_after_prompt, raw_ends, prompt_line),
+                                payload, timeout, prompt_timeout, guard=guard, owner=owner, raw=raw)
         response = await pending.final
         if check and not response.final.ok:
             raise CommandFailed(text, response.final.text, response.final.error_code)
         return response
+
+    def submit(self, text: CommandLine, *, on_done: Done, timeout: float, extra_finals: FrozenSet[str] = frozenset(),
+               not_final: FrozenSet[str] = frozenset(), payload: Optional[bytes] = None,
+               prompt_timeout: float = 5.0, guard: Optional[Guard] = None) -> _Pending:
+        """Queue a command whose verdict goes to ``on_done(response, error)``, called from the
+        reader callback that parsed it (or with the error that stopped it). ``on_done`` may queue
+        the next command at once: it goes out in the same wake-up. The returned handle's
+        ``withdraw()`` keeps the command from going out if it has not yet."""
+        key = (text, extra_finals, not_final)
+        command = self._chained.get(key)
+        if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
+            if len(self._chained) >= 64:
+                self._chained.clear()
+            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, ())
+        return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)
+
+    @staticmethod
+    def _command(text, response_prefixes, extra_finals, not_final, raw_after, raw_after_prompt, raw_ends,
+                 prompt_line: Optional[str] = None) -> Command:
+        if not isinstance(text, CommandLine):
+            raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
+        return Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final),
+                       frozenset(raw_after), raw_after_prompt, tuple(raw_ends), prompt_line=prompt_line)
 
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
         """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting."""
@@ -286,35 +398,49 @@ class Engine(asyncio.Protocol):
         raise CommandTimeout("AT", attempts * timeout)
 
     def _enqueue(self, command: Command, payload: Optional[bytes], timeout: float, prompt_timeout: float,
-                 probe: bool = False, guard: Optional[Guard] = None) -> _Pending:
+                 probe: bool = False, guard: Optional[Guard] = None, on_done: Optional[Done] = None,
+                 owner: object = None, raw: Optional[RawLine] = None) -> _Pending:
         if self.gone is not None:
             raise ModemGone(str(self.gone))
-        future = asyncio.get_running_loop().create_future()
-        pending = _Pending(command, payload, timeout, prompt_timeout, future, probe, guard)
+        future = None if on_done is not None else asyncio.get_running_loop().create_future()
+        pending = _Pending(command, payload, timeout, prompt_timeout, future, on_done, probe, guard, owner, raw)
         self._queue.append(pending)
         self._gave_up = False
         self._pump()
         return pending
 
     def _pump(self) -> None:
-        """Start the next command if none is in flight. After a lost final, resync probes go out
-        first, at once, whether or not anything waits: a silent modem is noticed."""
-        while self._active is None and self.gone is None:
+        """Start the next command if none is in flight and the line is not carrying raw data.
+        After a lost final, resync probes go out first, at once, whether or not anything waits: a
+        silent modem is noticed. While the engine is held, only its holder's commands go out."""
+        while self._active is None and self.gone is None and self._raw is None:
             if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
                 future = asyncio.get_running_loop().create_future()
                 text, prefix = self.probe_command
                 probe = Command(text, (prefix,) if prefix else ())
-                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, True))
-            if not self._queue:
+                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, probe=True))
+            pending = self._next_allowed()
+            if pending is None:
                 return
-            pending = self._queue.popleft()
-            if pending.final.done():
+            if pending.abandoned:
                 continue  # its caller gave up before it went out
             refusal = pending.guard() if pending.guard is not None else None
             if refusal is not None:
-                pending.final.set_exception(refusal)
+                self._settle(pending, None, refusal)
                 continue
             self._begin(pending)
+
+    def _next_allowed(self) -> Optional[_Pending]:
+        queue = self._queue
+        if not queue:
+            return None
+        if self._holder is None or queue[0].probe or queue[0].owner is self._holder:
+            return queue.popleft()
+        for index, pending in enumerate(queue):
+            if pending.owner is self._holder:
+                del queue[index]
+                return pending
+        return None
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
@@ -329,9 +455,28 @@ class Engine(asyncio.Protocol):
             self._finish(pending, error=exc)
 
     def _arm(self, pending: _Pending, seconds: float) -> None:
-        if pending.timer is not None:
-            pending.timer.cancel()
-        pending.timer = asyncio.get_running_loop().call_later(seconds, self._expire, pending, seconds)
+        """Give the command in flight ``seconds`` from now. One watchdog timer serves every
+        command: it is re-armed only when a deadline comes earlier than the time it is set for."""
+        loop = asyncio.get_running_loop()
+        pending.deadline = loop.time() + seconds
+        pending.budget = seconds
+        if self._watchdog is None or pending.deadline < self._watch_at:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._watch_at = pending.deadline
+            self._watchdog = loop.call_at(pending.deadline, self._watch)
+
+    def _watch(self) -> None:
+        self._watchdog = None
+        pending = self._active
+        if pending is None:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < pending.deadline:
+            self._watch_at = pending.deadline
+            self._watchdog = loop.call_at(pending.deadline, self._watch)
+            return
+        self._expire(pending, pending.budget)
 
     def _expire(self, pending: _Pending, seconds: float) -> None:
         if self._active is not pending:
@@ -346,8 +491,6 @@ class Engine(asyncio.Protocol):
 
     def _finish(self, pending: _Pending, response: Optional[Response] = None,
                 error: Optional[BaseException] = None) -> None:
-        if pending.timer is not None:
-            pending.timer.cancel()
         self._active = None
         if pending.probe and response is not None:
             if response.final.ok and self._identifies(pending, response):
@@ -357,12 +500,24 @@ class Engine(asyncio.Protocol):
                 self._failed_probes += 1  # answered, but not by the probe: still out of step
         if self._needs_resync and self._failed_probes >= RESYNC_ATTEMPTS:
             self._give_up_queue()
-        if not pending.final.done():
+        if response is not None and error is None and pending.raw is not None and self.channel.raw:
+            self._raw = pending.raw  # the answer handed the line over: what follows is data
+            self._raw.active = True
+        self._settle(pending, response, error)
+        self._pump()
+
+    @staticmethod
+    def _settle(pending: _Pending, response: Optional[Response], error: Optional[BaseException]) -> None:
+        if pending.on_done is not None:
+            try:
+                pending.on_done(response, error)
+            except Exception:  # the reader must go on whatever a callback does
+                log.exception("completion of %r failed", pending.command.text)
+        elif not pending.final.done():
             if error is not None:
                 pending.final.set_exception(error)
             else:
                 pending.final.set_result(response)
-        self._pump()
 
     def _identifies(self, pending: _Pending, response: Response) -> bool:
         prefixes = pending.command.response_prefixes
@@ -374,10 +529,83 @@ class Engine(asyncio.Protocol):
         self._gave_up = True
         waiting, self._queue = list(self._queue), deque()
         for pending in waiting:
-            if not pending.final.done():
-                pending.final.set_exception(CommandTimeout(pending.command.text, RESYNC_ATTEMPTS * RESYNC_TIMEOUT))
+            if not pending.abandoned:
+                self._settle(pending, None, CommandTimeout(pending.command.text, RESYNC_ATTEMPTS * RESYNC_TIMEOUT))
         for handler in self._unresponsive_handlers:
             handler()
+
+    # --- raw data (transparent / passthrough modes) ------------------------------------------
+    def hold(self, holder: object) -> None:
+        """From now on only ``holder``'s commands go out (a command in flight finishes first);
+        everything else waits in the queue, in order, until :meth:`release`."""
+        if self._holder is not None and self._holder is not holder:
+            raise RuntimeError("the engine is already held")
+        self._holder = holder
+
+    def release(self, holder: object) -> None:
+        if self._holder is holder:
+            self._holder = None
+            self._pump()
+
+    @property
+    def held_by(self) -> object:
+        return self._holder
+
+    @property
+    def raw(self) -> bool:
+        """True while the line carries raw data."""
+        return self._raw is not None
+
+    def expect_raw_end(self, word: bytes) -> None:
+        """While raw: ``word`` from the module ends the mode too (once it can come)."""
+        self.channel.expect_raw_end(word)
+
+    def leave_raw(self) -> None:
+        """Back to lines without the module saying so (it leaves its mode silently)."""
+        if self._raw is None:
+            return
+        for event in self.channel.leave_raw():
+            self._route(event)
+        self._end_raw(b"")
+
+    def _end_raw(self, word: Optional[bytes]) -> None:
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        raw.active = False
+        try:
+            raw.ended(word)
+        except Exception:
+            log.exception("end of data mode not taken")
+        self._pump()
+
+    def mark_out_of_step(self) -> None:
+        """The module's state is unknown (it did not answer as its mode promised): probes first."""
+        self.channel.abandon()
+        self._needs_resync = True
+
+    def write_raw(self, data) -> None:
+        """Bytes for the far end while the line is raw (no command framing at all)."""
+        if self._raw is None:
+            raise RuntimeError("the line is not in data mode")
+        self._write(data)
+
+    async def writable(self) -> None:
+        """Returns once the transport takes more (it asked to pause above its high-water mark)."""
+        while self._writable is not None and not self._writable.is_set() and self.gone is None:
+            await self._writable.wait()
+        if self.gone is not None:
+            raise ModemGone(str(self.gone))
+
+    @property
+    def transport(self) -> Optional[asyncio.Transport]:
+        return self._transport
+
+    @property
+    def unsent(self) -> int:
+        """Bytes the transport holds that the port has not taken yet."""
+        transport = self._transport
+        return transport.get_write_buffer_size() if transport is not None else 0
 
     def close(self) -> None:
         if self._transport is not None:

@@ -12,6 +12,12 @@ Three shapes share the stream:
 * a header that announces ``n`` raw bytes (``+QIRD: n\\r\\n`` on Quectel, ``+IPD,0,n:`` on ESP),
   after which exactly ``n`` bytes are taken as data, whatever they contain.
 
+A fourth shape takes the whole stream: in *raw* mode (a module's transparent or passthrough mode,
+entered with :meth:`FrameReader.enter_raw`) every byte is data until one of the module's own
+words that end the mode (``\\r\\nNO CARRIER\\r\\n``...) appears; lines are read again after it.
+Bytes that could be the start of such a word are held back until the next bytes tell, or until
+:meth:`FrameReader.release_held` gives them up as data.
+
 Which headers announce payload is the dialect's knowledge, passed in as :class:`PayloadRule`.
 Every line and every announced length is bounded, so a noisy or hostile modem cannot make the
 reader buffer without limit; a violation comes out as a :class:`FrameError` and reading resumes
@@ -19,10 +25,12 @@ at the next line.
 """
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Pattern, Sequence, Union
+from typing import List, Optional, Pattern, Sequence, Tuple, Union
 
 DEFAULT_MAX_LINE = 2048
 _LINE_BREAKS = b"\r\n"
+_BREAK_BYTES = (b"\r", b"\n")
+_REGEX_SPECIAL = frozenset(b".^$*+?{}[]|()\\")
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class PayloadRule:
 
     pattern: Pattern[bytes]
     max_length: int
+    prefix: bytes = b""  # literal bytes every header begins with: other lines skip the pattern
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,22 @@ class PayloadFrame:
 
 
 @dataclass(frozen=True)
+class RawFrame:
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RawEndFrame:
+    word: bytes  # the module's word that ended raw mode, as it came
+
+
+@dataclass(frozen=True)
 class FrameError:
     reason: str
     header: Optional[str] = None  # the refused payload header, when there was one
 
 
-Frame = Union[LineFrame, PromptFrame, PayloadFrame, FrameError]
+Frame = Union[LineFrame, PromptFrame, PayloadFrame, RawFrame, RawEndFrame, FrameError]
 
 
 def decode(raw: bytes) -> str:
@@ -77,6 +96,8 @@ class FrameReader:
         self._payload_left = 0
         self._discarding = False
         self._after_prompt = False
+        self._raw_ends: Tuple[bytes, ...] = ()  # while raw: the words that end it
+        self._end_bytes: frozenset = frozenset()  # every byte value in them (most data ends in none)
 
     def add_rule(self, rule: PayloadRule) -> None:
         self._rules.append(rule)
@@ -89,6 +110,8 @@ class FrameReader:
     @property
     def partial(self) -> int:
         """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
+        if self._raw_ends:
+            return 0  # raw mode: held-back bytes are :attr:`held`, not a stalled frame
         if self._payload_header is not None:
             return len(self._buf) + 1
         return len(self._buf.lstrip(b"\r\n"))
@@ -99,17 +122,86 @@ class FrameReader:
         self._payload_header = None
         self._discarding = False
         self._after_prompt = False
+        self._raw_ends = ()
+
+    # --- raw mode -----------------------------------------------------------------------------
+    @property
+    def raw(self) -> bool:
+        return bool(self._raw_ends)
+
+    def enter_raw(self, ends: Sequence[bytes]) -> None:
+        """From the next byte on everything is data, until one of ``ends`` comes."""
+        if not ends or not all(ends):
+            raise ValueError("raw mode needs the words that end it")
+        self._raw_ends = tuple(ends)
+        self._end_bytes = frozenset(b"".join(self._raw_ends))
+        self._after_prompt = False
+
+    def expect_end(self, word: bytes) -> None:
+        """One more word that ends raw mode (the ``OK`` after an escape, once it may come)."""
+        if self._raw_ends and word and word not in self._raw_ends:
+            self._raw_ends += (word,)
+            self._end_bytes = frozenset(b"".join(self._raw_ends))
+
+    @property
+    def held(self) -> int:
+        """Raw bytes held back because they may begin a word that ends raw mode."""
+        return len(self._buf) if self._raw_ends else 0
+
+    def release_held(self) -> List[Frame]:
+        """The held bytes were data after all (nothing completed the word in time)."""
+        if not self._raw_ends or not self._buf:
+            return []
+        data = bytes(self._buf)
+        self._buf.clear()
+        return [RawFrame(data)]
+
+    def leave_raw(self) -> List[Frame]:
+        """Back to lines without an ending word (a module that says nothing when it leaves);
+        what was held is data."""
+        frames = self.release_held()
+        self._raw_ends = ()
+        return frames
+
+    def _take_raw(self, frames: List[Frame]) -> bool:
+        buf = self._buf
+        if not buf:
+            return False
+        cut, word = -1, b""
+        for end in self._raw_ends:
+            at = buf.find(end)
+            if at >= 0 and (cut < 0 or at < cut):
+                cut, word = at, end
+        if cut >= 0:
+            if cut:
+                frames.append(RawFrame(bytes(buf[:cut])))
+            del buf[:cut + len(word)]
+            self._raw_ends = ()
+            frames.append(RawEndFrame(word))
+            return True
+        keep = _longest_start(buf, self._raw_ends) if buf[-1] in self._end_bytes else 0
+        if len(buf) > keep:
+            frames.append(RawFrame(bytes(buf[:len(buf) - keep])))
+            del buf[:len(buf) - keep]
+        return False
 
     def feed(self, data: bytes) -> List[Frame]:
-        self._buf += data
+        self.push(data)
         frames: List[Frame] = []
-        while self._next_frame(frames):
+        while self.step(frames):
             pass
         return frames
 
-    def _next_frame(self, frames: List[Frame]) -> bool:
-        """Append at most one frame; return False when more bytes are needed."""
+    def push(self, data: bytes) -> None:
+        """Add received bytes; :meth:`step` takes frames out of them."""
+        self._buf += data
+
+    def step(self, frames: List[Frame]) -> bool:
+        """Append the next frame (raw mode: the data up to an ending word, and that word); return
+        False when more bytes are needed. Between steps the caller may switch to raw mode."""
         buf = self._buf
+        if self._raw_ends:
+            return self._take_raw(frames)
         if self._payload_header is not None:
             return self._take_payload(frames)
         if self._discarding:
@@ -126,11 +218,8 @@ class FrameReader:
             if buf[0] == 0x20:
                 del buf[0]
             self._after_prompt = False
-        skip = 0
-        while skip < len(buf) and buf[skip] in _LINE_BREAKS:
-            skip += 1
-        if skip:
-            del buf[:skip]
+        if buf[:1] in _BREAK_BYTES:
+            del buf[:len(buf) - len(buf.lstrip(_LINE_BREAKS))]
         if not buf:
             return False
         if buf[0] == 0x3E:  # ">"
@@ -139,6 +228,8 @@ class FrameReader:
             frames.append(PromptFrame())
             return True
         for rule in self._rules:
+            if not buf.startswith(rule.prefix):
+                continue
             match = rule.pattern.match(buf)
             if match is None:
                 continue
@@ -178,5 +269,34 @@ class FrameReader:
         return True
 
 
+def _longest_start(buf: bytearray, words: Sequence[bytes]) -> int:
+    """The length of the longest end of ``buf`` that is the beginning of one of ``words``."""
+    best = 0
+    for word in words:
+        for size in range(min(len(word) - 1, len(buf)), best, -1):
+            if buf.endswith(word[:size]):
+                best = size
+                break
+    return best
+
+
 def payload_rule(pattern: bytes, max_length: int) -> PayloadRule:
-    return PayloadRule(re.compile(pattern), max_length)
+    return PayloadRule(re.compile(pattern), max_length, _literal_prefix(pattern))
+
+
+def _literal_prefix(pattern: bytes) -> bytes:
+    """The literal bytes a regular expression begins with (``rb"\\+QIRD: (?P<len>..."`` -> ``b"+QIRD: "``)."""
+    prefix, index = bytearray(), 0
+    while index < len(pattern):
+        byte = pattern[index]
+        if byte == 0x5C and index + 1 < len(pattern) and pattern[index + 1] in _REGEX_SPECIAL:  # \+, \.
+            prefix.append(pattern[index + 1])
+            index += 2
+        elif byte in _REGEX_SPECIAL:
+            break
+        else:
+            prefix.append(byte)
+            index += 1
+    if index < len(pattern) and pattern[index] in b"*?{" and prefix:
+        prefix.pop()  # a quantifier makes the last byte optional
+    return bytes(prefix)

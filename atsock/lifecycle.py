@@ -139,9 +139,14 @@ def _operation_transitions():
     return [{"trigger": op.value, "source": states, "dest": None} for op, states in SOCKET_OPERATIONS.items()]
 
 
+#: the same table as sets, for the question every chunk of a send asks (the machine's own
+#: answer walks all its events)
+_ALLOWED = {op: frozenset(states) for op, states in SOCKET_OPERATIONS.items()}
+
+
 class SocketLifecycle(_Lifecycle):
     def __init__(self):
         super().__init__(SocketState, SOCKET_TRANSITIONS + _operation_transitions(), SocketState.FRESH)
 
     def allows(self, op: Op) -> bool:
-        return self.can(op.value)
+        return self.state in _ALLOWED[op]

@@ -74,6 +74,8 @@ class Modem:
         self.engine.probe_command = cls.probe
         self.dialect = cls(self.engine, self.life, **settings)  # validates settings before the port is touched
         self.core = SocketCore(self.engine, self.dialect.commands)
+        rate = getattr(port, "baudrate", None) or baudrate  # an open pyserial port has its own
+        self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
         self.dialect.core = self.core
         self.dialect.report_trouble = self._trouble
         self.engine.on_gone(self._port_gone)
@@ -260,6 +262,12 @@ class Modem:
 
     def accept(self, conn: Connection, timeout: Optional[float]) -> Connection:
         return self.run(receiving.incoming(self.core, conn, timeout))
+
+    def enter_data_mode(self, conn: Connection) -> None:
+        self.run(self.core.enter_data_mode(conn))
+
+    def leave_data_mode(self, conn: Connection) -> None:
+        self.run(self.core.leave_data_mode(conn))
 
     def close_connection(self, conn: Connection) -> None:
         self.run(self.core.close(conn))

@@ -87,9 +87,13 @@ class Notifier:
         self.signal: Optional[ReadySignal] = None
 
     async def wait(self) -> None:
+        await self.next_change()
+
+    def next_change(self) -> asyncio.Future:
+        """A future resolved at the next :meth:`notify` (or by whoever else holds it: a timer)."""
         future = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
-        await future
+        return future
 
     def notify(self, readable: bool) -> None:
         waiters, self._waiters = self._waiters, []

@@ -14,6 +14,9 @@ Three rules keep one socket's traffic out of the next one's:
   written: a connection that was closed or lost its id meanwhile sends nothing more;
 * data is added to a connection only while its machine allows delivery: nothing after an error,
   nothing after close.
+
+A connection in data mode (:mod:`atsock.transparent`) sends and receives through its session
+instead; closing it leaves data mode first.
 """
 import asyncio
 import errno
@@ -22,12 +25,14 @@ import weakref
 from typing import Callable, Optional, Tuple
 
 from .connection import Connection, Kind
-from .dialect import SendOutcome, SocketCommands
+from .dialect import SocketCommands
 from .drain import DrainScheduler
 from .engine import Engine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import Op, SocketState
+from .sending import ChunkSender
 from .slots import Retired, Slots
+from .transparent import DataSession
 
 log = logging.getLogger("atsock.core")
 
@@ -43,6 +48,7 @@ class SocketCore:
         self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail)
         self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
         self._settling = set()
+        self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
 
     # --- what callers may do ------------------------------------------------------------------
     def refusal(self, conn: Connection, op: Op) -> OSError:
@@ -80,6 +86,14 @@ class SocketCore:
     async def connect(self, conn: Connection, ip: str, port: int, timeout: Optional[float], local_port: int) -> None:
         if conn.tls is not None:  # the module's own TLS: refused before an id is taken if it cannot do it
             self.commands.check_tls(conn.tls)
+        if conn.data_mode_wanted:
+            modes = self._data_modes(conn)
+            if self.engine.held_by is not None:
+                raise os_error(errno.EBUSY, "another socket's data mode holds the modem's line")
+            if not modes.switches_open:
+                await self._connect_in_data_mode(conn, ip, port, timeout, local_port)
+                return
+        self._check_line_free()
         conn.become(Kind.TCP)
         await self._open(conn, lambda: self.commands.open_client(conn, ip, port, local_port), timeout,
                          f"connecting to {ip}:{port}")
@@ -87,14 +101,18 @@ class SocketCore:
         conn.local_port = local_port
         conn.life.connect_done()
         self._settle_early_close(conn)
+        if conn.data_mode_wanted:
+            await self.enter_data_mode(conn)
 
     async def listen(self, conn: Connection, port: int, backlog: int) -> None:
+        self._check_line_free()
         conn.become(Kind.LISTENER, backlog)
         await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), None, f"listening on {port}")
         conn.local_port = port
         conn.life.listen_done()
 
     async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
+        self._check_line_free()
         conn.become(Kind.UDP)
         await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), None, f"UDP on port {port}")
         conn.local_port = port
@@ -136,20 +154,24 @@ class SocketCore:
     def _abandon(self, conn: Connection, task: asyncio.Future, takes_id: bool) -> None:
         """The caller stopped waiting for an open: the socket is fresh again at once, and the id
         is released in the background once the module has answered the open."""
+        session = conn.data_session
         retired = self.slots.retire(conn)
         self._back_to_fresh(conn)
         if self.commands.abortable_open:
             task.cancel()
-        settle = asyncio.ensure_future(self._settle_abandoned(task, retired, takes_id))
+        settle = asyncio.ensure_future(self._settle_abandoned(task, retired, takes_id, session))
         self._settling.add(settle)
         settle.add_done_callback(self._settling.discard)
 
-    async def _settle_abandoned(self, task: asyncio.Future, retired: Optional[Retired], takes_id: bool) -> None:
+    async def _settle_abandoned(self, task: asyncio.Future, retired: Optional[Retired], takes_id: bool,
+                                session: Optional[DataSession] = None) -> None:
         try:
             await task
             opened = True
         except BaseException:
             opened = False
+        if session is not None:  # an open into data mode: back to command mode before the close
+            await session.finish()
         if retired is not None:
             if opened:
                 await self._close_retired(retired)
@@ -215,44 +237,23 @@ class SocketCore:
         """Send ``data`` in chunks (a datagram whole, to ``dest``); returns how much the module took.
 
         A send that the module refuses part-way returns the count taken; the error waits on the
-        connection for the next call. Closing the socket stops the loop before its next chunk and
-        the sender gets EBADF.
+        connection for the next call. Closing the socket stops it before its next chunk and the
+        sender gets EBADF. The chunks are chained by :class:`atsock.sending.ChunkSender`.
         """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        step = self.commands.send_chunk if dest is None else max(1, len(data))
-        sent, backoff = 0, 0.02
-        while sent < len(data):
-            self.require(conn, Op.SEND)
-            if conn.send_error is not None:
-                raise conn.send_error
-            if conn.id is None:  # the module already let go of the connection (the peer closed it)
-                raise os_error(errno.EPIPE, "the peer closed the connection: a half-closed connection cannot "
-                                            "be written on through the modem")
-            chunk = data[sent:sent + step]
-            try:
-                outcome = await self.commands.send(conn, chunk, dest, self.guard(conn, Op.SEND))
-            except OSError as exc:
-                if conn.state is S.CLOSED:
-                    raise self.refusal(conn, Op.SEND) from None
-                if conn.kind is Kind.TCP and conn.allows(Op.SEND):
-                    self._send_failed(conn, exc)
-                if sent and conn.kind is Kind.TCP:
-                    return sent
-                raise
-            if outcome is SendOutcome.FULL:  # offer the same bytes again after a pause
-                if deadline is not None and loop.time() + backoff > deadline:
-                    if sent:
-                        return sent
-                    raise timeout_error("modem send buffer stayed full")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-                continue
-            sent += len(chunk)
-            backoff = 0.02
-        return sent
+        session = conn.data_session
+        if session is not None and dest is None:
+            if session.carrying:
+                return await session.send(data, timeout)
+            await asyncio.shield(session.done)  # leaving data mode: the rest goes by command
+        sender = ChunkSender(self, conn, data, dest, timeout)
+        sender.start()
+        try:
+            return await sender.result
+        except asyncio.CancelledError:
+            sender.stop()
+            raise
 
-    def _send_failed(self, conn: Connection, error: OSError) -> None:
+    def send_failed(self, conn: Connection, error: OSError) -> None:
         """A refused send ends the sending direction; what the peer sent is still read to its end.
         A send with no answer leaves the stream's state unknown: then the whole connection fails."""
         if error.args and error.args[0] == errno.ETIMEDOUT:
@@ -270,6 +271,10 @@ class SocketCore:
         data, sender = got
         self._deliver(conn, data, sender)
         return True
+
+    def deliver_raw(self, conn: Connection, data: bytes) -> None:
+        """Bytes of a connection in data mode, as they came off the line."""
+        self._deliver(conn, data, None)
 
     def _deliver(self, conn: Connection, data: bytes, sender: Optional[Address]) -> None:
         if not conn.allows(Op.DELIVER):
@@ -400,6 +405,64 @@ class SocketCore:
         listener.inbox.add(conn)
         listener.changed()
 
+    # --- data mode ----------------------------------------------------------------------------
+    def _data_modes(self, conn: Connection):
+        modes = self.commands.data_mode
+        if modes is None:
+            raise os_error(errno.EOPNOTSUPP, "this modem's dialect has no data mode")
+        if conn.kind is not Kind.TCP:
+            raise os_error(errno.EOPNOTSUPP, "data mode carries a TCP connection")
+        return modes
+
+    async def enter_data_mode(self, conn: Connection) -> None:
+        """Switch an open TCP connection to data mode (dialects whose modules can)."""
+        modes = self._data_modes(conn)
+        if conn.data_session is not None:
+            return
+        if not modes.switches_open:
+            raise os_error(errno.EOPNOTSUPP, "this module opens its data-mode connection itself: enter data mode "
+                                             "before connect()")
+        self.require(conn, Op.SEND)
+        session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
+        try:
+            await session.start()
+        finally:
+            if not session.entered and session.done.done():
+                conn.data_session = None
+
+    async def leave_data_mode(self, conn: Connection) -> None:
+        if conn.data_session is not None:
+            await conn.data_session.finish()
+
+    async def _connect_in_data_mode(self, conn: Connection, ip: str, port: int, timeout: Optional[float],
+                                    local_port: int) -> None:
+        """A module whose data mode needs it to be alone with one connection (ESP-AT's passthrough
+        is single-connection mode): only when no other socket is open, else EBUSY."""
+        modes = self._data_modes(conn)
+        if local_port:
+            raise os_error(errno.EOPNOTSUPP, "a data-mode connection cannot choose its local port")
+        others = [c for c in list(self._known) if c is not conn and c.state not in (S.FRESH, S.CLOSED)]
+        if others or self.slots.retired() or self.engine.held_by is not None:
+            raise os_error(errno.EBUSY, "data mode needs the module to itself: close its other sockets first")
+        conn.become(Kind.TCP)
+        session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
+        try:
+            await self._open(conn, lambda: session.start((ip, port)), timeout, f"connecting to {ip}:{port} in data mode")
+        finally:
+            if not session.entered and session.done.done():
+                conn.data_session = None
+        conn.remote = (ip, port)
+        conn.life.connect_done()
+        self._settle_early_close(conn)
+
+    def _check_line_free(self) -> None:
+        """While a module is alone with its data-mode connection, no other socket can open."""
+        for conn in list(self._known):
+            session = conn.data_session
+            if session is not None and not session.modes.switches_open:
+                raise os_error(errno.EBUSY, "the module is in data mode with another socket (single-connection "
+                                            "passthrough): no other socket can open until it ends")
+
     # --- failing and closing ------------------------------------------------------------------
     def fail(self, conn: Connection, error: OSError) -> None:
         if conn.state is S.CLOSED:
@@ -414,6 +477,8 @@ class SocketCore:
         """Close the socket at once for its caller; the id is freed when the module confirms."""
         if conn.state is S.CLOSED:
             return
+        if conn.data_session is not None:
+            await conn.data_session.finish()
         serving = conn.kind is Kind.LISTENER and conn.state in (S.LISTENING, S.OPENING)
         pending = conn.inbox.clear() if conn.kind is Kind.LISTENER else []
         retired = self.slots.retire(conn)
@@ -448,6 +513,8 @@ class SocketCore:
     def reset(self, code: int, reason: str) -> None:
         """The module lost every connection (restart, network, port): they fail, every id is free."""
         for conn in list(self._known):
+            if conn.data_session is not None:
+                conn.data_session.abandon()
             self.fail(conn, os_error(code, reason))
         self.slots.clear()
 

@@ -11,8 +11,9 @@ import asyncio
 import errno
 import logging
 import os
+import termios
 import threading
-from typing import Callable
+from typing import Callable, Optional
 
 import serial
 import serial_asyncio
@@ -62,14 +63,40 @@ def open_port(url: str, baudrate: int) -> serial.SerialBase:
     raise os_error(errno.EBUSY, f"serial port {url} is busy" + (f": {who}" if who else " (another program has it open)"))
 
 
+async def sent_by_os(transport: asyncio.BaseTransport) -> bool:
+    """Wait until the OS has sent what the transport handed it, where it can tell (``tcdrain`` on a
+    real serial device); False where it cannot: a pty (its far end reads when it likes) or a port
+    without a descriptor. Then only a clock of the line's own rate knows."""
+    fd = _descriptor(transport)
+    if fd is None or _is_pty(fd):
+        return False
+    await asyncio.get_running_loop().run_in_executor(None, termios.tcdrain, fd)
+    return True
+
+
+def _descriptor(transport: asyncio.BaseTransport) -> Optional[int]:
+    port = transport.get_extra_info("serial")
+    return port.fileno() if port is not None and _has_descriptor(port) else None
+
+
+def _is_pty(fd: int) -> bool:
+    try:
+        return os.ttyname(fd).startswith("/dev/pts/")
+    except OSError:
+        return True  # not a terminal the OS names: nothing tells when its bytes left
+
+
 class DescriptorTransport(serial_asyncio.SerialTransport):
-    """pyserial-asyncio's transport, minus two costs per AT exchange that the benchmark showed.
+    """pyserial-asyncio's transport, minus two costs per AT exchange that the benchmark showed,
+    and one stall.
 
     Its ``write`` always defers to the next loop turn (an extra wake-up and two epoll changes per
     command); here a write goes out at once when nothing is queued, and only what the descriptor
     does not take waits for writability. Its reads go through pyserial's ``read``, which runs a
     ``select`` before every ``os.read``; the loop has just said the descriptor is readable, so this
-    reads it directly.
+    reads it directly. And what waits for writability goes out with ``os.write`` as the port takes
+    it: pyserial's ``write`` would block the loop until all of it had gone, which a bulk transfer
+    in data mode (many kilobytes at the line rate) must not do.
     """
 
     def __init__(self, loop, protocol, port):
@@ -91,6 +118,27 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
                 return
             data = data[sent:]
         super().write(data)
+
+    def _write_ready(self) -> None:
+        buffer = self._write_buffer
+        while buffer:
+            data = buffer[0]
+            try:
+                sent = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._fatal_error(exc, "serial port write failed")
+                return
+            if sent < len(data):
+                buffer[0] = memoryview(data)[sent:]
+                self._maybe_resume_protocol()
+                return
+            del buffer[0]
+        self._remove_writer()
+        self._maybe_resume_protocol()
+        if self._closing:
+            self._close()
 
     def _read_ready(self) -> None:
         try:

@@ -438,6 +438,18 @@ class socket:
             return -1
         return conn.notifier.descriptor(conn.state is S.FAILED or conn.readable)
 
+    # --- data mode ----------------------------------------------------------------------------
+    def data_mode(self) -> "DataModeBlock":
+        """``with sock.data_mode(): sock.sendall(big)``: the block's traffic goes raw over the
+        module's transparent mode (see :mod:`atsock.transparent` and the README), and the line is
+        back in command mode after it. Quectel switches a connected socket (or one connected in the
+        block); ESP-AT's passthrough opens its own connection, so there ``connect()`` goes inside
+        the block, the socket must be the modem's only one, and the connection ends with the block."""
+        self._check_open()
+        if self._udp:
+            raise os_error(errno.EOPNOTSUPP, "data mode carries a TCP connection")
+        return DataModeBlock(self)
+
     # --- the rest of the usocket surface --------------------------------------------------------
     def makefile(self, mode: str = "rb", buffering: int = 0, **_ignored) -> "socket":
         """MicroPython returns the socket itself: it already has read/readline/write."""
@@ -467,3 +479,35 @@ class socket:
 
     def __repr__(self) -> str:
         return f"<atsock.socket {'UDP' if self._udp else 'TCP'}{'v6' if self.family == AF_INET6 else ''} id={self._conn.id} state={self._state.value}>"
+
+
+class DataModeBlock:
+    """What :meth:`socket.data_mode` returns: entering switches (or arms ``connect()`` to switch),
+    leaving goes back to command mode."""
+
+    def __init__(self, sock: socket):
+        self._sock = sock
+
+    def __enter__(self) -> socket:
+        sock = self._sock
+        sock._check_open()
+        conn = sock._conn
+        if conn.state is S.FRESH:
+            conn.data_mode_wanted = True
+        elif conn.state is S.CONNECTED:
+            sock._modem.enter_data_mode(conn)
+        else:
+            raise os_error(errno.ENOTCONN, "data mode needs a connected socket (or one that connects in the block)")
+        return sock
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        conn = self._sock._conn
+        conn.data_mode_wanted = False
+        if conn.data_session is None:
+            return
+        try:
+            self._sock._modem.leave_data_mode(conn)
+        except OSError:
+            if exc_type is None:
+                raise
+            log.warning("leaving data mode after %s failed", exc_type.__name__)

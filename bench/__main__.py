@@ -2,8 +2,13 @@
 
     python -m bench                    # both dialects, 115200 / 921600 / unthrottled, 0 and 5 ms
     python -m bench --quick            # smaller transfers, shorter runs
-    python -m bench --update-readme    # also put the table into README.md
+    python -m bench --update-readme    # also put the tables into README.md
     python -m bench --no-tls           # without host and module TLS against plain TCP (bench.tls)
+    python -m bench --no-data-mode     # without data mode (bench.scenarios, transparent/passthrough)
+    python -m bench --no-many          # without many modems in one process (bench.many)
+
+Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
+and on ESP-AT 2.4 (8192 bytes a send) for the paced rates.
 
 Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
@@ -14,11 +19,14 @@ import sys
 import time
 from pathlib import Path
 
-from . import floor, pacing, report, tls
+from . import floor, many, pacing, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
 LATENCIES = [0.0, 0.005]
+LARGE_SENDS = "2.4"  # ESP-AT firmware whose AT+CIPSEND takes 8192 bytes
+DATA_MODE = [(921600, 0.0), (921600, 0.005), (115200, 0.0)]
+MODEM_COUNTS = [1, 2, 4, 8]
 
 
 def sizes(baud, quick: bool) -> int:
@@ -29,16 +37,29 @@ def sizes(baud, quick: bool) -> int:
     return max(16 * 1024, int(baud / 10 * seconds) // 1024 * 1024)
 
 
-def run_one(dialect: str, baud, latency: float, quick: bool, log) -> dict:
+def run_one(dialect: str, baud, latency: float, quick: bool, log, firmware=None) -> dict:
     size = sizes(baud, quick)
-    session = Session(dialect, baud, latency)
+    session = Session(dialect, baud, latency, firmware)
     try:
-        log(f"{dialect} {baud or 'unthrottled'} baud, {latency * 1000:.0f} ms: {size // 1024} KiB each way")
-        result = {"dialect": dialect, "baud": baud, "latency": latency,
+        log(f"{dialect}{' ' + firmware if firmware else ''} {baud or 'unthrottled'} baud, {latency * 1000:.0f} ms: "
+            f"{size // 1024} KiB each way")
+        result = {"dialect": dialect, "baud": baud, "latency": latency, "firmware": firmware,
+                  "send_chunk": session.modem.core.commands.send_chunk,
                   "download": session.download(size), "upload": session.upload(size)}
         result["round_trips"] = session.round_trips(min(size, 256 * 1024) if baud else MIB)
         result["all_busy"] = session.all_busy(2.0 if quick else 8.0)
         return result
+    finally:
+        session.close()
+
+
+def run_data_mode(dialect: str, baud, latency: float, quick: bool, log) -> dict:
+    size = sizes(baud, quick)
+    session = Session(dialect, baud, latency)
+    try:
+        log(f"{dialect} {baud} baud, {latency * 1000:.0f} ms, data mode: {size // 1024} KiB each way")
+        return {"dialect": dialect, "baud": baud, "latency": latency,
+                "download": session.data_mode_download(size), "upload": session.data_mode_upload(size)}
     finally:
         session.close()
 
@@ -56,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-goodput.png")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--no-tls", action="store_true", help="skip host and module TLS against plain TCP")
+    parser.add_argument("--no-data-mode", action="store_true", help="skip data mode")
+    parser.add_argument("--no-many", action="store_true", help="skip many modems in one process")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -79,11 +102,26 @@ def main(argv=None) -> int:
         for baud in rates:
             for latency in latencies:
                 results["runs"].append(run_one(dialect, baud, latency, args.quick, log))
+        if dialect == "esp8285":
+            for baud in paced:
+                for latency in latencies:
+                    results["runs"].append(run_one(dialect, baud, latency, args.quick, log, LARGE_SENDS))
         session = Session(dialect, None, 0.0)
         try:
             results["memory"][dialect] = session.peak_memory(MIB)
         finally:
             session.close()
+    if not args.no_data_mode:
+        results["data_mode"] = [run_data_mode(dialect, baud, latency, args.quick, log)
+                                for dialect in dialects for baud, latency in DATA_MODE
+                                if baud in rates and latency in latencies]
+    if not args.no_many:
+        seconds = 4.0 if args.quick else 8.0
+        results["many"] = []
+        for data_mode in (False, True):
+            for count in MODEM_COUNTS:
+                log(f"{count} modems at 921600 baud in one process, {'data' if data_mode else 'command'} mode")
+                results["many"].append(many.measure(count, "quectel", 921600, seconds, data_mode=data_mode))
     if not args.no_tls:
         log(f"host and module TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]

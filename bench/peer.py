@@ -1,7 +1,8 @@
 """The far end of the benchmark's connections, in a process of its own so its CPU is not counted.
 
 One line per connection says what to do: ``SOURCE <n>`` (send n bytes, or endlessly for 0, then
-close), ``SINK <n>`` (read n bytes, answer ``OK <n>``), ``ECHO`` (send back what comes). Prints
+close), ``SINK <n>`` (read n bytes, answer ``OK <n>``; for 0, read until the client closes),
+``ECHO`` (send back what comes), ``DUPLEX`` (send endlessly and read everything, at once). Prints
 its port on the first line of stdout. ``--tls CERT KEY`` makes it a TLS server with that
 certificate and key (PEM files).
 """
@@ -31,6 +32,9 @@ def serve(conn: socket.socket) -> None:
                     piece = BLOCK if count == 0 else BLOCK[: count - sent]
                     conn.sendall(piece)
                     sent += len(piece)
+            elif verb == "SINK" and count == 0:
+                while conn.recv(65536):
+                    pass
             elif verb == "SINK":
                 got = 0
                 while got < count:
@@ -40,6 +44,10 @@ def serve(conn: socket.socket) -> None:
                     got += len(data)
                 conn.sendall(b"OK %d\n" % got)
                 conn.recv(1)
+            elif verb == "DUPLEX":
+                threading.Thread(target=_flood, args=(conn,), daemon=True).start()
+                while conn.recv(65536):
+                    pass
             elif verb == "ECHO":
                 while True:
                     data = conn.recv(65536)
@@ -48,6 +56,14 @@ def serve(conn: socket.socket) -> None:
                     conn.sendall(data)
         except OSError:
             pass
+
+
+def _flood(conn: socket.socket) -> None:
+    try:
+        while True:
+            conn.sendall(BLOCK)
+    except OSError:
+        pass
 
 
 def serve_tls(conn: socket.socket, context: ssl.SSLContext) -> None:

@@ -23,20 +23,33 @@ def _spawn(args):
     return process, process.stdout.readline().strip()
 
 
+def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extra_args=()):
+    """An emulator process; returns it and the pty path."""
+    args = ["-m", "fakemodem", dialect, "--host", "peer.test=127.0.0.1", "--latency", str(latency)]
+    if baud:
+        args += ["--baudrate", str(baud)]
+    if dialect == "esp8285":
+        args += ["--network", f"{WIFI['ssid']}={WIFI['key']}"]
+    if firmware:
+        args += ["--firmware", firmware]
+    return _spawn(args + list(extra_args))
+
+
+def open_modem(dialect: str, tty: str, baud):
+    settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
+    if baud:  # the line's rate: data mode's guard times count line time
+        settings["baudrate"] = baud
+    return atsock.open_modem(tty, dialect=dialect, **settings)
+
+
 class Session:
-    def __init__(self, dialect: str, baud, latency: float, emulator_args=()):
-        self.dialect, self.baud, self.latency = dialect, baud, latency
+    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=()):
+        self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
-        args = ["-m", "fakemodem", dialect, "--host", "peer.test=127.0.0.1", "--latency", str(latency)]
-        if baud:
-            args += ["--baudrate", str(baud)]
-        if dialect == "esp8285":
-            args += ["--network", f"{WIFI['ssid']}={WIFI['key']}"]
-        self.emulator, tty = _spawn(args + list(emulator_args))
-        settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
-        self.modem = atsock.open_modem(tty, dialect=dialect, **settings)
+        self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
+        self.modem = open_modem(dialect, tty, baud)
 
     def close(self) -> None:
         self.modem.close()
@@ -85,6 +98,61 @@ class Session:
         if answer != b"OK %d\n" % size:
             raise RuntimeError(f"upload not confirmed: {answer!r}")
         return self._rates(size, seconds, cpu)
+
+    # --- data mode ------------------------------------------------------------------------------
+    def _data_mode_socket(self, request: bytes):
+        """A socket in data mode with ``request`` on its way: (socket, its data_mode block, the
+        seconds entering took, when the request went). Quectel switches a connected socket, and
+        the request goes before, by command (a few bytes sent raw would wait for the module's
+        packet timer); ESP-AT's passthrough opens the connection itself."""
+        sock = self.modem.socket()
+        sock.settimeout(120)
+        block = sock.data_mode()
+        if self.dialect == "quectel":
+            sock.connect(("127.0.0.1", self.peer_port))
+            sock.write(request)
+            sent = time.perf_counter()
+            block.__enter__()
+            return sock, block, time.perf_counter() - sent, sent
+        started = time.perf_counter()
+        block.__enter__()
+        sock.connect(("127.0.0.1", self.peer_port))
+        entered = time.perf_counter() - started
+        sock.write(request)
+        return sock, block, entered, time.perf_counter()
+
+    def _leave(self, sock, block) -> float:
+        started = time.perf_counter()
+        block.__exit__(None, None, None)
+        seconds = time.perf_counter() - started
+        sock.close()
+        return seconds
+
+    def data_mode_download(self, size: int) -> dict:
+        """From the request to the last byte (on Quectel the switch to data mode is inside)."""
+        cpu = time.process_time()
+        sock, block, entered, started = self._data_mode_socket(f"SOURCE {size}\n".encode())
+        data = sock.read(size)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if len(data) != size:
+            raise RuntimeError(f"download came back short: {len(data)} of {size}")
+        result = self._rates(size, seconds, cpu)
+        result.update(enter_seconds=entered, leave_seconds=self._leave(sock, block))
+        return result
+
+    def data_mode_upload(self, size: int) -> dict:
+        """From the first byte written to the peer's confirmation of the last."""
+        payload = os.urandom(size)
+        sock, block, entered, _ = self._data_mode_socket(f"SINK {size}\n".encode())
+        cpu, started = time.process_time(), time.perf_counter()
+        sock.sendall(payload)
+        answer = sock.readline()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if answer != b"OK %d\n" % size:
+            raise RuntimeError(f"upload not confirmed: {answer!r}")
+        result = self._rates(size, seconds, cpu)
+        result.update(enter_seconds=entered, leave_seconds=self._leave(sock, block))
+        return result
 
     def _rates(self, size: int, seconds: float, cpu: float) -> dict:
         result = {"bytes": size, "seconds": seconds, "bytes_per_s": size / seconds, "cpu_per_mib": cpu / (size / MIB)}

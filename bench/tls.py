@@ -102,7 +102,7 @@ def _compare(dialect: str, size: int, baud: int, module: bool) -> dict:
     peer = TlsPeer()
     try:
         extra = ["--firmware", "2.2", "--client-ca", str(peer.ca_file)] if module and dialect == "esp8285" else []
-        session = Session(dialect, baud, 0.0, extra)
+        session = Session(dialect, baud, 0.0, emulator_args=extra)
         try:
             plain = {"download": session.download(size), "upload": session.upload(size)}
             tls = {"download": _download(session, peer, size, module), "upload": _upload(session, peer, size, module)}

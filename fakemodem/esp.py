@@ -1,7 +1,8 @@
 """An emulated ESP8266/ESP8285 (NonOS AT 1.x) or ESP-AT 2.x module, per ``shared/at-reference/esp-at.md``.
 
 ``firmware`` picks the profile (:mod:`fakemodem.profiles`): "1.7" (NonOS AT, the default as on
-ESP8285 boards) or "2.2" (ESP-AT), or a release of them such as "1.7.4" or "2.2.0". What differs on
+ESP8285 boards), "2.2" (ESP-AT) or "2.4" (ESP-AT on an ESP32-C3: 8192 bytes per AT+CIPSEND), or a
+release of them such as "1.7.4" or "2.2.0". What differs on
 the wire follows it: ``_CUR`` command names, ``FAIL`` vs ``ERROR`` after ``+CWJAP:<n>``, the
 ``> `` vs ``\\r\\n>`` prompt, quoted addresses in ``+IPD``/``+CIPDOMAIN``, the ``+CIPRECVDATA``
 layout, passive mode for TCP only (1.x) or UDP too (2.x), ``AT+CIPSTATE?`` (2.x).
@@ -12,7 +13,7 @@ ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_t
 ``latency`` (seconds before each command's answer), ``passive_rearm`` ("empty": a new ``+IPD``
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
-``send_max`` and ``rx_window`` (the profile's: 2048, and 5760 bytes per link as on ESP8266), ``prompt``
+``send_max`` and ``rx_window`` (the profile's: 2048, and 5760 bytes per link as on ESP8266; 8192 and 5744 on 2.4), ``prompt``
 (the profile's), ``identity`` (profile fields to replace by name, e.g. ``{"mac": "...", "rssi": -71}``,
 for the identification answers of :mod:`fakemodem.identity`). Switches for what the reference leaves
 open (defaults first): ``cipstatus_style`` ("generation": the STATUS values of each generation's

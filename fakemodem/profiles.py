@@ -186,6 +186,18 @@ ESP: Dict[str, EspProfile] = {
         quoted_ip=True, passive_udp=True, passive_ssl=True, state_queries=True, busy_s=False,
         unconfirmed=frozenset({"ssl_size", "identity.gmr_lines"}),
     ),
+    # ESP-AT from v2.4.0.0 (ESP32 class): AT+CIPSEND takes 8192 bytes; the rest as 2.2
+    "2.4": EspProfile(
+        generation="2.4", major=2, version="2.4.0",
+        identity=Identity("Espressif", "ESP32-C3", "2.4.0", gmr_lines=(
+            "AT version:{version}.0(4c6eb5e - ESP32C3 - May 20 2022 03:12:58)", "SDK version:qa-test-v4.3.3-20220423",
+            "compile time(5641e0a):May 20 2022 11:13:45", "Bin version:{version}(MINI-1)"), mac=_ESP_MAC),
+        radio=_ESP_RADIO,
+        send_max=8192, frame_max=2920, rx_window=5744, prompt=b"\r\nOK\r\n\r\n>", cur_names=False,
+        error_details=False, cwjap_failure="ERROR", quoted_ip=True, passive_udp=True, state_queries=True,
+        busy_s=False,
+        unconfirmed=frozenset({"ssl_size", "identity.gmr_lines"}),
+    ),
 }
 
 _VERSION = re.compile(r"([0-9]+)\.([0-9]+)(\.[0-9]+)?")

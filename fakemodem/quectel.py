@@ -176,6 +176,7 @@ class QuectelModule(EmulatedModule):
         self._reports = {"+CREG": 0, "+CGREG": 0, "+CEREG": 0}  # n of AT+CxREG=<n>
         self._deregistered_until = 0.0
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
+        self._held_urcs = []  # URCs that came while the line was in transparent mode
         self.handlers.update({
             "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin,
             "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
@@ -232,6 +233,7 @@ class QuectelModule(EmulatedModule):
         self.recvind = self._power_on_recvind
         if self.saved_rate != self.serial_rate():  # the saved line rate (AT&W) returns after a reset
             self.set_rate(self.saved_rate)
+        self._held_urcs = []
         super().restart()
 
     def drop_network(self) -> None:
@@ -299,7 +301,17 @@ class QuectelModule(EmulatedModule):
             self.serial.write(self.faults.noise(self.BENIGN_URCS) + b"\r\n" + text.encode() + b"\r\n")
 
     def urc(self, text: str) -> None:
-        self.serial.write(b"\r\n" + text.encode("latin-1") + b"\r\n")
+        data = b"\r\n" + text.encode("latin-1") + b"\r\n"
+        if self.serial.data_mode is not None:  # the line is one socket's: the others' news waits
+            self._held_urcs.append(data)
+            return
+        self.serial.write(data)
+
+    def release_urcs(self) -> None:
+        """What happened while the line was in transparent mode, reported once it is back."""
+        held, self._held_urcs = self._held_urcs, []
+        for data in held:
+            self.serial.write(data)
 
     def shown(self, address: str) -> str:
         """An address as this module prints it (IPv6 per ``ipv6_upper``/``ipv6_compressed``)."""

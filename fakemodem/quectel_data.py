@@ -247,6 +247,7 @@ class DataPaths:
         sock.access_mode = 0
         sock.armed = True
         self.m.final("OK")
+        self.m.release_urcs()
         if sock.unread:
             self.services.on_data(sock)
 
@@ -259,6 +260,7 @@ class DataPaths:
             self.m.final("NO CARRIER")
         else:
             self.m.urc(f'+QIURC: "closed",{sock.id}')
+        self.m.release_urcs()
 
     async def ato(self, cmd: ATCommand) -> None:
         """ATO: back into the transparent connection; NO CARRIER if there is none to resume."""

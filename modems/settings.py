@@ -13,6 +13,13 @@ def check_timeouts(timeouts: Optional[dict], names) -> dict:
     return timeouts
 
 
+def check_seconds(value, name: str, high: float = 60.0, zero: bool = False) -> None:
+    """A setting in seconds: a number above 0 (or 0, with ``zero``) and at most ``high``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value if zero else 0 < value) \
+            or not value <= high:
+        raise ValueError(f"{name} takes seconds, {'0' if zero else 'above 0'} to {high:g}, not {value!r}")
+
+
 def make_settings(settings_class, dialect: str, settings: dict):
     """``settings_class(**settings)``, with a TypeError that lists what ``dialect`` takes."""
     accepted = [field.name for field in dataclasses.fields(settings_class)]

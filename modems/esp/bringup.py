@@ -11,12 +11,12 @@ from atsock.errors import CommandTimeout, ModemError
 from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
-from ..settings import check_timeouts
-from .codes import BUSY, JOIN_ERRORS, SEND_MAX, T_JOIN, T_QUERY, T_READY
+from ..settings import check_seconds, check_timeouts
+from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, recv_limit, send_limit
 
 log = logging.getLogger("atsock.esp")
 
-_VERSION = re.compile(r"AT version:((\d+)\.[0-9.]*)")
+_VERSION = re.compile(r"AT version:((\d+)\.(\d+)[0-9.]*)")
 
 
 @dataclass
@@ -28,12 +28,16 @@ class Settings:
     receive: str = "passive"      # "passive": the host fetches (back-pressure); "active": +IPD pushes
     ipv6: bool = False            # AT+CIPV6=1 before joining (ESP-AT 2.x): AF_INET6 sockets
     reset: bool = True            # AT+RST first: a clean module, no links left by an earlier process
-    send_max: int = SEND_MAX
+    send_max: Optional[int] = None  # bytes per AT+CIPSEND; None: what the firmware takes (2048, or 8192)
     sync_timeout: float = 10.0
     timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the docs'
+    escape_guard: float = 0.02   # data mode: silence around "+++" (esp-at.md §5.3)
+    escape_settle: float = 1.0   # data mode: the documents' wait after leaving passthrough, before a command
 
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
+        check_seconds(self.escape_guard, "escape_guard")
+        check_seconds(self.escape_settle, "escape_settle", zero=True)
         if self.ssid is not None:
             atcmd.escaped_text(self.ssid, "SSID", 32)
             atcmd.escaped_text(self.key, "Wi-Fi key", 64)
@@ -41,8 +45,9 @@ class Settings:
             raise ValueError("ipv6 must be True or False")
         if self.receive not in ("passive", "active"):
             raise ValueError('receive must be "passive" or "active"')
-        if isinstance(self.send_max, bool) or not isinstance(self.send_max, int) or not 1 <= self.send_max <= 8192:
-            raise ValueError("send_max must be in 1..8192")
+        if self.send_max is not None and (isinstance(self.send_max, bool) or not isinstance(self.send_max, int)
+                                          or not 1 <= self.send_max <= SEND_MAX_LARGE):
+            raise ValueError(f"send_max must be in 1..{SEND_MAX_LARGE}")
 
 
 class BringUp:
@@ -51,7 +56,9 @@ class BringUp:
         self.engine = dialect.engine
         self.settings = settings
         self.major = 1
-        self.version = ""
+        self.minor = 0
+        self.version = ""       # the version number AT+GMR reported
+        self.version_line = ""  # the whole line it came in (it names the chip on some builds)
         self.ipv6_refusal: Optional[str] = "IPv6 is off"  # why AF_INET6 sockets cannot be used; None: they can
         self._ready: Optional[asyncio.Future] = None
 
@@ -82,8 +89,12 @@ class BringUp:
         for line in response.lines:
             match = _VERSION.match(line.text)
             if match:
-                self.major, self.version = int(match.group(2)), match.group(1)
+                self.major, self.minor, self.version = int(match.group(2)), int(match.group(3)), match.group(1)
+                self.version_line = line.text
         log.info("ESP-AT firmware generation %d (%s)", self.major, self.version or "version not reported")
+        self.d.commands.send_chunk = self.d.commands.max_datagram = \
+            s.send_max or send_limit(self.major, self.minor, self.version_line)
+        self.d.commands.recv_chunk = recv_limit(self.major)
         one = atcmd.number(1, 0, 1)
         await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
         await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)

@@ -2,8 +2,23 @@
 import errno
 
 MAX_LINKS = 5
-SEND_MAX = 2048          # AT 1.x and every ESP8266 2.x build; newer ESP32 builds take 8192
-RECV_CHUNK = 2048        # bytes asked per AT+CIPRECVDATA, as Zephyr does
+SEND_MAX = 2048          # AT 1.x and every ESP8266 2.x build
+SEND_MAX_LARGE = 8192    # v2.3.0.0 on ESP32-C3 and every release from v2.4.0.0
+
+
+def recv_limit(major: int) -> int:
+    """The bytes to ask for per AT+CIPRECVDATA on this firmware generation."""
+    return RECV_CHUNK_2X if major >= 2 else RECV_CHUNK
+
+
+def send_limit(major: int, minor: int, version_line: str) -> int:
+    """The most bytes one AT+CIPSEND takes on the firmware AT+GMR described."""
+    if (major, minor) >= (2, 4) or ((major, minor) == (2, 3) and "ESP32C3" in version_line.upper()):
+        return SEND_MAX_LARGE
+    return SEND_MAX
+RECV_CHUNK = 2048        # bytes asked per AT+CIPRECVDATA on 1.x, as Zephyr does (1.x documents no maximum)
+RECV_CHUNK_2X = 8192     # on 2.x, which documents up to 0x7fffffff (at <len>+128 bytes of heap): a whole
+                         # receive window (5760) in one read
 FRAME_MAX = 8192         # bound on any announced +IPD / +CIPRECVDATA length
 
 T_QUERY = 2.0

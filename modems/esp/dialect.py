@@ -18,6 +18,7 @@ from modems.settings import make_settings
 from .bringup import BringUp, Settings
 from .codes import BUSY, FRAME_MAX, T_DNS
 from .links import EspLinks
+from .passthrough import EspPassthrough
 
 log = logging.getLogger("atsock.esp")
 
@@ -50,6 +51,7 @@ class EspDialect(Dialect):
         self.server = None  # the connection listening, while the module's server runs
         self._bring_up = BringUp(self, self.settings)
         self.commands = EspLinks(self)
+        self.commands.data_mode = EspPassthrough(self, self.settings.escape_guard, self.settings.escape_settle)
         engine.on_protocol_error(self._on_protocol_error)
         engine.on_urc("+IPD,", self._on_ipd)
         engine.on_urc_pattern(_LINK_EVENT, self._on_link_event)
@@ -73,6 +75,10 @@ class EspDialect(Dialect):
     @property
     def firmware_major(self) -> int:
         return self._bring_up.major
+
+    def cur_name(self, command: str) -> str:
+        """The command's name on this firmware (``_CUR`` on 1.x)."""
+        return self._bring_up.cur(command)
 
     async def bring_up(self) -> None:
         await self._bring_up.run(self.life)

@@ -8,8 +8,8 @@ IPv6 (2.x)             ``"TCPv6"``/``"UDPv6"`` in the same commands; an unconnec
 ``listen``             ``AT+CIPSERVERMAXCONN=5``, ``AT+CIPSERVER=1,<port>``; clients arrive as
                        ``<id>,CONNECT`` and their address is read with ``AT+CIPSTATUS``
 ``send``/``sendto``    ``AT+CIPSEND=<id>,<n>[,"<ip>",<port>]`` -> ``OK`` ``> `` -> n bytes ->
-                       ``Recv n bytes`` -> ``SEND OK`` (n <= 2048)
-passive receive        ``+IPD,<id>,<len>`` -> ``AT+CIPRECVDATA=<id>,2048`` until it answers ERROR
+                       ``Recv n bytes`` -> ``SEND OK`` (n <= 2048; 8192 on ESP-AT 2.4 and later)
+passive receive        ``+IPD,<id>,<len>`` -> ``AT+CIPRECVDATA=<id>,2048`` (8192 on 2.x) until it answers ERROR
 active receive         ``+IPD,<id>,<len>[,<ip>,<port>]:<data>`` pushed by the module
 peer closes            ``<id>,CLOSED`` (held back in passive mode until the data was read); the id is
                        free on the module at once
@@ -22,7 +22,6 @@ A connection whose TLS the module does (``conn.tls``) is an ``"SSL"`` link, conf
 A TCP ``SEND FAIL`` breaks the stream: the module may have sent part of the chunk, so the socket
 fails with EIO instead of offering the bytes again.
 """
-import asyncio
 import errno
 import logging
 import re
@@ -31,18 +30,20 @@ from typing import Optional, Set, Tuple
 from atsock import atcmd
 from atsock.connection import Connection, Kind
 from atsock.constants import AF_INET6
-from atsock.dialect import SendOutcome, SocketCommands
-from atsock.errors import CommandTimeout, os_error
+from atsock.dialect import Exchange, SendOutcome, SocketCommands
+from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 from atsock.tls.module import handshake_error
 
-from .codes import BUSY, MAX_LINKS, RECV_CHUNK, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY, T_SSL_START
+from .codes import (BUSY, FRAME_MAX, MAX_LINKS, RECV_CHUNK, SEND_MAX, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY,
+                    T_SSL_START)
 from .tls import EspTls
 
 log = logging.getLogger("atsock.esp")
 
 _RECVDATA_SENDER = re.compile(r'\+CIPRECVDATA:\d+,"([^"]*)",(\d+),?$')
 SEND_FINALS = frozenset({"SEND OK", "SEND FAIL"}) | BUSY
+SEND_NOT_FINAL = frozenset({"OK"})  # AT+CIPSEND answers OK before its prompt
 ACTIVE_LIMIT = 1024 * 1024  # unread bytes one link may hold in active receive mode
 Address = Tuple[str, int]
 
@@ -56,10 +57,31 @@ def port_param(port: int) -> atcmd.Param:
     return atcmd.number(port, 0, 65535, "port")
 
 
+def client_params(conn: Connection, ip: str, port: int, kind: str = "TCP"):
+    """``"TCP","<ip>",<port>[,<keepalive s>]`` of AT+CIPSTART (``"TCPv6"``/``"SSLv6"`` to an IPv6 peer)."""
+    params = [atcmd.text(kind + "v6" if ":" in ip else kind), atcmd.text(ip, "address", 64), port_param(port)]
+    if conn.keepalive:
+        params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
+    return params
+
+
+def open_error(response, link: str) -> OSError:
+    """The error of an AT+CIPSTART that did not answer OK, from its detail lines (1.x)."""
+    details = " ".join(line.text for line in response.lines)
+    if "DNS Fail" in details:
+        return os_error(errno.EHOSTUNREACH, "the module could not resolve the host")
+    if "no ip" in details:
+        return os_error(errno.ENETDOWN, "the module has no IP address (Wi-Fi not joined)")
+    if "ALREADY" in details:
+        return os_error(errno.EADDRINUSE, f"{link} is already in use on the module")
+    return os_error(errno.ECONNREFUSED, f"the module could not connect ({details or response.final.text})")
+
+
 class EspLinks(SocketCommands):
     max_links = MAX_LINKS
     abortable_open = False     # AT+CIPSTART runs the whole connect; nothing stops it half-way
     listener_takes_id = False  # one server per module, clients get link ids
+    busy_retries = 9           # "busy p..." answers to a send before EBUSY (ten attempts in all)
 
     def __init__(self, dialect):
         timeouts = dialect.settings.timeouts
@@ -69,7 +91,8 @@ class EspLinks(SocketCommands):
         self.t_close = timeouts.get("close", T_CIPCLOSE)
         self.d = dialect
         self.engine = dialect.engine
-        self.send_chunk = self.max_datagram = dialect.settings.send_max
+        self.send_chunk = self.max_datagram = dialect.settings.send_max or SEND_MAX  # bring-up asks the firmware
+        self.recv_chunk = RECV_CHUNK  # bytes per AT+CIPRECVDATA (bring-up: more on 2.x)
         self.push_limit = ACTIVE_LIMIT if dialect.settings.receive == "active" else None
         self.server_open = False
         self.connect_seen: Set[int] = set()  # ids whose <id>,CONNECT came while their CIPSTART ran
@@ -83,17 +106,12 @@ class EspLinks(SocketCommands):
                                         timeout=max(self.t_open, T_SSL_START) if secure else self.t_open, check=False)
         if response.final.ok:
             return
-        details = " ".join(line.text for line in response.lines)
-        if "DNS Fail" in details:
-            raise os_error(errno.EHOSTUNREACH, "the module could not resolve the host")
-        if "no ip" in details:
-            raise os_error(errno.ENETDOWN, "the module has no IP address (Wi-Fi not joined)")
-        if "ALREADY" in details:
-            raise os_error(errno.EADDRINUSE, f"link {slot_id} is already in use on the module")
-        if secure:
+        error = open_error(response, f"link {slot_id}")
+        if secure and error.errno == errno.ECONNREFUSED:
+            details = " ".join(line.text for line in response.lines)
             raise handshake_error(f"the module could not open an SSL link ({details or response.final.text}): "
                                   "ESP-AT does not say whether the connection or the handshake failed")
-        raise os_error(errno.ECONNREFUSED, f"the module could not connect ({details or response.final.text})")
+        raise error
 
     async def open_client(self, conn: Connection, ip: str, port: int, local_port: int) -> None:
         if local_port:
@@ -101,11 +119,7 @@ class EspLinks(SocketCommands):
         secure = conn.tls is not None
         if secure:
             await self.tls.prepare(conn)
-        kind = "SSL" if secure else "TCP"
-        params = [atcmd.text(kind + "v6" if ":" in ip else kind), atcmd.text(ip, "address", 64), port_param(port)]
-        if conn.keepalive:
-            params.append(atcmd.number(conn.keepalive * 60, 1, 7200, "keepalive seconds"))
-        await self._start(conn, *params, secure=secure)
+        await self._start(conn, *client_params(conn, ip, port, "SSL" if secure else "TCP"), secure=secure)
 
     def check_tls(self, request) -> None:
         self.tls.check(request)
@@ -156,37 +170,29 @@ class EspLinks(SocketCommands):
         return None
 
     # --- data -----------------------------------------------------------------------------------
-    async def send(self, conn: Connection, chunk: bytes, dest, guard) -> SendOutcome:
+    def send_exchange(self, conn: Connection, chunk: bytes, dest) -> Exchange:
         limit = self.send_chunk
         if dest is not None and len(chunk) > limit:
             raise os_error(errno.EMSGSIZE, f"a datagram carries at most {limit} bytes")
         params = [link_id(conn), atcmd.number(len(chunk), 1, limit, "send length")]
         if dest is not None:
             params += [atcmd.text(dest[0], "address", 64), port_param(dest[1])]
-        command = atcmd.build("AT+CIPSEND", *params)
-        for attempt in range(10):
-            try:
-                response = await self.engine.command(command, payload=chunk, timeout=self.t_send,
-                                                     not_final=frozenset({"OK"}), extra_finals=SEND_FINALS,
-                                                     check=False, guard=guard)
-            except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
-                raise os_error(errno.ETIMEDOUT, "no answer to a send: the stream's state is unknown") from None
-            final = response.final.text
-            if final == "SEND OK":
-                return SendOutcome.SENT
-            if final in BUSY:
-                await asyncio.sleep(0.05 * (attempt + 1))
-                continue
-            if final == "SEND FAIL" and conn.kind is Kind.TCP:
-                raise os_error(errno.EIO, "the module failed to send: part of the stream may be lost")
-            if final == "SEND FAIL":
-                raise os_error(errno.EAGAIN, "the module could not send the datagram")
-            raise os_error(errno.EPIPE, f"the module refused to send ({final}): the link is closed")
-        raise os_error(errno.EBUSY, "the module stayed busy")
+        return Exchange(atcmd.build("AT+CIPSEND", *params), self.t_send, SEND_FINALS, SEND_NOT_FINAL)
+
+    def send_outcome(self, conn: Connection, final: str) -> SendOutcome:
+        if final == "SEND OK":
+            return SendOutcome.SENT
+        if final in BUSY:
+            return SendOutcome.BUSY
+        if final == "SEND FAIL" and conn.kind is Kind.TCP:
+            raise os_error(errno.EIO, "the module failed to send: part of the stream may be lost")
+        if final == "SEND FAIL":
+            raise os_error(errno.EAGAIN, "the module could not send the datagram")
+        raise os_error(errno.EPIPE, f"the module refused to send ({final}): the link is closed")
 
     async def fetch(self, conn: Connection, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
         response = await self.d.command(atcmd.build("AT+CIPRECVDATA", link_id(conn),
-                                                    atcmd.number(RECV_CHUNK, 1, RECV_CHUNK)),
+                                                    atcmd.number(self.recv_chunk, 1, FRAME_MAX)),
                                         timeout=self.t_read, response_prefixes=("+CIPRECVDATA",), check=False,
                                         guard=guard)
         line = response.first("+CIPRECVDATA")

@@ -11,7 +11,7 @@ from atsock.errors import CommandFailed, ModemError
 from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
 
-from ..settings import check_timeouts
+from ..settings import check_seconds, check_timeouts
 from .codes import DOCS, MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
 
 log = logging.getLogger("atsock.quectel")
@@ -37,9 +37,11 @@ class Settings:
     registration_poll: float = 1.0
     sync_timeout: float = 10.0
     timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the notes'
+    escape_guard: float = 1.0  # data mode: the silence the module needs around "+++" (quectel-tcpip.md §12)
 
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
+        check_seconds(self.escape_guard, "escape_guard")
         atcmd.text(self.apn, "APN", 62)
         atcmd.text(self.user, "user name", 64)
         atcmd.text(self.password, "password", 64)

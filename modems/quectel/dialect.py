@@ -14,7 +14,8 @@ from modems.settings import make_settings
 from .bringup import CONTEXT_TYPES, REGISTERED, BringUp, Settings
 from .codes import MAX_LINKS, QIRD_MAX
 from .dns import Resolver
-from .sockets import QuectelSockets, incoming_notice
+from .sockets import QuectelSockets, conn_id, incoming_notice
+from .transparent import QuectelTransparent
 
 log = logging.getLogger("atsock.quectel")
 
@@ -32,6 +33,7 @@ class QuectelDialect(Dialect):
         super().__init__(engine, life)
         self.settings = make_settings(Settings, self.name, settings)  # TypeError/ValueError before the port is touched
         self.commands = QuectelSockets(engine, self.settings.context_id, self.settings.timeouts)
+        self.commands.data_mode = QuectelTransparent(conn_id, self.settings.escape_guard)
         self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None)
         self._resolver = Resolver(engine, self.settings.context_id)
         engine.on_urc("+QIOPEN:", lambda urc: self.commands.on_qiopen(urc.text))

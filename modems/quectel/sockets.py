@@ -30,8 +30,8 @@ from typing import Dict, List, Optional, Tuple
 from atsock import atcmd
 from atsock.connection import Connection, Kind
 from atsock.constants import AF_INET, AF_INET6
-from atsock.dialect import SendOutcome, SocketCommands
-from atsock.errors import CommandTimeout, os_error
+from atsock.dialect import Exchange, SendOutcome, SocketCommands
+from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
 from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, quectel_error
@@ -134,20 +134,16 @@ class QuectelSockets(SocketCommands):
         self._keepalive = minutes
 
     # --- data -----------------------------------------------------------------------------------
-    async def send(self, conn: Connection, chunk: bytes, dest, guard) -> SendOutcome:
+    def send_exchange(self, conn: Connection, chunk: bytes, dest) -> Exchange:
         params = [conn_id(conn), atcmd.number(len(chunk), 1, QISEND_MAX, "send length")]
         if dest is not None:
             if len(chunk) > QISEND_MAX:
                 raise os_error(errno.EMSGSIZE, f"a datagram carries at most {QISEND_MAX} bytes through this modem")
             params += [address(dest[0]), port_param(dest[1])]
         name = "AT+QSSLSEND" if conn.id in self.tls.secure else "AT+QISEND"
-        try:
-            response = await self.engine.command(atcmd.build(name, *params), payload=chunk,
-                                                 timeout=self.t_send, extra_finals=SEND_FINALS, check=False,
-                                                 guard=guard)
-        except CommandTimeout:  # were the bytes sent? Nobody knows: the stream is broken
-            raise os_error(errno.ETIMEDOUT, "no answer to a send: the stream's state is unknown") from None
-        final = response.final.text
+        return Exchange(atcmd.build(name, *params), self.t_send, SEND_FINALS)
+
+    def send_outcome(self, conn: Connection, final: str) -> SendOutcome:
         if final == "SEND OK":
             return SendOutcome.SENT
         if final == "SEND FAIL":

@@ -1,0 +1,169 @@
+"""The engine's modes, without a modem: raw data on the channel (transparent / passthrough), the
+hold that keeps the queue for one owner, completion callbacks that chain commands, and the
+watchdog; plus the socket machine's table of allowed operations."""
+import asyncio
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from atsock.atcmd import build
+from atsock.channel import ATChannel, Command, Final, Intermediate, RawData, RawEnd, Urc
+from atsock.engine import Engine, RawLine
+from atsock.errors import CommandTimeout
+from atsock.lifecycle import SOCKET_OPERATIONS, Op, SocketLifecycle, SocketState
+
+NO_CARRIER = b"\r\nNO CARRIER\r\n"
+CONNECT = frozenset({"CONNECT"})
+
+
+def transparent_channel():
+    channel = ATChannel(urc_prefixes=("+QIURC:",))
+    channel.begin(Command("AT+QISWTMD=0,2", extra_finals=CONNECT, raw_after=CONNECT, raw_ends=(NO_CARRIER,)))
+    return channel
+
+
+def feed(channel, data, cuts):
+    events = []
+    points = sorted(set(c % (len(data) + 1) for c in cuts))
+    for start, end in zip([0] + points, points + [len(data)]):
+        events += channel.receive(data[start:end])
+    return events
+
+
+def raw_bytes(events):
+    return b"".join(e.data for e in events if isinstance(e, RawData))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=3000).filter(lambda d: NO_CARRIER not in d), st.lists(st.integers(0, 10_000), max_size=20))
+def test_raw_data_comes_out_whole_however_the_stream_is_cut(data, cuts):
+    stream = b"\r\nCONNECT\r\n" + data + NO_CARRIER + b'\r\n+QIURC: "recv",1\r\n'
+    events = feed(transparent_channel(), stream, cuts)
+    assert events[0] == Final("CONNECT")
+    assert raw_bytes(events) == data
+    assert [e for e in events if not isinstance(e, RawData)] == \
+        [Final("CONNECT"), RawEnd(NO_CARRIER), Urc('+QIURC: "recv",1')]
+
+
+def test_bytes_that_may_begin_the_ending_word_wait_for_the_next_ones():
+    channel = transparent_channel()
+    assert channel.receive(b"\r\nCONNECT\r\nabc\r\nNO CAR") == [Final("CONNECT"), RawData(b"abc")]
+    assert channel.raw_held == len(b"\r\nNO CAR")
+    assert channel.receive(b"S") == [RawData(b"\r\nNO CARS")]  # not the word after all
+    channel.receive(b"\r\n")
+    assert channel.release_held() == [RawData(b"\r\n")]  # nothing completed it in time: data
+    assert channel.raw and channel.raw_held == 0
+
+
+def test_an_answer_word_counts_only_once_expected():
+    channel = transparent_channel()
+    events = channel.receive(b"\r\nCONNECT\r\n\r\nOK\r\n")
+    assert raw_bytes(events) == b"\r\nOK"  # before the escape, OK is the peer's data (CR LF may begin
+    channel.expect_raw_end(b"\r\nOK\r\n")    # NO CARRIER: held)
+    assert channel.receive(b"more\r\nOK\r\n\r\n+QIURC: x\r\n") == \
+        [RawData(b"\r\nmore"), RawEnd(b"\r\nOK\r\n"), Urc("+QIURC: x")]
+    assert not channel.raw
+
+
+def test_a_prompt_can_hand_the_line_over_and_a_silent_module_can_leave():
+    channel = ATChannel(terminator=b"\r\n")
+    channel.begin(Command("AT+CIPSEND", not_final=frozenset({"OK"}), raw_after_prompt=True, raw_ends=(b"CLOSED\r\n",)))
+    assert channel.receive(b"\r\nOK\r\n\r\n>hello CL") == [Intermediate("OK"), Final(">"), RawData(b"hello ")]
+    assert channel.leave_raw() == [RawData(b"CL")]
+    assert channel.receive(b"\r\nready\r\n") == [Urc("ready")]
+
+
+class FakeTransport:
+    def __init__(self):
+        self.written = []
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    def get_write_buffer_size(self):
+        return 0
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+    def close(self):
+        pass
+
+
+def engine_with_transport():
+    engine = Engine(ATChannel())
+    transport = FakeTransport()
+    engine.connection_made(transport)
+    return engine, transport
+
+
+def test_a_completion_callback_queues_the_next_command_in_the_same_wake_up():
+    async def run():
+        engine, transport = engine_with_transport()
+        answers = []
+
+        def done(response, error):
+            answers.append(response.final.text)
+            if len(answers) < 3:
+                engine.submit(build("AT+NEXT"), on_done=done, timeout=1.0)
+
+        engine.submit(build("AT+FIRST"), on_done=done, timeout=1.0)
+        for expected in (b"AT+FIRST\r", b"AT+NEXT\r", b"AT+NEXT\r"):
+            assert transport.written[-1] == expected
+            engine.data_received(b"\r\nOK\r\n")  # the answer, and within this call the next command
+        assert answers == ["OK", "OK", "OK"]
+        assert len(transport.written) == 3
+
+    asyncio.run(run())
+
+
+def test_a_held_engine_runs_only_its_holders_commands_and_raw_data_stops_all():
+    async def run():
+        engine, transport = engine_with_transport()
+        holder = object()
+        received, ended = [], []
+        engine.hold(holder)
+        other = asyncio.ensure_future(engine.command(build("AT+OTHER"), timeout=1.0))
+        await asyncio.sleep(0)
+        assert transport.written == []  # queued behind the hold
+        mine = asyncio.ensure_future(engine.command(
+            build("AT+QISWTMD"), timeout=1.0, owner=holder, check=False, extra_finals=CONNECT, raw_after=CONNECT,
+            raw=RawLine(received.append, ended.append), raw_ends=(NO_CARRIER,)))
+        await asyncio.sleep(0)
+        assert transport.written == [b"AT+QISWTMD\r"]
+        engine.data_received(b"\r\nCONNECT\r\npayload")
+        assert (await mine).final.text == "CONNECT"
+        assert engine.raw and received == [b"payload"]
+        engine.release(holder)
+        await asyncio.sleep(0)
+        assert transport.written == [b"AT+QISWTMD\r"]  # raw data: still nothing else goes out
+        engine.data_received(b"\r\nOK\r\n" + NO_CARRIER)
+        assert received == [b"payload", b"\r\nOK\r\n"] and ended == [NO_CARRIER]
+        assert transport.written[-1] == b"AT+OTHER\r"
+        engine.data_received(b"\r\nOK\r\n")
+        assert (await other).final.ok
+
+    asyncio.run(run())
+
+
+def test_one_watchdog_times_out_the_command_in_flight():
+    async def run():
+        engine, transport = engine_with_transport()
+        with pytest.raises(CommandTimeout):
+            await engine.command(build("AT+SLOW"), timeout=0.05)
+        answer = asyncio.ensure_future(engine.command(build("AT+QUICK"), timeout=0.05))
+        await asyncio.sleep(0.01)
+        engine.data_received(b"\r\nOK\r\n")  # the probe that follows a lost final
+        await asyncio.sleep(0)
+        engine.data_received(b"\r\nOK\r\n")
+        assert (await answer).final.ok
+
+    asyncio.run(run())
+
+
+def test_the_table_of_allowed_operations_agrees_with_the_machine():
+    for state in SocketState:
+        life = SocketLifecycle()
+        life.machine.set_state(state)
+        for op in Op:
+            assert life.allows(op) == life.can(op.value) == (state in SOCKET_OPERATIONS[op])
