@@ -262,6 +262,24 @@ def module_tls(r: Run) -> None:
     r.call("tls.read(5)", lambda: tls.read(5))
 
 
+def data_mode(r: Run) -> None:
+    peer = r.peer()
+    s = r.socket()
+    block = s.data_mode()
+    if r.family == "quectel":  # the connection switches to transparent access and back
+        r.given("a TCP socket `s` connected to a peer", lambda: (s.connect(("127.0.0.1", peer.port)), peer.accept()))
+        r.call("with s.data_mode():", block.__enter__, headline=True)
+    else:  # passthrough exists in single-connection mode only: the block opens its own connection
+        r.local("with s.data_mode():", block.__enter__)
+        r.call('s.connect(("127.0.0.1", port))', lambda: (s.connect(("127.0.0.1", peer.port)), peer.accept())[0],
+               headline=True)
+    r.call('s.sendall(b"hello")', lambda: s.sendall(b"hello"))
+    r.event('the peer sends b"world"', lambda: peer.conn.sendall(b"world"))
+    r.call("s.recv(5)", lambda: s.recv(5))
+    r.call("(the end of the with block)", lambda: block.__exit__(None, None, None))
+    r.closes(s.close)
+
+
 SITUATIONS = [
     Situation("open-modem", "Bring-up", "open_modem", {
         "quectel": "The module is brought to a known state (echo off, numeric errors, registration reports), "
@@ -399,7 +417,12 @@ SITUATIONS = [
         "esp": "ESP-AT connects and shakes hands inside `AT+CIPSTART` with the `\"SSL\"` type; it cannot be "
                "given the context's CAs (1.x checks nothing), so the page uses a non-verifying context.",
     }, module_tls),
-    Situation("data-mode", "Data mode", "transparent / passthrough data mode", "", pending="data mode "
-              "(Quectel transparent access, ESP passthrough) is being built; this situation is recorded once "
-              "it lands"),
+    Situation("data-mode", "Data mode", "transparent / passthrough data mode", {
+        "quectel": "`AT+QISWTMD` switches the open connection to transparent access: bytes cross the line "
+                   "raw both ways, and `+++` between two silences of the guard time brings it back to "
+                   "buffer access, the socket still open.",
+        "esp": "Passthrough exists only in single-connection mode: the block switches the module to it, "
+               "opens its own connection, and restores multi-connection mode (closing that connection) "
+               "after `+++`.",
+    }, data_mode),
 ]
