@@ -14,7 +14,8 @@ Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT 
 """
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
-                        SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+                        SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
+                        TCP_NODELAY)
 from .current import current_modem
 from .errors import ModemError
 from .micropython import install
@@ -29,5 +30,5 @@ __all__ = [
     "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",
-    "TCP_KEEPALIVE", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",
+    "TCP_KEEPALIVE", "TCP_NODELAY", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",
 ]

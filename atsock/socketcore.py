@@ -33,6 +33,7 @@ log = logging.getLogger("atsock.core")
 
 Address = Tuple[str, int]
 S = SocketState
+FULL_PAUSE = 0.1  # seconds a socket whose module had no room stays unwritable
 
 
 class SocketCore:
@@ -214,7 +215,8 @@ class SocketCore:
 
         A send that the module refuses part-way returns the count taken; the error waits on the
         connection for the next call. Closing the socket stops the loop before its next chunk and
-        the sender gets EBADF.
+        the sender gets EBADF. A non-blocking send (``timeout`` 0) offers one chunk: one exchange
+        with the module, as a kernel's non-blocking send is one copy into its buffer.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
@@ -240,6 +242,7 @@ class SocketCore:
                 raise
             if outcome is SendOutcome.FULL:  # offer the same bytes again after a pause
                 if deadline is not None and loop.time() + backoff > deadline:
+                    self._full_for_a_while(conn)
                     if sent:
                         return sent
                     raise timeout_error("modem send buffer stayed full")
@@ -248,7 +251,23 @@ class SocketCore:
                 continue
             sent += len(chunk)
             backoff = 0.02
+            if timeout == 0:
+                break
         return sent
+
+    def _full_for_a_while(self, conn: Connection) -> None:
+        """The module had no room and the sender stopped waiting: the socket's descriptor is not
+        writable for a pause (nothing announces room; then a send may try again)."""
+        if conn.send_full:
+            return
+        conn.send_full = True
+        conn.changed()
+
+        def room_again() -> None:
+            conn.send_full = False
+            conn.changed()
+
+        asyncio.get_running_loop().call_later(FULL_PAUSE, room_again)
 
     def _send_failed(self, conn: Connection, error: OSError) -> None:
         """A refused send ends the sending direction; what the peer sent is still read to its end.
