@@ -281,7 +281,12 @@ class SocketCore:
     async def _fetch_once(self, conn: Connection) -> bool:
         if conn.id is None:
             return False  # the module closed the connection; what it held was read before
-        got = await self.commands.fetch(conn, self.guard(conn, Op.FETCH))
+        try:
+            got = await self.commands.fetch(conn, self.guard(conn, Op.FETCH))
+        except OSError:
+            if conn.id is None and conn.peer_finished:
+                return False  # as above, the close notice (ESP: sent once all was read) came first
+            raise
         if got is None:
             return False
         data, sender = got
