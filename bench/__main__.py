@@ -4,6 +4,7 @@
     python -m bench --quick            # smaller transfers, shorter runs
     python -m bench --update-readme    # also put the table into README.md
     python -m bench --no-tls           # without host TLS against plain TCP (bench.tls)
+    python -m bench --no-asyncio       # without asyncio streams against the blocking API (bench.asyncio_bench)
 
 Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import floor, pacing, report, tls
+from . import asyncio_bench, floor, pacing, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -56,6 +57,7 @@ def main(argv=None) -> int:
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench-goodput.png")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--no-tls", action="store_true", help="skip host TLS against plain TCP")
+    parser.add_argument("--no-asyncio", action="store_true", help="skip asyncio streams against the blocking API")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -87,6 +89,10 @@ def main(argv=None) -> int:
     if not args.no_tls:
         log(f"host TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]
+    if not args.no_asyncio:
+        log("asyncio streams against the blocking API")
+        results["asyncio"] = [asyncio_bench.measure(dialect, baud, args.quick)
+                              for dialect in dialects for baud in asyncio_bench.RATES]
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results["seconds"] = time.time() - started
 

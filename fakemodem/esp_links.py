@@ -33,6 +33,7 @@ class Links:
     def __init__(self, module):
         self.m = module
         self.links = {}
+        self.connecting = set()  # ids of links whose AT+CIPSTART is still connecting: not free
         self.server: Optional[asyncio.AbstractServer] = None
         self.server_port = 0
         self.max_links = module.profile.links
@@ -138,7 +139,7 @@ class Links:
 
     async def cipstartex(self, cmd: ATCommand) -> None:
         """2.x: AT+CIPSTART's arguments without an id; the module takes the lowest free one."""
-        free = [i for i in range(self.max_links) if i not in self.links]
+        free = self._free_ids()
         if not self.m.mux or not free:
             self.m.final("ERROR")
             return
@@ -181,12 +182,15 @@ class Links:
             self._connect_failed(link)
             return
         bridge = self._new_tcp_bridge(link, keepalive)
+        self.connecting.add(link.id)  # (a client of our own server must not be given this id)
         try:
             await asyncio.wait_for(asyncio.get_running_loop().create_connection(lambda: bridge, ip, port),
                                    m.connect_timeout)
         except (OSError, asyncio.TimeoutError):
             self._connect_failed(link)
             return
+        finally:
+            self.connecting.discard(link.id)
         link.bridge = bridge
         self._add(link)
         m.message(self._tag(link.id, "CONNECT"))
@@ -338,8 +342,11 @@ class Links:
         self.server_port = port
         m.final("OK")
 
+    def _free_ids(self):
+        return [i for i in range(self.max_links) if i not in self.links and i not in self.connecting]
+
     def _incoming(self):
-        free = [i for i in range(self.max_links) if i not in self.links]
+        free = self._free_ids()
         accepted = sum(1 for link in self.links.values() if link.tetype == 1)
         if not free or accepted >= self.max_conn:
             return RefuseConnection()

@@ -6,9 +6,11 @@ import hashlib
 import os
 import socket as host_socket
 import ssl as host_ssl
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import trustme
@@ -591,6 +593,26 @@ def test_a_micropython_asyncio_program_runs_through_load(modem, fake_modem, echo
     import asyncio as host_asyncio
     assert program.asyncio is asyncio and host_asyncio.open_connection is not asyncio.open_connection
     assert sys.modules["asyncio"] is host_asyncio  # load() changed nothing outside the program
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_the_openmv_asyncio_example_runs_through_load(modem, echo_server):
+    program = micropython.load(EXAMPLES / "platforms" / "openmv_asyncio.py")
+    replies, own, beats = program.run("echo.test", echo_server.port, _closed_port())
+    assert replies == [b"frame 1\n", b"frame 2\n"]
+    assert own.startswith(b"cam 127.0.0.1:") and own.endswith(b" says status?\n")
+    assert beats >= 1  # the heartbeat task ran beside the streams
+
+
+def test_the_asyncio_example_script_runs_as_a_user_runs_it():
+    result = subprocess.run([sys.executable, str(EXAMPLES / "asyncio_streams.py")], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.startswith("frame 1\nframe 2\ncam 127.0.0.1:")
+    assert "AT commands for all of it" in result.stdout
 
 
 def test_install_maps_uasyncio_and_with_standard_names_asyncio():
