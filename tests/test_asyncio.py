@@ -219,6 +219,26 @@ def test_wait_for_on_a_read_loses_nothing_and_the_channel_goes_on(modem, tcp_ser
     run(main())
 
 
+def test_a_drain_cancelled_half_way_loses_and_repeats_nothing(modem, echo_server):
+    payload = os.urandom(256 * 1024)
+
+    async def main():
+        reader, writer = await asyncio.open_connection("127.0.0.1", echo_server.port)
+        writer.write(payload)
+        draining = asyncio.create_task(writer.drain())  # above the high-water mark: it waits
+        await asyncio.sleep(0.01)
+        draining.cancel()  # the caller stops waiting; what write() took is still the transport's to send
+        echoed = await reader.readexactly(len(payload))
+        writer.write(b"and then some")
+        rest = await reader.readexactly(13)
+        writer.close()
+        await writer.wait_closed()
+        return echoed, rest
+
+    echoed, rest = run(main())
+    assert echoed == payload and rest == b"and then some"
+
+
 def test_wait_for_on_a_connect_leaves_the_channel_usable(modem, fake_modem, echo_server):
     async def main():
         with pytest.raises(asyncio.TimeoutError):
