@@ -309,12 +309,15 @@ STAND_INS = [
 
 
 def for_cpython(call: Call):
-    """The call CPython is given, or the outcome it is taken to have."""
+    """The call CPython is given, or the outcome it is taken to have (stand-ins apply one after
+    the other: a str sent to a list address needs two)."""
     for stand_in in STAND_INS:
         replaced = stand_in.replace(call)
         if replaced is not None:
             stand_in.used += 1
-            return replaced
+            if isinstance(replaced, Outcome):
+                return replaced
+            call = replaced
     return call
 
 
