@@ -19,7 +19,6 @@ T = TypeVar("T")
 Address = Tuple[str, int]
 
 EPHEMERAL = (49152, 65535)
-READ_SIZE = 256 * 1024  # what one read asks of the engine (CPython's transports read as much)
 
 
 def on_engine(modem, coro: Awaitable[T]) -> "asyncio.Future[T]":
@@ -102,19 +101,21 @@ async def accept(modem, listener: Connection) -> Connection:
         raise
 
 
-# --- data (started by the transports, which chain one call after the other) -------------------
-def read(modem, conn: Connection) -> "asyncio.Future[bytes]":
-    """What the connection holds (waiting until something, end of stream or an error comes)."""
-    return on_engine(modem, receiving.stream(modem.core, conn, READ_SIZE, None, False))
-
-
-def read_datagram(modem, conn: Connection, peer: Optional[Address]) -> "asyncio.Future":
-    return on_engine(modem, receiving.datagram(modem.core, conn, None, False, peer))
-
-
+# --- data (started by the transports, which chain one send after the other) ---------------------
 def send(modem, conn: Connection, data: bytes, dest: Optional[Address] = None) -> "asyncio.Future[int]":
     return on_engine(modem, modem.core.send(conn, data, None, dest))
 
 
 def close(modem, conn: Connection) -> "asyncio.Future[None]":
     return on_engine(modem, modem.core.close(conn))
+
+
+def close_then(modem, conn: Connection, then: Callable[[], None]) -> None:
+    """Close ``conn`` and call ``then()`` once the module has let it go (or could not be asked:
+    a modem closed already has nothing left to close)."""
+    try:
+        future = close(modem, conn)
+    except OSError:
+        asyncio.get_running_loop().call_soon(then)
+        return
+    future.add_done_callback(lambda done: (done.cancelled() or done.exception(), then()))

@@ -11,11 +11,12 @@ import errno
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
 
-from .. import usock, validate
+from .. import receiving, usock, validate
 from ..connection import Connection, Kind
 from ..constants import AF_INET, SOCK_DGRAM
 from ..errors import os_error
 from . import bridge, connections
+from .pump import ReadPump
 from .transport import as_bytes
 
 Address = Tuple[str, int]
@@ -36,25 +37,21 @@ class DatagramTransport(asyncio.DatagramTransport):
         self._sender: Optional[asyncio.Task] = None
         self._closing = False
         self._lost = False
+        self._pump = ReadPump(modem, lambda: receiving.datagram(modem.core, conn, None, False, peer), self._arrived,
+                              size=lambda datagram: len(datagram[0]))
         loop.call_soon(protocol.connection_made, self)
-        loop.call_soon(self._read)
+        loop.call_soon(self._pump.start)
 
     # --- receiving ------------------------------------------------------------------------------
-    def _read(self) -> None:
-        if not self._lost:
-            bridge.read_datagram(self._modem, self._conn, self._peer).add_done_callback(self._arrived)
-
-    def _arrived(self, future: asyncio.Future) -> None:
-        error = None if future.cancelled() else future.exception()
-        if self._lost or future.cancelled():
+    def _arrived(self, datagram, error: Optional[BaseException]) -> None:
+        self._pump.taken(datagram)
+        if self._lost:
             return
         if error is not None:
             if not self._closing:
                 self._shut(error)
             return
-        data, sender = future.result()
-        self._protocol.datagram_received(data, sender)
-        self._read()
+        self._protocol.datagram_received(*datagram)
 
     # --- sending --------------------------------------------------------------------------------
     def sendto(self, data, addr=None) -> None:
@@ -126,9 +123,8 @@ class DatagramTransport(asyncio.DatagramTransport):
             return
         self._lost = True
         self._closing = True
-        bridge.close(self._modem, self._conn).add_done_callback(lambda done: done.cancelled() or done.exception())
         self._conn.notifier.close()
-        self._loop.call_soon(self._protocol.connection_lost, error)
+        bridge.close_then(self._modem, self._conn, lambda: self._protocol.connection_lost(error))
 
     def set_protocol(self, protocol) -> None:
         self._protocol = protocol

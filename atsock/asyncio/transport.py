@@ -1,22 +1,26 @@
 """A modem TCP connection as an asyncio transport, on the caller's loop.
 
-Reading: one read is always under way on the engine while reading is on; what it brings goes to
-the protocol, and the next read starts. ``pause_reading`` stops asking (the engine then stops
-fetching once its own buffer is full, and the module holds the rest: back-pressure reaches the
-peer). Writing: ``write`` only buffers and starts a send of everything buffered when none is under
-way; the protocol is paused above the high-water mark, as CPython's transports do. ``close`` sends
+Reading: a pump on the engine's side (:mod:`.pump`) hands what arrives to the protocol;
+``pause_reading`` stops it (the engine then stops fetching once its own buffer is full, and the
+module holds the rest: back-pressure reaches the peer). Writing: ``write`` buffers and starts a
+send of everything buffered when none is under way; the protocol is paused above the high-water
+mark, as CPython's transports do. ``close`` sends
 what is buffered, then closes the connection; ``connection_lost`` follows. The modules cannot
 half-close: ``can_write_eof()`` is False.
 """
 import asyncio
 import logging
-from typing import Optional
+from collections import deque
+from typing import Deque, Optional
 
-from . import bridge
+from .. import receiving
 from ..connection import Connection
+from . import bridge
+from .pump import ReadPump
 
 log = logging.getLogger("atsock.asyncio")
 
+READ_SIZE = 256 * 1024  # the most one piece carries (as CPython's transports read)
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
 
@@ -57,11 +61,10 @@ class StreamTransport(asyncio.Transport):
         self._in_flight = 0                    # handed to the engine, not confirmed yet
         self._high, self._low = HIGH_WATER, LOW_WATER
         self._writing_paused = False           # the protocol was told to pause writing
-        self._reading = False                  # reading is on (between start and pause/close)
         self._reading_paused = False
-        self._read_pending = False
-        self._held: Optional[bytes] = None     # read while reading was paused
-        self._ended = False                    # end of stream reached
+        self._held: Deque[tuple] = deque()     # (data, error) received, not passed on yet
+        self._pump = ReadPump(modem, lambda: receiving.stream(modem.core, conn, READ_SIZE, None, False),
+                              self._arrived, last=lambda data: not data)
         self._closing = False
         self._lost = False                     # connection_lost was called
         if start:
@@ -70,33 +73,28 @@ class StreamTransport(asyncio.Transport):
     def start(self) -> None:
         """Tell the protocol, then begin reading (a TLS layer calls this once it is in place)."""
         self._loop.call_soon(self._protocol.connection_made, self)
-        self._reading = True
-        self._loop.call_soon(self._read)
+        self._pump.start()
 
     # --- reading --------------------------------------------------------------------------------
-    def _read(self) -> None:
-        if self._read_pending or not self._reading or self._reading_paused or self._ended or self._lost:
-            return
-        self._read_pending = True
-        bridge.read(self._modem, self._conn).add_done_callback(self._arrived)
+    def _arrived(self, data: Optional[bytes], error: Optional[BaseException]) -> None:
+        self._pump.taken(data)
+        if self._lost or self._closing:
+            return  # (the read that our own close ended fails with EBADF: nothing to tell)
+        self._held.append((data, error))
+        self._hand_on()
 
-    def _arrived(self, future: asyncio.Future) -> None:
-        self._read_pending = False
-        error = None if future.cancelled() else future.exception()
-        if self._lost or self._closing or future.cancelled():
-            return  # (a read that our own close ended fails with EBADF: nothing to tell)
-        if error is not None:
-            self._fail(error)
-            return
-        data = future.result()
-        if self._reading_paused:
-            self._held = data
-            return
-        self._deliver(data)
+    def _hand_on(self) -> None:
+        """Pass on what arrived, in order, while reading is on (a piece the pump sent before a
+        pause waits here, and goes before anything newer after the resume)."""
+        while self._held and not self._reading_paused and not self._lost and not self._closing:
+            data, error = self._held.popleft()
+            if error is not None:
+                self._fail(error)
+            else:
+                self._deliver(data)
 
     def _deliver(self, data: bytes) -> None:
         if not data:
-            self._ended = True
             if self._protocol.eof_received():
                 return  # the protocol keeps the connection open (it may still write)
             self.close()
@@ -107,24 +105,21 @@ class StreamTransport(asyncio.Transport):
             raise
         except BaseException as exc:
             self._fail(exc, "the protocol failed on received data")
-            return
-        self._read()
 
     def pause_reading(self) -> None:
-        self._reading_paused = True
+        if not self._reading_paused:
+            self._reading_paused = True
+            self._pump.pause()
 
     def resume_reading(self) -> None:
         if not self._reading_paused:
             return
         self._reading_paused = False
-        held, self._held = self._held, None
-        if held is not None:
-            self._loop.call_soon(self._deliver, held)
-        else:
-            self._read()
+        self._loop.call_soon(self._hand_on)
+        self._pump.resume()
 
     def is_reading(self) -> bool:
-        return self._reading and not self._reading_paused and not self._closing and not self._lost
+        return not self._reading_paused and not self._closing and not self._lost
 
     # --- writing --------------------------------------------------------------------------------
     def write(self, data) -> None:
@@ -224,10 +219,10 @@ class StreamTransport(asyncio.Transport):
             return
         self._lost = True
         self._out.clear()
-        future = bridge.close(self._modem, self._conn)
-        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._pump.resume()  # a paused pump wakes, meets the closed connection and ends
         self._conn.notifier.close()
-        self._loop.call_soon(self._connection_lost, error)
+        # connection_lost (and so wait_closed) once the module let go: its id is free again then
+        bridge.close_then(self._modem, self._conn, lambda: self._connection_lost(error))
 
     def _connection_lost(self, error: Optional[BaseException]) -> None:
         try:
