@@ -9,8 +9,9 @@
 Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT parsing),
 :mod:`atsock.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
 (which AT commands a socket call becomes), and :mod:`atsock.usock` (the usocket surface), with
-:mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets and
-:mod:`atsock.micropython` to run MicroPython code unmodified.
+:mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets,
+:mod:`atsock.asyncio` for asyncio streams and servers on the modem, and :mod:`atsock.micropython`
+to run MicroPython code unmodified.
 """
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,

@@ -590,10 +590,15 @@ import asyncio
 
 async def ask(host, port, question):
     reader, writer = await asyncio.open_connection(host, port)
-    await writer.awrite(question + b"\\n")
+    await writer.awrite(b"xx" + question + b"\\nyy", 2, len(question) + 1)
     answer = await reader.readline()
-    await writer.aclose()
-    return answer
+    await reader.awrite(b"0123")  # MicroPython's stream is one object: the reader writes too
+    buffer, echoed = bytearray(8), b""
+    while len(echoed) < 4:
+        count = await reader.readinto(buffer)
+        echoed += bytes(buffer[:count])
+    await reader.aclose()
+    return answer + echoed
 
 async def main(host, port):
     await uasyncio.sleep_ms(5)
@@ -611,7 +616,7 @@ def test_a_micropython_asyncio_program_runs_through_load(modem, fake_modem, echo
     opens = commands(fake_modem, *OPENS)
     program = micropython.load(path)
     answers, same = program.run("echo.test", echo_server.port)
-    assert answers == [b"a\n", b"b\n", b"c\n"] and same
+    assert answers == [b"a\n0123", b"b\n0123", b"c\n0123"] and same
     assert commands(fake_modem, *OPENS) == opens + 3
     import asyncio as host_asyncio
     assert program.asyncio is asyncio and host_asyncio.open_connection is not asyncio.open_connection
