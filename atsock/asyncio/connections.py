@@ -6,6 +6,7 @@ Names are looked up by the modem. A server's ``close()`` stops it listening (the
 listener closes, and with it the clients not accepted yet); connections already made stay open.
 """
 import asyncio
+import errno
 import logging
 import ssl as _ssl
 from typing import Awaitable, Callable, Optional, Set
@@ -171,8 +172,8 @@ class Server(asyncio.AbstractServer):
             try:
                 conn = await bridge.accept(self._modem, self._conn)
             except OSError as exc:
-                if self._closed is None:
-                    log.warning("%r stops accepting: %s", self, exc)
+                if self._closed is None:  # the listener failed, or the modem was closed under it
+                    (log.info if exc.errno == errno.EBADF else log.warning)("%r stops accepting: %s", self, exc)
                     self.close()
                 return
             sock = usock.socket(modem=self._modem, _conn=conn)

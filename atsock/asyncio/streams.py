@@ -9,6 +9,7 @@ import asyncio
 from typing import Callable
 
 from ..connection import Connection
+from ..tls.session import TlsSession
 from . import connections
 
 _LIMIT = 2 ** 16  # CPython's line length limit, also half the read buffer
@@ -124,7 +125,7 @@ async def start_server(client_connected_cb: Callable, host=None, port=None, back
 
     async def serve(conn: Connection, sock) -> None:
         reader, protocol = _stream_pair(limit)
-        session = None if context is None else connections.TlsSession(context, server_side=True)
+        session = None if context is None else TlsSession(context, server_side=True)
         transport = await connections.transport_for(modem, conn, sock, protocol, session, handshake_limit)
         writer = _writer_for(transport, protocol, reader)
         loop = asyncio.get_running_loop()
