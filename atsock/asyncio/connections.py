@@ -173,7 +173,8 @@ class Server(asyncio.AbstractServer):
                 conn = await bridge.accept(self._modem, self._conn)
             except OSError as exc:
                 if self._closed is None:  # the listener failed, or the modem was closed under it
-                    (log.info if exc.errno == errno.EBADF else log.warning)("%r stops accepting: %s", self, exc)
+                    level = logging.INFO if exc.errno == errno.EBADF else logging.WARNING
+                    log.log(level, "%r stops accepting: %s", self, exc)
                     self.close()
                 return
             sock = usock.socket(modem=self._modem, _conn=conn)
