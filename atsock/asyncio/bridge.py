@@ -1,5 +1,6 @@
 """How the asyncio layer reaches the engine: each call runs one socket-core coroutine on the
-engine's own loop (its thread) and is awaited from the caller's loop, without blocking it.
+engine's own loop (its thread) and is awaited from the caller's loop, without blocking it
+(receiving goes the other way, through :mod:`.pump`).
 
 The engine is the one the blocking API uses; nothing here talks AT. A caller that stops waiting
 (``wait_for``, a cancelled task) never stops an exchange half-way: the engine sees every written
