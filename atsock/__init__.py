@@ -10,12 +10,14 @@ Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT 
 :mod:`atsock.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
 (the AT text of each exchange), :mod:`atsock.socketcore` (the life of every connection),
 :mod:`atsock.modem` (the façade) and :mod:`atsock.usock` (the usocket surface), with
-:mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets and
-:mod:`atsock.micropython` to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
+:mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets,
+:mod:`atsock.asyncio` for asyncio streams and servers on the modem, and :mod:`atsock.micropython`
+to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
 """
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
-                        SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+                        SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
+                        TCP_NODELAY)
 from .current import current_modem
 from .errors import ModemError
 from .micropython import install
@@ -31,5 +33,5 @@ __all__ = [
     "getaddrinfo", "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",
-    "TCP_KEEPALIVE", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",
+    "TCP_KEEPALIVE", "TCP_NODELAY", "AI_PASSIVE", "AI_CANONNAME", "AI_NUMERICHOST", "AI_NUMERICSERV",
 ]

@@ -14,6 +14,7 @@ from .lifecycle import Op, SocketLifecycle, SocketState
 from .readiness import Notifier
 
 Address = Tuple[str, int]
+S = SocketState
 
 
 class Kind(str, Enum):
@@ -30,13 +31,14 @@ class Connection:
         self.inbox: Union[StreamInbox, DatagramInbox, AcceptQueue] = _inbox_for(kind)
         self.error: Optional[OSError] = None   # why it failed; raised once the inbox is empty
         self.send_error: Optional[OSError] = None  # why sending stopped; receiving may go on
+        self.send_full = False  # the module's send buffer was full when a send gave up waiting
         self.connect_error: Optional[OSError] = None  # verdict of a non-blocking connect
         self.remote: Optional[Address] = None
         self.family = AF_INET                  # AF_INET6: the dialect opens it for IPv6 peers
         self.local_port = 0
         self.keepalive: Optional[int] = None   # TCP keepalive idle minutes asked for (0: off)
         self.tls = None  # an atsock.tls.module.ModuleTlsRequest when the module does the TLS
-        self.notifier = Notifier()
+        self.notifier = Notifier(self.readiness)
         # what the module has told about received data that is not fetched yet (passive receive)
         self.module_has_data = False
         self.peer_finished = False
@@ -67,8 +69,25 @@ class Connection:
     def buffered(self) -> int:
         return self.inbox.buffered
 
+    def readiness(self) -> Tuple[bool, bool]:
+        """What its descriptor tells: (readable, writable).
+
+        Readable while data, end of stream, a connection to accept or an error waits. Writable while
+        a send returns at once: connected or bound with room in the module, or a send that fails
+        straight away (the connect failed, the peer closed, the connection failed). A fresh TCP
+        socket, one still connecting, and a listener are not writable."""
+        state = self.state
+        readable = state in (S.CLOSED, S.FAILED) or self.readable or self.connect_error is not None
+        if state in (S.CONNECTED, S.BOUND):
+            writable = not self.send_full
+        elif state is S.FRESH:
+            writable = self.kind is Kind.UDP or self.connect_error is not None
+        else:
+            writable = state in (S.PEER_CLOSED, S.FAILED)
+        return readable, writable
+
     def changed(self) -> None:
-        self.notifier.notify(self.state in (SocketState.CLOSED, SocketState.FAILED) or self.readable)
+        self.notifier.notify()
 
     async def wait_change(self) -> None:
         await self.notifier.wait()

@@ -15,6 +15,7 @@ SO_REUSEADDR = _std.SO_REUSEADDR
 SO_KEEPALIVE = _std.SO_KEEPALIVE
 SO_ERROR = _std.SO_ERROR
 SO_TYPE = _std.SO_TYPE
+TCP_NODELAY = _std.TCP_NODELAY  # accepted and reported; the modules have no Nagle switch
 #: keepalive idle time in minutes (QuecPython); 0x10 keeps clear of Linux's SOL_SOCKET numbers
 TCP_KEEPALIVE = 0x10
 MSG_PEEK = _std.MSG_PEEK

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable, Dict
 
 from .connection import Connection
 from .errors import CommandTimeout, os_error
-from .lifecycle import Op
+from .lifecycle import Op, SocketState
 
 log = logging.getLogger("atsock.drain")
 
@@ -56,7 +56,8 @@ class DrainScheduler:
             log.warning("fetching data for %r timed out: %s", conn, exc)
             self._fail(conn, os_error(errno.ETIMEDOUT, f"the modem did not hand over received data: {exc}"))
         except Exception as exc:
-            log.warning("fetching data for %r failed: %s", conn, exc)
+            if conn.state is not SocketState.CLOSED:  # (closed already: the modem's own close cut it short)
+                log.warning("fetching data for %r failed: %s", conn, exc)
             self._fail(conn, os_error(errno.EIO, f"fetching received data failed: {exc}"))
         finally:
             self._running.pop(conn, None)

@@ -2,9 +2,11 @@
 
 The engine lives on this loop; ``socket.recv()`` in a user thread becomes ``run(coro)``, which
 schedules the coroutine on the loop and waits for its result. Calling ``run`` from the loop thread
-itself would wait forever, so it is refused.
+itself would wait forever, so it is refused. ``submit(coro)`` schedules without waiting: the
+asyncio streams (:mod:`atsock.asyncio`) await its future from their own loop.
 """
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any, Awaitable, Optional
 
@@ -32,15 +34,19 @@ class LoopThread:
     def run(self, coro: Awaitable[Any], timeout: Optional[float] = None) -> Any:
         if threading.current_thread() is self._thread:
             raise RuntimeError("blocking call made from the engine's own thread")
-        if not self.alive:
-            coro.close()
-            raise OSError(9, "modem is closed")  # EBADF
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        future = self.submit(coro)
         try:
             return future.result(timeout)
         except BaseException:
             future.cancel()
             raise
+
+    def submit(self, coro: Awaitable[Any]) -> concurrent.futures.Future:
+        """Start ``coro`` on the loop; its future can be waited on from any thread or loop."""
+        if not self.alive:
+            coro.close()
+            raise OSError(9, "modem is closed")  # EBADF
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def call_soon(self, callback, *args) -> None:
         if self.alive:

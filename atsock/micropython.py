@@ -3,16 +3,18 @@
 Each platform has its own set of modules; the ``flavour`` picks one (:mod:`atsock.platforms`):
 
 * ``"micropython"``: ``usocket``/``socket`` is atsock, with ``uselect``, ``ussl``/``tls``, ``utime``
-  (``ticks_ms``, ``sleep_ms``...) and the ``u``-names of standard modules (``ustruct``, ``ubinascii``...);
+  (``ticks_ms``, ``sleep_ms``...), ``uasyncio``/``asyncio`` (:mod:`atsock.asyncio`: CPython's asyncio
+  with its streams on the modem) and the ``u``-names of standard modules (``ustruct``, ``ubinascii``...);
 * ``"quecpython"``: the same with ``usocket`` from :mod:`atsock.quecpython`, and ``checkNet`` and ``log``;
 * ``"maixpy"``: the same with ``network`` (``network.ESP8285(uart)``), ``machine.UART``, ``fm`` and
   ``board_info``, the last three inert stand-ins for the board's pin wiring.
 
 ``load(path, flavour=...)`` runs one source file as a module that sees those names, leaving the rest of
 the process alone. ``install(flavour=...)`` registers them in ``sys.modules``; with
-``standard_names=True`` it also makes ``import socket``/``select``/``ssl``/``time`` give atsock's, for
-a process that runs nothing but MicroPython code, since it hides the standard modules from every
-later import. A platform module the flavour does not have fails with an ImportError naming the flavour.
+``standard_names=True`` it also makes ``import socket``/``select``/``ssl``/``time``/``asyncio`` give
+atsock's, for a process that runs nothing but MicroPython code, since it hides the standard modules
+from every later import (modules that imported them before keep the host's). A platform module the
+flavour does not have fails with an ImportError naming the flavour.
 """
 import builtins
 import importlib.util

@@ -6,6 +6,7 @@ It picks its dialect by name from :mod:`atsock.registry`; the module-level ``ats
 ``atsock.getaddrinfo`` use the most recently opened modem (:mod:`atsock.current`).
 """
 import asyncio
+import concurrent.futures
 import errno
 import logging
 from typing import Any, Awaitable, Callable, List, Optional
@@ -27,6 +28,31 @@ from .transport import open_serial
 log = logging.getLogger("atsock.modem")
 
 current_modem = current.current_modem
+
+
+def public_error(exc: Exception) -> Exception:
+    """The OSError a caller sees for an internal failure (``exc`` itself when it is one already)."""
+    if isinstance(exc, asyncio.TimeoutError):  # on 3.11+ this also catches our own OSError(ETIMEDOUT)
+        return exc if getattr(exc, "errno", None) == errno.ETIMEDOUT else timeout_error()
+    if isinstance(exc, CommandTimeout):
+        return timeout_error(str(exc))
+    if isinstance(exc, ModemGone):
+        return os_error(errno.EIO, f"modem port is gone: {exc}")
+    if isinstance(exc, CommandFailed):
+        return os_error(errno.EIO, str(exc))
+    if isinstance(exc, MachineError):
+        return os_error(errno.EINVAL, f"not possible in this state: {exc}")
+    return exc
+
+
+async def _with_public_errors(coro: Awaitable[Any]) -> Any:
+    try:
+        return await coro
+    except Exception as exc:
+        public = public_error(exc)
+        if public is exc:
+            raise
+        raise public from None
 
 
 def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
@@ -196,18 +222,19 @@ class Modem:
         """Run a coroutine on the engine and turn internal failures into OSError."""
         try:
             return self._thread.run(coro)
-        except asyncio.TimeoutError as exc:  # on 3.11+ this also catches our own OSError(ETIMEDOUT)
-            if getattr(exc, "errno", None) == errno.ETIMEDOUT:
+        except Exception as exc:
+            public = public_error(exc)
+            if public is exc:
                 raise
-            raise timeout_error() from None
-        except CommandTimeout as exc:
-            raise timeout_error(str(exc)) from None
-        except ModemGone as exc:
-            raise os_error(errno.EIO, f"modem port is gone: {exc}") from None
-        except CommandFailed as exc:
-            raise os_error(errno.EIO, str(exc)) from None
-        except MachineError as exc:
-            raise os_error(errno.EINVAL, f"not possible in this state: {exc}") from None
+            raise public from None
+
+    def submit(self, coro: Awaitable[Any]) -> concurrent.futures.Future:
+        """Start a coroutine on the engine without waiting for it (for :mod:`atsock.asyncio`): its
+        future holds the result, or the failure as :meth:`run` would raise it."""
+        if not self._thread.alive:
+            coro.close()
+            raise os_error(errno.EBADF, "modem is closed")
+        return self._thread.submit(_with_public_errors(coro))
 
     def require_online(self) -> None:
         if self.state is not ModemState.ONLINE:

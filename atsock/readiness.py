@@ -4,15 +4,18 @@ The engine changes connections on its loop thread; callers of ``poll()`` wait in
 Every change bumps :data:`changes`, and ``poll`` sleeps on it between looks. Coroutines on the loop
 wait on one connection's :class:`Notifier`.
 
-For code that hands ``fileno()`` to the standard library's ``select``/``selectors``, a connection
-can have a :class:`ReadySignal`: the read end of a pipe that holds one byte exactly while the
-socket is readable (data, end of stream, an error, a pending connection), and none otherwise.
+For code that hands ``fileno()`` to the standard library (``select``, ``selectors``, an asyncio
+loop's ``add_reader``/``add_writer``/``sock_*``), a connection can have a :class:`ReadySignal`: one
+end of a socket pair whose readiness mirrors the connection's. It is readable while data, end of
+stream, a pending connection or an error waits, and writable while a send would return at once.
 """
 import asyncio
-import os
+import socket
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
+
+Readiness = Callable[[], Tuple[bool, bool]]  # (readable, writable) now
 
 
 class ChangeCounter:
@@ -48,41 +51,79 @@ changes = ChangeCounter()
 
 
 class ReadySignal:
+    """A real descriptor whose readiness is set from here: one end (``fileno()``) of a socket pair.
+
+    Readable while one byte from the other end waits in it. Writable while its own send buffer has
+    room: to make it unwritable it sends to the other end until the kernel refuses more (a couple of
+    calls, its buffer being the smallest the kernel allows), and the other end reads it all to free
+    it. A pipe cannot do this: its read end never reports POLLOUT.
+    """
+
     def __init__(self):
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.set_blocking(self._write_fd, False)
-        self._set = False
+        self._outer, self._inner = socket.socketpair()
+        for end in (self._outer, self._inner):
+            end.setblocking(False)
+        self._outer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the kernel's minimum
+        self._readable, self._writable = False, True
         self._lock = threading.Lock()
 
     def fileno(self) -> int:
-        return self._read_fd
+        outer = self._outer
+        return -1 if outer is None else outer.fileno()
 
-    def update(self, ready: bool) -> None:
+    def refresh(self, readiness: Readiness) -> None:
+        """Make the descriptor tell what ``readiness()`` says now. It is asked under the lock, so
+        that of two threads refreshing at once the later look wins."""
         with self._lock:
-            if self._read_fd < 0 or ready == self._set:
+            if self._outer is None:
                 return
-            if ready:
-                os.write(self._write_fd, b"!")
-            else:
-                try:
-                    os.read(self._read_fd, 16)
-                except BlockingIOError:
-                    pass
-            self._set = ready
+            readable, writable = readiness()
+            if readable != self._readable:
+                if readable:
+                    self._inner.send(b"!")
+                else:
+                    _empty(self._outer)
+                self._readable = readable
+            if writable != self._writable:
+                if writable:
+                    _empty(self._inner)
+                else:
+                    _fill(self._outer)
+                self._writable = writable
 
     def close(self) -> None:
         with self._lock:
-            for fd in (self._read_fd, self._write_fd):
-                if fd >= 0:
-                    os.close(fd)
-            self._read_fd = self._write_fd = -1
+            if self._outer is not None:
+                self._outer.close()
+                self._inner.close()
+                self._outer = self._inner = None
+
+
+_FILLER = bytes(4096)
+
+
+def _fill(end: socket.socket) -> None:
+    while True:
+        try:
+            end.send(_FILLER)
+        except BlockingIOError:
+            return
+
+
+def _empty(end: socket.socket) -> None:
+    while True:
+        try:
+            if not end.recv(65536):
+                return
+        except BlockingIOError:
+            return
 
 
 class Notifier:
     """Wakes whoever waits on one connection: coroutines on the loop, its descriptor, ``poll``."""
 
-    def __init__(self):
+    def __init__(self, readiness: Readiness):
+        self._readiness = readiness
         self._waiters: List[asyncio.Future] = []
         self.signal: Optional[ReadySignal] = None
 
@@ -95,19 +136,20 @@ class Notifier:
         self._waiters.append(future)
         return future
 
-    def notify(self, readable: bool) -> None:
+    def notify(self) -> None:
         waiters, self._waiters = self._waiters, []
         for future in waiters:
             if not future.done():
                 future.set_result(None)
         if self.signal is not None:
-            self.signal.update(readable)
+            self.signal.refresh(self._readiness)
         changes.bump()
 
-    def descriptor(self, readable: bool) -> int:
+    def descriptor(self) -> int:
+        """The connection's descriptor, made on first use (most sockets never need one)."""
         if self.signal is None:
             self.signal = ReadySignal()
-            self.signal.update(readable)
+            self.signal.refresh(self._readiness)
         return self.signal.fileno()
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ class ChunkSender:
         self._data = data
         self._dest = dest
         self._deadline = None if timeout is None else loop.time() + timeout
+        self._one_chunk = timeout == 0  # non-blocking: one exchange, as a kernel's send is one copy
         self._step = core.commands.send_chunk if dest is None else max(1, len(data))
         self._sent = 0
         self._chunk = 0  # length of the chunk in flight
@@ -110,12 +111,13 @@ class ChunkSender:
         elif outcome is SendOutcome.SENT:
             self._sent += self._chunk
             self._backoff, self._busy = FIRST_BACKOFF, 0
-            if self._sent < len(self._data):
+            if self._sent < len(self._data) and not self._one_chunk:
                 self._next()
             else:
                 self.result.set_result(self._sent)
         elif outcome is SendOutcome.FULL:  # offer the same bytes again after a pause
             if self._deadline is not None and self._loop.time() + self._backoff > self._deadline:
+                self._core.full_for_a_while(self._conn)  # the descriptor says so until room may be back
                 if self._sent:
                     self.result.set_result(self._sent)
                 else:

@@ -38,6 +38,7 @@ log = logging.getLogger("atsock.core")
 
 Address = Tuple[str, int]
 S = SocketState
+FULL_PAUSE = 0.1  # seconds a socket whose module had no room stays unwritable
 
 
 class SocketCore:
@@ -238,7 +239,9 @@ class SocketCore:
 
         A send that the module refuses part-way returns the count taken; the error waits on the
         connection for the next call. Closing the socket stops it before its next chunk and the
-        sender gets EBADF. The chunks are chained by :class:`atsock.sending.ChunkSender`.
+        sender gets EBADF. The chunks are chained by :class:`atsock.sending.ChunkSender`. A non-blocking
+        send (``timeout`` 0) offers one chunk: one exchange with the module, as a kernel's non-blocking
+        send is one copy into its buffer.
         """
         session = conn.data_session
         if session is not None and dest is None:
@@ -253,6 +256,20 @@ class SocketCore:
             sender.stop()
             raise
 
+    def full_for_a_while(self, conn: Connection) -> None:
+        """The module had no room and the sender stopped waiting: the socket's descriptor is not
+        writable for a pause (nothing announces room; then a send may try again)."""
+        if conn.send_full:
+            return
+        conn.send_full = True
+        conn.changed()
+
+        def room_again() -> None:
+            conn.send_full = False
+            conn.changed()
+
+        asyncio.get_running_loop().call_later(FULL_PAUSE, room_again)
+
     def send_failed(self, conn: Connection, error: OSError) -> None:
         """A refused send ends the sending direction; what the peer sent is still read to its end.
         A send with no answer leaves the stream's state unknown: then the whole connection fails."""
@@ -265,7 +282,12 @@ class SocketCore:
     async def _fetch_once(self, conn: Connection) -> bool:
         if conn.id is None:
             return False  # the module closed the connection; what it held was read before
-        got = await self.commands.fetch(conn, self.guard(conn, Op.FETCH))
+        try:
+            got = await self.commands.fetch(conn, self.guard(conn, Op.FETCH))
+        except OSError:
+            if conn.id is None and conn.peer_finished:
+                return False  # as above, the close notice (ESP: sent once all was read) came first
+            raise
         if got is None:
             return False
         data, sender = got

@@ -27,7 +27,7 @@ from . import arguments, inet, validate
 from .addrinfo import lookup, resolve_addrinfo
 from .connection import Connection, Kind
 from .constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
-                        SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE)
+                        SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE, TCP_NODELAY)
 from .errors import os_error
 from .lifecycle import SocketState
 from .current import current_modem
@@ -161,7 +161,7 @@ class socket:
             local = self._modem.local_ipv6 or "::"
         else:
             local = self._modem.local_ip or "0.0.0.0"
-        return inet.sockaddr((local, self._local_port or 0), self.family)
+        return inet.sockaddr((local, self._local_port or self._conn.local_port or 0), self.family)
 
     def getpeername(self):
         self._check_open()
@@ -295,6 +295,14 @@ class socket:
             raise os_error(errno.EINVAL, "a datagram cannot be sent to port 0")
         return self._send_datagram(data, (self._resolve(host), port), timeout)
 
+    def sendmsg(self, buffers, ancdata=(), flags: int = 0, address=None) -> int:
+        """The buffers sent as one (CPython's asyncio transports write through ``sendmsg`` on 3.12+);
+        ancillary data has no place on a modem."""
+        if ancdata:
+            raise os_error(errno.EOPNOTSUPP, "the modem carries no ancillary data")
+        data = b"".join(arguments.data_bytes(buffer, "sendmsg") for buffer in buffers)
+        return self.send(data, flags) if address is None else self.sendto(data, flags, address)
+
     def _send_datagram(self, data: bytes, dest, timeout) -> int:
         if len(data) > self._modem.max_datagram:
             raise os_error(errno.EMSGSIZE, f"a datagram carries at most {self._modem.max_datagram} bytes "
@@ -401,6 +409,10 @@ class socket:
             if not 0 <= value <= 120:
                 raise os_error(errno.EINVAL, "TCP_KEEPALIVE takes idle minutes, 0 (off) to 120")
             self._options["keepalive"] = value
+        elif level == IPPROTO_TCP and option == TCP_NODELAY and not self._udp:
+            # kept and reported, nothing sent: the modules have no Nagle switch (asyncio sets it on
+            # every TCP socket it is given)
+            self._options["nodelay"] = bool(value)
         else:
             raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
@@ -420,6 +432,8 @@ class socket:
             return int(self._options.get("reuseaddr", False))
         if level == SOL_SOCKET and option == SO_KEEPALIVE:
             return int(bool(self._options.get("keepalive")))
+        if level == IPPROTO_TCP and option == TCP_NODELAY and not self._udp:
+            return int(self._options.get("nodelay", False))
         if level == SOL_SOCKET and option == SO_TYPE:  # the first thing CPython's ssl asks a socket
             raise os_error(errno.ENOPROTOOPT, "CPython's ssl cannot wrap an atsock socket: "
                                               "use atsock.ssl (from atsock import ssl) instead")
@@ -432,11 +446,12 @@ class socket:
         return poll_mask(self._conn)
 
     def fileno(self) -> int:
-        """A real descriptor, readable while data or an event waits; -1 once closed."""
+        """A real descriptor, readable while data or an event waits and writable while a send
+        would not wait (:meth:`Connection.readiness`); -1 once closed."""
         conn = self._conn
         if conn.state is S.CLOSED:
             return -1
-        return conn.notifier.descriptor(conn.state is S.FAILED or conn.readable)
+        return conn.notifier.descriptor()
 
     # --- data mode ----------------------------------------------------------------------------
     def data_mode(self) -> "DataModeBlock":

@@ -9,6 +9,7 @@
 
 Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
 and on ESP-AT 2.4 (8192 bytes a send) for the paced rates.
+    python -m bench --no-asyncio       # without asyncio streams against the blocking API (bench.asyncio_bench)
 
 Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
@@ -19,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import floor, many, pacing, report, tls
+from . import asyncio_bench, floor, many, pacing, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -79,6 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-tls", action="store_true", help="skip host and module TLS against plain TCP")
     parser.add_argument("--no-data-mode", action="store_true", help="skip data mode")
     parser.add_argument("--no-many", action="store_true", help="skip many modems in one process")
+    parser.add_argument("--no-asyncio", action="store_true", help="skip asyncio streams against the blocking API")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -125,6 +127,10 @@ def main(argv=None) -> int:
     if not args.no_tls:
         log(f"host and module TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]
+    if not args.no_asyncio:
+        log("asyncio streams against the blocking API")
+        results["asyncio"] = [asyncio_bench.measure(dialect, baud, args.quick)
+                              for dialect in dialects for baud in asyncio_bench.RATES]
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results["seconds"] = time.time() - started
 

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from . import tls
+from . import asyncio_bench, tls
 
 TARGETS = {"download": 0.98, "upload": 0.95, "all_busy": 0.80, "fairness": 0.5, "download_cpu_vs_floor": 3.0,
            "upload_cpu_vs_floor": 8.0, "data_mode": 0.97, "data_mode_cpu_vs_floor": 2.0, "many": 0.90}
@@ -104,6 +104,7 @@ def table(results: dict) -> str:
         lines.append(f"- {dialect}: peak traced Python memory while downloading "
                      f"{figures['transfer_bytes'] // 2 ** 20} MiB: {figures['peak_traced_bytes'] / 1024:.0f} KiB")
     lines += tls.summary(results.get("tls", []))
+    lines += asyncio_bench.summary(results.get("asyncio", []))
     if "max_rss_kib" in results:
         lines.append(f"- benchmark process peak RSS: {results['max_rss_kib'] / 1024:.1f} MiB")
     return "\n".join(lines)

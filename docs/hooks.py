@@ -20,11 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DIRECTIVE = re.compile(r"^<!-- (readme|include): (.+?) -->$|^<!-- (differences) -->$", re.MULTILINE)
 # repository paths -> where the site has them (pages at the top of docs/)
 LINKS = {"fakemodem/README.md": "emulator.md", "docs/": ""}
+# README sections the site shows on docs/guide.md: links to them from other pages go there
+GUIDE_SECTIONS = ("tls", "asyncio", "data-mode", "the-modules-own-tls")
 
 
 def _site_links(text: str) -> str:
     for path, page in LINKS.items():
         text = text.replace(f"]({path}", f"]({page}")
+    for anchor in GUIDE_SECTIONS:
+        text = text.replace(f"](#{anchor})", f"](guide.md#{anchor})")
     return text
 
 

@@ -39,6 +39,7 @@ class Links:
     def __init__(self, module):
         self.m = module
         self.links = {}
+        self.connecting = set()  # ids of links whose AT+CIPSTART is still connecting: not free
         self.server: Optional[asyncio.AbstractServer] = None
         self.server_port = 0
         self.max_links = module.profile.links
@@ -148,7 +149,7 @@ class Links:
 
     async def cipstartex(self, cmd: ATCommand) -> None:
         """2.x: AT+CIPSTART's arguments without an id; the module takes the lowest free one."""
-        free = [i for i in range(self.max_links) if i not in self.links]
+        free = self._free_ids()
         if not self.m.mux or not free:
             self.m.final("ERROR")
             return
@@ -200,6 +201,7 @@ class Links:
             self._connect_failed(link)
             return
         bridge = self._new_tcp_bridge(link, keepalive)
+        self.connecting.add(link.id)  # (a client of our own server must not be given this id)
         try:
             if link.kind == "SSL":
                 await tlslink.connect(bridge, ip, port, m.ssl.settings(link.id), m.connect_timeout)
@@ -209,6 +211,8 @@ class Links:
         except (OSError, asyncio.TimeoutError, tlslink.TlsFailure):
             self._connect_failed(link)
             return
+        finally:
+            self.connecting.discard(link.id)
         link.bridge = bridge
         self._add(link)
         m.message(self._tag(link.id, "CONNECT"))
@@ -363,8 +367,11 @@ class Links:
         self.server_port = port
         m.final("OK")
 
+    def _free_ids(self):
+        return [i for i in range(self.max_links) if i not in self.links and i not in self.connecting]
+
     def _incoming(self):
-        free = [i for i in range(self.max_links) if i not in self.links]
+        free = self._free_ids()
         accepted = sum(1 for link in self.links.values() if link.tetype == 1)
         if not free or accepted >= self.max_conn:
             return RefuseConnection()

@@ -1,16 +1,17 @@
 """Stand-ins for the modules a MicroPython port has besides ``usocket``, one flavour per platform.
 
 :func:`modules` gives the names a program of that platform imports, mapped to module objects:
-atsock for the network, CPython's namesakes for the ``u``-modules, and small stand-ins (one module
-each, here) for the platform's own helpers (QuecPython's ``checkNet`` and ``log``, MaixPy's
-``network``, ``fm``, ``board_info``, ``machine``). Stand-ins for board hardware do nothing; those
-that report on the network answer from the real modem.
+atsock for the network (``asyncio``/``uasyncio`` too: :mod:`atsock.asyncio`), CPython's namesakes
+for the ``u``-modules, and small stand-ins (one module each, here) for the platform's own helpers
+(QuecPython's ``checkNet`` and ``log``, MaixPy's ``network``, ``fm``, ``board_info``, ``machine``).
+Stand-ins for board hardware do nothing; those that report on the network answer from the real modem.
 """
 import importlib
 import sys
 import types
 from typing import Dict
 
+from .. import asyncio as modem_asyncio
 from .. import select, tls
 from . import utime
 
@@ -39,9 +40,10 @@ def modules(flavour: str = "micropython", standard_names: bool = True, port=None
         raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
     usocket = _socket_module(flavour)
     names = {alias: importlib.import_module(real) for alias, real in STANDARD_ALIASES.items()}
-    names.update({"usocket": usocket, "uselect": select, "ussl": tls, "tls": tls, "utime": utime})
+    names.update({"usocket": usocket, "uselect": select, "ussl": tls, "tls": tls, "utime": utime,
+                  "uasyncio": modem_asyncio})
     if standard_names:
-        names.update({"socket": usocket, "select": select, "ssl": tls, "time": utime})
+        names.update({"socket": usocket, "select": select, "ssl": tls, "time": utime, "asyncio": modem_asyncio})
     if flavour == "quecpython":
         from . import checkNet, log
         names.update({"checkNet": checkNet, "log": log})
@@ -56,7 +58,7 @@ def modules(flavour: str = "micropython", standard_names: bool = True, port=None
 # importing one fails with a message naming the flavour instead of CPython's bare "no module".
 PLATFORM_ONLY = {
     "machine", "network", "fm", "board_info", "fpioa_manager", "board", "checkNet", "log", "pyb", "sensor", "image", "lcd",
-    "Maix", "esp", "esp32", "sim", "dataCall", "net", "modem", "utils", "uasyncio", "micropython",
+    "Maix", "esp", "esp32", "sim", "dataCall", "net", "modem", "utils", "micropython",
     "umqtt", "urequests", "request", "ntptime", "misc", "queue", "_thread", "omv", "rp2",
 }
 
