@@ -45,6 +45,9 @@ class PayloadRule:
     pattern: Pattern[bytes]
     max_length: int
     prefix: bytes = b""  # literal bytes every header begins with: other lines skip the pattern
+    # every unfinished beginning of a header (matched against the whole buffer): while the bytes
+    # so far could still become this header, later rules (a shorter header that fits them) wait
+    partial: Optional[Pattern[bytes]] = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +235,8 @@ class FrameReader:
                 continue
             match = rule.pattern.match(buf)
             if match is None:
+                if rule.partial is not None and rule.partial.fullmatch(buf):
+                    return False  # this header may still be arriving: more bytes will tell
                 continue
             length = int(match.group("len"))
             header = decode(bytes(match.group(0))).rstrip("\r\n:")
@@ -280,8 +285,9 @@ def _longest_start(buf: bytearray, words: Sequence[bytes]) -> int:
     return best
 
 
-def payload_rule(pattern: bytes, max_length: int) -> PayloadRule:
-    return PayloadRule(re.compile(pattern), max_length, _literal_prefix(pattern))
+def payload_rule(pattern: bytes, max_length: int, partial: Optional[bytes] = None) -> PayloadRule:
+    return PayloadRule(re.compile(pattern), max_length, _literal_prefix(pattern),
+                       re.compile(partial) if partial is not None else None)
 
 
 def _literal_prefix(pattern: bytes) -> bytes:

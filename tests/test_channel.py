@@ -4,6 +4,7 @@ import random
 import pytest
 
 from atsock.channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
+from modems.esp import EspDialect
 from modems.quectel import QuectelDialect
 
 QIRD_PAYLOAD = b'OK\r\n+QIURC: "closed",0\r\n\r\n> \x00\xff'
@@ -129,3 +130,15 @@ def test_lines_without_command_are_urcs_and_prompt_space_is_optional():
     channel.begin(Command("AT+QISEND=0,3", extra_finals=frozenset({"SEND OK"})))
     assert channel.receive(b"\r\n>") == [Prompt()]
     assert channel.receive(b"\r\nSEND OK\r\n") == [Final("SEND OK")]
+
+
+def test_esp_2x_read_header_cut_before_its_sender_is_not_taken_for_the_short_form():
+    channel = ATChannel(urc_prefixes=EspDialect.urc_prefixes, payload_rules=EspDialect.payload_rules,
+                        terminator=b"\r\n")
+    for pieces, header, data in (
+            ([b'+CIPRECVDATA:9,"127.0.', b'0.1",58347,OK 20000\n', b"\r\nOK\r\n"],
+             '+CIPRECVDATA:9,"127.0.0.1",58347,', b"OK 20000\n"),
+            ([b'+CIPRECVDATA:5,"ab', b"cd\r\nOK\r\n"], "+CIPRECVDATA:5,", b'"abcd')):  # no sender: data
+        channel.begin(Command("AT+CIPRECVDATA=0,8192", ("+CIPRECVDATA",)))
+        events = [event for piece in pieces for event in channel.receive(piece)]
+        assert events == [Intermediate(header, data), Final("OK")]

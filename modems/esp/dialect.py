@@ -36,7 +36,10 @@ class EspDialect(Dialect):
         # (lengths of up to 9 digits are recognised, so that absurd ones are refused, not misread)
         payload_rule(rb'\+IPD,\d,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
         payload_rule(rb"\+CIPRECVDATA,(?P<len>\d{1,9}):", FRAME_MAX),                         # 1.x
-        payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX),  # 2.x
+        # 2.x with the sender (AT+CIPDINFO=1); until its header is complete, the shorter form below
+        # (which data beginning with a quote would also fit) waits
+        payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX,
+                     partial=rb'\+CIPRECVDATA:(?:\d{1,9}(?:,(?:"(?:[0-9A-Fa-f.:]{1,45}(?:"(?:,\d{0,5})?)?)?)?)?)?'),
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
