@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CYCLES = int(os.environ.get("ATSOCK_SOAK_CYCLES", "400"))  # enough that a one-off resize is not a "leak"
+CYCLES = int(os.environ.get("ATSOCK_SOAK_CYCLES", "1000"))  # enough that one-off resizes are not a "leak"
 RUN = "import json, sys; from bench.soak import soak; print(json.dumps(soak(sys.argv[1], int(sys.argv[2]))))"
 
 
