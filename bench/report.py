@@ -155,8 +155,8 @@ def write_json(results: dict, path: Path) -> None:
 
 
 def plot(results: dict, path: Path) -> bool:
-    """Goodput against line rate per dialect, direction and mode (0 ms latency); False if
-    matplotlib is missing or no run had a paced line to plot against."""
+    """Goodput as a share of the line against line rate, per dialect, direction and mode, one panel
+    per per-command latency; False if matplotlib is missing or no run had a paced line."""
     if not any(run["baud"] for run in results["runs"]):
         return False
     try:
@@ -165,29 +165,30 @@ def plot(results: dict, path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    figure, axis = plt.subplots(figsize=(8, 5))
-    bauds = sorted({run["baud"] for run in results["runs"] if run["baud"]})
-    axis.plot(bauds, [b / 10 / 1000 for b in bauds], "k--", linewidth=1, label="line rate (10 bits/byte)")
-    series = [(f"{_dialect(run)}, command mode", run) for run in results["runs"]]
+    series = [(f"{_dialect(run)}, command mode", run) for run in results["runs"] if run["baud"]]
     series += [(f"{run['dialect']}, data mode", run) for run in results.get("data_mode", [])]
-    colours = {}
-    for label in dict.fromkeys(name for name, _ in series):
-        colours[label] = f"C{len(colours)}"
-        for direction, marker, style in (("download", "o", "-"), ("upload", "s", ":")):
-            points = sorted((run["baud"], run[direction]["bytes_per_s"] / 1000) for name, run in series
-                            if name == label and run["baud"] and run["latency"] == 0)
-            if points:
-                xs, ys = zip(*points)
-                axis.plot(xs, ys, style, marker=marker, color=colours[label], label=f"{label}, {direction}")
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("line rate (baud)")
-    axis.set_ylabel("goodput (kB/s)")
-    axis.set_title("atsock goodput through the emulated modem (0 ms per command)")
-    axis.legend(fontsize=6.5)
-    axis.grid(True, which="both", alpha=0.3)
+    labels = list(dict.fromkeys(name for name, _ in series))
+    latencies = sorted({run["latency"] for _, run in series})
+    figure, axes = plt.subplots(1, len(latencies), figsize=(5.5 * len(latencies), 6), sharey=True, squeeze=False)
+    for axis, latency in zip(axes[0], latencies):
+        for index, label in enumerate(labels):
+            for direction, marker, style in (("download", "o", "-"), ("upload", "s", ":")):
+                points = sorted((run["baud"], run[direction]["of_line_rate"] * 100) for name, run in series
+                                if name == label and run["latency"] == latency)
+                if points:
+                    xs, ys = zip(*points)
+                    axis.plot(xs, ys, style, marker=marker, color=f"C{index}", label=f"{label}, {direction}")
+        axis.axhline(100, color="k", linestyle="--", linewidth=0.8)
+        axis.set_xscale("log")
+        axis.set_xlabel("line rate (baud)")
+        axis.set_title(f"{latency * 1000:.0f} ms per command")
+        axis.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("goodput (% of the line rate, 10 bits a byte)")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, names, fontsize=7, loc="lower center", ncol=3, frameon=False)
+    figure.suptitle("atsock through the emulated modem: goodput against line rate")
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.2, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
