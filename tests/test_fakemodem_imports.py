@@ -7,6 +7,8 @@ the runtime on top). Every import statement counts, also those inside functions.
 import ast
 from pathlib import Path
 
+from .test_structure import find_cycle  # one cycle finder for the whole tree and for the emulator
+
 PACKAGE = "fakemodem"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 FORBIDDEN = ("atsock", "modems")
@@ -47,32 +49,6 @@ def graph():
         edges[module_name(f)] = internal & modules
         outside[module_name(f)] = absolute
     return edges, outside
-
-
-def find_cycle(edges):
-    """One import circle as a list of module names, or None."""
-    state, stack = {}, []
-
-    def visit(node):
-        state[node] = "open"
-        stack.append(node)
-        for target in sorted(edges.get(node, ())):
-            if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
-            if target not in state:
-                found = visit(target)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = "done"
-        return None
-
-    for node in sorted(edges):
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return None
 
 
 def test_the_graph_is_read_from_every_module():
