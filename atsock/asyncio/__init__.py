@@ -6,7 +6,7 @@
     async def main():
         reader, writer = await asyncio.open_connection("example.org", 80)
         writer.write(b"GET / HTTP/1.0\\r\\nHost: example.org\\r\\n\\r\\n")
-        print(await reader.read())                  # to the end of the stream
+        page = await reader.read()                  # to the end of the stream
         writer.close(); await writer.wait_closed()
 
     atsock.open_modem("/dev/ttyUSB2", dialect="quectel", apn="internet")

@@ -1,11 +1,10 @@
 """``atsock forward PORT --listen 127.0.0.1:8080 --to HOST:PORT``: every client connected to HOST:PORT
 through the modem, for programs that cannot speak SOCKS (an MQTT client, a database shell...)."""
 import logging
-import sys
 
-from .options import add_modem_options, format_address, host_port, listener, open_modem
+from .options import add_modem_options, format_address, host_port
 from .dial import connect
-from .relay import Server, Slots
+from .relay import Server, serve_through_modem
 
 log = logging.getLogger("atsock.cli.forward")
 
@@ -31,17 +30,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args) -> int:
-    listening = listener(args.listen)
-    with open_modem(args) as modem:
-        slots = Slots(modem.max_sockets)
-        server = Server(listening, slots, lambda client, address: serve_client(client, address, modem, server, args))
-        print(f"forwarding {format_address(listening.getsockname())} to {format_address(args.target)} "
-              f"({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
-    return 0
+    return serve_through_modem(args, serve_client, lambda listening: f"forwarding {format_address(listening.getsockname())} to {format_address(args.target)} ")
 
 
 def serve_client(client, address, modem, server: Server, args) -> None:

@@ -14,8 +14,11 @@ import errno
 import logging
 import signal
 import socket
+import sys
 import threading
 from typing import Callable, Set
+
+from .options import listener, open_modem
 
 log = logging.getLogger("atsock.cli.relay")
 
@@ -172,3 +175,20 @@ class Server:
 
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a server as Ctrl-C does: connections closed, then the modem
+
+
+def serve_through_modem(args, serve_client, describe) -> int:
+    """Open the modem, accept clients on ``args.listen`` and hand each to
+    ``serve_client(client, address, modem, server, args)`` until interrupted; ``describe(listening)``
+    is the first line printed (what listens where)."""
+    listening = listener(args.listen)
+    with open_modem(args) as modem:
+        slots = Slots(modem.max_sockets)
+        server = Server(listening, slots, lambda client, address: serve_client(client, address, modem, server, args))
+        print(f"{describe(listening).rstrip()} ({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)",
+              flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+    return 0

@@ -4,12 +4,11 @@ Host programs that speak SOCKS5 (curl ``--socks5-hostname``, ``requests`` with `
 then use the module's TCP/IP stack unmodified; with ``socks5h`` the modem resolves the names too.
 """
 import logging
-import sys
 
 from . import socks5
-from .options import add_modem_options, format_address, host_port, listener, open_modem
+from .options import add_modem_options, format_address, host_port
 from .dial import connect
-from .relay import Server, Slots
+from .relay import Server, serve_through_modem
 
 log = logging.getLogger("atsock.cli.socks")
 
@@ -36,17 +35,7 @@ def add_parser(subparsers, parents):
 
 
 def run(args) -> int:
-    listening = listener(args.listen)
-    with open_modem(args) as modem:
-        slots = Slots(modem.max_sockets)
-        server = Server(listening, slots, lambda client, address: serve_client(client, address, modem, server, args))
-        print(f"SOCKS5 proxy listening on {format_address(listening.getsockname())} "
-              f"({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            print("stopped", file=sys.stderr)
-    return 0
+    return serve_through_modem(args, serve_client, lambda listening: f"SOCKS5 proxy listening on {format_address(listening.getsockname())} ")
 
 
 def serve_client(client, address, modem, server: Server, args) -> None:
