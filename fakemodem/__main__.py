@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency, identity=dict(args.identity))
     options.update({name: getattr(args, name) for name in own if getattr(args, name) not in (None, [])})
     if args.dialect == "esp8285":
-        options["networks"] = dict(args.network)
+        options["networks"] = dict(options.pop("network", []))
     options.update(args.option)
     try:
         fake = FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,

@@ -60,17 +60,21 @@ class Registration:
             return NOT_REGISTERED
         if m.radio.csq[0] == 99:
             return self.no_signal_stat
+        return SEARCHING if self._scanning() else self.target
+
+    def _scanning(self) -> bool:
+        """Still looking for a cell: after boot for ``registration_delay``, or after a loss."""
         now = asyncio.get_running_loop().time()
-        if now - self._booted_at < self.delay or now < self._deregistered_until:
-            return SEARCHING
-        return self.target
+        return now - self._booted_at < self.delay or now < self._deregistered_until
 
     def registered(self) -> bool:
         return self.stat() in REGISTERED
 
     def has_cell(self) -> bool:
-        """A cell is heard (the module registered, or a network turned it away)."""
-        return self.stat() in REGISTERED + (DENIED,)
+        """A cell is heard, whether or not it takes the SIM (AT+CSQ reports its signal): the radio on,
+        a usable SIM, a signal, and the scan after boot or a loss over."""
+        m = self.m
+        return m.fun == 1 and m.sim.ready and m.radio.csq[0] != 99 and not self._scanning()
 
     def stat_of(self, name: str, stat: int) -> int:
         """What the query ``name`` reports for ``stat`` under ``registration_mix``."""
