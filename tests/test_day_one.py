@@ -49,7 +49,7 @@ def test_the_right_pin_unlocks_the_sim():
         assert sent(fm, "AT+CPIN=") == ['AT+CPIN="4321"']
 
 
-def test_a_wrong_pin_is_tried_once_and_never_again(echo_server):
+def test_a_wrong_pin_is_tried_once_and_never_again():
     with FakeModem("quectel", sim="pin", pin="4321") as fm:
         with pytest.raises(errors.SimError) as failure:
             open_quectel(fm, pin="1111")
