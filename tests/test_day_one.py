@@ -173,7 +173,7 @@ def test_error_to_at_until_app_rdy_is_waited_out():
     with FakeModem("quectel", model="BG95", app_ready_delay=1.5) as fm, open_quectel(fm) as modem:
         assert modem.state == "online"
         probes = [line for line in fm.received_commands if line == "AT"]
-    assert 2 <= len(probes) <= 8      # a probe every half second, not twenty in ten milliseconds
+    assert 2 <= len(probes) < 20      # a pause after each refused probe: the budget's twenty are not spent at once
 
 
 def test_a_module_that_answers_only_error_is_not_called_silent():
