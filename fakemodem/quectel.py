@@ -142,7 +142,6 @@ class QuectelModule(EmulatedModule):
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_urcs = tuple(self.profile.boot_urcs if boot_urcs is None else boot_urcs)
         self.boot_manner = boot_manner
-        self.warm_boot = False  # going down from "warm": the boot that follows ends in APP RDY
         self.app_ready_delay = app_ready_delay
         self._app_ready_at = 0.0
         self.sim = Sim(self, sim, pin, puk, sim_absent_urc, cpin_not_pending, pin_state_urc)
@@ -229,21 +228,18 @@ class QuectelModule(EmulatedModule):
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def going_down(self) -> None:
-        """A module that was on when the host came (``boot_manner="warm"``) announces its power-down
-        and the context it loses, once, before it goes deaf."""
+        """With ``boot_manner="warm"`` every boot starts from a module that was on: it announces its
+        power-down and the context it loses before it goes deaf."""
         if self.boot_manner == "warm":
-            self.boot_manner = "clean"  # (a later restart is a plain one)
             self.urc("POWERED DOWN")
             self.urc('+QIURC: "pdpdeact",1')
-            self.warm_boot = True
 
     def announce_boot(self) -> None:
         loop = asyncio.get_running_loop()
         self.network_registration.booted()
         urcs = [self.sim.boot_urc() if urc.startswith("+CPIN:") else urc for urc in self.boot_urcs]
-        if (self.app_ready_delay or self.warm_boot) and "APP RDY" not in urcs:
+        if (self.app_ready_delay or self.boot_manner == "warm") and "APP RDY" not in urcs:
             urcs.append("APP RDY")
-        self.warm_boot = False
         ready = urcs.index("APP RDY") if "APP RDY" in urcs else len(urcs)
         for urc in urcs[:ready]:
             self.urc(urc)

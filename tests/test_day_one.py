@@ -179,13 +179,21 @@ def test_error_to_at_until_app_rdy_is_waited_out():
 def test_a_module_that_answers_only_error_is_not_called_silent():
     with FakeModem("quectel", model="BG95", app_ready_delay=60) as fm:
         with pytest.raises(errors.StartupError) as failure:
-            open_quectel(fm, sync_timeout=1.5)
+            open_quectel(fm, sync_timeout=5)
     assert "answers ERROR to AT" in str(failure.value) and "does not answer" not in str(failure.value)
 
 
-def test_a_module_that_was_on_goes_down_and_comes_back():
+def test_a_module_that_was_on_goes_down_and_comes_back(echo_server):
     with FakeModem("quectel", boot_manner="warm", boot_delay=1.0) as fm, open_quectel(fm) as modem:
         assert modem.state == "online" and modem.recoveries == 0
+        sock = modem.socket()
+        sock.connect(("127.0.0.1", echo_server.port))
+        fm.reboot()               # POWERED DOWN, "pdpdeact", a second of deafness, RDY ... APP RDY
+        assert wait_for(lambda: modem.state == "online" and modem.recoveries == 1)
+        with pytest.raises(OSError) as failure:
+            sock.recv(10)
+        assert failure.value.errno in (errno.ENETDOWN, errno.ECONNRESET)  # whichever notice came first
+        sock.close()
 
 
 # --- the module reboots on its own clock (issue 21 item 10) -------------------------------------------------
