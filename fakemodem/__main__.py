@@ -173,7 +173,11 @@ def main(argv=None) -> int:
     parser.add_argument("--identity", action="append", type=_identity, default=[], metavar="NAME=VALUE",
                         help="replace a field of the profile's identity or radio (repeatable), e.g. "
                              "imei=866349041749536 or csq=12,99 (fakemodem/identity.py)")
-    parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
+    parser.add_argument("--baudrate", type=_baudrate,
+                        help="a paced line (10 bits a byte) whose module boots at this rate")
+    parser.add_argument("--boot-baudrate", type=_baudrate,
+                        help="the rate the module's UART has at power-on and after a restart (default 115200)")
+    parser.add_argument("--paced", action="store_true", help="carry only what the line's rate allows")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
     parser.add_argument("--registration-delay", type=_seconds, default=0.0, metavar="SECONDS",
@@ -205,7 +209,8 @@ def main(argv=None) -> int:
         options["networks"] = dict(options.pop("network", []))
     options.update(args.option)
     try:
-        fake = FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
+        fake = FakeModem(args.dialect, baudrate=args.baudrate, boot_baudrate=args.boot_baudrate,
+                         paced=args.paced or None, faults=dict(args.fault), seed=args.seed,
                          link_path=args.link, record=args.record, **options)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))

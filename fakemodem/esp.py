@@ -114,7 +114,8 @@ class EspModule(EmulatedModule):
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
                  recvdata_crlf: bool = False, ipv6_got: str = "after_ok", identity: Optional[dict] = None,
-                 client_ca=(), client_pki=(), faults: Optional[Faults] = None):
+                 client_ca=(), client_pki=(), rates=None, hardware_flow: bool = True,
+                 faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         serial.terminator = b"\r\n"
@@ -180,7 +181,7 @@ class EspModule(EmulatedModule):
         self.links = Links(self)
         self.sending = Sending(self)
         self.ssl = EspSsl(self, client_ca, client_pki)
-        self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
+        self.settings = EspSettings(self, self.line_rate(), rates, hardware_flow)
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
             "+RST": self.rst,
@@ -247,11 +248,6 @@ class EspModule(EmulatedModule):
     def bad_parameters(self, command: ATCommand) -> None:
         self.error_code = 0x01070000  # invalid parameter
         self.final("ERROR")
-
-    def set_rate(self, rate) -> None:
-        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
-        if hasattr(self.serial.line, "change_rate"):
-            self.serial.line.change_rate(rate)
 
     def info(self, *lines: str) -> None:
         """Information lines as the firmware prints them: no leading blank line."""

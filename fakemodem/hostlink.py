@@ -184,6 +184,11 @@ def pace_to_line(bridge, serial) -> None:
     loop.call_later(0.005, check)
 
 
+def takes_more(bridge) -> bool:
+    """Whether a link in data mode takes more of the host's bytes now (a closed one swallows them)."""
+    return not isinstance(bridge, TcpBridge) or bridge.closed or bridge.can_send(1)
+
+
 def hand_over(bridge, data: bytes, destination, reachable) -> str:
     """Give a send's payload to the host socket; the result line a module prints for it.
 

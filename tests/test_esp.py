@@ -74,7 +74,7 @@ def test_one_mebibyte_echo_in_passive_and_active_mode(firmware, receive, echo_se
 def test_a_command_sent_while_the_module_works_is_answered_busy():
     """What real firmware does with input during a running command (the emulator as oracle)."""
     with esp(join_delay=0.5) as fm:
-        port = serial.Serial(fm.port, timeout=2)
+        port = serial.Serial(fm.port, 115200, timeout=2)
         port.read_until(b"ready\r\n")
         port.write(b'AT+CWJAP_CUR="%s","%s"\r\n' % (WIFI["ssid"].encode(), b"s3cret\\,\\\"pass\\\\"))
         time.sleep(0.1)
