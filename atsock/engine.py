@@ -179,6 +179,13 @@ class Engine(asyncio.Protocol):
         self._gave_up = False
         self.channel.abandon()
 
+    def take_over_resync(self) -> None:
+        """A caller is about to probe the module by itself (at each line rate in turn): no probes
+        of the engine's own go out meanwhile, and its count of failed ones starts again."""
+        self._needs_resync = False
+        self._failed_probes = 0
+        self._gave_up = False
+
     def abandon_in_flight(self, error: BaseException) -> None:
         """The module restarted: the command in flight will never be answered. It fails with
         ``error`` now (instead of at its time-out, up to minutes for a send), and the channel
@@ -294,6 +301,8 @@ class Engine(asyncio.Protocol):
             self._finish(self._active, error=ProtocolViolation(reason))
         for handler in self._error_handlers:
             handler(reason, header)
+        self._pump()  # probes at once, whether or not anything waits: garbage (a module that restarted
+        #             at another line rate) is noticed even on an idle line
 
     def _on_prompt(self, pending: Optional[_Pending]) -> None:
         if pending is None or pending.payload is None or pending.prompted:
@@ -427,10 +436,10 @@ class Engine(asyncio.Protocol):
         silent modem is noticed. While the engine is held, only its holder's commands go out."""
         while self._active is None and self.gone is None and self._raw is None:
             if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
-                future = asyncio.get_running_loop().create_future()
                 text, prefix = self.probe_command
                 probe = Command(text, (prefix,) if prefix else ())
-                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, probe=True))
+                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, None,
+                                                on_done=_nobody_waits, probe=True))
             pending = self._next_allowed()
             if pending is None:
                 return
@@ -625,6 +634,10 @@ class Engine(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _nobody_waits(response, error) -> None:
+    """A resync probe's verdict is the engine's own business (:meth:`Engine._finish` reads it)."""
 
 
 def _tracing() -> bool:

@@ -50,6 +50,7 @@ class SocketCore:
         self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
         self._settling = set()
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
+        self.flow_control: Callable[[], bool] = lambda: False  # RTS/CTS on at both ends (data mode's reader holds)
 
     # --- what callers may do ------------------------------------------------------------------
     def refusal(self, conn: Connection, op: Op) -> OSError:

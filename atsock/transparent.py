@@ -29,6 +29,7 @@ from typing import Optional, Tuple
 
 from .engine import RawLine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from .readhold import ReadHold
 from .transport import sent_by_os
 
 log = logging.getLogger("atsock.datamode")
@@ -72,6 +73,7 @@ class DataSession:
         self._writers = 0
         self._writers_gone = asyncio.Event()
         self._writers_gone.set()
+        self.hold = ReadHold(self.engine, conn) if core.flow_control() else None  # a slow reader holds the module
 
     # --- for the dialect ----------------------------------------------------------------------
     async def command(self, text, **options):
@@ -128,6 +130,8 @@ class DataSession:
     def _arrived(self, data: bytes) -> None:
         self.bytes_in += len(data)
         self.core.deliver_raw(self.conn, data)
+        if self.hold is not None:
+            self.hold.arrived()
 
     def _ended(self, word: Optional[bytes]) -> None:
         if not self.ended.done():
@@ -193,6 +197,7 @@ class DataSession:
 
     async def _escape(self) -> None:
         self._escaping = True
+        self._read_again()  # the module's answer comes after what it still has to send
         await self._writers_gone.wait()
         while self.engine.unsent and self.raw.active:  # what the transport still holds goes first
             await asyncio.sleep(max(0.001, min(0.05, self.engine.unsent / self.line_rate if self.line_rate else 0.01)))
@@ -251,6 +256,7 @@ class DataSession:
         engine back to everyone and the socket told what became of its connection."""
         conn = self.conn
         peer_closed = bool(word) and word != self.escape_answer
+        self._read_again()
         try:
             if word is not None and self.entered and not self._lost:
                 if left and self.modes.settle:
@@ -270,9 +276,14 @@ class DataSession:
             if not self.done.done():
                 self.done.set_result(word)
 
+    def _read_again(self) -> None:
+        if self.hold is not None:
+            self.hold.release()
+
     def abandon(self) -> None:
         """The module was lost (restart, network, port): nothing to restore, the engine is free."""
         self._lost = True
+        self._read_again()
         if self.raw.active:
             self.engine.leave_raw()
         elif not self.done.done() and self._wind_up is None:

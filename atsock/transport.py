@@ -6,6 +6,10 @@ Two transports share the same protocol, hence the same AT parser:
   event loop wait on the descriptor itself — no extra thread, no polling;
 * any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``...) gets a small reader thread
   that hands what it reads to the loop.
+
+Both change the port's rate and RTS/CTS here and nowhere else (``set_baudrate``,
+``set_flow_control``: :mod:`atsock.linerate` calls them); a transport of another kind that can set
+its line has the same two coroutines.
 """
 import asyncio
 import errno
@@ -86,7 +90,34 @@ def _is_pty(fd: int) -> bool:
         return True  # not a terminal the OS names: nothing tells when its bytes left
 
 
-class DescriptorTransport(serial_asyncio.SerialTransport):
+class LineControl:
+    """The rate and RTS/CTS of the pyserial port under a transport (``serial`` in its extra info)."""
+
+    async def set_baudrate(self, baudrate: int) -> None:
+        port = self.get_extra_info("serial")
+        if _is_raw_tcp(port):
+            raise os_error(errno.EOPNOTSUPP, f"{port.portstr} is a raw TCP serial server: its line rate is its own "
+                                             "setting")
+        port.baudrate = baudrate
+
+    async def set_flow_control(self, rtscts: bool) -> None:
+        """RTS/CTS on (the UART holds its output while CTS is low, and lowers RTS when its buffer
+        fills) or off; OSError(EOPNOTSUPP) where the port cannot do it."""
+        port = self.get_extra_info("serial")
+        if _is_raw_tcp(port) or type(port).__module__.endswith("protocol_loop"):
+            raise os_error(errno.EOPNOTSUPP, f"{port.portstr} has no RTS/CTS lines")
+        port.rtscts = rtscts
+        fd = port.fileno() if _has_descriptor(port) else None
+        if rtscts and fd is not None and not termios.tcgetattr(fd)[2] & getattr(termios, "CRTSCTS", 0):
+            port.rtscts = False
+            raise os_error(errno.EOPNOTSUPP, f"the driver of {port.portstr} refuses RTS/CTS flow control")
+
+
+def _is_raw_tcp(port) -> bool:
+    return type(port).__module__.endswith("protocol_socket")
+
+
+class DescriptorTransport(LineControl, serial_asyncio.SerialTransport):
     """pyserial-asyncio's transport, minus two costs per AT exchange that the benchmark showed,
     and one stall.
 
@@ -154,7 +185,7 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
         self._protocol.data_received(data)
 
 
-class ThreadedSerialTransport(asyncio.Transport):
+class ThreadedSerialTransport(LineControl, asyncio.Transport):
     """A pyserial port without a descriptor, read by a thread and written from the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, port: serial.SerialBase):
@@ -164,6 +195,8 @@ class ThreadedSerialTransport(asyncio.Transport):
         self._port = port
         self._port.timeout = 0.05
         self._closing = False
+        self._reading = threading.Event()  # cleared while the protocol wants no more
+        self._reading.set()
         self._thread = threading.Thread(target=self._read_loop, name="atsock-serial-reader", daemon=True)
         loop.call_soon(protocol.connection_made, self)
         self._thread.start()
@@ -172,6 +205,8 @@ class ThreadedSerialTransport(asyncio.Transport):
         error = None
         try:
             while not self._closing:
+                if not self._reading.wait(0.05):
+                    continue
                 data = self._port.read(max(1, min(self._port.in_waiting, READ_CHUNK)))
                 if data:
                     self._loop.call_soon_threadsafe(self._protocol.data_received, data)
@@ -193,6 +228,12 @@ class ThreadedSerialTransport(asyncio.Transport):
             self._port.write(data)
         except Exception as exc:
             self._lost(exc)
+
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
 
     def is_closing(self) -> bool:
         return self._closing

@@ -17,6 +17,7 @@ from modems.settings import make_settings
 
 from .bringup import BringUp, Settings
 from .codes import BUSY, FRAME_MAX, T_DNS
+from .line import EspLine
 from .links import EspLinks
 from .passthrough import EspPassthrough
 
@@ -43,6 +44,7 @@ class EspDialect(Dialect):
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
+    line_commands = EspLine()
     not_online_hint = (": join a Wi-Fi network first, with network.ESP8285(...).connect(ssid, key) "
                        "or open_modem(..., ssid=..., key=...)")
 

@@ -16,6 +16,7 @@ from atsock import registration
 from .bringup import CONTEXT_TYPES, BringUp, Settings
 from .codes import MAX_LINKS, QIRD_MAX
 from .dns import Resolver
+from .line import QuectelLine
 from .sockets import QuectelSockets, conn_id, incoming_notice
 from .transparent import QuectelTransparent
 
@@ -30,6 +31,7 @@ class QuectelDialect(Dialect):
         payload_rule(rb'\+QIRD: (?P<len>\d{1,9}),"[^"\r\n]{0,64}",\d{1,5}\r\n', QIRD_MAX),  # UDP SERVICE
     )
     probe = (atcmd.query("AT+CMEE"), "+CMEE:")
+    line_commands = QuectelLine()
 
     def __init__(self, engine, life, **settings):
         super().__init__(engine, life)
@@ -50,7 +52,7 @@ class QuectelDialect(Dialect):
 
     async def bring_up(self) -> None:
         self._bring_up.progress = self.report_progress
-        await self._bring_up.run(self.life)
+        await self._bring_up.run(self.life, self.line)
         self.local_ip, self.local_ipv6 = self._bring_up.local_ip, self._bring_up.local_ipv6
         self.registration = self._bring_up.registration
         self._domains = dict(self._bring_up.network.stats)
