@@ -133,7 +133,7 @@ class Modem:
     def _trouble(self, kind: str, code: int, reason: str, keep_connections: bool) -> None:
         """The module, its network or the port went away. Sockets that cannot survive it fail with
         ``code`` and their ids are free (the module no longer has them); then recovery starts."""
-        log.warning("%s: %s", kind, reason)
+        log.info("%s: %s", kind, reason)  # callers get the errno; recovery is logged as it goes
         if kind == "reboot":  # what was in flight went to a module that no longer exists
             self.engine.abandon_in_flight(os_error(code, reason))
         if not keep_connections:
