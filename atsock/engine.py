@@ -108,6 +108,7 @@ class _Pending:
     raw: Optional[RawLine] = None  # where the line's data goes once the answer hands it over
     lines: List[Intermediate] = field(default_factory=list)
     prompted: bool = False
+    written: bool = False        # the module has it: its outcome is known only from its answer
     withdrawn: bool = False      # its caller gave up before it went out
     deadline: float = 0.0        # the watchdog's verdict time while it is in flight
     budget: float = 0.0
@@ -456,6 +457,7 @@ class Engine(asyncio.Protocol):
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
+        pending.written = True
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
         if _tracing():

@@ -267,13 +267,13 @@ class Modem:
         self.require_online()
         return self.run(receiving.start_connect(self.core, conn, ip, port, local_port))
 
-    def listen(self, conn: Connection, port: int, backlog: int) -> None:
+    def listen(self, conn: Connection, port: int, backlog: int, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.listen(conn, port, backlog))
+        self.run(self.core.listen(conn, port, backlog, timeout))
 
-    def bind_udp(self, conn: Connection, port: int, peer=None) -> None:
+    def bind_udp(self, conn: Connection, port: int, peer=None, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.bind_udp(conn, port, peer))
+        self.run(self.core.bind_udp(conn, port, peer, timeout))
 
     def send(self, conn: Connection, data: bytes, timeout: Optional[float], dest=None) -> int:
         return self.run(self.core.send(conn, data, timeout, dest))
@@ -296,8 +296,9 @@ class Modem:
     def leave_data_mode(self, conn: Connection) -> None:
         self.run(self.core.leave_data_mode(conn))
 
-    def close_connection(self, conn: Connection) -> None:
-        self.run(self.core.close(conn))
+    def close_connection(self, conn: Connection, wait: Optional[float] = None) -> None:
+        """Close ``conn``; the module's confirmation is waited for at most ``wait`` seconds."""
+        self.run(self.core.close(conn, wait))
 
     def close_later(self, conn: Connection) -> None:
         """Release a connection whose socket was dropped without close(), without waiting for it."""

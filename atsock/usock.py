@@ -102,6 +102,12 @@ class socket:
         self._timeout = None if arguments.flag(flag) else 0.0
         self._check_open()
 
+    @property
+    def _open_timeout(self) -> Optional[float]:
+        """How long opening a listener or a UDP socket may wait for the module: the socket's
+        time-out (a non-blocking socket waits for the one exchange, as its other calls do)."""
+        return self._timeout or None
+
     # --- addresses ------------------------------------------------------------------------------
     def _destination(self, address, method: str) -> Tuple[str, int]:
         """``(host, port)`` checked as CPython checks an address of this socket's family before
@@ -153,7 +159,7 @@ class socket:
 
     def _open_udp(self, peer=None) -> None:
         if self._state is S.FRESH:
-            self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer))
+            self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer, self._open_timeout))
 
     def getsockname(self):
         self._check_open()
@@ -233,7 +239,7 @@ class socket:
             raise os_error(errno.EINVAL, "only a fresh socket can listen")
         depth = 2 if depth is None else max(1, min(depth, self._modem.max_sockets - 1))
         self._conn.keepalive = self._options.get("keepalive")
-        self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth))
+        self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth, self._open_timeout))
 
     def accept(self):
         self._check_open()
@@ -471,10 +477,12 @@ class socket:
         return self
 
     def close(self) -> None:
+        """Closed at once; the module's confirmation (the id free again) is waited for at most the
+        socket's time-out, and goes on in the background after that."""
         conn = self._conn
         if conn.state is not S.CLOSED:
             try:
-                self._modem.close_connection(conn)
+                self._modem.close_connection(conn, self._timeout)
             except OSError:
                 if conn.state is not S.CLOSED:
                     conn.life.release()  # the modem is gone; the socket is closed all the same
