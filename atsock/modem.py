@@ -193,6 +193,12 @@ class Modem:
         return self.core.commands.max_links
 
     @property
+    def connect_holds_module(self) -> bool:
+        """True where a connect runs to its end inside one command and the module takes no other
+        meanwhile (ESP-AT's AT+CIPSTART): one given up by its caller still holds the module."""
+        return not self.core.commands.abortable_open
+
+    @property
     def max_datagram(self) -> int:
         return self.core.commands.max_datagram
 
