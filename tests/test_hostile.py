@@ -274,3 +274,21 @@ def test_quectel_dnsgip_garbage_fails_the_lookup_at_once(answer):
             error = outcome.get("error")
             assert isinstance(error, std_socket.gaierror) and error.args[0] == std_socket.EAI_FAIL, outcome
             assert modem.state == "online"
+
+
+# --- third round --------------------------------------------------------------------------------
+
+def test_socks_refuses_an_empty_domain(fake_modem, dialect, echo_server):
+    """getaddrinfo("") names no host (CPython: gaierror); the proxy used to relay it to 127.0.0.1."""
+    from .test_cli_proxy import socks_connect, socks_server
+    with socks_server(fake_modem, dialect) as proxy:
+        code, sock = socks_connect(proxy, "", echo_server.port)
+        sock.close()
+        assert code == 4  # host unreachable
+        code, sock = socks_connect(proxy, "echo.test", echo_server.port)
+        sock.sendall(b"ping")
+        assert code == 0 and sock.makefile("rb").read(4) == b"ping"
+        sock.close()
+    with pytest.raises(std_socket.gaierror) as info:
+        atsock.getaddrinfo("", 80)
+    assert info.value.args[0] == std_socket.EAI_NONAME
