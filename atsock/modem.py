@@ -290,6 +290,9 @@ class Modem:
     def receive_datagram(self, conn: Connection, timeout: Optional[float], peek: bool = False, peer=None):
         return self.run(receiving.datagram(self.core, conn, timeout, peek, peer))
 
+    def unread(self, conn: Connection, data: bytes) -> None:
+        self.run(self._on_loop(lambda: self.core.unread(conn, data)))
+
     def gather(self, conn: Connection, limit: Optional[int], until: Optional[bytes], timeout: Optional[float]):
         return self.run(receiving.gather(self.core, conn, limit, until, timeout))
 
