@@ -24,6 +24,7 @@ class Range:
     after: Tuple[str, ...] = ()   # lines after a value that was taken (closing what it opened)
     other_forms: Tuple[int, ...] = ()  # values outside the range that are another form of the command
     optional: bool = False   # an empty field leaves the parameter out (its default), as AT syntax has it
+    ready: bytes = b""       # what the setup's last line must bring before the first value (an open's notice)
 
 
 JOIN = ('AT+CWJAP="fuzz-net","fuzz-key"', "AT+CIPMUX=1")
@@ -45,9 +46,9 @@ MODULES: Dict[Tuple[str, str], Tuple[Range, ...]] = {
         Range('AT+QSSLCFG="sslversion",{value},4', 0, 5, "quectel-ssl.md §1: <sslctxID> 0-5"),
         Range('AT+QSSLCFG="negotiatetime",1,{value}', 10, 300, "quectel-ssl.md: negotiatetime 10-300 s"),
         Range("AT+QISEND=0,{value}", 1, 1460, "quectel-tcpip.md AT+QISEND: <len> 1-1460", setup=OPEN_QUECTEL,
-              other_forms=(0,)),  # =<id>,0: the counters
+              other_forms=(0,), ready=b"+QIOPEN: 0,0"),  # =<id>,0: the counters
         Range("AT+QIRD=0,{value}", 1, 1500, "quectel-tcpip.md AT+QIRD: <len> 1-1500", setup=OPEN_QUECTEL,
-              other_forms=(0,), optional=True),  # =<id>,0: the counters
+              other_forms=(0,), optional=True, ready=b"+QIOPEN: 0,0"),  # =<id>,0: the counters
     ),
     ("esp8285", "1.7"): (
         Range("AT+CIPSTO={value}", 0, 7200, "esp-at.md §5.8: AT+CIPSTO=<0..7200>"),
@@ -80,11 +81,15 @@ def values(item: Range, rng: random.Random):
         + [(text, False) for text in texts]
 
 
-async def answer(module: InProcess, line: str) -> bytes:
+async def answer(module: InProcess, line: str, until: bytes = b"") -> bytes:
+    """The module's answer to ``line`` (and, with ``until``, everything up to that notice)."""
     module.out.data.clear()
     module.serial.feed(line.encode() + module.terminator)
     await module.settle()
-    await asyncio.sleep(0.005)  # (an open's notice comes just after its OK)
+    for _ in range(1000):
+        if until in module.out.data:
+            break
+        await asyncio.sleep(0.01)
     return bytes(module.out.data)
 
 
@@ -111,8 +116,8 @@ async def check_module(dialect: str, firmware: str, items, seed: int):
     try:
         await answer(module, "ATE0")
         for item in items:
-            for line in item.setup:
-                await answer(module, line.format(port=port))
+            for index, line in enumerate(item.setup):
+                await answer(module, line.format(port=port), item.ready if index == len(item.setup) - 1 else b"")
             for value, inside in values(item, rng):
                 line = item.template.format(value=value, port=port)
                 reply = await answer(module, line)

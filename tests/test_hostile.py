@@ -292,3 +292,15 @@ def test_socks_refuses_an_empty_domain(fake_modem, dialect, echo_server):
     with pytest.raises(std_socket.gaierror) as info:
         atsock.getaddrinfo("", 80)
     assert info.value.args[0] == std_socket.EAI_NONAME
+
+
+def test_a_udp_port_the_module_cannot_take_is_eaddrinuse(modem):
+    """(The emulator binds the module's local port on this host: one in use here is one in use there.
+    ESP-AT says only ERROR; it was ECONNREFUSED, so a randomly chosen port in use was not tried again.)"""
+    with std_socket.socket(std_socket.AF_INET, std_socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        sock = modem.socket(atsock.AF_INET, atsock.SOCK_DGRAM)
+        with pytest.raises(OSError) as info:
+            sock.bind(("0.0.0.0", taken.getsockname()[1]))
+        assert info.value.errno == errno.EADDRINUSE
+        sock.close()
