@@ -83,7 +83,9 @@ def connect_timeout(r: Run) -> None:
     s = r.socket()
     r.given(f"{BLACKHOLE} never answers (emulator option `blackhole`)")
     r.local("s.settimeout(1)", lambda: s.settimeout(1))
-    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)))
+    # the abandoned open is closed (or its id released) after the call returns: the step waits for it
+    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)),
+           until="AT+QICLOSE" if r.family == "quectel" else "AT+CIPCLOSE")
 
 
 def connected(r: Run, text: str = "a TCP socket `s` connected to a peer"):
