@@ -23,13 +23,15 @@ import sys
 import types
 from pathlib import Path
 
-from . import platforms
+from . import platforms, standard
 
 _INDENT = re.compile(rb"^[ \t]+", re.MULTILINE)
 
 
 def install(standard_names: bool = False, flavour: str = "micropython", port=None) -> None:
     names = platforms.modules(flavour, standard_names, port)
+    if standard_names:
+        names.update(standard.modules())  # CPython's full surface, for ordinary libraries
     for alias in platforms.STANDARD_ALIASES:
         if alias in sys.modules:
             del names[alias]  # a program's own module of that name stays
