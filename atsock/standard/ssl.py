@@ -53,6 +53,11 @@ class SSLSocket(FileSurface, HostTLSSocket):
     def getblocking(self) -> bool:
         return self.gettimeout() != 0
 
+    @property
+    def _sslobj(self):
+        """CPython's private name for the TLS state, which httpcore reads (for the ALPN result)."""
+        return self._tls.object
+
     def dup(self):
         raise NotImplementedError(f"Can't dup() {type(self).__name__} instances")
 
