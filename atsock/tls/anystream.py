@@ -44,8 +44,9 @@ class StreamSocket:
         return count
 
     def settimeout(self, value: Optional[float]) -> None:
-        self._timeout = value
-        if hasattr(self._stream, "setblocking"):
+        """Passed on as ``setblocking`` to a stream that has it, when blocking changes."""
+        was_blocking, self._timeout = self._timeout != 0, value
+        if (value != 0) != was_blocking and hasattr(self._stream, "setblocking"):
             self._stream.setblocking(value != 0)
 
     def gettimeout(self) -> Optional[float]:

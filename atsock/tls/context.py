@@ -194,7 +194,10 @@ class SSLContext(_ssl.SSLContext):
                     *, module_tls=False):
         """TLS over ``sock``: a modem socket gets host TLS over its AT socket; an OS socket gets
         CPython's own ``SSLSocket``. With ``module_tls`` (True, or an :class:`~atsock.tls.module.ModuleTLS`)
-        the module does the TLS itself: wrap the modem socket before it connects."""
+        the module does the TLS itself: wrap the modem socket before it connects. A
+        ``PROTOCOL_TLS_SERVER`` context makes server sockets, as MicroPython's do (CPython's cannot
+        make a client with one)."""
+        server_side = server_side or self.protocol == _ssl.PROTOCOL_TLS_SERVER
         if module_tls:
             if server_side or session is not None:
                 raise NotImplementedError("the module's own TLS makes client connections, without sessions")
