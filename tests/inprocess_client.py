@@ -69,13 +69,15 @@ def paho_mqtt(host, port):
     return {"received": got and messages[0] == payload, "size": len(payload)}
 
 
-def aiohttp_get(url):
+def aiohttp_get(url, cafile=None):
     import asyncio
+    import ssl
     import aiohttp
+    trust = ssl.create_default_context(cafile=cafile) if cafile else True
 
     async def main():
         async with aiohttp.ClientSession() as session:
-            async with session.get(url) as response:
+            async with session.get(url, ssl=trust) as response:
                 return digest(await response.read())
 
     return asyncio.run(main())

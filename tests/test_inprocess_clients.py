@@ -61,7 +61,7 @@ def test_a_mebibyte_over_http(fake_modem, dialect, http_server, mib, client):
     assert crossed_the_module(fake_modem, http_server.server_address[1], down=len(mib))
 
 
-@pytest.mark.parametrize("client", ["requests", "httpx"])
+@pytest.mark.parametrize("client", ["requests", "httpx", "aiohttp"])
 def test_a_mebibyte_over_https_verified_against_a_test_ca(fake_modem, dialect, https_server, mib, ca_file, client):
     assert run_client(fake_modem, dialect, client, mib_url(https_server, "https"), ca_file) == digest(mib)
     assert crossed_the_module(fake_modem, https_server.server_address[1], down=len(mib))
