@@ -9,7 +9,7 @@ readable while its connection is, see :mod:`atsock.readiness`). MicroPython prog
 ``poll`` answers objects, use ``uselect`` (:mod:`atsock.select`).
 """
 from select import *  # noqa: F401,F403 - CPython's names first
-from select import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT  # noqa: F401 - the same values as atsock's
+from select import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI  # noqa: F401 - atsock's values too
 from typing import Dict, List, Optional, Tuple
 
 from .. import select as _modem_select
@@ -36,7 +36,7 @@ class poll:
         self._objects: Dict[int, object] = {}  # the object registered under each descriptor
         self._modem_poll = _modem_select.poll()
 
-    def register(self, fd, eventmask: int = POLLIN | POLLOUT | 0x002) -> None:  # POLLPRI too, as CPython
+    def register(self, fd, eventmask: int = POLLIN | POLLPRI | POLLOUT) -> None:
         number = _descriptor(fd)
         self.unregister_quietly(number)
         self._objects[number] = fd
