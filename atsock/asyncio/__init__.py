@@ -20,9 +20,10 @@ and the stream classes, CPython's with MicroPython's additions. ``run``, ``new_e
 ``get_event_loop`` give a :class:`ModemEventLoop` (:mod:`.loop`), whose own ``create_connection``,
 ``create_server``, ``create_datagram_endpoint`` and ``getaddrinfo`` use the modem too, so libraries
 such as aiohttp and websockets reach it unmodified. ``sleep_ms``, ``wait_for_ms``,
-``ThreadSafeFlag``, ``get_event_loop`` and ``Loop`` are MicroPython's. ``atsock.install()``/``atsock.micropython.load()`` give this
-module to MicroPython code that imports ``asyncio`` or ``uasyncio``; the host's ``asyncio`` itself
-is left alone. The engine keeps its own loop thread: each modem operation is one hop to it and
+``ThreadSafeFlag``, ``get_event_loop`` and ``Loop`` are MicroPython's. ``atsock.micropython.load()``
+gives this module to MicroPython code that imports ``asyncio`` or ``uasyncio``, and
+``atsock.install(standard_names=True)`` to every later import of ``asyncio``; otherwise the host's
+``asyncio`` is left alone. The engine keeps its own loop thread: each modem operation is one hop to it and
 back (:mod:`atsock.asyncio.bridge`).
 """
 import asyncio as _host

@@ -98,7 +98,8 @@ _create_default_https_context = create_default_context
 _create_stdlib_context = _create_unverified_context
 
 
-def get_server_certificate(addr, ssl_version=PROTOCOL_TLS_CLIENT, ca_certs=None, timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
+def get_server_certificate(addr, ssl_version=PROTOCOL_TLS_CLIENT, ca_certs=None,
+                           timeout=_socket._GLOBAL_DEFAULT_TIMEOUT):
     """The server's certificate (PEM), fetched through the modem."""
     host, port = addr
     context = _create_unverified_context(ssl_version, cert_reqs=CERT_NONE if ca_certs is None else 2,
