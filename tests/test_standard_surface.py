@@ -318,3 +318,13 @@ def test_micropythons_wrap_socket_takes_any_stream():
         with pytest.raises(OSError):
             call()
 
+
+
+def test_get_server_certificate_through_the_modem(modem, fake_modem, https_server):
+    port = https_server.server_address[1]
+    from cryptography import x509
+    certificate = x509.load_pem_x509_certificate(modem_ssl.get_server_certificate(("www.test", port)).encode())
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["www.test"]  # the server's own certificate
+    assert any(line.startswith(("AT+QIOPEN", "AT+CIPSTART")) and f",{port}" in line
+               for line in fake_modem.received_commands)
