@@ -111,7 +111,9 @@ def test_micropythons_loop_names_run_without_warnings(modem, echo_server):
         asyncio.Loop.run_forever()
         loop.close()
         assert asyncio.get_event_loop() is not loop  # a closed loop is replaced, as MicroPython's new one
-        asyncio.get_event_loop().close()
+        fresh = asyncio.new_event_loop()
+        assert asyncio.get_event_loop() is fresh  # as MicroPython's new_event_loop() resets the loop
+        fresh.close()
     assert seen == [b"ping\n"]
 
 

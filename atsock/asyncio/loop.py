@@ -104,13 +104,18 @@ class ModemEventLoop(asyncio.SelectorEventLoop):
                 file.seek(offset + sent)
 
 
+_this_thread = threading.local()  # the loop get_event_loop() answers outside a running one
+
+
 class ModemEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """``asyncio.set_event_loop_policy(ModemEventLoopPolicy())``: every new loop is a modem loop."""
     _loop_factory = ModemEventLoop
 
 
 def new_event_loop() -> ModemEventLoop:
-    return ModemEventLoop()
+    """A new modem loop, which ``get_event_loop()`` then answers (MicroPython's resets its loop)."""
+    loop = _this_thread.loop = ModemEventLoop()
+    return loop
 
 
 def run(main, *, debug=None):
@@ -127,9 +132,6 @@ def run(main, *, debug=None):
 
 
 # --- MicroPython's names ----------------------------------------------------------------------------
-_this_thread = threading.local()
-
-
 def get_event_loop() -> asyncio.AbstractEventLoop:
     """MicroPython's: the running loop, else this thread's modem loop (made on first use), without
     CPython's deprecation of the call."""
