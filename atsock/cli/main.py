@@ -5,6 +5,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from .. import __version__
 from . import at, forward, get, info, ports, socks
 
 COMMANDS = (ports, info, at, get, socks, forward)
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Use a Quectel cellular module or an ESP8285/ESP8266 Wi-Fi module over its AT commands: "
                     "find its port, inspect it, talk AT, fetch a URL, or let host programs use its TCP/IP "
                     "stack through a SOCKS5 proxy or a port forwarder.")
+    parser.add_argument("--version", action="version", version=f"atsock {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers, [common])
