@@ -15,7 +15,7 @@ Internal (never escape the public API unconverted):
 import errno
 import os
 import socket as _std
-from typing import Optional
+from typing import Optional, Tuple
 
 
 #: what to check when a port does not answer AT (open_modem and the command line say it)
@@ -70,7 +70,13 @@ class ModemGone(Exception):
 
 
 class ModemError(OSError):
-    """Bring-up or lifecycle failure of the modem itself (SIM, registration, data context)."""
+    """Bring-up or lifecycle failure of the modem itself (SIM, registration, data context).
 
-    def __init__(self, code: int, detail: str):
-        super().__init__(code, detail)
+    ``settings`` names the ``open_modem`` settings that put it right (``("pin",)``): the message
+    tells a program's author to pass them, and the command line names its own flags instead."""
+
+    def __init__(self, code: int, detail: str, *, settings: Tuple[str, ...] = ()):
+        hint = f"; pass {', '.join(name + '=...' for name in settings)} to open_modem" if settings else ""
+        super().__init__(code, detail + hint)
+        self.detail = detail
+        self.settings = tuple(settings)

@@ -143,8 +143,9 @@ class Modem:
             self.recovery.on_trouble(kind)
 
     def _port_gone(self) -> None:
-        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED):
-            self.core.reset(errno.EBADF, "the modem was closed")  # our own close: nothing to report
+        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED) or not self._brought_up:
+            # our own close, or a bring-up that failed (its error says why): nothing to report
+            self.core.reset(errno.EBADF, "the modem was closed")
             return
         self._trouble("port_lost", errno.EIO, "serial port closed", False)
 
@@ -239,7 +240,8 @@ class Modem:
     def require_online(self) -> None:
         if self.state is not ModemState.ONLINE:
             hint = self.dialect_class.not_online_hint if self.state is ModemState.REGISTERING else ""
-            raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online{hint}")
+            state = self.dialect_class.state_words.get(self.state, self.state.value)
+            raise os_error(errno.ENETDOWN, f"modem is {state}, not online{hint}")
 
     async def reopen_port(self) -> None:
         """Open the same port again after it vanished (recovery calls this)."""

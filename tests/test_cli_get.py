@@ -31,7 +31,7 @@ def url(http_server, path):
 
 def test_get_a_mebibyte_without_a_terminal(fake_modem, dialect, http_server, mib, tmp_path):
     out = tmp_path / "out.bin"
-    done = run_atsock("get", "--port", fake_modem.port, "--dialect", dialect, *modem_flags(dialect),
+    done = run_atsock("get", fake_modem.port, "--dialect", dialect, *modem_flags(dialect),
                       url(http_server, "mib.bin"), "-o", out)
     assert done.returncode == 0, done.stderr
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(mib).digest()
@@ -48,7 +48,7 @@ def test_get_to_a_pipe_over_http_1_0(quectel_fake_modem, http_server, mib):
 
 def test_get_a_mebibyte_with_a_progress_bar_on_the_terminal(quectel_fake_modem, http_server, mib, tmp_path):
     out = tmp_path / "out.bin"
-    term = Terminal("get", "-p", quectel_fake_modem.port, "--apn", "internet", url(http_server, "mib.bin"), "-o", out)
+    term = Terminal("get", quectel_fake_modem.port, "--apn", "internet", url(http_server, "mib.bin"), "-o", out)
     try:
         assert term.wait() == 0, term.output
     finally:
@@ -59,7 +59,7 @@ def test_get_a_mebibyte_with_a_progress_bar_on_the_terminal(quectel_fake_modem, 
 
 def test_get_to_stdout_redirected_while_stderr_is_a_terminal(quectel_fake_modem, http_server, mib, tmp_path):
     out = tmp_path / "stdout.bin"
-    term = Terminal("get", "-p", quectel_fake_modem.port, "--apn", "internet", url(http_server, "mib.bin"),
+    term = Terminal("get", quectel_fake_modem.port, "--apn", "internet", url(http_server, "mib.bin"),
                     stdout_to_terminal=False, stdout_path=str(out))
     try:
         assert term.wait() == 0, term.output
@@ -87,7 +87,7 @@ def test_get_follows_redirects_and_reads_chunked_bodies(quectel_fake_modem, tcp_
             conn.sendall(head + chunks + b"0\r\nX-Trailer: 1\r\n\r\n")
 
     server = tcp_server(handler)
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet",
+    done = run_atsock("get", quectel_fake_modem.port, "--apn", "internet",
                       f"http://www.test:{server.port}/start", text=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == body
@@ -95,9 +95,9 @@ def test_get_follows_redirects_and_reads_chunked_bodies(quectel_fake_modem, tcp_
 
 def test_get_of_a_missing_page_fails_and_leaves_no_file(quectel_fake_modem, http_server, tmp_path):
     out = tmp_path / "missing.html"
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet", url(http_server, "nothere"),
+    done = run_atsock("get", quectel_fake_modem.port, "--apn", "internet", url(http_server, "nothere"),
                       "-o", out)
-    assert done.returncode == 1 and "HTTP 404" in done.stderr
+    assert done.returncode == 22 and "HTTP 404" in done.stderr  # curl's number for an HTTP error
     assert not out.exists() and not (tmp_path / "missing.html.part").exists()
 
 
@@ -137,7 +137,7 @@ def test_get_over_https_verifies_the_server_against_the_given_ca(fake_modem, dia
                                                                    tmp_path):
     data = (https_server.root / "blob.bin").read_bytes()
     out = tmp_path / "out.bin"
-    done = run_atsock("get", "--port", fake_modem.port, "--dialect", dialect, *modem_flags(dialect),
+    done = run_atsock("get", fake_modem.port, "--dialect", dialect, *modem_flags(dialect),
                       "--cacert", ca_file, https_url(https_server, "blob.bin"), "-o", out)
     assert done.returncode == 0, done.stderr
     assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(data).digest()
@@ -146,30 +146,30 @@ def test_get_over_https_verifies_the_server_against_the_given_ca(fake_modem, dia
 
 def test_get_over_https_refuses_a_server_the_system_does_not_trust(quectel_fake_modem, https_server, tmp_path):
     out = tmp_path / "out.bin"
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet",
+    done = run_atsock("get", quectel_fake_modem.port, "--apn", "internet",
                       https_url(https_server, "blob.bin"), "-o", out)
-    assert done.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in done.stderr
+    assert done.returncode == 60 and "CERTIFICATE_VERIFY_FAILED" in done.stderr
     assert not out.exists() and not (tmp_path / "out.bin.part").exists()
 
 
 def test_get_over_https_checks_the_name(quectel_fake_modem, https_server, ca_file):
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet", "--cacert", ca_file,
+    done = run_atsock("get", quectel_fake_modem.port, "--apn", "internet", "--cacert", ca_file,
                       https_url(https_server, "index.html", host="echo.test"), text=False)
-    assert done.returncode == 1 and b"echo.test" in done.stderr and done.stdout == b""
+    assert done.returncode == 60 and b"echo.test" in done.stderr and done.stdout == b""
 
 
 def test_get_over_https_insecure_skips_verification(quectel_fake_modem, https_server):
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--apn", "internet", "--insecure",
+    done = run_atsock("get", quectel_fake_modem.port, "--apn", "internet", "--insecure",
                       https_url(https_server, "index.html", host="echo.test"), text=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (https_server.root / "index.html").read_bytes()
 
 
 def test_get_with_a_missing_ca_file_fails_before_the_modem_is_opened(quectel_fake_modem, tmp_path):
-    done = run_atsock("get", "-p", quectel_fake_modem.port, "--cacert", tmp_path / "none.pem", "https://www.test/")
+    done = run_atsock("get", quectel_fake_modem.port, "--cacert", tmp_path / "none.pem", "https://www.test/")
     assert done.returncode == 1 and "No such file" in done.stderr
     assert quectel_fake_modem.received_commands == []
-    both = run_atsock("get", "-p", quectel_fake_modem.port, "--cacert", tmp_path / "none.pem", "--insecure",
+    both = run_atsock("get", quectel_fake_modem.port, "--cacert", tmp_path / "none.pem", "--insecure",
                       "https://www.test/")
     assert both.returncode == 2 and "not allowed with" in both.stderr
 
@@ -177,4 +177,4 @@ def test_get_with_a_missing_ca_file_fails_before_the_modem_is_opened(quectel_fak
 def test_get_needs_a_port():
     env = {k: v for k, v in os.environ.items() if k != "ATSOCK_PORT"}
     done = run_atsock("get", "http://www.test/", env=env)
-    assert done.returncode == 1 and "--port" in done.stderr
+    assert done.returncode == 69 and "which serial port?" in done.stderr and "ATSOCK_PORT" in done.stderr

@@ -42,7 +42,8 @@ def test_info_without_network_or_sim_still_identifies_the_module():
         report = info(fm.port, "--dialect", "quectel")
     assert (report["model"], report["imei"]) == ("BG96", "866349041749536")
     assert report["iccid"] is None and report["imsi"] is None
-    assert report["errors"] == {"AT+QCCID": "ERROR", "AT+CIMI": "ERROR"}
+    assert report["errors"] == {"AT+CPIN?": "ERROR", "AT+QCCID": "ERROR", "AT+CIMI": "ERROR"}
+    assert report["sim"] == {"code": None, "state": None}
     assert report["signal"]["dbm"] is None and report["signal"]["qcsq"]["mode"] == "NOSERVICE"
     assert report["operator"]["operator"] is None and report["network"]["text"] == "No Service"
     assert not report["registration"]["registered"]

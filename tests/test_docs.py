@@ -108,5 +108,5 @@ def test_wifi_join_codes_are_explained_where_the_message_points():
     assert "{#esp-join-codes}" in page
     table = page_table(page, r"\d")
     assert set(table) == {str(code) for code in JOIN_ERRORS}
-    for code, (number, text) in JOIN_ERRORS.items():
+    for code, (number, text, _) in JOIN_ERRORS.items():
         assert table[str(code)][1] == text and getattr(errno, table[str(code)][2]) == number, code

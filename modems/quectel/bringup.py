@@ -121,7 +121,7 @@ class BringUp:
                 await self.engine.command(atcmd.build("AT+CPIN", atcmd.text(self.settings.pin, "PIN", 8)), timeout=5.0)
                 continue
             if status in ("SIM PIN", "SIM PUK"):
-                raise ModemError(errno.EACCES, f"SIM is locked ({status}); pass pin=... to open_modem")
+                raise ModemError(errno.EACCES, f"SIM is locked ({status})", settings=("pin",))
             if loop.time() > deadline:
                 raise ModemError(errno.ENODEV, f"SIM not ready: {status!r}")
             await asyncio.sleep(1.0)
@@ -174,7 +174,8 @@ class BringUp:
                 await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT)
             except CommandFailed as exc:
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
-                                                    f"(APN {s.apn!r}): {exc.final} ({DOCS})") from None
+                                                    f"(APN {s.apn!r}): {exc.final} ({DOCS})",
+                                 settings=("apn",)) from None
             if not await self._context_active():
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
 
