@@ -26,6 +26,12 @@ def visible(text: Union[str, bytes]) -> str:
                    (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}") for ch in text)
 
 
+def is_text(data: bytes) -> bool:
+    """Mostly printable ASCII with line endings, as every AT answer is (noise: the wrong line rate)."""
+    text = sum(1 for byte in data if 0x20 <= byte < 0x7F or byte in (0x09, 0x0A, 0x0D))
+    return text >= 0.9 * len(data)
+
+
 def sent(data: Union[str, bytes], note: str = "") -> None:
     wire.debug("-> %s%s", visible(data), note)
 

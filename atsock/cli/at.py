@@ -48,8 +48,9 @@ def add_parser(subparsers, parents):
                         help="line ending sent after each command (default crlf; both module families take it)")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                         help="wait this long for each final result (non-interactive; default 10)")
-    parser.add_argument("--guard", type=float, default=1.0, metavar="SECONDS",
-                        help="silence before and after '+++' (default 1, Quectel's; ESP-AT needs 0.02)")
+    parser.add_argument("--guard", type=float, default=1.2, metavar="SECONDS",
+                        help="silence before and after '+++' (default 1.2: Quectel's 1 s and a margin; "
+                             "ESP-AT needs 0.02)")
     parser.add_argument("--non-exclusive", action="store_true",
                         help="open the port even if another program has it (answers may then go astray)")
     parser.add_argument("--no-color", action="store_true", help="no colours even on a terminal")
@@ -123,8 +124,7 @@ class Console:
             else:  # answers on stdout stay clean for scripts
                 print(f"unsolicited: {visible(event.text)}", file=sys.stderr, flush=True)
         elif isinstance(event, Prompt):
-            if self.interactive:
-                self._print("> (data: Ctrl-Z sends it, ESC cancels)")
+            pass  # the console asks for the data once the terminal is ready for Ctrl-Z (_read_payload)
         elif isinstance(event, ProtocolError):
             self._print(self._paint(f"[unreadable input: {event.reason}; the wrong --baudrate?]", RED))
 
@@ -162,7 +162,8 @@ class Console:
                 port.send_payload(payload_argument(data))
                 answer = port.wait(timeout)
             if answer is None:
-                print(f"atsock at: {command!r}: no final result within {timeout:g} s", file=sys.stderr)
+                noise = f"; the port sends {NOT_TEXT_HINT}" if port.noisy else ""
+                print(f"atsock at: {command!r}: no final result within {timeout:g} s{noise}", file=sys.stderr)
                 return 1
             if answer[1] not in SUCCESS:
                 return 1
@@ -218,6 +219,7 @@ class Console:
         mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
         data = bytearray()
         termios.tcsetattr(fd, termios.TCSANOW, mode)
+        self._echo("> (data: Ctrl-Z sends it, ESC cancels)\n")
         try:
             while True:
                 key = os.read(fd, 1)

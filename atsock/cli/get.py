@@ -63,6 +63,8 @@ def add_parser(subparsers, parents):
 
 
 def run(args) -> int:
+    if args.port and args.port.startswith(("http://", "https://")):  # `atsock get URL PORT`: the same
+        args.port, args.url = args.url, args.port
     try:
         parse_url(args.url)
     except ValueError as exc:

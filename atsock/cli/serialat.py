@@ -17,8 +17,13 @@ from ..channel import ATChannel, Command, Event, Final, Intermediate, Prompt
 from ..transport import open_port
 
 MAX_LINE = 4096
+SAMPLE = 256
 EXTRA_FINALS = frozenset({"FAIL", "NO CARRIER", "SEND OK", "SEND FAIL", "CONNECT"})
 
+PROMPT_AFTER_OK = ("AT+CIPSEND",)  # ESP-AT answers these OK, then the prompt (esp-at.md)
+#: 3GPP and Quectel commands that prompt as soon as their CR arrives: they end with CR alone
+PROMPT_AFTER_CR = ("AT+CMGS", "AT+CMGW", "AT+QISEND", "AT+QSSLSEND", "AT+QFUPL")
+OK_BEFORE_PROMPT = frozenset({"OK"})
 PROMPT = ">"  # the final of an Answer that is the module asking for data (send_payload goes on)
 ESCAPE = "+++"
 
@@ -38,6 +43,7 @@ class SerialAT:
         self._lines: List[str] = []
         self._final: Optional[str] = None
         self._prompted = False
+        self.sample = bytearray()  # the first bytes the port gave: noise means the wrong line rate
         self._closed = False
         self.error: Optional[BaseException] = None
         self._reader = threading.Thread(target=self._read_loop, name="atsock-serial-at", daemon=True)
@@ -55,6 +61,8 @@ class SerialAT:
                 continue
             if wiretrace.tracing():
                 wiretrace.received(data)
+            if len(self.sample) < SAMPLE:
+                self.sample += data[:SAMPLE - len(self.sample)]
             with self._lock:
                 events = self._channel.receive(data)
             for event in events:
@@ -83,7 +91,11 @@ class SerialAT:
     def _begin(self, text: str) -> bytes:
         with self._lock:
             self._lines, self._final, self._prompted = [], None, False
-            return self._channel.begin(Command(text, extra_finals=EXTRA_FINALS))
+            not_final = OK_BEFORE_PROMPT if text.upper().startswith(PROMPT_AFTER_OK) else frozenset()
+            line = self._channel.begin(Command(text, extra_finals=EXTRA_FINALS, not_final=not_final))
+        if line.endswith(b"\r\n") and text.upper().startswith(PROMPT_AFTER_CR):
+            return line[:-1]  # the LF would reach the module after its prompt: the first byte of the data
+        return line
 
     def _write(self, data: bytes) -> None:
         if wiretrace.tracing():
@@ -126,6 +138,11 @@ class SerialAT:
         """Stop waiting for the answer of the command in flight (Ctrl-C in the console)."""
         with self._lock:
             self._channel.abandon()
+
+    @property
+    def noisy(self) -> bool:
+        """The port gave bytes that are not text (most likely it runs at another line rate)."""
+        return bool(self.sample) and not wiretrace.is_text(bytes(self.sample))
 
     def exchange(self, text: str, timeout: float) -> Optional[Answer]:
         self.send(text)

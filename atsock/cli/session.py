@@ -17,10 +17,10 @@ from ..errors import NO_ANSWER_HINT, CommandTimeout, ModemGone
 from ..loop_thread import LoopThread
 from ..rawat import ATResult, checked_timeout, command_line, execute
 from ..transport import open_serial
-from ..wiretrace import visible
+from ..wiretrace import is_text, visible
 
 SYNC_ATTEMPTS = 4
-SAMPLE = 256  # bytes of the port's first words kept, to tell noise from a silent port
+SAMPLE = 256  # bytes of the port's first words kept, to tell noise from a silent port (serialat's too)
 
 
 class _Sampling:
@@ -38,12 +38,6 @@ class _Sampling:
 
     def __getattr__(self, name):  # connection_made, connection_lost, pause_writing...: the engine's
         return getattr(self.engine, name)
-
-
-def is_text(data: bytes) -> bool:
-    """Mostly printable ASCII with line endings, as every AT answer is."""
-    text = sum(1 for byte in data if 0x20 <= byte < 0x7F or byte in (0x09, 0x0A, 0x0D))
-    return text >= 0.9 * len(data)
 
 
 class BareSession:
