@@ -8,6 +8,8 @@ import threading
 import pytest
 import trustme
 
+from fakemodem import FakeModem
+
 from .cli_support import Terminal, run_atsock
 from .conftest import modem_settings
 
@@ -178,3 +180,45 @@ def test_get_needs_a_port():
     env = {k: v for k, v in os.environ.items() if k != "ATSOCK_PORT"}
     done = run_atsock("get", "http://www.test/", env=env)
     assert done.returncode == 69 and "which serial port?" in done.stderr and "ATSOCK_PORT" in done.stderr
+
+
+# --- exit codes as curl's, and no binary on a terminal ----------------------------------------------
+def test_each_kind_of_failure_has_its_own_exit_status(quectel_fake_modem, http_server):
+    import socket
+
+    port = quectel_fake_modem.port
+    with socket.socket() as closed:                      # a port on this machine that nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        refused_url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+        cases = {
+            6: ("http://no-such-host.test/",),               # the modem's DNS does not know the name
+            7: (refused_url,),                               # refused
+            22: (url(http_server, "nothere"),),              # HTTP 404
+            28: ("--timeout", "1", "http://127.0.0.66/"),    # an address the emulator blackholes
+            3: ("ftp://www.test/",),                         # not an http(s) URL
+        }
+        for code, extra in cases.items():
+            done = run_atsock("get", port, "--apn", "internet", *extra)
+            assert done.returncode == code, (code, done.stderr)
+            assert done.stdout == "" and done.stderr.startswith("atsock get: ") and "[Errno" not in done.stderr
+    with FakeModem("quectel") as silent:
+        silent.hang(60)
+        done = run_atsock("get", silent.port, "--apn", "internet", url(http_server, "index.html"))
+    assert done.returncode == 69 and "does not answer AT" in done.stderr
+
+
+def test_get_refuses_to_write_binary_to_a_terminal(quectel_fake_modem, http_server):
+    (http_server.root / "small.bin").write_bytes(bytes(range(256)) * 4)
+    for extra, status in (([], 23), (["-o", "-"], 0)):
+        term = Terminal("get", quectel_fake_modem.port, "--apn", "internet", url(http_server, "small.bin"), *extra)
+        try:
+            assert term.wait() == status, term.output
+        finally:
+            term.close()
+        assert (b"the body is binary and stdout is a terminal: give -o FILE" in term.output) == (status == 23)
+    term = Terminal("get", quectel_fake_modem.port, "--apn", "internet", url(http_server, "index.html"))
+    try:
+        assert term.wait() == 0, term.output
+    finally:
+        term.close()
+    assert b"hello from the test server" in term.output     # text goes to the terminal as before

@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "find its port, inspect it, talk AT, fetch a URL, or let host programs use its TCP/IP "
                     "stack through a SOCKS5 proxy or a port forwarder.")
     parser.add_argument("--version", action="version", version=f"atsock {__version__}")
-    parser.add_argument("--print-completion", choices=("bash", "zsh", "tcsh"), metavar="SHELL",
-                        help="print a completion script for bash, zsh or tcsh and exit (needs atsock[cli])")
+    parser.add_argument("--print-completion", choices=("bash", "zsh"), metavar="SHELL",
+                        help="print a completion script for bash or zsh and exit (needs atsock[cli]); e.g. "
+                             "atsock --print-completion bash > ~/.local/share/bash-completion/completions/atsock")
     parser.add_argument("--print-man", action="store_true", help="print the man page (roff) and exit "
                         "(needs atsock[cli]); e.g. atsock --print-man > atsock.1 && man ./atsock.1")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=IntermixedParser)

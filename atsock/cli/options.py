@@ -30,10 +30,14 @@ ESP_SETTINGS = ("ssid", "key", "ip_version")
 SECRETS = {"pin": "ATSOCK_PIN", "password": "ATSOCK_APN_PASSWORD", "key": "ATSOCK_WIFI_KEY"}
 
 
+#: shtab's file completion, for the completion script (``atsock --print-completion``)
+COMPLETE_PATH = {"bash": "_shtab_compgen_files", "zsh": "_files"}
+
+
 def add_port_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("port", nargs="?", metavar="PORT",
                         help="serial port: a device path or a pyserial URL (default: $ATSOCK_PORT; without it, "
-                             "the one serial port that answers AT)")
+                             "the one serial port that answers AT)").complete = COMPLETE_PATH
 
 
 def add_serial_options(parser: argparse.ArgumentParser) -> None:
