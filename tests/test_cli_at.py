@@ -212,25 +212,24 @@ def test_data_after_a_prompt_in_the_console_ends_with_ctrl_z_or_is_cancelled_wit
     with FakeModem("quectel") as fm:
         term = Terminal("at", fm.port, env=env)
 
-        def command(line: bytes, expected: bytes) -> int:
+        def shows(keys: bytes, expected: bytes, then_prompt: bool = True) -> None:
+            """Type, see ``expected``, then (unless data is asked for) the console's prompt again:
+            keys typed before readline has the terminal again could be eaten by the tty driver."""
             mark = term.mark()
-            term.type(line + b"\r")
+            term.type(keys)
             term.read_until(expected, since=mark)
-            return mark
+            if then_prompt:
+                term.read_until(b"AT> ", since=term.output.index(expected, mark) + len(expected))
 
         try:
             term.read_until(b"AT> ")
-            command(b"AT+QIACT=1", b"OK")
-            mark = command(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{server.port},0,0'.encode(), b"+QIOPEN: 0,0")
-            term.read_until(b"AT> ", since=term.output.index(b"+QIOPEN: 0,0", mark))
-            mark = command(b"AT+QISEND=0", b"Ctrl-Z sends it")
-            term.type(b"hi\rthere\x1a")                                 # Enter is CR inside the data
-            term.read_until(b"SEND OK", since=mark)
-            mark = command(b"AT+QISEND=0", b"Ctrl-Z sends it")
-            term.type(b"never\x1b")                                      # ESC: nothing is sent
-            term.read_until(b"(cancelled)", since=mark)
-            term.read_until(b"AT> ", since=term.output.index(b"(cancelled)", mark))
-            command(b"AT+QICLOSE=0", b"OK")
+            shows(b"AT+QIACT=1\r", b"OK")
+            shows(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{server.port},0,0\r'.encode(), b"+QIOPEN: 0,0")
+            shows(b"AT+QISEND=0\r", b"Ctrl-Z sends it", then_prompt=False)
+            shows(b"hi\rthere\x1a", b"SEND OK")                          # Enter is CR inside the data
+            shows(b"AT+QISEND=0\r", b"Ctrl-Z sends it", then_prompt=False)
+            shows(b"never\x1b", b"(cancelled)")                           # ESC: nothing is sent
+            shows(b"AT+QICLOSE=0\r", b"OK")
             term.type(b"\x04")
             assert term.wait() == 0
         finally:

@@ -2,9 +2,12 @@
 the flag to use, and nothing else; and the conventions every command shares (the port, dialect
 names, secrets, options anywhere)."""
 import errno
+import logging
 import os
 import pty
+import re
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -228,3 +231,38 @@ def test_auth_and_ip_version_reach_the_data_context(http_server):
         sent = fm.received_commands
     assert done.returncode == 0, done.stderr
     assert 'AT+QICSGP=1,3,"internet","u","p",2' in sent
+
+
+# --- one trace format --------------------------------------------------------------------------------
+TRACE_LINE = r"\d\d:\d\d:\d\d\.\d{3} DEBUG atsock\.at: (->|<-) [ -~]*"
+
+
+class Kept(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def test_the_engine_trace_has_the_console_format_with_control_bytes_escaped(quectel_fake_modem):
+    env = dict(os.environ, ATSOCK_PORT=quectel_fake_modem.port)
+    done = run_atsock("info", "--trace", env=env)
+    trace = [line for line in done.stderr.splitlines() if " atsock.at: " in line]
+    assert done.returncode == 0 and trace and all(re.fullmatch(TRACE_LINE, line) for line in trace), trace
+    assert any(line.endswith("-> AT+CSQ") for line in trace)
+
+    kept, wire = Kept(), logging.getLogger("atsock.at")
+    wire.addHandler(kept)
+    wire.setLevel(logging.DEBUG)
+    try:
+        with atsock.open_modem(quectel_fake_modem.port, dialect="quectel", apn="internet"):
+            quectel_fake_modem.inject(b"\r\nRING\x07\x1b[2J\r\n")  # a terminal's bell and clear-screen
+            deadline = time.monotonic() + 30
+            while not any("RING" in m for m in kept.messages) and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        wire.removeHandler(kept)
+        wire.setLevel(logging.NOTSET)
+    assert [m for m in kept.messages if "RING" in m] == ["<- RING\\x07\\x1b[2J (urc)"]

@@ -47,3 +47,10 @@ def test_ci_runs_the_test_command_of_the_readme():
                           text=True, check=True)
     assert done.stdout == readme[2]
     assert "bash .ci/wheel-check" in ci
+
+
+def test_the_quick_subset_names_test_modules_that_exist():
+    from .conftest import QUICK_MODULES
+
+    assert QUICK_MODULES and all((ROOT / "tests" / name).is_file() for name in QUICK_MODULES)
+    assert "quick:" in PYPROJECT  # the marker is registered
