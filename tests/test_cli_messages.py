@@ -71,7 +71,7 @@ def test_the_pin_comes_from_a_file_or_the_environment(tmp_path, http_server):
 def test_the_wifi_key_comes_from_a_file_or_the_environment(tmp_path, http_server):
     (tmp_path / "key").write_text(WIFI["key"] + "\n")
     url = f"http://www.test:{http_server.server_address[1]}/index.html"
-    env = dict(_no_env("ATSOCK_WIFI_KEY"), ATSOCK_WIFI_KEY=WIFI["key"])
+    env = dict(_no_env("ATSOCK_WIFI_KEY"), ATSOCK_WIFI_KEY=WIFI["key"], ATSOCK_PIN="1234")  # a PIN is no ESP's
     for source, environment in ((["--key-file", str(tmp_path / "key")], _no_env("ATSOCK_WIFI_KEY")), ([], env)):
         with FakeModem("esp8285", **emulator_options("esp8285")) as fm:
             done = run_atsock("get", fm.port, "--ssid", WIFI["ssid"], *source, url, env=environment)

@@ -97,8 +97,8 @@ def family(dialect: str) -> str:
 def identify(args) -> str:
     """The dialect to speak on ``args.port``: what the module says it is, checked against ``--dialect``.
 
-    A module that names itself the other kind than ``--dialect`` says is refused at once (speaking
-    the wrong dialect only ends in time-outs); one that names itself neither is taken at its word."""
+    A module that names itself the other family than ``--dialect`` is refused at once (speaking the
+    wrong dialect only ends in time-outs); one that names neither is spoken to as ``--dialect`` says."""
     with BareSession(resolve_port(args), baudrate=args.baudrate) as session:
         found = session.identify()
     return checked_dialect(args.port, args.dialect, found)
@@ -116,10 +116,11 @@ def checked_dialect(port, given: str, found: Optional[str]) -> str:
     return family(given)
 
 
-def read_secrets(args) -> None:
-    """Fill in secrets not given as flags from ``--NAME-file`` or the environment."""
+def read_secrets(args, names) -> None:
+    """Fill in the secrets among ``names`` not given as flags from ``--NAME-file`` or the environment
+    (only the dialect's own: a $ATSOCK_PIN left in the environment is no error for an ESP)."""
     for name, variable in SECRETS.items():
-        if getattr(args, name, None) is not None:
+        if name not in names or getattr(args, name, None) is not None:
             continue
         path = getattr(args, f"{name}_file", None)
         if path:
@@ -131,12 +132,13 @@ def read_secrets(args) -> None:
 
 def open_modem(args) -> "atsock.Modem":
     """``atsock.open_modem`` with the port, dialect and settings given on the command line."""
-    read_secrets(args)
     dialect = identify(args)
     own, other = (QUECTEL_SETTINGS, ESP_SETTINGS) if dialect == "quectel" else (ESP_SETTINGS, QUECTEL_SETTINGS)
-    stray = [name for name in other if name not in own and getattr(args, name, None) is not None]
-    if stray:
-        raise ValueError(f"--{stray[0].replace('_', '-')} is not a setting of the {dialect} dialect")
+    given = [name for name in other if name not in own and getattr(args, name, None) is not None]
+    given += [f"{name}_file" for name in other if name not in own and getattr(args, f"{name}_file", None)]
+    if given:
+        raise ValueError(f"--{given[0].replace('_', '-')} is not a setting of the {dialect} dialect")
+    read_secrets(args, own)
     settings = {name: getattr(args, name) for name in own if getattr(args, name, None) is not None}
     if dialect != "quectel":
         if settings.get("ssid") is None:
