@@ -43,25 +43,27 @@ def test_a_wrong_wifi_password_names_the_key_flag_not_the_dialout_group():
     with FakeModem("esp8285", networks={"lab-net": "right"}) as fm:
         done = run_atsock("get", fm.port, "--ssid", "lab-net", "--key", "wrong", URL)
     assert done.returncode == 69
-    assert "wrong Wi-Fi password: 'lab-net': give --key" in done.stderr and "dialout" not in done.stderr
+    assert "wrong Wi-Fi password: 'lab-net'; check --key (or $ATSOCK_WIFI_KEY" in done.stderr
+    assert "dialout" not in done.stderr
     assert "open_modem" not in done.stderr
     _plain(done.stderr)
 
 
 def test_a_locked_sim_names_the_pin_flag():
-    with FakeModem("quectel", sim="SIM PIN") as fm:
+    with FakeModem("quectel", sim="pin") as fm:
         done = run_atsock("get", fm.port, "--apn", "internet", URL)
     assert done.returncode == 69
-    assert "SIM is locked (SIM PIN): give --pin" in done.stderr and "dialout" not in done.stderr
+    assert "the SIM is locked with a PIN" in done.stderr and "give it with --pin (or $ATSOCK_PIN" in done.stderr
+    assert "dialout" not in done.stderr
     assert "pin=" not in done.stderr
     _plain(done.stderr)
 
 
 def test_the_pin_comes_from_a_file_or_the_environment(tmp_path, http_server):
-    (tmp_path / "pin").write_text("4321\n")
+    (tmp_path / "pin").write_text("4321\n")  # the emulator's SIM is given this PIN
     url = f"http://www.test:{http_server.server_address[1]}/index.html"
     for source, env in ((["--pin-file", str(tmp_path / "pin")], None), ([], dict(os.environ, ATSOCK_PIN="4321"))):
-        with FakeModem("quectel", sim="SIM PIN", **emulator_options("quectel")) as fm:
+        with FakeModem("quectel", sim="pin", pin="4321", **emulator_options("quectel")) as fm:
             done = run_atsock("get", fm.port, "--apn", "internet", *source, url, env=env)
             assert done.returncode == 0, done.stderr
             assert 'AT+CPIN="4321"' in fm.received_commands
@@ -112,7 +114,7 @@ def test_the_dialout_hint_goes_with_a_permission_error_on_the_port_only(monkeypa
     assert "dialout" in explain(failure.value, "/dev/ttyAMA0")
     assert "dialout" not in explain(PermissionError(errno.EACCES, "Permission denied", "/srv/page.html"),
                                     "/dev/ttyAMA0")                                  # -o into a closed directory
-    assert "dialout" not in explain(ModemError(errno.EACCES, "wrong Wi-Fi password", settings=("key",)), None)
+    assert "dialout" not in explain(ModemError(errno.EACCES, "wrong Wi-Fi password", advice="check {setting}", setting="key"), None)
     assert "dialout" not in explain(ModemError(errno.EACCES, "SIM is locked (SIM PUK)"), "/dev/ttyAMA0")
 
 

@@ -9,10 +9,9 @@ from typing import Optional
 
 from ..errors import ModemError
 
-#: open_modem settings -> the flags (and other sources) that give them
-FLAGS = {"pin": "--pin (or $ATSOCK_PIN, --pin-file)", "key": "--key (or $ATSOCK_WIFI_KEY, --key-file)",
-         "ssid": "--ssid", "apn": "--apn (and --user, --password, --auth if the operator needs them)",
-         "password": "--password (or $ATSOCK_APN_PASSWORD, --password-file)"}
+#: open_modem settings the command line also takes from a file or the environment
+OTHER_SOURCES = {"pin": "$ATSOCK_PIN, --pin-file", "key": "$ATSOCK_WIFI_KEY, --key-file",
+                 "password": "$ATSOCK_APN_PASSWORD, --password-file"}
 MISSING = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 DENIED = frozenset({errno.EACCES, errno.EPERM})
 DIALOUT = ("on Linux, serial ports belong to the 'dialout' group: sudo usermod -aG dialout $USER, then log in "
@@ -22,8 +21,8 @@ PORTS = "`atsock ports` lists the serial ports"
 
 def explain(exc: BaseException, port: Optional[str]) -> str:
     """The message for ``exc``; ``port`` is the serial port the command used, if it knows it."""
-    if isinstance(exc, ModemError) and exc.settings:
-        return f"{exc.detail}: give {' and '.join(FLAGS.get(name, name) for name in exc.settings)}"
+    if isinstance(exc, ModemError):
+        return exc.message(flag)
     code = getattr(exc, "errno", None)
     filename = getattr(exc, "filename", None)
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -35,6 +34,12 @@ def explain(exc: BaseException, port: Optional[str]) -> str:
     if code in DENIED and _is_port(filename, port):
         return f"{text} ({DIALOUT})"
     return text
+
+
+def flag(setting: str) -> str:
+    """An ``open_modem`` setting as this command line spells it: ``pin`` -> ``--pin (or $ATSOCK_PIN...)``."""
+    name = "--" + setting.replace("_", "-")
+    return f"{name} (or {OTHER_SOURCES[setting]})" if setting in OTHER_SOURCES else name
 
 
 def _is_port(filename, port: Optional[str]) -> bool:

@@ -8,7 +8,7 @@ antenna.
 import json
 import time
 
-from .. import atcmd
+from .. import atcmd, registration as registration_words
 from . import answers
 from .options import add_serial_options, checked_dialect, context_id, resolve_port
 from .session import BareSession
@@ -63,7 +63,10 @@ def watch(ask, dialect: str, args) -> None:
                 time.sleep(args.interval)
             reading += 1
             if dialect == "quectel":
-                text = f"signal {signal_text(signal_report(ask))}; {registration_text(registration_report(ask))}"
+                signal, registration = network_report(ask)
+                (_, signal_text), (_, registration_text) = _network_rows({"signal": signal,
+                                                                          "registration": registration})
+                text = f"signal {signal_text}; registration {registration_text}"
             else:
                 text = f"Wi-Fi {wifi_text(answers.current_ap(ask(_esp_query(ask, 'AT+CWJAP')) or []))}"
             if args.json:
@@ -79,27 +82,11 @@ def sim_report(ask) -> dict:
     return answers.cpin(ask("AT+CPIN?") or []) or {"code": None, "state": None}
 
 
-def signal_report(ask) -> dict:
-    signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
-    best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
-    signal["bars"] = best["bars"] if best else None
-    signal["dbm"] = signal["csq"]["dbm"] if signal["csq"] else None
-    return signal
-
-
-def registration_report(ask) -> dict:
-    registration = {name: answers.registration(ask(atcmd.query("AT" + name)) or [], f"{name}:")
-                    for name in ("+CREG", "+CGREG", "+CEREG")}
-    registered = [name for name, state in registration.items() if state and state["registered"]]
-    return {"registered": bool(registered), "by": registered, **registration}
-
-
 def quectel_report(ask, context_id: int) -> dict:
     identity = answers.ati(ask("ATI") or [])
     full = ask("AT+QGMR")
     sim = sim_report(ask)
-    signal = signal_report(ask)
-    registration = registration_report(ask)
+    signal, registration = network_report(ask)
     operator = answers.cops(ask("AT+COPS?", 5.0) or [])
     network = answers.qnwinfo(ask("AT+QNWINFO") or [])
     active = answers.qiact(ask("AT+QIACT?") or [])
@@ -112,12 +99,27 @@ def quectel_report(ask, context_id: int) -> dict:
         "imei": answers.bare_value(ask("AT+GSN") or []),
         "iccid": answers.iccid(ask("AT+QCCID") or []),
         "imsi": answers.bare_value(ask("AT+CIMI") or []), "sim": sim,
-        "signal": signal, "operator": operator, "network": network,
-        "registration": registration,
+        "signal": signal, "operator": operator, "network": network, "registration": registration,
         "data": {"context_id": context_id, "settings": answers.qicsgp(ask(atcmd.build("AT+QICSGP", context)) or []),
                  "active": context_id in active, "addresses": active.get(context_id) or
                  [a for a in [addresses.get(context_id)] if a]},
     }
+
+
+def network_report(ask):
+    """Signal and registration, each also in words (``atsock.registration``): (signal, registration)."""
+    signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
+    best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
+    signal["bars"] = best["bars"] if best else None
+    signal["dbm"] = signal["csq"]["dbm"] if signal["csq"] else None
+    signal["words"] = registration_words.signal_words(signal["csq"]["rssi"]) if signal["csq"] else None
+    domains = {name: answers.registration(ask(atcmd.query("AT" + name)) or [], f"{name}:")
+               for name in ("+CEREG", "+CGREG", "+CREG")}
+    stats = {name: state["stat"] for name, state in domains.items() if state}
+    registered = [name for name, state in domains.items() if state and state["registered"]]
+    return signal, {"registered": bool(registered), "by": registered,
+                    "state": registration_words.words(registration_words.best(stats)) if stats else None,
+                    "words": registration_words.summary(stats) if stats else None, **domains}
 
 
 def _esp_query(ask, command: str) -> str:
@@ -160,24 +162,15 @@ def render(report: dict) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def signal_text(signal: dict) -> str:
-    csq, qcsq = signal["csq"], signal["qcsq"]
-    if signal["dbm"] is not None:
-        text = f"{signal['dbm']} dBm (CSQ {csq['rssi']}){_bars(signal['bars'])}"
-    else:
-        text = "unknown (no service)" if csq else "-"
+def _network_rows(r: dict) -> list:
+    """The signal and registration rows, in words."""
+    signal, qcsq, registration = r["signal"], r["signal"]["qcsq"], r["registration"]
+    text = (signal["words"] or "-") + _bars(signal["bars"] if signal["dbm"] is not None else None)
     if qcsq and qcsq["rsrp"] is not None:
         text += f"; {qcsq['mode']} RSRP {qcsq['rsrp']} dBm, RSRQ {qcsq['rsrq']} dB, SINR {qcsq['sinr_db']} dB"
     elif qcsq:
         text += f"; {qcsq['mode']}"
-    return text
-
-
-def registration_text(registration: dict) -> str:
-    states = [f"{name[1:]}: {state['state']}" for name, state in registration.items()
-              if name.startswith("+") and state]
-    return ("registered" if registration["registered"] else "not registered") \
-        + (f" ({'; '.join(states)})" if states else "")
+    return [("signal", text), ("registration", registration["words"] or "-")]
 
 
 def sim_text(sim: dict) -> str:
@@ -191,7 +184,7 @@ def wifi_text(ap) -> str:
 
 
 def _quectel_rows(r: dict) -> list:
-    text = signal_text(r["signal"])
+    signal_row, registration_row = _network_rows(r)
     operator, network = r["operator"] or {}, r["network"] or {}
     oper = _or_dash(operator.get("operator"))
     details = [d for d in (network.get("mccmnc"), network.get("technology") or operator.get("technology"),
@@ -206,9 +199,9 @@ def _quectel_rows(r: dict) -> list:
         ("firmware", firmware),
         ("IMEI", _or_dash(r["imei"])), ("ICCID", _or_dash(r["iccid"])), ("IMSI", _or_dash(r["imsi"])),
         ("SIM", sim_text(r["sim"])),
-        ("signal", text),
+        signal_row,
         ("operator", oper + (f" ({', '.join(details)})" if details else "")),
-        ("registration", registration_text(r["registration"])),
+        registration_row,
         ("data", f"{apn}, {context}, IP {_or_dash(', '.join(data['addresses']))}"),
     ]
 

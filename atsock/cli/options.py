@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
 from typing import Optional, Tuple
 
 import atsock
@@ -147,7 +148,12 @@ def open_modem(args) -> "atsock.Modem":
         ip_version = settings.pop("ip_version", "ipv4")
         if ip_version != "ipv4":
             settings["ipv6"] = True
-    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, **settings)
+    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, progress=show_progress, **settings)
+
+
+def show_progress(text: str) -> None:
+    """What bring-up waits for (the SIM, the network...), on stderr as it changes."""
+    print(f"atsock: {text}", file=sys.stderr, flush=True)
 
 
 def context_id(text: str) -> int:
