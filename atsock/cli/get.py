@@ -11,6 +11,7 @@ import socket
 import ssl
 import sys
 
+from .explain import explain
 from .httpget import get, parse_url, tls_wrapper
 from .options import add_modem_options, open_modem
 from .progress import ProgressBar
@@ -73,8 +74,7 @@ def run(args) -> int:
     try:
         return fetch(args)
     except NoModem as exc:
-        cause = exc.__cause__
-        print(f"atsock get: {_message(cause)}", file=sys.stderr)
+        print(f"atsock get: {explain(exc.__cause__, args.port)}", file=sys.stderr)
         return 69
     except BinaryToTerminal as exc:
         print(f"atsock get: {exc.strerror}", file=sys.stderr)
@@ -83,14 +83,8 @@ def run(args) -> int:
         code = exit_code(exc)
         if code == 1:
             raise  # the command line's own explanation
-        print(f"atsock get: {_message(exc)}", file=sys.stderr)
+        print(f"atsock get: {explain(exc, args.port)}", file=sys.stderr)
         return code
-
-
-def _message(exc: BaseException) -> str:
-    from .explain import explain
-
-    return explain(exc, None)
 
 
 def exit_code(exc: BaseException) -> int:
