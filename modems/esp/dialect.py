@@ -45,6 +45,7 @@ class EspDialect(Dialect):
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
     line_commands = EspLine()
+    state_words = {"registering": "joining Wi-Fi"}
     not_online_hint = (": join a Wi-Fi network first, with network.ESP8285(...).connect(ssid, key) "
                        "or open_modem(..., ssid=..., key=...)")
 
