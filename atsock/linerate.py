@@ -18,7 +18,9 @@ The dialect supplies the AT text (:class:`LineCommands`); the transport sets the
 (``set_baudrate``, ``set_flow_control``: :mod:`atsock.transport`).
 """
 import asyncio
+import contextlib
 import errno
+import itertools
 import logging
 from typing import Callable, List, Optional
 
@@ -34,6 +36,7 @@ FLOW_CONTROLS = (None, "none", "rtscts")
 STANDARD_RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000, 1500000, 2000000, 3000000,
                   4000000)
 PROBE = 0.3           # seconds an AT probe waits at each rate (a module answers within milliseconds)
+MIN_ROUNDS = 2        # rounds of the rates a search makes whatever its budget (a module may miss one probe)
 PROOF_ATTEMPTS = 3    # AT probes at a new rate before it counts as not answering
 REVERT_ATTEMPTS = 3   # blind revert commands sent at a rate that does not answer
 T_SETTING = 2.0       # seconds for the module's answer to a line setting
@@ -103,15 +106,22 @@ class Line:
         return list(dict.fromkeys(rates))
 
     async def find(self, budget: float) -> None:
+        async with self._holding():
+            await self._find(budget)
+
+    async def _find(self, budget: float) -> None:
         """``AT`` at each candidate rate in turn until the module answers, for up to ``budget``
-        seconds; a module still starting is asked again round after round. An answer other than
+        seconds and two rounds at least; a module still starting (deaf to the first probes) is
+        asked again round after round. An answer other than
         ``OK`` (a module up but not ready) fixes the rate, and :meth:`Engine.sync` goes on there
         (raising CommandFailed if it never says OK); no answer at any rate raises CommandTimeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
         self.engine.take_over_resync()
-        while True:
-            rates = self.candidates() if self._settable() else [self.baudrate]
+        order = self.candidates()
+        for round_ in itertools.count(1):
+            # the port's rate twice at first: a module still starting may miss one probe
+            rates = (order[:1] + order if round_ == 1 else order) if self._settable() else [self.baudrate]
             for rate in rates:
                 if not await self._listen_if_possible(rate):
                     continue
@@ -126,8 +136,8 @@ class Line:
                     return
                 self._found(rate)
                 return
-            if loop.time() >= deadline:
-                tried = "" if len(rates) == 1 else f" (at {', '.join(map(str, rates))} baud)"
+            if loop.time() >= deadline and round_ >= MIN_ROUNDS:
+                tried = "" if len(rates) == 1 else f" (at {', '.join(map(str, order))} baud)"
                 raise CommandTimeout("AT" + tried, budget)
 
     def _found(self, rate: int) -> None:
@@ -153,20 +163,25 @@ class Line:
 
     async def listen_at(self, rate: int) -> None:
         """The host's port to ``rate`` (RTS/CTS off: a module not yet set up may not drive CTS);
-        what was half-read at the old rate is dropped."""
+        what was half-read at the old rate is dropped. Between :meth:`find` or :meth:`settle`'s
+        commands only (they hold the engine): a command in flight would lose its answer."""
         if self.rtscts:
             await self._set_host_flow(False)
         if rate != self.baudrate:
             await self.engine.transport.set_baudrate(rate)
             self.baudrate = rate
             self.on_change(rate)
-        self.engine.channel.abandon()
+            self.engine.channel.abandon()
 
     # --- switching ------------------------------------------------------------------------------
     async def settle(self) -> None:
         """Both ends to the rate and flow control asked for, each step proved, then saved if asked."""
         if self.commands is None:
             return
+        async with self._holding():
+            await self._settle()
+
+    async def _settle(self) -> None:
         began = asyncio.get_running_loop().time()
         changed = False
         if self.baudrate != self.wanted:
@@ -184,11 +199,28 @@ class Line:
             log.info("line at %d baud%s (%.2f s to switch)", self.baudrate, ", RTS/CTS" if self.rtscts else "",
                      self.switch_seconds)
 
+    @contextlib.asynccontextmanager
+    async def _holding(self):
+        """Only the line's commands and probes go out meanwhile (recovery runs while callers may
+        queue socket commands): the rate never changes under another command's answer."""
+        if self.engine.held_by is not None:  # (inside a search that holds it already)
+            yield
+            return
+        self.engine.hold(self)
+        try:
+            yield
+        finally:
+            self.engine.release(self)
+
+    async def _command(self, command: CommandLine, timeout: float = T_SETTING):
+        owner = self if self.engine.held_by is self else None
+        return await self.engine.command(command, timeout=timeout, check=False, owner=owner)
+
     async def _switch_rate(self, rate: int, rtscts: bool) -> bool:
         """True once both ends are at ``rate`` and an AT round trip went through."""
         old = self.baudrate
         command = self.commands.rate(rate, rtscts)
-        response = await self.engine.command(command, timeout=T_SETTING, check=False)
+        response = await self._command(command)
         if not response.final.ok:
             if rtscts:  # the rate or the flow control: the rate alone first
                 return await self._switch_rate(rate, False)
@@ -211,7 +243,7 @@ class Line:
         for _ in range(REVERT_ATTEMPTS):
             await self.listen_at(new)
             try:
-                await self.engine.command(back, timeout=PROBE, check=False)
+                await self._command(back, PROBE)
             except CommandTimeout:  # the answer came garbled, if at all
                 self.engine.take_over_resync()
             await self.listen_at(old)
@@ -230,7 +262,7 @@ class Line:
 
     async def _switch_flow(self) -> None:
         command = self.commands.flow(True) or self.commands.rate(self.baudrate, True)
-        response = await self.engine.command(command, timeout=T_SETTING, check=False)
+        response = await self._command(command)
         if not response.final.ok:
             raise _final(errno.EOPNOTSUPP, f"the module refuses RTS/CTS flow control ({command}: "
                                            f"{response.final.text})",
@@ -257,8 +289,7 @@ class Line:
         """Flow control off at both ends (after a failed attempt to turn it on)."""
         if self.rtscts:
             await self._set_host_flow(False)
-        undo = self.commands.flow(False) or self.commands.rate(self.baudrate, False)
-        await self.engine.command(undo, timeout=T_SETTING, check=False)
+        await self._command(self.commands.flow(False) or self.commands.rate(self.baudrate, False))
 
     async def _set_host_flow(self, rtscts: bool) -> None:
         transport = self.engine.transport
@@ -269,7 +300,6 @@ class Line:
 
     async def _proved(self, attempts: int = PROOF_ATTEMPTS) -> bool:
         """An ``AT`` round trip at the line as it is now."""
-        self.engine.channel.abandon()
         try:
             await self.engine.sync(attempts=attempts, timeout=PROBE)
         except (CommandTimeout, CommandFailed):
@@ -278,7 +308,7 @@ class Line:
 
     async def _save(self) -> None:
         command = self.commands.save(self.baudrate, self.rtscts)
-        response = await self.engine.command(command, timeout=T_SETTING, check=False)
+        response = await self._command(command)
         if not response.final.ok:
             log.warning("the module refuses %s (%s): the line settings are not kept across a restart", command,
                         response.final.text)
