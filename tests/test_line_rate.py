@@ -10,6 +10,7 @@ mebibyte that arrives byte-exact proves both ends switched; pacing would only ad
 """
 import errno
 import hashlib
+import json
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from atsock.transport import DescriptorTransport
 from fakemodem import FakeModem
 
 from .at_client import AtPort
+from .cli_support import run_atsock
 from .conftest import emulator_options, modem_settings
 from .test_data_mode import GUARD, read_exactly, received_digest
 from .test_recovery import echo_works, wait_for
@@ -215,3 +217,22 @@ def test_a_stalled_reader_in_data_mode(dialect, tcp_server, flow_control):
             sock.sendall(b"!")
         sock.close()
         assert fm.line()["lost_out"] == 0
+
+
+def test_atsock_info_finds_the_module_at_its_rate_and_shows_the_line(dialect):
+    with emulator(dialect) as fm:
+        leave_module_at(fm, dialect, FAST)
+        done = run_atsock("info", "--json", fm.port)
+        shown = run_atsock("info", fm.port)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["line"] == {"baudrate": FAST, "module_rtscts": False}
+    assert f"{FAST} baud, no flow control" in shown.stdout
+
+
+def test_the_command_line_opens_the_modem_at_the_rate_and_flow_control_given(http_server):
+    with emulator("quectel") as fm:
+        done = run_atsock("get", fm.port, "--apn", "internet", "--baudrate", str(FAST), "--flow", "rtscts",
+                          f"http://127.0.0.1:{http_server.server_address[1]}/")
+        commands = fm.received_commands
+    assert done.returncode == 0, done.stderr
+    assert f"AT+IPR={FAST}" in commands and "AT+IFC=2,2" in commands
