@@ -182,7 +182,7 @@ class Uart:
             if not self.room() and self._both_run_flow(self._host_line(), 0):
                 self._stop_reading()  # RTS down: the host's writes back up in the pty
                 self._rx_start = max(self._rx_start, now + ROOM_POLL)
-                self._rx_timer = self._loop.call_later(ROOM_POLL, self._receive_due)
+                self._rx_timer = self._loop.call_at(now + ROOM_POLL, self._receive_due)
                 return
             data = bytes(self._wire[:count])
             del self._wire[:count]
