@@ -55,6 +55,7 @@ class LineCommands:
     """A dialect's AT text for its UART."""
 
     carries_flow = False  # True: the rate command sets flow control too (ESP-AT's AT+UART_CUR)
+    usb_vendor: Optional[int] = None  # the module's own USB interfaces (no line rate: nothing to switch)
 
     def rate(self, baudrate: int, rtscts: bool) -> CommandLine:
         """The command that moves the module to ``baudrate`` until it restarts (and, where
@@ -184,6 +185,9 @@ class Line:
     async def _settle(self) -> None:
         began = asyncio.get_running_loop().time()
         changed = False
+        if self._on_module_usb():
+            log.info("the port is the module's own USB interface: there is no line rate to switch")
+            return
         if self.baudrate != self.wanted:
             if self._settable():
                 changed = await self._switch_rate(self.wanted, self.wants_rtscts and self.commands.carries_flow)
@@ -198,6 +202,12 @@ class Line:
             self.switch_seconds = asyncio.get_running_loop().time() - began
             log.info("line at %d baud%s (%.2f s to switch)", self.baudrate, ", RTS/CTS" if self.rtscts else "",
                      self.switch_seconds)
+
+    def _on_module_usb(self) -> bool:
+        """A USB interface of the module itself has no line rate (AT+IPR would change its UART)."""
+        vendor = self.commands.usb_vendor
+        probe = getattr(self.engine.transport, "usb_vendor", None)
+        return vendor is not None and probe is not None and probe() == vendor
 
     @contextlib.asynccontextmanager
     async def _holding(self):

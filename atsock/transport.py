@@ -123,6 +123,20 @@ class LineControl:
             raise os_error(errno.EOPNOTSUPP, f"the driver of {port.portstr} refuses RTS/CTS flow control")
 
 
+    def usb_vendor(self) -> Optional[int]:
+        """The USB vendor id of the device behind the port (None: not a USB device, or unknown)."""
+        port = self.get_extra_info("serial")
+        if not isinstance(getattr(port, "port", None), str) or "://" in port.port:
+            return None
+        from serial.tools import list_ports  # (reads sysfs: only when a line is settled)
+        device = os.path.realpath(port.port)
+        try:
+            found = [info.vid for info in list_ports.comports() if os.path.realpath(info.device) == device]
+        except OSError:
+            return None
+        return found[0] if found else None
+
+
 def _is_raw_tcp(port) -> bool:
     return type(port).__module__.endswith("protocol_socket")
 

@@ -4,9 +4,12 @@ from atsock import atcmd
 from atsock.linerate import LineCommands
 
 MAX_RATE = 4_000_000  # the highest rate any Quectel AT+IPR lists
+QUECTEL_VID = 0x2C7C  # its USB interfaces (info-and-ports.md §2): no line rate there
 
 
 class QuectelLine(LineCommands):
+    usb_vendor = QUECTEL_VID
+
     def rate(self, baudrate: int, rtscts: bool) -> atcmd.CommandLine:
         return atcmd.build("AT+IPR", atcmd.number(baudrate, 1, MAX_RATE, "baud rate"))
 
