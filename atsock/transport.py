@@ -1,11 +1,13 @@
 """Open a serial port and connect it to an asyncio protocol (the engine).
 
-Two transports share the same protocol, hence the same AT parser:
+Three transports share the same protocol, hence the same AT parser:
 
 * ports with an OS descriptor (a UART, a USB ACM port, a pty) use pyserial-asyncio, which lets the
   event loop wait on the descriptor itself — no extra thread, no polling;
-* any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``...) gets a small reader thread
-  that hands what it reads to the loop.
+* serial servers on the network (``rfc2217://``, ``socket://``) use asyncio's TCP transport
+  (:mod:`atsock.netserial`);
+* any other pyserial URL (``loop://``, ``spy://``...) gets a small reader thread that hands what
+  it reads to the loop.
 """
 import asyncio
 import errno
@@ -20,6 +22,7 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
+from .netserial import is_network_url, open_network_port
 
 log = logging.getLogger("atsock.transport")
 
@@ -36,6 +39,9 @@ def _has_descriptor(port: serial.SerialBase) -> bool:
 async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
                       protocol_factory: Callable[[], asyncio.Protocol]):
     """``url`` is a device path or pyserial URL, or an already open pyserial port."""
+    if is_network_url(url):
+        protocol = protocol_factory()
+        return await open_network_port(loop, url, baudrate, protocol), protocol
     if isinstance(url, serial.SerialBase):
         port = url
         port.timeout = 0
