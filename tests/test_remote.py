@@ -4,7 +4,10 @@ opening ``rfc2217://`` (baud rate set through RFC 2217, read back from the pty's
 import errno
 import os
 import socket as std_socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ from .conftest import emulator_options, modem_settings
 from .peers import ser2net_binary
 from .test_recovery import StateLog, wait_for
 
+ROOT = Path(__file__).resolve().parent.parent
 BAUD = 460800  # not the 115200 ser2net's configuration opens the pty with: RFC 2217 must change it
 GUARD = 0.05   # short data-mode guard times, the emulator's and the driver's alike (as test_data_mode)
 
@@ -179,3 +183,26 @@ def test_rfc2217_to_a_raw_server_says_what_is_wrong(emulator, dialect):
             atsock.open_modem(url, dialect=dialect, **modem_settings(dialect))
     assert info.value.args[0] == errno.ETIMEDOUT
     assert "RFC 2217" in str(info.value) and "within 1 s" in str(info.value)  # the URL's own timeout
+
+
+def test_the_benchmarks_delaying_relay_keeps_every_byte_in_order(echo_server):
+    """bench.delay stands for the network in the remote benchmark rows: it may delay, never reorder or lose."""
+    relay = subprocess.Popen([sys.executable, "-m", "bench.delay", str(echo_server.port), "0.002"],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        port = int(relay.stdout.readline())
+        payload = os.urandom(256 * 1024)
+        with std_socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sender = threading.Thread(target=lambda: [sock.sendall(payload[i:i + 1000])
+                                                      for i in range(0, len(payload), 1000)])
+            sender.start()
+            received = b""
+            while len(received) < len(payload):
+                data = sock.recv(65536)
+                assert data, "the relay closed early"
+                received += data
+            sender.join()
+        assert received == payload
+    finally:
+        relay.terminate()
+        relay.wait(10)

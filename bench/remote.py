@@ -1,0 +1,126 @@
+"""A modem on another machine: the same emulated modem through ser2net on loopback (RFC 2217), with
+a network's delay added by a relay of our own (bench.delay), against its own pty.
+
+    python -m bench.remote [--quick] [--json]
+
+For each path, at 921600 baud: the AT round trip as a caller sees it (median and 90th percentile of
+``modem.at("AT")``), what the path adds to the pty's (and, measured apart, what the relay alone adds
+to a round trip: its timers wake on the event loop's millisecond clock), and goodput (a share of the line) in command
+mode and, on Quectel, in data mode. ser2net runs tuned as docs/remote.md recommends; one row shows
+its defaults (a character delay of at least 1 ms before it forwards what the port gave, 64-byte
+buffers, no TCP_NODELAY).
+"""
+import argparse
+import json
+import socket
+import statistics
+import sys
+import time
+
+from .scenarios import Session, _spawn
+
+BAUD = 921600
+#: (name, one-way delay or None for the pty itself, ser2net with its defaults)
+PATHS = [("pty", None, False), ("ser2net, defaults", 0.0, True), ("ser2net", 0.0, False),
+         ("ser2net, +1 ms each way", 0.001, False), ("ser2net, +10 ms each way", 0.010, False)]
+DIALECTS = ("quectel", "esp8285")
+SAMPLES = 200
+
+
+def at_round_trips(modem, samples: int) -> dict:
+    for _ in range(20):  # warm-up
+        modem.at("AT")
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        modem.at("AT")
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {"median": statistics.median(times), "p90": times[int(len(times) * 0.9)]}
+
+
+def relay_round_trip(delay: float, samples: int = 200) -> float:
+    """What bench.delay really adds to a 32-byte round trip (its timers wake on the loop's
+    millisecond clock): through it to bench.peer's echo, less the same without it."""
+    peer, port = _spawn(["-m", "bench.peer"])
+    relay, relayed = _spawn(["-m", "bench.delay", port, str(delay)])
+    try:
+        return _echo_median(int(relayed), samples) - _echo_median(int(port), samples)
+    finally:
+        for process in (relay, peer):
+            process.terminate()
+            process.wait(10)
+
+
+def _echo_median(port: int, samples: int) -> float:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"ECHO\n")
+        times = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            sock.sendall(b"x" * 32)
+            got = 0
+            while got < 32:
+                got += len(sock.recv(32 - got))
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measure(dialect: str, name: str, delay, defaults: bool, quick: bool) -> dict:
+    size = (2 if quick else 6) * BAUD // 10 // 1024 * 1024  # seconds of line time each way
+    session = Session(dialect, BAUD, 0.0, remote=delay, ser2net_defaults=defaults)
+    try:
+        result = {"dialect": dialect, "path": name, "delay": delay, "ser2net_defaults": defaults,
+                  "at": at_round_trips(session.modem, SAMPLES // 4 if quick else SAMPLES),
+                  "download": session.download(size), "upload": session.upload(size)}
+        if dialect == "quectel" and not defaults:
+            result["data_mode"] = {"download": session.data_mode_download(size),
+                                   "upload": session.data_mode_upload(size)}
+        if delay:
+            result["relay_adds"] = relay_round_trip(delay)
+        return result
+    finally:
+        session.close()
+
+
+def run(quick: bool, log) -> list:
+    results = []
+    for dialect in DIALECTS:
+        for name, delay, defaults in PATHS:
+            if defaults and dialect != "quectel":
+                continue
+            log(f"{dialect} at {BAUD} baud over {name}")
+            results.append(measure(dialect, name, delay, defaults, quick))
+    return results
+
+
+def table(results: list) -> str:
+    rows = ["| dialect | path | AT round trip (median, p90) | added by the path (by the relay alone) | download | "
+            "upload | data mode down, up | CPU/MiB down, up |", "|---|---|---|---|---|---|---|---|"]
+    local = {r["dialect"]: r["at"]["median"] for r in results if r["delay"] is None}
+    for r in results:
+        at, added = r["at"], r["at"]["median"] - local.get(r["dialect"], r["at"]["median"])
+        data = r.get("data_mode")
+        data_text = f"{data['download']['of_line_rate'] * 100:.1f}%, {data['upload']['of_line_rate'] * 100:.1f}%" \
+            if data else "—"
+        relay = f" ({r['relay_adds'] * 1000:.2f} ms)" if "relay_adds" in r else ""
+        rows.append(f"| {r['dialect']} | {r['path']} | {at['median'] * 1000:.2f} ms, {at['p90'] * 1000:.2f} ms | "
+                    f"{'—' if r['delay'] is None else f'{added * 1000:+.2f} ms{relay}'} | "
+                    f"{r['download']['of_line_rate'] * 100:.1f}% | {r['upload']['of_line_rate'] * 100:.1f}% | "
+                    f"{data_text} | {r['download']['cpu_per_mib']:.3f}s, {r['upload']['cpu_per_mib']:.3f}s |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.remote", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    results = run(args.quick, lambda message: print(message, file=sys.stderr, flush=True))
+    print(json.dumps(results, indent=2) if args.json else table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
