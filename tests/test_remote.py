@@ -58,12 +58,18 @@ def echo_through(modem, port, payload: bytes) -> bytes:
     sock.settimeout(10)
     sock.connect(("127.0.0.1", port))
     sock.sendall(payload)
-    received = b""
-    while len(received) < len(payload):
-        data = sock.recv(65536)
-        assert data, "the echo ended early"
-        received += data
+    received = receive(sock, len(payload))
     sock.close()
+    return received
+
+
+def receive(sock, count: int) -> bytes:
+    """``count`` bytes from an atsock or a host socket, whatever the pieces."""
+    received = b""
+    while len(received) < count:
+        data = sock.recv(65536)
+        assert data, "the stream ended early"
+        received += data
     return received
 
 
@@ -196,11 +202,7 @@ def test_the_benchmarks_delaying_relay_keeps_every_byte_in_order(echo_server):
             sender = threading.Thread(target=lambda: [sock.sendall(payload[i:i + 1000])
                                                       for i in range(0, len(payload), 1000)])
             sender.start()
-            received = b""
-            while len(received) < len(payload):
-                data = sock.recv(65536)
-                assert data, "the relay closed early"
-                received += data
+            received = receive(sock, len(payload))
             sender.join()
         assert received == payload
     finally:
