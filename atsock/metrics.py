@@ -4,20 +4,17 @@ One collector serves every modem of a process (``ModemCollector(*modems)``: a re
 collectors that give the same names); each series is labelled by the modem's ``port`` and ``imei``
 (empty for an ESP module, which has none).
 
-===============================  =======  ============================================================
-``atsock_registered``            gauge    1 while the modem is online: registered on its network
-                                          (Quectel) or joined to its Wi-Fi (ESP), as far as atsock knows
-                                          (the modules report a loss unsolicited, which takes the modem
-                                          out of ``online``); 0 otherwise, also while its port is gone
-``atsock_signal_rssi_dbm``       gauge    received signal strength (Quectel ``AT+CSQ``, ESP-AT
-                                          ``AT+CWJAP?``) as of the last refresh; absent while unknown
-``atsock_sockets_open``          gauge    the module's sockets this process holds
-``atsock_bytes_total``           counter  bytes on the serial line, commands and payloads alike,
-                                          ``direction`` ``sent`` (to the module) or ``received``
-``atsock_recoveries_total``      counter  times the modem brought itself back after trouble
-``atsock_at_command_seconds``    histogr. AT exchanges, from the command written to its final result
-``atsock_state``                 gauge    1 for the modem's lifecycle state (``state`` label), 0 for the others
-===============================  =======  ============================================================
+- ``atsock_registered`` (gauge): 1 while the modem is online: registered on its network (Quectel)
+  or joined to its Wi-Fi (ESP), as far as atsock knows (the modules report a loss unsolicited,
+  which takes the modem out of ``online``); 0 otherwise, also while its port is gone;
+- ``atsock_signal_rssi_dbm`` (gauge): signal strength (Quectel ``AT+CSQ``, ESP-AT ``AT+CWJAP?``)
+  as of the last refresh; absent while unknown;
+- ``atsock_sockets_open`` (gauge): the module's sockets this process holds;
+- ``atsock_bytes_total{direction}`` (counter): bytes on the serial line, commands and payloads
+  alike, ``sent`` (to the module) or ``received``;
+- ``atsock_recoveries_total`` (counter): times the modem brought itself back after trouble;
+- ``atsock_at_command_seconds`` (histogram): AT exchanges, from the command written to its final result;
+- ``atsock_state{state}`` (gauge): 1 for the modem's lifecycle state, 0 for the others.
 
 A scrape never sends an AT command, so it never waits behind a bulk transfer or a data-mode block:
 it reads, in one crossing to the modem's engine loop, what the engine counts anyway (bytes,
