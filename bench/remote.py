@@ -17,7 +17,9 @@ import statistics
 import sys
 import time
 
-from .scenarios import Session, _spawn
+import atsock.transport
+
+from .scenarios import MIB, Session, _spawn
 
 BAUD = 921600
 #: (name, one-way delay or None for the pty itself, ser2net with its defaults)
@@ -84,6 +86,37 @@ def measure(dialect: str, name: str, delay, defaults: bool, quick: bool) -> dict
         session.close()
 
 
+def clients(quick: bool) -> list:
+    """Unthrottled downloads over the pty, through ser2net with atsock's RFC 2217 client, and with
+    pyserial's (its rfc2217:// handler, on the reader-thread transport; ``ign_set_control`` because
+    ser2net does not answer SET-CONTROL for a pty)."""
+    size = MIB if quick else 4 * MIB
+    results = []
+    for name, remote in (("pty", None), ("ser2net, atsock's RFC 2217 client", 0.0),
+                         ("ser2net, pyserial's RFC 2217 client", 0.0)):
+        pyserial = "pyserial" in name
+        original = atsock.transport.is_network_url
+        if pyserial:
+            atsock.transport.is_network_url = lambda port: False
+        try:
+            session = Session("quectel", None, 0.0, remote=remote, url_options="?ign_set_control" if pyserial else "")
+        finally:
+            atsock.transport.is_network_url = original
+        try:
+            results.append({"client": name, "download": session.download(size if not pyserial else size // 4)})
+        finally:
+            session.close()
+    return results
+
+
+def clients_table(results: list) -> str:
+    rows = ["| unthrottled download | goodput | CPU/MiB |", "|---|---|---|"]
+    for r in results:
+        rows.append(f"| {r['client']} | {r['download']['bytes_per_s'] / 1e6:.2f} MB/s | "
+                    f"{r['download']['cpu_per_mib']:.2f}s |")
+    return "\n".join(rows)
+
+
 def run(quick: bool, log) -> list:
     results = []
     for dialect in DIALECTS:
@@ -117,8 +150,12 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = run(args.quick, lambda message: print(message, file=sys.stderr, flush=True))
-    print(json.dumps(results, indent=2) if args.json else table(results))
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    results = {"paths": run(args.quick, log)}
+    log("unthrottled: atsock's RFC 2217 client against pyserial's")
+    results["clients"] = clients(args.quick)
+    print(json.dumps(results, indent=2) if args.json else table(results["paths"]) + "\n\n" +
+          clients_table(results["clients"]))
     return 0
 
 

@@ -92,7 +92,9 @@ def table(results: dict) -> str:
     for title, text in (("Data mode (one socket, `with sock.data_mode()`)", data_mode_table(results)),
                         ("Many modems in one process, all uploading and downloading at once", many_table(results)),
                         ("A modem on another machine (ser2net on loopback, RFC 2217; bench.delay adds the network's "
-                         "delay)", remote.table(results.get("remote", []))),
+                         "delay)", remote.table(results.get("remote", {}).get("paths", []))),
+                        ("RFC 2217 clients through ser2net, unthrottled",
+                         remote.clients_table(results.get("remote", {}).get("clients", []))),
                         ("The emulator's UART against an ideal line", pacing_table(results))):
         if text.count("\n") > 1:
             lines += [f"{title}:", "", text, ""]

@@ -71,14 +71,14 @@ class Session:
     (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``."""
 
     def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
-                 ser2net_defaults: bool = False):
+                 ser2net_defaults: bool = False, url_options: str = ""):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
         self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
-        self.modem = open_modem(dialect, self.remote.url if self.remote else tty, baud)
+        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud)
 
     def close(self) -> None:
         self.modem.close()
