@@ -135,6 +135,10 @@ class _Link(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if exc is None and not self.closing:
             exc = os_error(errno.ECONNRESET, f"serial server {self.url} closed the connection")
+        if self.protocol is None:  # still agreeing the line: a server that serves one client at a time
+            self._fail(os_error(errno.ECONNRESET, f"serial server {self.url} closed the connection before it "
+                                                  f"confirmed the line settings (does another client hold the "
+                                                  f"port?): {exc}"))
         self._fail(exc or os_error(errno.ECONNRESET, "connection closed"))
         if self.protocol is not None:
             self.protocol.connection_lost(exc)

@@ -45,7 +45,7 @@ class Ser2net:
         self.url = f"{'rfc2217' if telnet else 'socket'}://127.0.0.1:{self.port}"
         self._dir = tempfile.TemporaryDirectory(prefix="ser2net-")
         self.config = os.path.join(self._dir.name, "ser2net.yaml")
-        settings = dict(TUNED if tuned else {}, kickolduser="true", **(options or {}))
+        settings = {**(TUNED if tuned else {}), "kickolduser": "true", **(options or {})}
         tcp = "tcp(nodelay)" if tuned else "tcp"
         accepter = f"telnet(rfc2217),{tcp},127.0.0.1,{self.port}" if telnet else f"{tcp},127.0.0.1,{self.port}"
         lines = ["connection: &modem", f"  accepter: {accepter}",

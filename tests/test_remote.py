@@ -208,3 +208,11 @@ def test_the_benchmarks_delaying_relay_keeps_every_byte_in_order(echo_server):
     finally:
         relay.terminate()
         relay.wait(10)
+
+
+def test_a_port_another_client_holds_is_refused_with_the_reason(emulator, dialect):
+    with serve(emulator, options={"kickolduser": "false"}) as busy, open_remote(busy.url, dialect) as first:
+        with pytest.raises(OSError) as info:
+            open_remote(busy.url, dialect)
+        assert first.state == "online"  # the first client keeps the port
+    assert info.value.args[0] == errno.ECONNRESET and "another client" in str(info.value)
