@@ -13,8 +13,11 @@ is idle, and ``TCP_USER_TIMEOUT`` while bytes wait unacknowledged.
 """
 import asyncio
 import errno
+import fcntl
 import logging
 import socket
+import struct
+import termios
 import urllib.parse
 from typing import Callable, Dict, Optional
 
@@ -27,6 +30,10 @@ SCHEMES = ("rfc2217", "socket")
 CONNECT_TIMEOUT = 10.0   # seconds for the TCP connection and for the server to confirm the line settings
 KEEPALIVE = (10, 5, 3)   # idle seconds before the first probe, seconds between probes, probes unanswered
 USER_TIMEOUT_MS = 20000  # bytes unacknowledged this long: the server's host is gone
+#: the socket's send buffer: a serial line moves at most a few hundred kB/s, and what the kernel
+#: holds for it is line time the data-mode clock cannot see (the kernel's own default grows to MiBs)
+SEND_BUFFER = 16 * 1024
+ACK_POLL = 0.005         # seconds between two looks at what the server has not acknowledged yet
 #: pyserial's URL options, taken so that a URL that works with pyserial works here: the lines
 #: (DTR, RTS) are left as the server opened them and modem status is not polled, so two of them
 #: have nothing to switch off
@@ -88,7 +95,9 @@ async def open_network_port(loop: asyncio.AbstractEventLoop, url: str, baudrate:
 
 
 def _tune(sock: socket.socket) -> None:
-    """Keep-alive and a bound on unacknowledged data, where the OS has them (Linux has all)."""
+    """Keep-alive, a bound on unacknowledged data (where the OS has them: Linux has all) and a
+    send buffer of a serial line's size."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     for name, value in zip(("TCP_KEEPIDLE", "TCP_KEEPINTVL", "TCP_KEEPCNT"), KEEPALIVE):
         if hasattr(socket, name):
@@ -225,6 +234,13 @@ class NetworkSerialTransport(asyncio.Transport):
         if self.baudrate != baudrate:
             log.warning("serial server %s set the line to %s baud, not %d", self._link.url, self.baudrate, baudrate)
 
+    async def acknowledged(self) -> None:
+        """Returns once the server's host has acknowledged every byte written (Linux's SIOCOUTQ,
+        asked as TIOCOUTQ, is 0), or the connection is closing: the network's tcdrain."""
+        sock = self._tcp.get_extra_info("socket")
+        while not self._tcp.is_closing() and self._tcp.get_write_buffer_size() + _unacknowledged(sock):
+            await asyncio.sleep(ACK_POLL)
+
     def write(self, data) -> None:
         if not self._tcp.is_closing():
             self._tcp.write(self._escape(data))
@@ -241,3 +257,10 @@ class NetworkSerialTransport(asyncio.Transport):
 
     def get_extra_info(self, name, default=None):
         return self._tcp.get_extra_info(name, default) if name != "serial" else default
+
+
+def _unacknowledged(sock) -> int:
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:  # closed meanwhile, or an OS without it: nothing to wait for
+        return 0

@@ -22,7 +22,7 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
-from .netserial import is_network_url, open_network_port
+from .netserial import NetworkSerialTransport, is_network_url, open_network_port
 
 log = logging.getLogger("atsock.transport")
 
@@ -72,7 +72,12 @@ def open_port(url: str, baudrate: int) -> serial.SerialBase:
 async def sent_by_os(transport: asyncio.BaseTransport) -> bool:
     """Wait until the OS has sent what the transport handed it, where it can tell (``tcdrain`` on a
     real serial device); False where it cannot: a pty (its far end reads when it likes) or a port
-    without a descriptor. Then only a clock of the line's own rate knows."""
+    without a descriptor. Then only a clock of the line's own rate knows. A serial server on the
+    network is waited for until its host has acknowledged every byte; what its own buffers hold
+    then is unknown, so it is False too."""
+    if isinstance(transport, NetworkSerialTransport):
+        await transport.acknowledged()
+        return False
     fd = _descriptor(transport)
     if fd is None or _is_pty(fd):
         return False
