@@ -1,17 +1,20 @@
 """A modem on another machine: the same emulated modem through ser2net on loopback (RFC 2217), with
 a network's delay added by a relay of our own (bench.delay), against its own pty.
 
-    python -m bench.remote [--quick] [--json]
+    python -m bench.remote [--quick] [--json] [--update-docs]
 
 For each path, at 921600 baud: the AT round trip as a caller sees it (median and 90th percentile of
 ``modem.at("AT")``), what the path adds to the pty's (and, measured apart, what the relay alone adds
 to a round trip: its timers wake on the event loop's millisecond clock), and goodput (a share of the line) in command
 mode and, on Quectel, in data mode. ser2net runs tuned as docs/remote.md recommends; one row shows
 its defaults (a character delay of at least 1 ms before it forwards what the port gave, 64-byte
-buffers, no TCP_NODELAY).
+buffers, no TCP_NODELAY). Then 8 modems in one process with none and with 4 of them through
+ser2net (bench.many), and atsock's RFC 2217 client against pyserial's, unthrottled.
+``--update-docs`` puts the tables into docs/remote.md.
 """
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -19,10 +22,13 @@ import time
 
 import atsock.transport
 
-from .scenarios import MIB, Session, _spawn
+from . import many, report
+from .scenarios import MIB, ROOT, Session, _spawn
 
 BAUD = 921600
 #: (name, one-way delay or None for the pty itself, ser2net with its defaults)
+DOCS_MARKERS = ("<!-- remote:start -->", "<!-- remote:end -->")
+MANY = (8, 4)  # modems, of which through ser2net
 PATHS = [("pty", None, False), ("ser2net, defaults", 0.0, True), ("ser2net", 0.0, False),
          ("ser2net, +1 ms each way", 0.001, False), ("ser2net, +10 ms each way", 0.010, False)]
 DIALECTS = ("quectel", "esp8285")
@@ -145,17 +151,45 @@ def table(results: list) -> str:
     return "\n".join(rows)
 
 
+def many_runs(quick: bool, log) -> list:
+    count, remote = MANY
+    runs = []
+    for data_mode in (False, True):
+        for through in (0, remote):
+            log(f"{count} modems, {through} through ser2net, {'data' if data_mode else 'command'} mode")
+            runs.append(many.measure(count, "quectel", BAUD, 4.0 if quick else 8.0, data_mode=data_mode,
+                                     remote=through))
+    return runs
+
+
+def document(results: dict, load: str) -> str:
+    return "\n\n".join([table(results["paths"]), f"Many modems in one process ({MANY[0]}, quectel, {BAUD} baud), "
+                         "with and without some of them behind ser2net:",
+                         report.many_table({"many": results["many"]}),
+                         "atsock's RFC 2217 client against pyserial's, through the same ser2net:",
+                         clients_table(results["clients"]), f"Load while measuring (`uptime`): {load}."])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.remote", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--update-docs", action="store_true", help="put the tables into docs/remote.md")
     args = parser.parse_args(argv)
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    loads = [os.getloadavg()[0]]
     results = {"paths": run(args.quick, log)}
+    loads.append(os.getloadavg()[0])
+    results["many"] = many_runs(args.quick, log)
+    loads.append(os.getloadavg()[0])
     log("unthrottled: atsock's RFC 2217 client against pyserial's")
     results["clients"] = clients(args.quick)
-    print(json.dumps(results, indent=2) if args.json else table(results["paths"]) + "\n\n" +
-          clients_table(results["clients"]))
+    loads.append(os.getloadavg()[0])
+    load = f"1-minute load average {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} cores"
+    text = document(results, load)
+    print(json.dumps(results, indent=2) if args.json else text)
+    if args.update_docs:
+        report.update_readme(ROOT / "docs" / "remote.md", text, DOCS_MARKERS)
     return 0
 
 

@@ -199,7 +199,8 @@ def plot(results: dict, path: Path) -> bool:
     return True
 
 
-def update_readme(readme: Path, text: str) -> None:
+def update_readme(readme: Path, text: str, markers=(README_START, README_END)) -> None:
+    """Put ``text`` between the two markers of ``readme`` (any Markdown page)."""
     content = readme.read_text()
-    start, end = content.index(README_START) + len(README_START), content.index(README_END)
+    start, end = content.index(markers[0]) + len(markers[0]), content.index(markers[1])
     readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])
