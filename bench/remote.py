@@ -155,7 +155,7 @@ def many_runs(quick: bool, log) -> list:
     count, remote = MANY
     runs = []
     for data_mode in (False, True):
-        for through in (0, remote):
+        for through in (0, remote, 0, remote):  # in turns: both kinds see the same machine, twice
             log(f"{count} modems, {through} through ser2net, {'data' if data_mode else 'command'} mode")
             runs.append(many.measure(count, "quectel", BAUD, 4.0 if quick else 8.0, data_mode=data_mode,
                                      remote=through))
