@@ -1,6 +1,7 @@
 """Prometheus metrics of modems (atsock.metrics), scraped and read back with prometheus_client's own
 text parser: in process, over HTTP from ``atsock forward --metrics``, and while the line is busy."""
 import os
+import socket as std_socket
 import threading
 import urllib.request
 
@@ -12,7 +13,7 @@ import atsock
 from atsock.metrics import ModemCollector
 from fakemodem import FakeModem
 
-from .cli_support import GUARD, Server
+from .cli_support import GUARD, Server, run_atsock
 from .conftest import emulator_options, modem_settings
 from .test_cli_get import modem_flags
 from .test_recovery import wait_for
@@ -159,3 +160,16 @@ def test_atsock_forward_serves_metrics_over_http(dialect, echo_server):
     assert value(scraped, "atsock_registered") == 1
     assert value(scraped, "atsock_signal_rssi_dbm") == RSSI_DBM[dialect]
     assert scraped["identities"] == {(fm.port, IMEI if dialect == "quectel" else "")}
+
+
+def test_a_metrics_address_in_use_is_named_with_its_option(quectel_fake_modem, echo_server):
+    with std_socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_atsock("forward", quectel_fake_modem.port, "--dialect", "quectel", "--apn", "internet",
+                            "--listen", "127.0.0.1:0", "--to", f"127.0.0.1:{echo_server.port}",
+                            "--metrics", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is already in use by another program: choose another address with --metrics" \
+        in result.stderr

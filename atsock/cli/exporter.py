@@ -1,5 +1,6 @@
 """``--metrics HOST:PORT`` for the commands that keep running (``socks``, ``forward``): the modem's
 Prometheus metrics (:mod:`atsock.metrics`) served over HTTP at ``http://HOST:PORT/metrics``."""
+import errno
 import ipaddress
 import logging
 from contextlib import contextmanager
@@ -33,7 +34,14 @@ def metrics_served(address: Optional[Tuple[str, int]], modem) -> Iterator[Option
     registry = CollectorRegistry()
     collector = ModemCollector(modem)
     registry.register(collector)
-    server, thread = start_http_server(address[1], addr=address[0], registry=registry)
+    try:
+        server, thread = start_http_server(address[1], addr=address[0], registry=registry)
+    except OSError as exc:
+        collector.close()
+        if exc.errno == errno.EADDRINUSE:  # as --listen says it
+            raise OSError(errno.EADDRINUSE, f"{format_address(address)} is already in use by another program: "
+                                            "choose another address with --metrics") from None
+        raise
     host = server.server_address[0]
     if not ipaddress.ip_address(host.split("%")[0]).is_loopback:
         log.warning("metrics served on %s, which is not loopback: other machines can read them",
