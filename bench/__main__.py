@@ -133,7 +133,7 @@ def main(argv=None) -> int:
                 results["many"].append(many.measure(count, "quectel", 921600, seconds, data_mode=data_mode,
                                                     remote=REMOTE_MODEMS))
     if not args.no_remote:
-        results["remote"] = {"paths": remote.run(args.quick, log), "clients": remote.clients(args.quick)}
+        results["remote"] = {"paths": remote.run(args.quick, log, dialects), "clients": remote.clients(args.quick)}
     if not args.no_tls:
         log(f"host and module TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]

@@ -123,9 +123,9 @@ def clients_table(results: list) -> str:
     return "\n".join(rows)
 
 
-def run(quick: bool, log) -> list:
+def run(quick: bool, log, dialects=DIALECTS) -> list:
     results = []
-    for dialect in DIALECTS:
+    for dialect in dialects:
         for name, delay, defaults in PATHS:
             if defaults and dialect != "quectel":
                 continue
