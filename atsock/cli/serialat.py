@@ -6,12 +6,14 @@ and files every line that comes outside a command as unsolicited. Nothing is sen
 caller sends: no ``ATE0``, no bring-up.
 """
 import threading
+import time
 from typing import Callable, List, Optional, Tuple
 
 import serial
 
 from .. import atcmd
 from ..channel import ATChannel, Command, Event, Final, Intermediate
+from ..escape import DEFAULT_TIMING, ESCAPE, stale_escape_waits
 
 MAX_LINE = 4096
 EXTRA_FINALS = frozenset({"FAIL", "NO CARRIER", "SEND OK", "SEND FAIL"})
@@ -94,6 +96,17 @@ class SerialAT:
         """Stop waiting for the answer of the command in flight (Ctrl-C in the console)."""
         with self._lock:
             self._channel.abandon()
+
+    def leave_data_mode(self, unanswered_for: float) -> None:
+        """``+++`` between guard silences, for a module an earlier program left in data mode (see
+        :mod:`atsock.escape`); what it says to that is dropped."""
+        before, after = stale_escape_waits(DEFAULT_TIMING, unanswered_for)
+        time.sleep(before)
+        if self._on_bytes:
+            self._on_bytes("->", ESCAPE)
+        self.serial.write(ESCAPE)
+        time.sleep(after)
+        self.abandon()
 
     def exchange(self, text: str, timeout: float) -> Optional[Answer]:
         self.send(text)

@@ -1,0 +1,134 @@
+"""The data-mode escape, ``+++``, and the silences that make it one.
+
+A module in a transparent mode leaves it for ``+++`` alone between two silences of its guard time
+(Quectel: 1 s before, the three within 1 s, 1 s after; ESP-AT: a packet that is exactly ``+++``,
+20 ms around it). Everything here is about keeping those silences, both ways:
+
+* :class:`LineClock`: when the last byte written will have left the host's UART, counted from the
+  line's rate, so that a silence is measured from the wire, not from the write call;
+* :class:`PlusGuard`: the payload's own ``+`` never make such an escape. A run of ``+`` can escape
+  only if it stands alone: after a silence, exactly three, then a silence. So when a write would
+  leave exactly three lone ``+`` on the line, its last ``+`` is held back and goes with the next
+  write, or alone once the first two can no longer count (the cost: up to one guard time, plus a
+  margin, on a payload that ends that way; any other payload goes out at once);
+* :func:`leave_stale_data_mode`: the start-up probe found no answer, perhaps because an earlier
+  process died in data mode and the probe went to the far end as data. One escape brings such a
+  module back (to a module in command mode, ``+++`` is the start of a line that its next command's
+  ``ERROR`` clears), so at most that one probe line reaches the far end.
+"""
+import asyncio
+import logging
+from typing import Optional, Tuple
+
+log = logging.getLogger("atsock.datamode")
+
+ESCAPE = b"+++"
+PLUS = 0x2B
+GUARD_MARGIN = 1.1   # silences are made this much longer than the module needs...
+GUARD_EXTRA = 0.005  # ...and this much more (timers are not exact)
+JITTER = 0.05        # how far the module's idea of when a byte came may be from the line clock's
+QUIET = 0.05         # no byte for this long: what the module had to say has come
+#: (guard, settle) for a module whose dialect is not known yet: the longest the documents give
+#: (Quectel's 1 s guard; ESP-AT's 20 ms guard and 1 s before the next command)
+DEFAULT_TIMING = (1.0, 1.0)
+
+
+def guard_silence(guard: float) -> float:
+    """The silence atsock keeps for a module that needs ``guard``."""
+    return guard * GUARD_MARGIN + GUARD_EXTRA
+
+
+class LineClock:
+    """When the bytes written so far will have left the host's UART; ``rate`` is bytes a second
+    (None: unknown, each write counts as leaving at once)."""
+
+    def __init__(self, rate: Optional[float]):
+        self.rate = rate
+        self.free = 0.0  # when the line is silent again
+
+    def restart(self, now: float) -> None:
+        """Entering data mode counts as the last byte (the module starts its silence there)."""
+        self.free = now
+
+    def add(self, count: int, now: float) -> float:
+        """``count`` bytes written at ``now``; returns when the last of them has left."""
+        self.free = max(self.free, now) + (count / self.rate if self.rate else 0.0)
+        return self.free
+
+
+class PlusGuard:
+    """Which part of a payload write may go to the line now, so that no run of ``+`` can be taken
+    for the escape. It keeps the run of lone ``+`` that the module may still be counting: ``+``
+    written after a silence (anything longer than ``gap`` may already be one to the module), live
+    until ``window`` after the last of them (by then the module has given them back as data)."""
+
+    def __init__(self, guard: float):
+        self.window = guard_silence(guard) + JITTER
+        self.gap = max(0.0, guard / 2 - JITTER)
+        self._run = 0
+        self._until = 0.0
+
+    @property
+    def release_at(self) -> float:
+        """When a held ``+`` may go alone: the lone run before it no longer counts."""
+        return self._until
+
+    def admit(self, data, now: float, clock: LineClock) -> int:
+        """How many bytes of ``data`` to write now: all, or all but its last ``+`` (held back
+        because the line would otherwise end in exactly three lone ``+``). The clock is moved on
+        by what is written."""
+        count = len(data)
+        if count > 3 or any(byte != PLUS for byte in data):
+            self._run = 0  # four or more + in a row, or other bytes right after: never an escape
+            clock.add(count, now)
+            return count
+        live = self._run if max(now, clock.free) < self._until else 0
+        if live:
+            run = live + count
+        elif now > clock.free + self.gap:
+            run = count  # after a silence: these may begin an escape
+        else:
+            run = 0  # right behind other bytes: no escape can begin here
+        if run >= 4:
+            self._run = 0
+            clock.add(count, now)
+            return count
+        if run == 3:
+            count -= 1
+            run = 2
+        if count:
+            self._until = clock.add(count, now) + self.window
+        self._run = run
+        return count
+
+
+def stale_escape_waits(timing: Tuple[float, float], unanswered_for: float) -> Tuple[float, float]:
+    """(seconds to wait before ``+++``, seconds after it) for a module that may be in data mode,
+    when nothing was written for ``unanswered_for`` seconds; ``timing`` is (guard, settle)."""
+    guard, settle = timing
+    return max(0.0, guard_silence(guard) - unanswered_for), max(guard_silence(guard), settle)
+
+
+async def leave_stale_data_mode(engine, unanswered_for: float) -> None:
+    """The first start-up probe was not answered: ``+++`` between guard silences, then what the
+    module says to it (its answer, the far end's last bytes) is dropped before probing on."""
+    before, after = stale_escape_waits(engine.escape_timing, unanswered_for)
+    log.info("no answer to AT: leaving a data mode the module may have been left in")
+    await asyncio.sleep(before)
+    engine.write_escape()
+    await asyncio.sleep(after)
+    await until_quiet(engine, after + 2.0)
+    engine.channel.abandon()
+
+
+async def until_quiet(engine, limit: float) -> bool:
+    """Returns once no byte came for :data:`QUIET` (True), or after ``limit`` seconds (False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    seen = engine.stats.bytes_read
+    while loop.time() < deadline:
+        await asyncio.sleep(QUIET)
+        if engine.stats.bytes_read == seen:
+            return True
+        seen = engine.stats.bytes_read
+    return False
