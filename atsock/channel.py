@@ -215,14 +215,14 @@ class ATChannel:
     def release_held(self) -> List[Event]:
         return [RawData(frame.data) for frame in self._framer.release_held()]
 
-    def raw_end(self) -> Optional[bytes]:
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
         """The module's word that :meth:`resolve_raw` would end raw data at now, if any."""
-        return self._framer.raw_end()
+        return self._framer.raw_end(answered)
 
-    def resolve_raw(self) -> List[Event]:
+    def resolve_raw(self, answered: bool = True) -> List[Event]:
         """The module is in command mode: data up to its word, the word, then the lines after it
-        (empty, still raw, if no word is there)."""
-        frames = self._framer.resolve_raw()
+        (empty, still raw, if no word is there; without ``answered`` the escape's answers do not count)."""
+        frames = self._framer.resolve_raw(answered)
         if not frames:
             return []
         return [self._classify(frame) for frame in frames] + self.receive(b"")

@@ -590,15 +590,15 @@ class Engine(asyncio.Protocol):
         """Raw bytes wait for :meth:`resolve_raw` (a word of the module's, or the peer's same bytes, came)."""
         return self._raw is not None and self.channel.raw_suspended
 
-    def raw_end(self) -> Optional[bytes]:
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
         """The module's word that :meth:`resolve_raw` would end raw data at now, if any."""
-        return self.channel.raw_end() if self._raw is not None else None
+        return self.channel.raw_end(answered) if self._raw is not None else None
 
-    def resolve_raw(self) -> bool:
+    def resolve_raw(self, answered: bool = True) -> bool:
         """The holder made sure the module is in command mode: the held bytes up to the module's
         word are data, the word ends raw data, what follows is read as lines. False (still raw)
-        when no word is there."""
-        events = self.channel.resolve_raw()
+        when no word is there. Without ``answered``, the escape's answers there do not count."""
+        events = self.channel.resolve_raw(answered)
         for event in events:
             self._route(event)
         return bool(events)

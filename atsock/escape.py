@@ -25,7 +25,7 @@ log = logging.getLogger("atsock.datamode")
 ESCAPE = b"+++"
 PLUS = 0x2B
 GUARD_MARGIN = 1.1   # silences are made this much longer than the module needs...
-GUARD_EXTRA = 0.005  # ...and this much more (timers are not exact)
+GUARD_EXTRA = 0.02   # ...and this much more (timers, USB and the kernel are not exact)
 JITTER = 0.05        # how far the module's idea of when a byte came may be from the line clock's
 QUIET = 0.05         # no byte for this long: what the module had to say has come
 #: (guard, settle) for a module whose dialect is not known yet: the longest the documents give

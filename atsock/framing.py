@@ -147,15 +147,15 @@ class FrameReader:
         """The held bytes were data after all (nothing completed the word in time)."""
         return self._raw.release(self._buf) if self._raw is not None else []
 
-    def raw_end(self) -> Optional[bytes]:
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
         """The word :meth:`resolve_raw` would end raw data at now (None: no word yet)."""
-        found = self._raw.end(self._buf) if self._raw is not None else None
+        found = self._raw.end(self._buf, answered) if self._raw is not None else None
         return found[1] if found is not None else None
 
-    def resolve_raw(self) -> List[Frame]:
+    def resolve_raw(self, answered: bool = True) -> List[Frame]:
         """The module is in command mode: the data up to its word and the word, then lines again.
-        Empty (still raw) if no word is there."""
-        frames = self._raw.resolve(self._buf) if self._raw is not None else None
+        Empty (still raw) if no word is there; without ``answered`` the escape's answers do not count."""
+        frames = self._raw.resolve(self._buf, answered) if self._raw is not None else None
         if frames is None:
             return []
         self._raw = None

@@ -6,7 +6,9 @@ peer can send the very same bytes. So a word here is only a *candidate*:
 * until one comes, bytes go out as data as soon as they cannot be the beginning of a word;
 * from a candidate on, everything is held (``suspended``) and nothing goes out, until the session
   has made sure the module is in command mode (``+++`` between guard silences, which no peer can
-  forge) and calls :meth:`RawStream.resolve`;
+  forge) and calls :meth:`RawStream.resolve`; each answer to the escape that comes meanwhile is
+  told too, so that the session can judge it by when it came (the module's can come only once its
+  guard time has passed);
 * :meth:`RawStream.resolve` cuts the held bytes where the module's own word must be. Once the
   module has left the mode, only its own text follows (notices, never the peer's bytes), so:
   the *last* answer to the escape is the module's, if there is one (an answer counts only once
@@ -70,6 +72,8 @@ class RawStream:
         self.answers: Tuple[bytes, ...] = ()
         self._answer_from = 0  # where answers may begin in the buffer (earlier bytes came before "+++")
         self.suspended = False
+        self._told = -1     # while suspended: where the last answer told of begins in the buffer
+        self._scanned = 0   # while suspended: how much of the buffer has been looked through for answers
         self._overflowed = False
         self._end_bytes = frozenset(b"".join(self.closes + self.restarts))
 
@@ -83,6 +87,25 @@ class RawStream:
 
     def _consumed(self, count: int) -> None:
         self._answer_from = max(0, self._answer_from - count)
+        self._told -= count
+        self._scanned = max(0, self._scanned - count)
+
+    def _tell_answers(self, buf: bytearray, frames: List[Frame]) -> None:
+        """Every answer to the escape that came in the held bytes since the last look."""
+        longest = max(map(len, self.answers))
+        start = max(self._answer_from, self._told + 1, self._scanned - longest + 1)
+        while True:
+            at, word = -1, b""
+            for answer in self.answers:
+                found = buf.find(answer, start)
+                if found >= 0 and (at < 0 or found < at):
+                    at, word = found, answer
+            if at < 0:
+                break
+            frames.append(RawSuspectFrame(word))
+            self._told = at
+            start = at + 1
+        self._scanned = len(buf)
 
     def _first(self, buf: bytearray) -> Tuple[int, bytes]:
         cut, found = -1, b""
@@ -96,6 +119,8 @@ class RawStream:
         """Take what ``buf`` holds: data up to a candidate (then hold), or all but a possible
         beginning of a word. Always False: raw data needs more bytes, never a second look."""
         if self.suspended:
+            if self.answers:
+                self._tell_answers(buf, frames)
             if len(buf) > MAX_HELD:  # the connection fails for it; the newest bytes hold the end
                 if not self._overflowed:
                     self._overflowed = True
@@ -114,6 +139,10 @@ class RawStream:
                 self._consumed(cut)
             self.suspended = True
             frames.append(RawSuspectFrame(word))
+            self._told = 0 if word in self.answers else -1
+            self._scanned = len(word)
+            if self.answers:
+                self._tell_answers(buf, frames)
             return False
         keep = _longest_start(buf, self.closes + self.restarts + self.answers) if buf[-1] in self._end_bytes else 0
         if len(buf) > keep:
@@ -137,10 +166,11 @@ class RawStream:
         self._consumed(len(data))
         return [RawFrame(data)]
 
-    def end(self, buf: bytearray) -> Optional[Tuple[int, bytes, bool]]:
+    def end(self, buf: bytearray, answered: bool = True) -> Optional[Tuple[int, bytes, bool]]:
         """Where the module's own word is in ``buf``: (offset, word, whether the word is consumed),
-        or None when no word is there."""
-        at, answer = _last(buf, self.answers, self._answer_from)
+        or None when no word is there. Without ``answered`` no answer counts (those there came
+        too early to be the module's)."""
+        at, answer = _last(buf, self.answers, self._answer_from) if answered else (-1, b"")
         if at >= 0:
             close_at, close = _last(buf, self._mode_closes, at + 1)  # (they may share a CR LF)
             return (close_at, close, True) if close_at >= 0 else (at, answer, True)
@@ -150,10 +180,10 @@ class RawStream:
                 return at, found, consumed
         return None
 
-    def resolve(self, buf: bytearray) -> Optional[List[Frame]]:
+    def resolve(self, buf: bytearray, answered: bool = True) -> Optional[List[Frame]]:
         """The module is in command mode: data up to its word, the word, and ``buf`` left holding
         the module's text after it. None (and nothing changed) if no word is there."""
-        found = self.end(buf)
+        found = self.end(buf, answered)
         if found is None:
             return None
         at, word, consumed = found

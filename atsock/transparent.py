@@ -49,6 +49,7 @@ log = logging.getLogger("atsock.datamode")
 
 ANSWER_WAIT = 0.15      # seconds after the guard the module's answer may still take, with a close word held
 ANSWER_SLACK = 1.0      # seconds after the guard with no word at all before the escape counts as not taken
+EARLIEST_ANSWER = 0.9   # share of the guard after "+++" before which no answer can be the module's
 OUTPUT_BACKLOG = 65536  # bytes a module may still have to send us when it leaves the mode
 ESCAPE_ATTEMPTS = 3
 PROBE_ATTEMPTS = 3      # the first probe after an escape into command mode may meet the stray "+++"
@@ -104,13 +105,14 @@ class DataSession:
         self.outcome: Optional[str] = None
         self.done: asyncio.Future = loop.create_future()  # the session is over: the line is everyone's
         self.entered = False
+        self._id = conn.id  # the module's id for the connection, for the log (it may lose it on the way)
         self.bytes_in = 0
         self.bytes_out = 0
         self._word: Optional[bytes] = None      # the module's word that ended raw data
         self._lost = False                      # the module or the port went
         self._leaving = False                   # the block ended: no going back into data mode
-        self._suspected = False                 # a word came while entering
         self._giving_up = False                 # the module never left data mode: raw data dropped
+        self._answer_at = 0.0                   # when the last answer to the escape came
         self._held_plus = False                 # the payload's last "+", held by the PlusGuard
         self._flush: Optional[asyncio.TimerHandle] = None
         self._entering: Optional[asyncio.Future] = None
@@ -169,10 +171,11 @@ class DataSession:
                 self._begin_proof()
             raise
         self.entered = True
+        self._id = self.conn.id
         self.clock.restart(self._loop.time())
         self._set_stage(Stage.CARRYING)
-        log.info("socket %s in data mode", self.conn.id)
-        if self._suspected:
+        log.info("socket %s in data mode", self._id)
+        if self.engine.raw_suspended:  # a word came with the first bytes
             self._begin_proof()
 
     # --- the line -----------------------------------------------------------------------------
@@ -181,10 +184,13 @@ class DataSession:
         self.core.deliver_raw(self.conn, data)
 
     def _suspect(self, word: bytes) -> None:
-        """A word of the module's (or the peer's same bytes) in the stream: prove which."""
-        if self.stage is Stage.ENTERING:
-            self._suspected = True
-        elif self.stage is Stage.CARRYING:
+        """A word of the module's (or the peer's same bytes) in the stream: prove which (entering or
+        going back into data mode, once that is done: see :attr:`DataLine.raw_suspended`). The
+        escape's answers are told each time one comes: the last one counts only if it came late
+        enough to be the module's."""
+        if word == self.modes.escape_answer:
+            self._answer_at = self._loop.time()
+        if self.stage is Stage.CARRYING:
             self._begin_proof()
 
     def _ended(self, word: Optional[bytes]) -> None:
@@ -294,11 +300,16 @@ class DataSession:
     async def _prove(self) -> None:
         """Out of data mode for sure; then back in (the word was the peer's) or the session ends."""
         try:
-            outcome = await self._leave_raw()
-            if outcome == "escaped":
-                if not self._leaving and await self._resume():
-                    return
+            while True:
+                outcome = await self._leave_raw()
+                if outcome != "escaped":
+                    break
                 outcome = "left"
+                if self._leaving or not await self._resume():
+                    break
+                if not self.engine.raw_suspended:
+                    return
+                self._set_stage(Stage.PROVING)  # another word came with the first bytes: prove again
             await self._wind_up(outcome)
         except Exception as exc:  # a session must end whatever a command did
             log.warning("leaving data mode: %r", exc)
@@ -353,6 +364,7 @@ class DataSession:
         escaped_at = self.clock.add(len(ESCAPE), self._loop.time())
         self.engine.expect_raw_end(self.modes.escape_answer)
         answer_by = escaped_at + guard_silence(self.modes.guard)  # nothing is written before this
+        earliest = escaped_at + self.modes.guard * EARLIEST_ANSWER  # an answer before this is the peer's
         backlog = OUTPUT_BACKLOG / self.clock.rate if self.clock.rate else ANSWER_SLACK
         give_up = answer_by + ANSWER_SLACK + backlog
         await self._sleep_until(answer_by - QUIET)
@@ -360,15 +372,16 @@ class DataSession:
         await self._sleep_until(answer_by)
         while self.raw.active:
             read, now = self.engine.stats.bytes_read, self._loop.time()
+            answered = self._answer_at >= earliest
             if read == seen:  # quiet: what the module had to say has come
-                word = self.engine.raw_end()
+                word = self.engine.raw_end(answered)
                 if word == self.modes.escape_answer or now >= answer_by + (ANSWER_WAIT if word else ANSWER_SLACK):
                     break
             if now >= give_up:
                 break
             seen = read
             await asyncio.sleep(QUIET)
-        return self.raw.active and self.engine.resolve_raw()
+        return self.raw.active and self.engine.resolve_raw(self._answer_at >= earliest)
 
     async def _confirm(self) -> bool:
         """A command only the module answers; the first may meet the "+++" a module in command
@@ -391,7 +404,7 @@ class DataSession:
         try:
             await self.modes.resume(self)
         except (OSError, CommandFailed, CommandTimeout, ModemGone) as exc:
-            log.info("socket %s stays in command mode (%s)", self.conn.id, exc)
+            log.info("socket %s stays in command mode (%s)", self._id, exc)
             return False
         if not self.raw.active:
             return False
@@ -401,7 +414,7 @@ class DataSession:
         self._set_stage(Stage.CARRYING)
         if self._held_plus:
             self._write_payload(b"")
-        log.info("socket %s in data mode again (the peer's data looked like the module's close)", self.conn.id)
+        log.info("socket %s in data mode again (the peer's data looked like the module's close)", self._id)
         return True
 
     async def _wind_up(self, outcome: str) -> None:
@@ -409,7 +422,7 @@ class DataSession:
         try:
             if outcome == "closed" and await self.modes.alive(self):
                 log.warning("socket %s: the module still holds the connection after a close word: the end "
-                            "of data mode could not be told apart from the data", self.conn.id)
+                            "of data mode could not be told apart from the data", self._id)
                 outcome = "failed"
                 await self.modes.leave(self, False)
             elif outcome in ("left", "closed"):
@@ -440,7 +453,7 @@ class DataSession:
         elif outcome == "failed":
             core.fail(conn, os_error(errno.EIO, "data mode did not end cleanly: the stream cannot be trusted"))
         if outcome != "refused":
-            log.info("socket %s back in command mode (%s)", conn.id, outcome)
+            log.info("socket %s back in command mode (%s)", self._id, outcome)
         self._set_stage(Stage.ENDED)
         self.done.set_result(outcome)
 

@@ -18,7 +18,11 @@ log = logging.getLogger("fakemodem")
 class EmulatedModule:
     splitter = staticmethod(split_args)  # how the arguments of a write command are split
 
-    def __init__(self, serial: SerialSide, faults: Faults, *, boot_delay: float, echo: bool, latency: float):
+    def __init__(self, serial: SerialSide, faults: Faults, *, boot_delay: float, echo: bool, latency: float,
+                 before_at: str = "error"):
+        if before_at not in ("error", "ignored"):
+            raise ValueError(f"before_at is 'error' or 'ignored', not {before_at!r}")
+        self.before_at = before_at  # a line with other characters before "AT": ERROR, or those dropped
         self.serial = serial
         self.faults = faults
         self.boot_delay = boot_delay
@@ -55,8 +59,9 @@ class EmulatedModule:
         while True:
             await self._boot()
             while not self._reboot.is_set():
-                line = await self.serial.read_command(self.echo)
-                await self._execute(line)
+                line = await self.serial.read_command(self.echo, self._reboot)
+                if line is not None:
+                    await self._execute(line)
 
     async def _boot(self) -> None:
         self._reboot.clear()
@@ -71,6 +76,9 @@ class EmulatedModule:
             return  # a hung module reads and says nothing
         if self.command_faults():
             return
+        if self.before_at == "ignored":  # ("+++AT", say: an escape sent to a module in command mode)
+            start = line.upper().find("AT")
+            line = line[start:] if start > 0 else line
         try:
             command = parse(line, self.splitter)
         except ValueError:
@@ -124,7 +132,8 @@ class EmulatedModule:
         """The dialect resets its state, then this makes the loop boot again."""
         self.serial.note("restart")
         self.serial.leave_data_mode()
-        self._reboot.set()  # the loop boots again once the command in hand (if any) is done
+        self._reboot.set()  # the loop boots again once the command in hand (if any) is done,
+        self.serial.wake()  # or at once if it was waiting for one
 
     @property
     def data_mode(self) -> bool:

@@ -100,9 +100,9 @@ class QuectelModule(EmulatedModule):
                  family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
                  ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
                  qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
-                 faults: Optional[Faults] = None):
+                 before_at: str = "error", faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
-                         latency=latency)
+                         latency=latency, before_at=before_at)
         self.profile = profiles.quectel(model)
         # what the identification and status commands answer: the profile's, with ``identity`` put in
         self.identity, self.radio = customised(self.profile.identity, self.profile.radio, identity or {})
@@ -220,7 +220,9 @@ class QuectelModule(EmulatedModule):
     # --- events (tests trigger them through FakeModem) ---------------------------------------------
     def restart(self) -> None:
         """Reboot: sockets and contexts gone, settings back to power-on, boot URCs again (the
-        files of the UFS stay: they are in flash)."""
+        files of the UFS stay: they are in flash). A line in transparent mode just stops: no
+        ``NO CARRIER``, the boot URCs come in the middle of the data."""
+        self.services.data.stop_transparent()
         self.services.drop_all()
         self.ssl.restart()
         for ctx in self.contexts.values():

@@ -106,9 +106,17 @@ class SerialSide:
         self._arrived = self._loop.create_future()
         return self._arrived
 
-    async def read_command(self, echo: bool) -> str:
-        """The next command line, echoed back (terminator included) when ``echo`` is on."""
+    def wake(self) -> None:
+        """A reader waiting for a command line looks again (the module restarts, say)."""
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+
+    async def read_command(self, echo: bool, stop: Optional[asyncio.Event] = None) -> Optional[str]:
+        """The next command line, echoed back (terminator included) when ``echo`` is on; None
+        once ``stop`` is set (and the reader woken)."""
         while True:
+            if stop is not None and stop.is_set():
+                return None
             # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
             while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
                 del self._inbox[0]

@@ -65,7 +65,7 @@ def test_a_word_only_suspends_the_data_and_the_last_word_ends_it():
     assert channel.raw_suspended and channel.raw_held == 0
     assert channel.release_held() == []  # held for the proof, not for a short while
     channel.expect_raw_end(b"\r\nOK\r\n")  # "+++" went out
-    assert channel.receive(b" and more\r\nOK\r\n\r\n+QIURC: x\r\n") == []
+    assert channel.receive(b" and more\r\nOK\r\n\r\n+QIURC: x\r\n") == [RawSuspect(b"\r\nOK\r\n")]  # (when: it tells)
     assert channel.raw_end() == b"\r\nOK\r\n"
     events = channel.resolve_raw()  # the escape's answer is the module's: all before it is data
     assert raw_bytes(events) == NO_CARRIER.join([b"", b"world and more"])
