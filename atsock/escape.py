@@ -7,10 +7,10 @@ A module in a transparent mode leaves it for ``+++`` alone between two silences 
 * :class:`LineClock`: when the last byte written will have left the host's UART, counted from the
   line's rate, so that a silence is measured from the wire, not from the write call;
 * :class:`PlusGuard`: the payload's own ``+`` never make such an escape. A run of ``+`` can escape
-  only if it stands alone: after a silence, exactly three, then a silence. So when a write would
-  leave exactly three lone ``+`` on the line, its last ``+`` is held back and goes with the next
-  write, or alone once the first two can no longer count (the cost: up to one guard time, plus a
-  margin, on a payload that ends that way; any other payload goes out at once);
+  only if it stands alone: after a silence, exactly three, then a silence. So writes of nothing but
+  ``+`` go at most two ``+`` in a guard time (plus margins); a third waits, and goes with the next
+  write or once the first two can no longer count. The cost: a payload written as ``+++``, or
+  ``++`` then ``+``, has its third ``+`` delayed by that window; any other payload goes out at once;
 * :func:`leave_stale_data_mode`: the start-up probe found no answer, perhaps because an earlier
   process died in data mode and the probe went to the far end as data. One escape brings such a
   module back (to a module in command mode, ``+++`` is the start of a line that its next command's
@@ -26,7 +26,7 @@ ESCAPE = b"+++"
 PLUS = 0x2B
 GUARD_MARGIN = 1.1   # silences are made this much longer than the module needs...
 GUARD_EXTRA = 0.02   # ...and this much more (timers, USB and the kernel are not exact)
-JITTER = 0.05        # how far the module's idea of when a byte came may be from the line clock's
+JITTER = 0.1         # how far the module's idea of when a byte came may be from the line clock's
 QUIET = 0.05         # no byte for this long: what the module had to say has come
 #: (guard, settle) for a module whose dialect is not known yet: the longest the documents give
 #: (Quectel's 1 s guard; ESP-AT's 20 ms guard and 1 s before the next command)
@@ -58,47 +58,37 @@ class LineClock:
 
 class PlusGuard:
     """Which part of a payload write may go to the line now, so that no run of ``+`` can be taken
-    for the escape. It keeps the run of lone ``+`` that the module may still be counting: ``+``
-    written after a silence (anything longer than ``gap`` may already be one to the module), live
-    until ``window`` after the last of them (by then the module has given them back as data)."""
+    for the escape. A run counts for the module only if a silence comes before it, and it escapes
+    only if it is exactly three with a silence after. A write of four or more ``+``, or one with
+    other bytes in it, is always safe: the bytes right after a third ``+`` undo it. A write of one
+    to three ``+`` and nothing else may stand alone (the line may fall silent around it, whatever the
+    clock says: a driver, a USB packet or the module's own reading can open a gap between two writes),
+    so such ``+`` go at most two in a ``window``; by its end the module has given them back as data."""
 
     def __init__(self, guard: float):
         self.window = guard_silence(guard) + JITTER
-        self.gap = max(0.0, guard / 2 - JITTER)
-        self._run = 0
-        self._until = 0.0
+        self._lone = 0       # lone "+" written in the window
+        self._until = 0.0    # when the window ends
 
     @property
     def release_at(self) -> float:
-        """When a held ``+`` may go alone: the lone run before it no longer counts."""
+        """When held ``+`` may go: the lone ones before them no longer count."""
         return self._until
 
     def admit(self, data, now: float, clock: LineClock) -> int:
-        """How many bytes of ``data`` to write now: all, or all but its last ``+`` (held back
-        because the line would otherwise end in exactly three lone ``+``). The clock is moved on
-        by what is written."""
+        """How many bytes of ``data`` to write now: all, or only as many lone ``+`` as the window
+        still allows (the caller holds the rest back). The clock moves on by what is written."""
         count = len(data)
         if count > 3 or any(byte != PLUS for byte in data):
-            self._run = 0  # four or more + in a row, or other bytes right after: never an escape
+            self._lone = 0
             clock.add(count, now)
             return count
-        live = self._run if max(now, clock.free) < self._until else 0
-        if live:
-            run = live + count
-        elif now > clock.free + self.gap:
-            run = count  # after a silence: these may begin an escape
-        else:
-            run = 0  # right behind other bytes: no escape can begin here
-        if run >= 4:
-            self._run = 0
-            clock.add(count, now)
-            return count
-        if run == 3:
-            count -= 1
-            run = 2
+        if max(now, clock.free) >= self._until:
+            self._lone = 0  # a new window
+        count = min(count, 2 - self._lone)
         if count:
             self._until = clock.add(count, now) + self.window
-        self._run = run
+            self._lone += count
         return count
 
 

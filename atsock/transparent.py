@@ -113,7 +113,7 @@ class DataSession:
         self._leaving = False                   # the block ended: no going back into data mode
         self._giving_up = False                 # the module never left data mode: raw data dropped
         self._answer_at = 0.0                   # when the last answer to the escape came
-        self._held_plus = False                 # the payload's last "+", held by the PlusGuard
+        self._held = 0                          # the payload's last "+", held by the PlusGuard
         self._flush: Optional[asyncio.TimerHandle] = None
         self._entering: Optional[asyncio.Future] = None
         self._task: Optional[asyncio.Future] = None  # the proof under way
@@ -234,19 +234,19 @@ class DataSession:
         return sent
 
     def _write_payload(self, piece) -> None:
-        data = piece if not self._held_plus else b"+" + bytes(piece)
+        data = piece if not self._held else b"+" * self._held + bytes(piece)
         count = self.pluses.admit(data, self._loop.time(), self.clock)
         if count:
             self.engine.write_raw(data[:count])
             self.bytes_out += count
-        self._held_plus = count < len(data)
-        if self._held_plus and self._flush is None:
+        self._held = len(data) - count
+        if self._held and self._flush is None:
             self._flush = self._loop.call_at(self.pluses.release_at + FLUSH_DELAY, self._flush_plus)
 
     def _flush_plus(self) -> None:
-        """The held "+" goes alone: the lone run before it no longer counts for the module."""
+        """Held "+" go alone: the lone ones before them no longer count for the module."""
         self._flush = None
-        if self.stage is Stage.CARRYING and self._held_plus and self.engine.gone is None:
+        if self.stage is Stage.CARRYING and self._held and self.engine.gone is None:
             self._write_payload(b"")
 
     def _cancel_flush(self) -> None:
@@ -319,12 +319,10 @@ class DataSession:
     async def _leave_raw(self) -> str:
         """Make sure the module is in command mode: "escaped" (it left for our ``+++``), "closed"
         (it had left by itself: the peer closed), "lost", or "failed"."""
-        if self._leaving and self._held_plus:  # the payload's last "+" goes before the escape
+        while self._leaving and self._held and self.raw.active:  # the payload's last "+" before the escape
             await self._sleep_until(self.pluses.release_at + FLUSH_DELAY)
-            self._held_plus = False
             if self.raw.active:
-                self.engine.write_raw(b"+")
-                self.clock.add(1, self._loop.time())
+                self._write_payload(b"")
         resolved = False
         for attempt in range(ESCAPE_ATTEMPTS):
             if not self.raw.active:
@@ -412,7 +410,7 @@ class DataSession:
         self.clock.restart(self._loop.time())
         self.pluses = PlusGuard(self.modes.guard)
         self._set_stage(Stage.CARRYING)
-        if self._held_plus:
+        if self._held:
             self._write_payload(b"")
         log.info("socket %s in data mode again (the peer's data looked like the module's close)", self._id)
         return True

@@ -21,7 +21,8 @@ documents; "1.x": the 1.x values everywhere, as drivers read them), ``uart_repor
 makes; "requested"), ``passthrough_prompt`` (b"\\r\\nOK\\r\\n\\r\\n>"), ``passthrough_close``
 ("CLOSED": the peer's close ends passthrough with ``CLOSED``; "silent"), ``escape_guard`` (0.02 s
 around ``+++``), ``escape_rule`` (the generation's: "packet" on 1.x, a packet that is exactly
-``+++``; "window" on 2.x, the three within the guard time of the first), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
+``+++``; "window" on 2.x, the three within the guard time of the first), ``before_at`` ("error":
+a line with other characters before ``AT`` answers ERROR; "ignored": they are dropped), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
 after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joining again while
 joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
 "CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""

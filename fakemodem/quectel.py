@@ -20,6 +20,8 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``transparent_close`` ("NO CARRIER"): what the peer's close prints while the line is in
   transparent mode ("NO CARRIER", or "urc" for ``+QIURC: "closed",<id>``);
 * ``escape_guard`` (1.0): seconds of silence before and after ``+++`` (the three within it);
+* ``before_at`` ("error"): a line with other characters before ``AT`` answers ERROR, or
+  "ignored": they are dropped (fakemodem/module.py);
 * ``qisend_cancel`` ("OK"): the answer to a variable-length AT+QISEND cancelled with ESC;
 * ``qisendex_max`` (512): the most bytes AT+QISENDEX takes;
 * ``hex_length`` ("bytes"): with AT+QICFG="dataformat" hex, lengths count data bytes ("bytes")

@@ -184,8 +184,10 @@ def test_quectel_commands_wait_while_the_line_carries_data(echo_server):
 @pytest.mark.parametrize("dialect,options", [
     ("quectel", {}),
     ("quectel", {"transparent_close": "urc"}),
+    ("quectel", {"before_at": "ignored"}),  # the "+++" that proves the close is skipped, not an ERROR
     ("esp8285", {}),
     ("esp8285", {"firmware": "2.2"}),
+    ("esp8285", {"before_at": "ignored"}),
 ])
 def test_peer_close_in_data_mode_ends_the_stream_after_every_byte(dialect, options, tcp_server):
     payload = os.urandom(300_000) + b"\r\nNO CARR"  # ends with the start of the module's word

@@ -83,6 +83,18 @@ def test_an_answer_word_counts_only_once_the_escape_went_out():
     assert not channel.raw
 
 
+def test_every_answer_is_told_while_held_and_one_that_came_too_early_can_be_set_aside():
+    channel = transparent_channel()
+    channel.receive(b"\r\nCONNECT\r\nab" + NO_CARRIER)
+    channel.expect_raw_end(b"\r\nOK\r\n")
+    assert channel.receive(b"cd\r\nOK\r\nef") == [RawSuspect(b"\r\nOK\r\n")]  # the session notes when
+    assert channel.receive(b"\r\nOK\r\n") == [RawSuspect(b"\r\nOK\r\n")]
+    assert channel.receive(b"gh") == []
+    assert channel.raw_end(answered=False) == NO_CARRIER  # the answers came before the module's could
+    events = channel.resolve_raw(answered=False)
+    assert events[0] == RawEnd(NO_CARRIER) and channel.receive(b"") == [] and not channel.raw
+
+
 def test_a_restart_word_ends_the_data_and_is_read_as_the_module_notice_it_is():
     channel = ATChannel(urc_prefixes=("RDY",))
     channel.begin(Command("AT+QISWTMD=0,2", extra_finals=CONNECT, raw_after=CONNECT,
