@@ -12,16 +12,14 @@ before the next command), with the emulator and the peer in processes of their o
 import argparse
 import time
 
+from .datamode_fuzz import read_exactly as read_up_to
 from .scenarios import Session
 
 
 def read_exactly(sock, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        piece = sock.read(count - len(data))
-        if not piece:
-            raise RuntimeError(f"the stream ended after {len(data)} of {count} bytes")
-        data += piece
+    data = read_up_to(sock, count)
+    if len(data) != count:
+        raise RuntimeError(f"the stream ended after {len(data)} of {count} bytes")
     return data
 
 

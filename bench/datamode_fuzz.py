@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import atsock
 from fakemodem import FakeModem
 
+from .peer import echo
+
 WORDS = [b"+", b"++", b"+++", b"++++", b"\r\n", b"OK", b"\r\nOK\r\n", b"NO CARRIER", b"\r\nNO CARRIER\r\n",
          b"CLOSED\r\n", b"DISCLOSED\r\n", b"+IPD,0,5:", b"\r\n+IPD,5\r\n", b'+QIURC: "closed",0',
          b'\r\n+QIURC: "closed",0\r\n', b'\r\n+QIURC: "recv",0\r\n', b"+QUITT\r\n", b"\r\nRDY\r\n", b"\r\nready\r\n",
@@ -63,11 +65,7 @@ class Peer:
                 for data, pause in script:
                     time.sleep(pause)
                     conn.sendall(data)
-                while True:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    conn.sendall(data)
+                echo(conn)
             except OSError:
                 return
 
@@ -76,6 +74,7 @@ class Peer:
 
 
 def read_exactly(sock, count: int) -> bytes:
+    """``count`` bytes, fewer only if the stream ends first."""
     data = b""
     while len(data) < count:
         piece = sock.read(count - len(data))

@@ -1,9 +1,6 @@
 """The escape's timing without a modem: the payload's "+" judged by the emulator's own escape
 detector (fakemodem/datamode.py, the oracle) on a simulated clock, with the line's rate and a
 delivery jitter; and the waits of the start-up recovery."""
-import heapq
-import itertools
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -11,49 +8,15 @@ from atsock.escape import DEFAULT_TIMING, JITTER, LineClock, PlusGuard, guard_si
 from atsock.transparent import FLUSH_DELAY
 from fakemodem.datamode import DataMode
 
+from .test_uart_pacing import LogicalLoop
+
 RATE = 11_520  # bytes a second: 115200 baud
-
-
-class Handle:
-    def __init__(self):
-        self.cancelled = False
-
-    def cancel(self):
-        self.cancelled = True
-
-
-class SimulatedLoop:
-    """time(), call_at() and call_later() on a clock that only moves when told."""
-
-    def __init__(self):
-        self.now = 0.0
-        self._timers = []
-        self._order = itertools.count()
-
-    def time(self):
-        return self.now
-
-    def call_at(self, when, callback, *args):
-        handle = Handle()
-        heapq.heappush(self._timers, (when, next(self._order), handle, callback, args))
-        return handle
-
-    def call_later(self, delay, callback, *args):
-        return self.call_at(self.now + delay, callback, *args)
-
-    def advance(self, to):
-        while self._timers and self._timers[0][0] <= to:
-            when, _, handle, callback, args = heapq.heappop(self._timers)
-            self.now = max(self.now, when)
-            if not handle.cancelled:
-                callback(*args)
-        self.now = max(self.now, to)
 
 
 def run_through_guard(script, guard, rule, delays):
     """Writes ``script`` [(pause, bytes)] as the session does (a held "+" goes with the next write or
     at its release time); returns (what the module passed on as data, whether it escaped)."""
-    loop = SimulatedLoop()
+    loop = LogicalLoop()
     passed, escaped = bytearray(), []
     module = DataMode(loop, guard=guard, packet_size=1024, idle=0.02, on_data=passed.extend,
                       on_escape=lambda: escaped.append(loop.now), rule=rule)
@@ -70,7 +33,7 @@ def run_through_guard(script, guard, rule, delays):
         if count:  # on the wire byte by byte; delivered a little late, never out of order
             arrival = max(arrival, start + next(writes))
             for index, byte in enumerate(data[:count]):
-                loop.advance(arrival + (index + 1) / RATE)
+                loop.run_until(arrival + (index + 1) / RATE)
                 module.feed(bytes([byte]))
             arrival += count / RATE
 
@@ -81,7 +44,7 @@ def run_through_guard(script, guard, rule, delays):
         write(data, host)
     while held:
         write(b"", pluses.release_at + FLUSH_DELAY)
-    loop.advance(max(host, clock.free) + 10 * guard + 1.0)
+    loop.run_until(max(host, clock.free) + 10 * guard + 1.0)
     module.flush()
     return bytes(passed), escaped
 
