@@ -151,6 +151,11 @@ class ATChannel:
     def in_flight(self) -> Optional[Command]:
         return self._current
 
+    @property
+    def terminator(self) -> bytes:
+        """What ends a command line (CR; CR LF on ESP-AT)."""
+        return self._terminator
+
     def add_urc_prefix(self, prefix: str) -> None:
         if prefix not in self._urc_prefixes:
             self._urc_prefixes += (prefix,)

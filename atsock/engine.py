@@ -609,14 +609,16 @@ class Engine(asyncio.Protocol):
             self.channel.abandon()
             self._end_raw(None)
 
-    def write_escape(self) -> None:
+    def write_escape(self, then_end_line: bool = False) -> None:
         """``+++`` between commands (a module that an earlier process left in data mode); the
-        caller keeps the guard times."""
+        caller keeps the guard times. ``then_end_line``: the command terminator alone, which ends
+        the line a module in command mode took those ``+`` for (it answers ERROR, or nothing)."""
         if self._active is not None or self._raw is not None:
             raise RuntimeError("the escape goes out only between commands")
+        data = self.channel.terminator if then_end_line else ESCAPE
         if _tracing():
-            wire.debug("-> %r (leaving a data mode)", ESCAPE)
-        self._write(ESCAPE)
+            wire.debug("-> %r (leaving a data mode)", data)
+        self._write(data)
 
     def _end_raw(self, word: Optional[bytes]) -> None:
         raw, self._raw = self._raw, None

@@ -13,8 +13,8 @@ A module in a transparent mode leaves it for ``+++`` alone between two silences 
   ``++`` then ``+``, has its third ``+`` delayed by that window; any other payload goes out at once;
 * :func:`leave_stale_data_mode`: the start-up probe found no answer, perhaps because an earlier
   process died in data mode and the probe went to the far end as data. One escape brings such a
-  module back (to a module in command mode, ``+++`` is the start of a line that its next command's
-  ``ERROR`` clears), so at most that one probe line reaches the far end.
+  module back (to a module in command mode, ``+++`` is the start of a line, which a line end then
+  closes), so at most that one probe line reaches the far end.
 """
 import asyncio
 import logging
@@ -100,13 +100,15 @@ def stale_escape_waits(timing: Tuple[float, float], unanswered_for: float) -> Tu
 
 
 async def leave_stale_data_mode(engine, unanswered_for: float) -> None:
-    """The first start-up probe was not answered: ``+++`` between guard silences, then what the
-    module says to it (its answer, the far end's last bytes) is dropped before probing on."""
+    """The first start-up probe was not answered: ``+++`` between guard silences, then a line end
+    (a module in command mode took the ``+`` for the start of a line); what the module says to
+    all that (its answer, an ERROR, the far end's last bytes) is dropped before probing on."""
     before, after = stale_escape_waits(engine.escape_timing, unanswered_for)
     log.info("no answer to AT: leaving a data mode the module may have been left in")
     await asyncio.sleep(before)
     engine.write_escape()
     await asyncio.sleep(after)
+    engine.write_escape(then_end_line=True)
     await until_quiet(engine, after + 2.0)
     engine.channel.abandon()
 

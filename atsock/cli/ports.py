@@ -126,10 +126,7 @@ def probe_port(device: str, baudrate: int) -> dict:
             answer = port.exchange("AT", PROBE_TIMEOUT)
             if answer is None:  # perhaps left in data mode: that AT went to the far end
                 port.leave_data_mode(PROBE_TIMEOUT)
-                for _ in range(2):  # (a module in command mode takes "+++" for the start of the next line)
-                    answer = port.exchange("AT", PROBE_TIMEOUT)
-                    if answer is None or answer[1] == "OK":
-                        break
+                answer = port.exchange("AT", PROBE_TIMEOUT)
             if answer is None or answer[1] != "OK":
                 return {"answers_at": False, "module": None}
             lines, final = port.exchange("ATI", PROBE_TIMEOUT) or ([], None)

@@ -106,6 +106,8 @@ class SerialAT:
             self._on_bytes("->", ESCAPE)
         self.serial.write(ESCAPE)
         time.sleep(after)
+        self.serial.write(self._channel.terminator)  # ends the line a module in command mode began
+        time.sleep(0.2)
         self.abandon()
 
     def exchange(self, text: str, timeout: float) -> Optional[Answer]:
