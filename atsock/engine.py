@@ -604,8 +604,11 @@ class Engine(asyncio.Protocol):
         return bool(events)
 
     def abandon_raw(self) -> None:
-        """The module is gone (restart, port): raw data ends without a word, nothing held is data."""
+        """Raw data ends without a word (the module restarted, the port went, it left silently):
+        bytes held as the possible start of a word are data; a suspicion's held bytes are dropped."""
         if self._raw is not None:
+            for event in self.channel.release_held():
+                self._route(event)
             self.channel.abandon()
             self._end_raw(None)
 

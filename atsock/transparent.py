@@ -113,7 +113,7 @@ class DataSession:
         self._leaving = False                   # the block ended: no going back into data mode
         self._giving_up = False                 # the module never left data mode: raw data dropped
         self._answer_at = 0.0                   # when the last answer to the escape came
-        self._held = 0                          # the payload's last "+", held by the PlusGuard
+        self._held = 0                          # the payload's "+" that the PlusGuard holds back
         self._flush: Optional[asyncio.TimerHandle] = None
         self._entering: Optional[asyncio.Future] = None
         self._task: Optional[asyncio.Future] = None  # the proof under way
@@ -134,10 +134,6 @@ class DataSession:
         """Bytes of the connection that the dialect fetched by command while leaving."""
         self.bytes_in += len(data)
         self.core.deliver_raw(self.conn, data)
-
-    @property
-    def carrying(self) -> bool:
-        return self.stage is Stage.CARRYING
 
     # --- entering -----------------------------------------------------------------------------
     async def start(self, opening: Optional[Tuple[str, int]] = None) -> None:
@@ -332,13 +328,14 @@ class DataSession:
             if await self._silence() and await self._escape_once():
                 resolved = True
                 break
-        if self._lost or (resolved and self._word in self.modes.words(self.conn).restarts):
-            return "lost"
-        if not resolved or self._word is None:
-            log.warning("the modem did not leave data mode when asked: resynchronising")
+        if not resolved and not self._lost:  # three escapes and never a word: if the module answers
+            # now, it had left by itself without one (a peer's close, on a module set so)
+            log.warning("the modem did not answer the data-mode escape: asking whether it left by itself")
             self._giving_up = True
             self.engine.abandon_raw()
-            return "failed"
+            self._word = b""
+        if self._lost or self._word in self.modes.words(self.conn).restarts:
+            return "lost"
         escaped = self._word == self.modes.escape_answer
         if escaped and self.modes.settle:
             await asyncio.sleep(self.modes.settle)

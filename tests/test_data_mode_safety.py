@@ -8,6 +8,7 @@ Short guard times as in test_data_mode.py (the emulator's ``escape_guard``, the 
 import errno
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -356,3 +357,26 @@ def test_the_command_line_probes_bring_back_a_module_left_in_data_mode(probe, tc
             assert probe_port(fm.port, 115200)["answers_at"]
         assert not fm.module.data_mode
         assert after_the_dead(peer) in (b"AT\r", b"AT\r\n")
+
+
+# --- a module that leaves data mode without a word ----------------------------------------------------------
+def test_a_module_that_left_passthrough_silently_is_found_in_command_mode_when_the_block_ends(tcp_server,
+                                                                                             echo_server):
+    """(the emulator's passthrough_close="silent": the peer's close ends passthrough with no CLOSED)
+    atsock cannot notice it during the block; at its end the escapes go unanswered, the module answers
+    the probe after them, and the connection it no longer has ends the stream cleanly."""
+    def script(conn, recorder):
+        conn.sendall(b"all of it")
+        recorder.wait_for(b"got it")
+        conn.shutdown(socket.SHUT_RDWR)
+
+    peer = Recorder(tcp_server, script)
+    with emulator("esp8285", passthrough_close="silent") as fm, data_mode_modem("esp8285", fm) as modem:
+        sock, block = connect_in_data_mode("esp8285", modem, peer.port)
+        assert read_exactly(sock, 9) == b"all of it"
+        sock.sendall(b"got it")
+        assert wait_until(lambda: not fm.module.data_mode)
+        block.__exit__(None, None, None)
+        assert sock.read() == b""
+        assert_a_new_socket_works(modem, echo_server.port)
+        sock.close()
