@@ -22,7 +22,7 @@ import asyncio
 import errno
 import logging
 import weakref
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Set, Tuple
 
 from .connection import Connection, Kind
 from .dialect import SocketCommands
@@ -49,6 +49,7 @@ class SocketCore:
         self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail)
         self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
         self._settling = set()
+        self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
         if commands.data_mode is not None:  # start-up brings back a module left in data mode with these
             engine.escape_timing = (commands.data_mode.guard, commands.data_mode.settle)
@@ -513,12 +514,16 @@ class SocketCore:
         pending = conn.inbox.clear() if conn.kind is Kind.LISTENER else []
         retired = self.slots.retire(conn)
         self._release(conn)
+        finished = asyncio.get_running_loop().create_future()
+        self._closing.add(finished)
         try:
             if retired is not None:
                 await self._close_retired(retired)
             elif serving and not self.commands.listener_takes_id and self.engine.gone is None:
                 await self._quietly(self.commands.close_listener(), "stopping the server")
         finally:
+            self._closing.discard(finished)
+            finished.set_result(None)
             for accepted in pending:  # connections the caller never accepted go with their listener
                 await self.close(accepted)
 
@@ -537,8 +542,12 @@ class SocketCore:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def close_all(self) -> None:
+        """Every socket closed at the module, including those whose close another caller began:
+        the port may close only once no close command is still on its way."""
         for conn in list(self._known):
             await self.close(conn)
+        while self._closing:
+            await asyncio.wait(list(self._closing))
 
     def reset(self, code: int, reason: str) -> None:
         """The module lost every connection (restart, network, port): they fail, every id is free."""

@@ -106,16 +106,20 @@ class SerialSide:
         self._arrived = self._loop.create_future()
         return self._arrived
 
+    def discard_input(self) -> None:
+        """What the UART held is lost (the module restarts)."""
+        self._inbox.clear()
+
     def wake(self) -> None:
-        """A reader waiting for a command line looks again (the module restarts, say)."""
+        """Wake a reader waiting for bytes, so that it asks its ``interrupted`` again."""
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
 
-    async def read_command(self, echo: bool, stop: Optional[asyncio.Event] = None) -> Optional[str]:
-        """The next command line, echoed back (terminator included) when ``echo`` is on; None
-        once ``stop`` is set (and the reader woken)."""
+    async def read_command(self, echo: bool, interrupted: Callable[[], bool] = lambda: False) -> Optional[str]:
+        """The next command line, echoed back (terminator included) when ``echo`` is on; None as
+        soon as ``interrupted()`` says so while no whole line has arrived."""
         while True:
-            if stop is not None and stop.is_set():
+            if interrupted():
                 return None
             # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
             while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
