@@ -33,7 +33,7 @@ from .atcmd import CommandLine, build
 from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
                       RawSuspect, Urc)
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
-from .escape import DEFAULT_TIMING, ESCAPE, leave_stale_data_mode
+from .escape import BOOT_NOTICES, DEFAULT_TIMING, ESCAPE, leave_stale_data_mode
 from .rawstream import RawWords
 
 wire = logging.getLogger("atsock.at")
@@ -162,6 +162,7 @@ class Engine(asyncio.Protocol):
         self.escape_timing: Tuple[float, float] = DEFAULT_TIMING
         self.gone: Optional[BaseException] = None
         self.unhandled = 0  # lines no one took (boot text, noise), and the last of them
+        self.boot_notices = 0  # how often a module said it had started (atsock.escape.BOOT_NOTICES)
         self.last_unhandled: Optional[str] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -279,6 +280,8 @@ class Engine(asyncio.Protocol):
                 wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
+            if event.text in BOOT_NOTICES:  # (in the middle of a probe's answer, where no URC is known)
+                self.boot_notices += 1
         elif isinstance(event, Final):
             if _tracing():
                 wire.debug("<- %s", event.text)
@@ -330,6 +333,8 @@ class Engine(asyncio.Protocol):
 
     def _dispatch_urc(self, urc: Urc) -> None:
         self.stats.urcs += 1
+        if urc.text in BOOT_NOTICES:
+            self.boot_notices += 1
         for matches, handler in self._urc_handlers:
             if matches(urc.text):
                 try:
@@ -419,12 +424,13 @@ class Engine(asyncio.Protocol):
         :class:`CommandFailed` says what it answered instead of a time-out."""
         refused = None
         for attempt in range(attempts):
+            notices = self.boot_notices
             pending = self._enqueue(Command(build("AT")), None, timeout, timeout, probe=True)
             try:
                 response = await pending.final
             except CommandTimeout:
                 if attempt == 0:  # perhaps in a data mode an earlier process left it in
-                    await leave_stale_data_mode(self, timeout)
+                    await leave_stale_data_mode(self, timeout, notices)
                 continue
             if response.final.ok:
                 return

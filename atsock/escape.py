@@ -31,6 +31,9 @@ QUIET = 0.05         # no byte for this long: what the module had to say has com
 #: (guard, settle) for a module whose dialect is not known yet: the longest the documents give
 #: (Quectel's 1 s guard; ESP-AT's 20 ms guard and 1 s before the next command)
 DEFAULT_TIMING = (1.0, 1.0)
+#: the first line a module prints when it has started (Quectel, ESP-AT): one that says it is
+#: starting is not in a data mode
+BOOT_NOTICES = frozenset({"RDY", "ready"})
 
 
 def guard_silence(guard: float) -> float:
@@ -99,13 +102,22 @@ def stale_escape_waits(timing: Tuple[float, float], unanswered_for: float) -> Tu
     return max(0.0, guard_silence(guard) - unanswered_for), max(guard_silence(guard), settle)
 
 
-async def leave_stale_data_mode(engine, unanswered_for: float) -> None:
+async def leave_stale_data_mode(engine, unanswered_for: float, notices: int) -> None:
     """The first start-up probe was not answered: ``+++`` between guard silences, then a line end
     (a module in command mode took the ``+`` for the start of a line); what the module says to
-    all that (its answer, an ERROR, the far end's last bytes) is dropped before probing on."""
+    all that (its answer, an ERROR, the far end's last bytes) is dropped before probing on. Not if
+    the module says it is starting (its boot notice, counted in ``engine.boot_notices`` since it
+    was ``notices``) before the escape goes out: it was only not listening yet."""
+    loop = asyncio.get_running_loop()
     before, after = stale_escape_waits(engine.escape_timing, unanswered_for)
+    escape_at = loop.time() + before
+    while engine.boot_notices == notices:
+        if loop.time() >= escape_at:
+            break
+        await asyncio.sleep(min(QUIET, escape_at - loop.time()))
+    if engine.boot_notices != notices:
+        return
     log.info("no answer to AT: leaving a data mode the module may have been left in")
-    await asyncio.sleep(before)
     engine.write_escape()
     await asyncio.sleep(after)
     engine.write_escape(then_end_line=True)

@@ -1,6 +1,8 @@
 """The escape's timing without a modem: the payload's "+" judged by the emulator's own escape
 detector (fakemodem/datamode.py, the oracle) on a simulated clock, with the line's rate and a
 delivery jitter; and the waits of the start-up recovery."""
+import asyncio
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -8,6 +10,7 @@ from atsock.escape import DEFAULT_TIMING, JITTER, LineClock, PlusGuard, guard_si
 from atsock.transparent import FLUSH_DELAY
 from fakemodem.datamode import DataMode
 
+from .test_raw_mode import engine_with_transport
 from .test_uart_pacing import LogicalLoop
 
 RATE = 11_520  # bytes a second: 115200 baud
@@ -80,3 +83,18 @@ def test_the_start_up_escape_keeps_the_guard_before_and_after():
     before, after = stale_escape_waits(DEFAULT_TIMING, 0.5)  # the unanswered probe went 0.5 s ago
     assert before == pytest.approx(guard_silence(1.0) - 0.5) and after == pytest.approx(guard_silence(1.0))
     assert stale_escape_waits((0.02, 1.0), 0.5) == (0.0, 1.0)  # ESP-AT: 1 s before the next command
+
+
+def test_a_module_that_says_it_is_starting_is_spared_the_start_up_escape():
+    async def run():
+        engine, transport = engine_with_transport()
+        probing = asyncio.ensure_future(engine.sync(attempts=3, timeout=0.2))
+        await asyncio.sleep(0.01)
+        engine.data_received(b"\r\nRDY\r\n")  # booting: the first AT was lost, not sent into a data mode
+        while len(transport.written) < 2:
+            await asyncio.sleep(0.01)
+        engine.data_received(b"\r\nOK\r\n")
+        await probing
+        assert transport.written == [b"AT\r", b"AT\r"]  # no "+++"
+
+    asyncio.run(run())
