@@ -107,17 +107,19 @@ class SocketCore:
         if conn.data_mode_wanted:
             await self.enter_data_mode(conn)
 
-    async def listen(self, conn: Connection, port: int, backlog: int) -> None:
+    async def listen(self, conn: Connection, port: int, backlog: int, timeout: Optional[float] = None) -> None:
         self._check_line_free()
         conn.become(Kind.LISTENER, backlog)
-        await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), None, f"listening on {port}")
+        await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), timeout,
+                         f"listening on {port}")
         conn.local_port = port
         conn.life.listen_done()
 
-    async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
+    async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address],
+                       timeout: Optional[float] = None) -> None:
         self._check_line_free()
         conn.become(Kind.UDP)
-        await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), None, f"UDP on port {port}")
+        await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), timeout, f"UDP on port {port}")
         conn.local_port = port
         conn.life.bind_done()
         self._settle_early_close(conn)
@@ -504,8 +506,11 @@ class SocketCore:
             conn.life.lose()
         conn.changed()
 
-    async def close(self, conn: Connection) -> None:
-        """Close the socket at once for its caller; the id is freed when the module confirms."""
+    async def close(self, conn: Connection, wait: Optional[float] = None) -> None:
+        """Close the socket at once for its caller; the id is freed when the module confirms, which
+        the caller waits for at most ``wait`` seconds (None: until the module answers). The module
+        may be unable to answer for a while (another socket's command still unanswered): past
+        ``wait`` the confirmation goes on without the caller."""
         if conn.state is S.CLOSED:
             return
         if conn.data_session is not None:
@@ -515,7 +520,20 @@ class SocketCore:
         retired = self.slots.retire(conn)
         self._release(conn)
         finished = asyncio.get_running_loop().create_future()
-        self._closing.add(finished)
+        self._closing.add(finished)  # (close_all waits for it)
+        confirming = self._confirm_close(retired, serving, pending, finished)
+        if wait is None:
+            await confirming
+            return
+        task = asyncio.ensure_future(confirming)
+        await asyncio.wait({task}, timeout=wait)
+        if task.done():
+            task.result()
+        else:
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _confirm_close(self, retired: Optional[Retired], serving: bool, pending,
+                             finished: asyncio.Future) -> None:
         try:
             if retired is not None:
                 await self._close_retired(retired)
