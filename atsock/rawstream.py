@@ -10,13 +10,14 @@ peer can send the very same bytes. So a word here is only a *candidate*:
   told too, so that the session can judge it by when it came (the module's can come only once its
   guard time has passed);
 * :meth:`RawStream.resolve` cuts the held bytes where the module's own word must be. Once the
-  module has left the mode, only its own text follows (notices, never the peer's bytes), so:
-  the *last* answer to the escape is the module's, if there is one (an answer counts only once
-  ``+++`` was written), unless a close word that the module prints only in data mode follows it
-  (then that answer was the peer's, and the mode ended at the last such close word); otherwise the
-  *last* close word; otherwise the last restart word. Bytes before the cut are the peer's, however
-  many candidates they contain; bytes after it are the module's text and are read as lines again
-  (a restart word among them, so that its notice is handled as any other).
+  module has left the mode, only its own text follows (notices in printable ASCII, never the
+  peer's bytes), so: the *last* answer to the escape is the module's, if there is one and only
+  text follows it (an answer counts only once ``+++`` was written), unless a close word that the
+  module prints only in data mode follows it (then that answer was the peer's, and the mode ended
+  at the last such close word); otherwise the *last* close word, if only text follows it;
+  otherwise the last restart word, likewise. Bytes before the cut are the peer's, however many
+  candidates they contain; bytes after it are the module's text and are read as lines again (a
+  restart word among them, so that its notice is handled as any other).
 
 The words, given by the dialect as :class:`RawWords`: ``closes`` (the peer closed: ``NO CARRIER``,
 ``CLOSED``...), ``restarts`` (the module rebooted: ``RDY``, ``ready``); and ``answers`` (what the
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple, Union
 
 MAX_HELD = 16 * 1024 * 1024  # held bytes beyond this are a broken module, not data to keep
+TEXT = bytes(range(0x20, 0x7F)) + b"\r\n"  # what a module prints outside data mode
 
 
 @dataclass(frozen=True)
@@ -171,12 +173,12 @@ class RawStream:
         or None when no word is there. Without ``answered`` no answer counts (those there came
         too early to be the module's)."""
         at, answer = _last(buf, self.answers, self._answer_from) if answered else (-1, b"")
-        if at >= 0:
+        if at >= 0 and _text(buf, at + len(answer)):
             close_at, close = _last(buf, self._mode_closes, at + 1)  # (they may share a CR LF)
             return (close_at, close, True) if close_at >= 0 else (at, answer, True)
         for words, consumed in ((self.closes, True), (self.restarts, False)):
             at, found = _last(buf, words, 0)
-            if at >= 0:
+            if at >= 0 and _text(buf, at + len(found)):
                 return at, found, consumed
         return None
 
@@ -196,6 +198,11 @@ class RawStream:
 def _last(buf: bytearray, words: Iterable[bytes], start: int) -> Tuple[int, bytes]:
     """(offset, word) of the last of ``words`` in ``buf`` from ``start``; (-1, b"") if none is."""
     return max(((buf.rfind(word, start), word) for word in words), default=(-1, b""))
+
+
+def _text(buf: bytearray, start: int) -> bool:
+    """Whether everything from ``start`` on could be the module's own text."""
+    return not buf[start:].translate(None, TEXT)
 
 
 def _longest_start(buf: bytearray, words: Tuple[bytes, ...]) -> int:

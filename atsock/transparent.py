@@ -47,7 +47,7 @@ from .transport import sent_by_os
 
 log = logging.getLogger("atsock.datamode")
 
-ANSWER_WAIT = 0.15      # seconds after the guard the module's answer may still take, with a close word held
+ANSWER_WAIT = 0.3       # seconds after the guard the module's answer may still take, with a close word held
 ANSWER_SLACK = 1.0      # seconds after the guard with no word at all before the escape counts as not taken
 EARLIEST_ANSWER = 0.9   # share of the guard after "+++" before which no answer can be the module's
 OUTPUT_BACKLOG = 65536  # bytes a module may still have to send us when it leaves the mode
@@ -66,12 +66,18 @@ class Stage(enum.Enum):
 
 
 class DataLine(Protocol):
-    """What a session needs from its line (the :class:`atsock.engine.Engine` is one)."""
+    """What a session needs from its line (the :class:`atsock.engine.Engine` is one; a channel of a
+    multiplexer can be another). The session holds the line for its commands, writes payload and the
+    escape while the line is raw, and hears of the raw bytes through its :class:`RawLine`: data,
+    a word that may end the mode, the end. The line never decides where the mode ended: it holds
+    the bytes from a word on until the session, sure of the module's state, calls ``resolve_raw``."""
 
-    held_by: object
-    probe_command: Tuple[object, Optional[str]]
-    gone: Optional[BaseException]
-    unsent: int
+    held_by: object                                   # the holder, while one holds the line
+    probe_command: Tuple[object, Optional[str]]       # a command only the module answers, and its line
+    gone: Optional[BaseException]                     # set once the port is lost
+    unsent: int                                       # bytes written but not yet handed to the port
+    transport: object                                 # for tcdrain (atsock.transport.sent_by_os)
+    stats: object                                     # ``stats.bytes_read``: quiet is when it stops growing
 
     def hold(self, holder: object) -> None: ...           # only the holder's commands go out
     def release(self, holder: object) -> None: ...
@@ -81,9 +87,9 @@ class DataLine(Protocol):
     def expect_raw_end(self, word: bytes) -> None: ...     # the escape's answer may come from now on
     @property
     def raw_suspended(self) -> bool: ...                   # a word came: bytes wait for resolve_raw()
-    def raw_end(self) -> Optional[bytes]: ...              # the word resolve_raw() would end at
-    def resolve_raw(self) -> bool: ...                     # command mode is proved: cut the held bytes
-    def abandon_raw(self) -> None: ...                     # the module is gone: no word will come
+    def raw_end(self, answered: bool = True) -> Optional[bytes]: ...  # the word resolve_raw() would end at
+    def resolve_raw(self, answered: bool = True) -> bool: ...  # command mode is proved: cut the held bytes
+    def abandon_raw(self) -> None: ...                     # no word will come: raw data ends without one
     def mark_out_of_step(self) -> None: ...                # the module's state is unknown: probe first
 
 

@@ -352,7 +352,7 @@ def test_the_command_line_probes_bring_back_a_module_left_in_data_mode(probe, tc
         peer = left_in_data_mode("quectel", fm, tcp_server)
         if probe == "info":
             with BareSession(fm.port) as session:
-                assert session.detect_dialect() == "quectel"
+                assert session.identify() == "quectel"
         else:
             assert probe_port(fm.port, 115200)["answers_at"]
         assert not fm.module.data_mode

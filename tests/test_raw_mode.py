@@ -95,6 +95,16 @@ def test_every_answer_is_told_while_held_and_one_that_came_too_early_can_be_set_
     assert events[0] == RawEnd(NO_CARRIER) and channel.receive(b"") == [] and not channel.raw
 
 
+def test_a_word_with_bytes_no_module_prints_after_it_is_not_where_the_mode_ended():
+    channel = transparent_channel()
+    channel.receive(b"\r\nCONNECT\r\nab" + NO_CARRIER + b"\x00\xff binary")
+    channel.expect_raw_end(b"\r\nOK\r\n")
+    assert channel.raw_end() is None and channel.resolve_raw() == []  # the module still passes data on
+    channel.receive(b"\r\nOK\r\n")
+    events = channel.resolve_raw()
+    assert raw_bytes(events) == NO_CARRIER + b"\x00\xff binary" and events[-1] == RawEnd(b"\r\nOK\r\n")
+
+
 def test_a_restart_word_ends_the_data_and_is_read_as_the_module_notice_it_is():
     channel = ATChannel(urc_prefixes=("RDY",))
     channel.begin(Command("AT+QISWTMD=0,2", extra_finals=CONNECT, raw_after=CONNECT,
