@@ -55,7 +55,7 @@ def run_through_guard(script, guard, rule, delays):
 plus_runs = st.sampled_from([b"+", b"++", b"+++", b"++++", b"a", b"+a", b"a+", b"a+++", b"+++a"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([0.0, 0.001, 0.3, 0.5, 1.0, 1.2, 3.0]), plus_runs), max_size=10),
        st.sampled_from([0.02, 0.05, 1.0]), st.sampled_from(["window", "packet"]),
        st.lists(st.floats(0, JITTER), min_size=40, max_size=40))
