@@ -159,6 +159,11 @@ class ATChannel:
         """Bytes of an unfinished frame held by the framer."""
         return self._framer.partial
 
+    @property
+    def due(self) -> int:
+        """Bytes certain to come before the frame under way is complete (see FrameReader.due)."""
+        return self._framer.due
+
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
         self._current = None

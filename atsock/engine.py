@@ -64,6 +64,7 @@ class EngineStats:
     payload_writes: int = 0
     bytes_written: int = 0
     bytes_read: int = 0
+    reads: int = 0  # reads of the port that returned data: the engine's wake-ups for input
     urcs: int = 0
     protocol_errors: int = 0
     by_name: Counter = field(default_factory=Counter)
@@ -130,6 +131,7 @@ class Engine(asyncio.Protocol):
         self._gone_handlers: List[Callable[[], None]] = []
         self._unresponsive_handlers: List[Callable[[], None]] = []
         self._transport: Optional[asyncio.Transport] = None
+        self._read_hint: Optional[Callable[[Optional[int]], None]] = None  # the transport's expect(), if any
         self._queue: Deque[_Pending] = deque()
         self._active: Optional[_Pending] = None
         self._needs_resync = False
@@ -175,7 +177,7 @@ class Engine(asyncio.Protocol):
         self._needs_resync = False
         self._failed_probes = 0
         self._gave_up = False
-        self.channel.abandon()
+        self._drop_frames()
 
     def abandon_in_flight(self, error: BaseException) -> None:
         """The module restarted: the command in flight will never be answered. It fails with
@@ -184,24 +186,35 @@ class Engine(asyncio.Protocol):
         pending = self._active
         if pending is None:
             return
-        self.channel.abandon()
+        self._drop_frames()
         self._finish(pending, error=error)
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._read_hint = getattr(transport, "expect", None)
 
     def data_received(self, data: bytes) -> None:
-        self.stats.bytes_read += len(data)
+        stats = self.stats
+        stats.bytes_read += len(data)
+        stats.reads += 1
         for event in self.channel.receive(data):
             self._route(event)
         channel = self.channel
+        if self._read_hint is not None:
+            self._read_hint(channel.due)
         if channel.partial:
             self._watch_stall(FRAME_IDLE)
         elif channel.raw_held:
             self._watch_stall(RAW_HOLD)
         else:
             self._stall_at = None
+
+    def _drop_frames(self) -> None:
+        """Forget what is half-read; the port wakes the reader for any byte again."""
+        self.channel.abandon()
+        if self._read_hint is not None:
+            self._read_hint(None)
 
     def _watch_stall(self, seconds: float) -> None:
         """A frame that stops half-way is noticed by one timer that is armed rarely: each read only
@@ -286,7 +299,7 @@ class Engine(asyncio.Protocol):
         answer cannot be trusted), resynchronise, and let the dialect fail the socket concerned."""
         self.stats.protocol_errors += 1
         log.warning("protocol error from modem: %s", reason)
-        self.channel.abandon()
+        self._drop_frames()
         self._needs_resync = True
         if self._active is not None:
             self._finish(self._active, error=ProtocolViolation(reason))
@@ -481,7 +494,7 @@ class Engine(asyncio.Protocol):
     def _expire(self, pending: _Pending, seconds: float) -> None:
         if self._active is not pending:
             return
-        self.channel.abandon()
+        self._drop_frames()
         if pending.probe:
             self._failed_probes += 1
         else:
@@ -581,7 +594,7 @@ class Engine(asyncio.Protocol):
 
     def mark_out_of_step(self) -> None:
         """The module's state is unknown (it did not answer as its mode promised): probes first."""
-        self.channel.abandon()
+        self._drop_frames()
         self._needs_resync = True
 
     def write_raw(self, data) -> None:

@@ -20,6 +20,7 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
+from .readpacing import ReadPacer
 
 log = logging.getLogger("atsock.transport")
 
@@ -102,6 +103,25 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
     def __init__(self, loop, protocol, port):
         super().__init__(loop, protocol, port)
         self._fd = port.fileno()
+        self._pacer = ReadPacer()
+        self._paused_until: Optional[asyncio.TimerHandle] = None
+
+    def expect(self, due: Optional[int]) -> None:
+        """``due`` more bytes are certain to come (0: the frame is complete; None: given up). On a
+        port seen to deliver at its line rate, stop listening until they can be there, instead of
+        waking at every arrival (:mod:`atsock.readpacing`). The rate is read from the port each
+        time: a baud rate changed meanwhile counts at once."""
+        if self._paused_until is not None:
+            return
+        rate = self._serial.baudrate / 10 if self._serial is not None and self._serial.baudrate else None
+        seconds = self._pacer.pause(due, rate, self._loop.time())
+        if seconds and not self._closing:
+            self._remove_reader()
+            self._paused_until = self._loop.call_later(seconds, self._read_again)
+
+    def _read_again(self) -> None:
+        self._paused_until = None
+        self._ensure_reader()  # (not once closing)
 
     def write(self, data) -> None:
         if self._closing:
