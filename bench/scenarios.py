@@ -43,12 +43,16 @@ def open_modem(dialect: str, tty: str, baud):
 
 
 class Session:
-    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=()):
+    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), before_open=None):
+        """``before_open()`` runs once the peer and emulator processes are started (bench.capped
+        caps this process there, leaving them out of it)."""
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
+        if before_open is not None:
+            before_open()
         self.modem = open_modem(dialect, tty, baud)
 
     def close(self) -> None:
