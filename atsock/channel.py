@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
-from .framing import (DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame, RawEndFrame,
+from .framing import (DEFAULT_MAX_LINE, FrameReader, LineFrame, PayloadFrame, PayloadRule, PromptFrame, RawEndFrame,
                       RawFrame)
 
 BASIC_FINALS = frozenset({"OK", "ERROR"})
@@ -206,24 +206,27 @@ class ATChannel:
         return [RawData(frame.data) for frame in self._framer.leave_raw()]
 
     def _classify(self, frame) -> Optional[Event]:
-        if isinstance(frame, RawFrame):
+        kind = type(frame)  # (lines and payloads first: they are most of what a modem says)
+        if kind is LineFrame:
+            return self._classify_line(frame.text)
+        if kind is PayloadFrame:
+            if self._is_own_answer(frame.header):
+                return Intermediate(frame.header, frame.data)
+            return Urc(frame.header, frame.data)
+        if kind is RawFrame:
             return RawData(frame.data)
-        if isinstance(frame, RawEndFrame):
+        if kind is RawEndFrame:
             return RawEnd(frame.word)
-        if isinstance(frame, PromptFrame):
+        if kind is PromptFrame:
             current = self._current
             if current is not None and current.raw_after_prompt:
                 self._framer.enter_raw(current.raw_ends)
                 self._current = None
                 return Final(">")
             return Prompt()
-        if isinstance(frame, FrameError):
-            return ProtocolError(frame.reason, frame.header)
-        if isinstance(frame, PayloadFrame):
-            if self._is_own_answer(frame.header):
-                return Intermediate(frame.header, frame.data)
-            return Urc(frame.header, frame.data)
-        text = frame.text
+        return ProtocolError(frame.reason, frame.header)  # FrameError: the only kind left
+
+    def _classify_line(self, text: str) -> Optional[Event]:
         current = self._current
         if current is None:
             return Urc(text)

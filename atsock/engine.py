@@ -242,6 +242,7 @@ class Engine(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if self.gone is not None:
             return  # already handled (a reopen attempt that failed)
+        self._read_hint = None  # (the next transport brings its own)
         self.gone = exc or ModemGone("serial port closed")
         log.log(logging.WARNING if exc else logging.DEBUG, "serial port closed: %s", exc)
         waiting = ([self._active] if self._active else []) + list(self._queue)
@@ -377,17 +378,19 @@ class Engine(asyncio.Protocol):
 
     def submit(self, text: CommandLine, *, on_done: Done, timeout: float, extra_finals: FrozenSet[str] = frozenset(),
                not_final: FrozenSet[str] = frozenset(), payload: Optional[bytes] = None,
-               prompt_timeout: float = 5.0, guard: Optional[Guard] = None) -> _Pending:
+               prompt_timeout: float = 5.0, guard: Optional[Guard] = None,
+               response_prefixes: Tuple[str, ...] = ()) -> _Pending:
         """Queue a command whose verdict goes to ``on_done(response, error)``, called from the
         reader callback that parsed it (or with the error that stopped it). ``on_done`` may queue
         the next command at once: it goes out in the same wake-up. The returned handle's
         ``withdraw()`` keeps the command from going out if it has not yet."""
-        key = (text, extra_finals, not_final)
+        key = (text, extra_finals, not_final, response_prefixes)
         command = self._chained.get(key)
         if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
             if len(self._chained) >= 64:
                 self._chained.clear()
-            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, ())
+            command = self._chained[key] = self._command(text, response_prefixes, extra_finals, not_final, frozenset(),
+                                                         False, ())
         return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)
 
     @staticmethod
