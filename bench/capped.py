@@ -105,15 +105,14 @@ def work(spec: dict) -> dict:
 
 
 # --- the driver ------------------------------------------------------------------------------------
-def measure(dialects, shares, rates, modes, quick: bool, log) -> dict:
+def measure(top, dialects, shares, rates, modes, quick: bool, log) -> dict:
     """Every (dialect, line rate, mode) uncapped and at each share (percent); data mode and asyncio
-    at the fastest rate only. Returns the runs, or the reason none could be made."""
-    reason = cgroup.available()
-    if reason:
+    at the fastest rate only, in groups under ``top`` (:func:`cgroup.weighted`). Returns the runs,
+    or the reason none could be made."""
+    if top is None:
+        reason = cgroup.available() or "no benchmark group"
         log(f"capped runs skipped: {reason}")
         return {"skipped": reason, "runs": []}
-    top = cgroup.Group.make(f"atsock-bench-{os.getpid()}")
-    top.weigh(cgroup.HIGH_WEIGHT)
     helpers, capped = cgroup.Group.make("helpers", top), cgroup.Group.make("atsock", top)
     helpers.weigh(cgroup.HIGH_WEIGHT)
     capped.weigh(cgroup.HIGH_WEIGHT)
@@ -131,7 +130,7 @@ def measure(dialects, shares, rates, modes, quick: bool, log) -> dict:
                                 "group": str(capped.path), "v2": capped.v2, "cpu": cpu}
                         runs.append(_run_worker(spec))
     finally:
-        for group in (capped, helpers, top):
+        for group in (capped, helpers):
             group.remove()
     return {"runs": runs, "cpu": cpu, "load": os.getloadavg()}
 
@@ -239,8 +238,13 @@ def main(argv=None) -> int:
         print(json.dumps(work(json.loads(args.worker))), flush=True)
         return 0
     started = time.time()
-    result = measure(args.dialect or ["quectel", "esp8285"], parse_shares(args.share), args.rate or RATES,
-                     args.mode or MODES, args.quick, lambda message: print(message, file=sys.stderr, flush=True))
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    with cgroup.weighted(log) as top:
+        result = measure(top, args.dialect or ["quectel", "esp8285"], parse_shares(args.share), args.rate or RATES,
+                         args.mode or MODES, args.quick, log)
     print(table(result) or result.get("skipped", ""))
     print(f"({time.time() - started:.0f} s)", file=sys.stderr)
     return 0

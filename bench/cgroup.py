@@ -7,8 +7,9 @@ Linux offers the same two knobs under two interfaces: cgroup v1's ``cpu`` contro
 enough for a UART's buffer to overflow.
 """
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 V1 = Path("/sys/fs/cgroup/cpu")
 V2 = Path("/sys/fs/cgroup")
@@ -88,3 +89,29 @@ class Group:
             self.path.rmdir()
         except OSError:
             pass
+
+
+@contextmanager
+def weighted(log) -> Iterator[Optional[Group]]:
+    """The benchmark's own group, weighted ahead of other work on the machine, with this process
+    (and every process it starts) in its leaf ``main``; yields the group, or None where cgroups
+    cannot be used here (the run goes on unweighted)."""
+    reason = available()
+    if reason:
+        log(f"benchmark not weighted ahead of other work: {reason}")
+        yield None
+        return
+    top = Group.make(f"atsock-bench-{os.getpid()}")
+    top.weigh(HIGH_WEIGHT)
+    main = Group.make("main", top)
+    main.weigh(HIGH_WEIGHT)
+    main.enter()
+    try:
+        yield top
+    finally:
+        root = V2 if top.v2 else V1
+        Group(root, top.v2).enter()
+        for child in sorted(top.path.iterdir()):
+            if child.is_dir():
+                Group(child, top.v2).remove()
+        top.remove()

@@ -82,14 +82,22 @@ class Session:
 
     # --- measurements ---------------------------------------------------------------------------
     def download(self, size: int) -> dict:
+        """``wire_bytes``: what crossed the line both ways meanwhile (commands and answers take
+        turns on it: ``bytes / wire_bytes`` is the protocol's ceiling for this download)."""
         sock = self.connect(f"SOURCE {size}")
+        wire = self._wire_bytes()
         cpu, started = time.process_time(), time.perf_counter()
         data = sock.read()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        wire = self._wire_bytes() - wire
         sock.close()
         if len(data) != size:
             raise RuntimeError(f"download came back short: {len(data)} of {size}")
-        return self._rates(size, seconds, cpu)
+        return dict(self._rates(size, seconds, cpu), wire_bytes=wire)
+
+    def _wire_bytes(self) -> int:
+        stats = self.modem.stats
+        return stats["bytes_read"] + stats["bytes_written"]
 
     def upload(self, size: int) -> dict:
         payload = os.urandom(size)
