@@ -4,7 +4,8 @@
     python -m bench.capped --share 3 --dialect quectel --rate 921600 --quick
 
 Each run is a worker process (``python -m bench.capped --worker SPEC``): it starts its emulator and
-peer while still in the helpers' group (uncapped, weighted ahead of other work on the machine), then
+peer while still in the helpers' group (uncapped, weighted ahead of other work on the machine, and
+real-time where cgroup v1 allows it, so that the emulated line keeps time on a busy machine), then
 moves itself into the capped group and onto one CPU (so that its threads share the one quota, as on
 one core), and only then opens the modem and measures: download, upload and a
 32-byte round trip, in command mode, in data mode and through the asyncio streams. Wake-ups are
@@ -68,8 +69,12 @@ def work(spec: dict) -> dict:
     helpers = cgroup.Group(spec["helpers"], spec["v2"])
     capped = cgroup.Group(spec["group"], spec["v2"])
     helpers.enter()
+    if spec["realtime"]:  # the emulator and the peer inherit it: their line keeps time whatever else runs
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
 
-    def confine():  # the emulator and the peer are started: from here on this process alone is capped
+    def confine():  # they are started: from here on this process alone is capped, as an ordinary task
+        if spec["realtime"]:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
         capped.enter()
         os.sched_setaffinity(0, {spec["cpu"]})
 
@@ -116,6 +121,7 @@ def measure(top, dialects, shares, rates, modes, quick: bool, log) -> dict:
     helpers, capped = cgroup.Group.make("helpers", top), cgroup.Group.make("atsock", top)
     helpers.weigh(cgroup.HIGH_WEIGHT)
     capped.weigh(cgroup.HIGH_WEIGHT)
+    realtime = top.allow_realtime() and helpers.allow_realtime()
     cpu = max(os.sched_getaffinity(0))
     runs = []
     try:
@@ -127,12 +133,12 @@ def measure(top, dialects, shares, rates, modes, quick: bool, log) -> dict:
                         log(f"{dialect} {baud} baud, {mode}, atsock at {f'{share}%' if share else 'uncapped'}")
                         spec = {"dialect": dialect, "baud": baud, "mode": mode, "share": share,
                                 "size": size_for(baud, quick), "helpers": str(helpers.path),
-                                "group": str(capped.path), "v2": capped.v2, "cpu": cpu}
+                                "group": str(capped.path), "v2": capped.v2, "cpu": cpu, "realtime": realtime}
                         runs.append(_run_worker(spec))
     finally:
         for group in (capped, helpers):
             group.remove()
-    return {"runs": runs, "cpu": cpu, "load": os.getloadavg()}
+    return {"runs": runs, "cpu": cpu, "load": os.getloadavg(), "realtime": realtime}
 
 
 def _run_worker(spec: dict) -> dict:
@@ -167,7 +173,8 @@ def table(capped: dict) -> str:
     load = capped.get("load")
     if load:
         rows += ["", f"- load average when the capped runs ended: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} "
-                     f"(2 cores); atsock pinned to CPU {capped['cpu']}"]
+                     f"(2 cores); atsock pinned to CPU {capped['cpu']}; emulator and peer "
+                     + ("real-time (SCHED_FIFO 1)" if capped.get("realtime") else "weighted only")]
     return "\n".join(rows)
 
 

@@ -15,6 +15,7 @@ V1 = Path("/sys/fs/cgroup/cpu")
 V2 = Path("/sys/fs/cgroup")
 QUOTA_US = 1000    # CPU per period: the smallest quota the kernel takes
 HIGH_WEIGHT = 50   # × a default task's weight: the benchmark's processes ahead of other work on the machine
+RT_RUNTIME_US = 500_000  # per second and CPU: what real-time tasks of a group may take before the kernel stops them
 
 
 def available() -> Optional[str]:
@@ -56,6 +57,15 @@ class Group:
             self._write("cpu.weight", min(10000, 100 * factor))
         else:
             self._write("cpu.shares", 1024 * factor)
+
+    def allow_realtime(self) -> bool:
+        """Let real-time tasks into the group (cgroup v1's ``cpu.rt_runtime_us``), at most half of
+        each CPU; False where the kernel does not group them so (v2)."""
+        try:
+            self._write("cpu.rt_runtime_us", RT_RUNTIME_US)
+            return True
+        except OSError:
+            return False
 
     def cap(self, share: Optional[float]) -> None:
         """At most ``share`` of one CPU (None: no cap), in 1 ms slices."""
