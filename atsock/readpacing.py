@@ -19,6 +19,8 @@ from typing import Optional, Tuple
 
 PAUSE_MIN = 0.002     # seconds: a shorter pause saves less than it costs (two selector changes, a timer)
 PAUSE_MAX = 0.05      # seconds: a port lost meanwhile is noticed at the next read, no later than this
+HELD_MAX = 2048       # bytes left waiting at most: a terminal's input buffer holds 4096, and a full one
+                      # stalls the line (a pty's writer waits; a UART would lean on its flip buffer)
 WATCH_MIN = 0.005     # seconds of line time a frame must have left to be watched (shorter ones are noise)
 PACED_MARGIN = 1.5    # a frame that arrives faster than this many times the rate: the port is not paced
 RECHECK = 32          # frames between two watched ones, once the port is known to be paced
@@ -52,7 +54,7 @@ class ReadPacer:
                 self._watch = (now, due)
         if self._watch is not None or not self.paced:
             return 0.0
-        wait = due / rate
+        wait = min(due, HELD_MAX) / rate
         return min(wait, PAUSE_MAX) if wait >= PAUSE_MIN else 0.0
 
     def _judge(self, now: float) -> None:

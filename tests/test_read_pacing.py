@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import atsock
-from atsock.readpacing import PAUSE_MAX, PAUSE_MIN, RECHECK, WATCH_MIN, ReadPacer
+from atsock.readpacing import HELD_MAX, PAUSE_MAX, PAUSE_MIN, RECHECK, WATCH_MIN, ReadPacer
 from fakemodem import FakeModem
 
 from .conftest import emulator_options, modem_settings
@@ -63,7 +63,12 @@ def test_a_short_frame_is_never_paused_nor_watched():
 def test_pauses_are_bounded_and_a_new_rate_is_watched_again():
     pacer = ReadPacer()
     arrive(pacer, 1500, RATE, 0.0, 1 / RATE)
-    assert pacer.pause(8192, RATE, 1.0) == PAUSE_MAX
+    assert pacer.pause(8192, RATE, 1.0) == pytest.approx(HELD_MAX / RATE)  # the terminal's buffer never fills
+    pacer.pause(0, RATE, 1.0)
+    assert pacer.pause(8192, RATE / 100, 2.0) == 0.0  # (a new rate: watched first)
+    pacer.pause(0, RATE / 100, 3.0)
+    pacer.paced = True
+    assert pacer.pause(8192, RATE / 100, 4.0) == PAUSE_MAX
     pacer.pause(0, RATE, 1.0)
     assert pacer.pause(1500, 2 * RATE, 2.0) == 0.0 and pacer.paced is None
 
@@ -93,7 +98,7 @@ def test_a_pause_never_outlasts_the_line_time_of_what_is_due(frames):
     for due, slowness in frames:
         while due > 0:
             pause = pacer.pause(due, RATE, now)
-            assert 0.0 <= pause <= min(PAUSE_MAX, due / RATE)
+            assert 0.0 <= pause <= min(PAUSE_MAX, due / RATE, HELD_MAX / RATE)
             due -= min(due, 300)
             now += 300 * slowness / RATE + pause
         pacer.pause(0, RATE, now)
@@ -127,3 +132,43 @@ def test_downloads_arrive_whole_whether_or_not_the_reader_pauses(dialect, told, 
         pacer = modem.engine.transport._pacer
     assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
     assert pacer.paced is (told == 921600)
+
+
+def test_a_port_closed_during_a_pause_stays_closed_and_loses_no_byte_before_it():
+    """The transport pauses on a real pty; bytes written meanwhile are all read when the pause ends,
+    and a transport closed while paused does not start listening again when the timer fires."""
+    import asyncio
+    import tty
+
+    import serial
+
+    from atsock.transport import DescriptorTransport
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    port = serial.Serial(os.ttyname(slave), baudrate=921600, timeout=0)
+    received = bytearray()
+
+    class Sink(asyncio.Protocol):
+        def data_received(self, data):
+            received.extend(data)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        transport = DescriptorTransport(loop, Sink(), port)
+        await asyncio.sleep(0)
+        transport._pacer.paced, transport._pacer._rate = True, RATE
+        transport.expect(2048)  # about 22 ms of line time: the reader stops listening
+        assert transport._paused_until is not None
+        os.write(master, b"x" * 4096)
+        await asyncio.sleep(0.1)
+        assert len(received) == 4096 and transport._paused_until is None
+        transport.expect(2048)
+        transport.close()
+        await asyncio.sleep(0.1)  # the pause's timer has fired on a closed transport
+        assert transport.is_closing() and not transport._has_reader
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        os.close(master)
