@@ -14,12 +14,14 @@ Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT 
 :mod:`atsock.asyncio` for asyncio streams and servers on the modem, and :mod:`atsock.micropython`
 to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
 """
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it from here)
+
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
                         SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
                         TCP_NODELAY)
 from .current import current_modem
-from .errors import ModemError
+from .errors import DataContextError, ModemError, RegistrationError, SimError, StartupError
 from .modem import Modem, open_modem
 from .rawat import ATCommandError, ATResult
 from .usock import getaddrinfo, socket
@@ -37,7 +39,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'atsock' has no attribute {name!r}")
 
 __all__ = [
-    "open_modem", "Modem", "ModemError", "ATCommandError", "ATResult", "current_modem", "install", "socket",
+    "open_modem", "Modem", "ModemError", "SimError", "RegistrationError", "DataContextError", "StartupError",
+    "ATCommandError", "ATResult", "current_modem", "install", "socket",
     "getaddrinfo", "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",

@@ -18,7 +18,7 @@ classes, registered with :func:`atsock.registry.register`.
 import enum
 import errno
 from dataclasses import dataclass
-from typing import Callable, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Awaitable, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .atcmd import CommandLine
 from .constants import AF_INET
@@ -50,13 +50,16 @@ class Exchange:
 class FetchExchange:
     """A fetch as one command, as :meth:`Engine.submit` takes it, and what its answer means:
     ``parse(response)`` gives (data, sender), None when the module holds nothing more, or raises
-    OSError. A final in ``retry`` (ESP-AT's ``busy p...``) asks for the same command again later."""
+    OSError. A final in ``retry`` (ESP-AT's ``busy p...``) asks for the same command again later.
+    ``explain(response)``, where given, is awaited for an answer that is not ``OK``: the error,
+    when finding its cause takes another exchange (Quectel asks ``AT+QIGETERROR``)."""
 
     text: CommandLine
     timeout: float
     response_prefixes: Tuple[str, ...]
     parse: Callable[[object], Optional[Tuple[bytes, Optional[Address]]]]
     retry: FrozenSet[str] = frozenset()
+    explain: Optional[Callable[[object], Awaitable[OSError]]] = None
 
 
 class DataModeCommands:
@@ -166,6 +169,7 @@ class Dialect:
     command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
     probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
     not_online_hint = ""  # what a socket call made before the network is up tells the user to do
+    state_words: Dict[str, str] = {}  # a modem state as this kind of module says it ("joining Wi-Fi")
 
     def __init__(self, engine: Engine, life: ModemLifecycle):
         self.engine = engine
@@ -175,6 +179,10 @@ class Dialect:
         self.local_ipv6: Optional[str] = None
         #: set by the Modem: ``report_trouble(kind, errno, reason, keep_connections)``
         self.report_trouble: Callable[[str, int, str, bool], None] = lambda *args: None
+        #: set by the Modem: ``report_progress(text)``, what bring-up is waiting for, in words
+        self.report_progress: Callable[[str], None] = lambda text: None
+        #: the network registration in words (:mod:`atsock.registration`), where the dialect has one
+        self.registration: Optional[str] = None
 
     @property
     def online(self) -> bool:

@@ -54,11 +54,11 @@ class DrainScheduler:
         if isinstance(exc, OSError):
             self._fail(conn, exc)
         elif isinstance(exc, CommandTimeout):
-            log.warning("fetching data for %r timed out: %s", conn, exc)
+            log.info("fetching data for %r timed out: %s", conn, exc)
             self._fail(conn, os_error(errno.ETIMEDOUT, f"the modem did not hand over received data: {exc}"))
         else:
             if conn.state is not SocketState.CLOSED:  # (closed already: the modem's own close cut it short)
-                log.warning("fetching data for %r failed: %s", conn, exc)
+                log.info("fetching data for %r failed: %s", conn, exc)
             self._fail(conn, os_error(errno.EIO, f"fetching received data failed: {exc}"))
 
     def _ended(self, conn: Connection) -> None:
@@ -155,6 +155,9 @@ class _ChainedDrain:
                 asyncio.get_running_loop().call_later(BUSY_PAUSE * self._busy, self._next)
                 return
             self._busy = 0
+            if exchange.explain is not None and not response.final.ok:
+                self._waiting = asyncio.ensure_future(self._refused(exchange, response))
+                return
             got = exchange.parse(response)  # (still busy after every attempt: as the dialect reads that)
         except OSError as exc:
             if conn.id is None and conn.peer_finished:
@@ -170,6 +173,17 @@ class _ChainedDrain:
             return
         self._hooks.deliver(conn, *got)
         self._next()
+
+    async def _refused(self, exchange, response) -> None:
+        try:
+            error = await exchange.explain(response)
+        except Exception as exc:
+            error = exc
+        conn = self._conn
+        if isinstance(error, OSError) and conn.id is None and conn.peer_finished:
+            self._nothing_left()  # as for any fetch: the close notice came first
+        else:
+            self._stop(error)
 
     def _nothing_left(self) -> None:
         self._pass()

@@ -30,8 +30,8 @@ from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 from .atcmd import CommandLine, build
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
+from .wiretrace import received, sent, tracing as _tracing
 
-wire = logging.getLogger("atsock.at")
 log = logging.getLogger("atsock.engine")
 
 UrcHandler = Callable[[Urc], None]
@@ -109,6 +109,7 @@ class _Pending:
     raw: Optional[RawLine] = None  # where the line's data goes once the answer hands it over
     lines: List[Intermediate] = field(default_factory=list)
     prompted: bool = False
+    written: bool = False        # the module has it: its outcome is known only from its answer
     withdrawn: bool = False      # its caller gave up before it went out
     deadline: float = 0.0        # the watchdog's verdict time while it is in flight
     budget: float = 0.0
@@ -145,10 +146,13 @@ class Engine(asyncio.Protocol):
         self._raw: Optional[RawLine] = None
         self._writable: Optional[asyncio.Event] = None  # cleared while the transport asks us to pause
         self._chained: dict = {}  # commands of submit(), by text and finals
+        self._routing = False  # while one read's events are routed, the next command waits (see data_received)
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
         self.gone: Optional[BaseException] = None
+        self.unhandled = 0  # lines no one took (boot text, noise), and the last of them
+        self.last_unhandled: Optional[str] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
     def on_urc(self, prefix: str, handler: UrcHandler) -> None:
@@ -195,11 +199,19 @@ class Engine(asyncio.Protocol):
         self._read_hint = getattr(transport, "expect", None)
 
     def data_received(self, data: bytes) -> None:
+        """Route what one read brought, then start the next command. The channel classified every
+        event of the read against the command it had in flight; a command begun part-way (after a
+        protocol error, say) would have the rest of the read taken as its answer."""
         stats = self.stats
         stats.bytes_read += len(data)
         stats.reads += 1
-        for event in self.channel.receive(data):
-            self._route(event)
+        self._routing = True
+        try:
+            for event in self.channel.receive(data):
+                self._route(event)
+        finally:
+            self._routing = False
+        self._pump()
         channel = self.channel
         if self._read_hint is not None:
             self._read_hint(channel.due)
@@ -274,23 +286,23 @@ class Engine(asyncio.Protocol):
                 log.warning("%d bytes of raw data with no one to take them", len(event.data))
         elif isinstance(event, Intermediate):
             if _tracing():
-                wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
+                received(event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
         elif isinstance(event, Final):
             if _tracing():
-                wire.debug("<- %s", event.text)
+                received(event.text)
             if pending is not None:
                 self._finish(pending, Response(event, pending.lines))
         elif isinstance(event, Urc):
             if _tracing():
-                wire.debug("<- %s%s (urc)", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
+                received(event.text, (f" [{len(event.data)} bytes]" if event.data is not None else "") + " (urc)")
             self._dispatch_urc(event)
         elif isinstance(event, Prompt):
             self._on_prompt(pending)
         elif isinstance(event, RawEnd):
             if _tracing():
-                wire.debug("<- %r (end of data mode)", event.word)
+                received(event.word, " (end of data mode)")
             self._end_raw(event.word)
         elif isinstance(event, ProtocolError):
             self._protocol_error(event.reason, event.header)
@@ -299,7 +311,7 @@ class Engine(asyncio.Protocol):
         """The modem broke the framing: drop what is half-read, fail the command in flight (its
         answer cannot be trusted), resynchronise, and let the dialect fail the socket concerned."""
         self.stats.protocol_errors += 1
-        log.warning("protocol error from modem: %s", reason)
+        log.info("protocol error from modem: %s", reason)  # the socket concerned gets EPROTO
         self._drop_frames()
         self._needs_resync = True
         if self._active is not None:
@@ -316,7 +328,7 @@ class Engine(asyncio.Protocol):
         self._write(pending.payload)
         self.stats.payload_writes += 1
         if _tracing():
-            wire.debug("-> [%d payload bytes]", len(pending.payload))
+            sent("", f"[{len(pending.payload)} payload bytes]")
 
     def _dispatch_urc(self, urc: Urc) -> None:
         self.stats.urcs += 1
@@ -327,6 +339,8 @@ class Engine(asyncio.Protocol):
                 except Exception:  # a bad URC must not take the reader down
                     log.exception("URC handler failed on %r", urc.text)
                 return
+        self.unhandled += 1
+        self.last_unhandled = urc.text
         log.info("unhandled URC: %r", urc.text)
 
     def _write(self, data: bytes) -> None:
@@ -402,7 +416,11 @@ class Engine(asyncio.Protocol):
                        frozenset(raw_after), raw_after_prompt, tuple(raw_ends), prompt_line=prompt_line)
 
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
-        """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting."""
+        """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting.
+        An answer other than ``OK`` means it is up but not ready (a BG95 says ``ERROR`` until
+        ``APP RDY``): the next probe waits ``timeout`` too, and if no probe is answered ``OK``,
+        :class:`CommandFailed` says what it answered instead of a time-out."""
+        refused = None
         for _ in range(attempts):
             pending = self._enqueue(Command(build("AT")), None, timeout, timeout, probe=True)
             try:
@@ -411,6 +429,10 @@ class Engine(asyncio.Protocol):
                 continue
             if response.final.ok:
                 return
+            refused = response.final.text
+            await asyncio.sleep(timeout)
+        if refused is not None:
+            raise CommandFailed("AT", refused)
         raise CommandTimeout("AT", attempts * timeout)
 
     def _enqueue(self, command: Command, payload: Optional[bytes], timeout: float, prompt_timeout: float,
@@ -429,12 +451,15 @@ class Engine(asyncio.Protocol):
         """Start the next command if none is in flight and the line is not carrying raw data.
         After a lost final, resync probes go out first, at once, whether or not anything waits: a
         silent modem is noticed. While the engine is held, only its holder's commands go out."""
+        if self._routing:
+            return  # data_received pumps once the read's events are all routed
         while self._active is None and self.gone is None and self._raw is None:
             if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
-                future = asyncio.get_running_loop().create_future()
                 text, prefix = self.probe_command
                 probe = Command(text, (prefix,) if prefix else ())
-                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, probe=True))
+                # its verdict is the engine's own business (_finish): nobody waits for it
+                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, None,
+                                                on_done=_unwatched, probe=True))
             pending = self._next_allowed()
             if pending is None:
                 return
@@ -460,10 +485,11 @@ class Engine(asyncio.Protocol):
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
+        pending.written = True
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
         if _tracing():
-            wire.debug("-> %s", pending.command.text)
+            sent(pending.command.text)
         self._arm(pending, pending.prompt_timeout if pending.payload is not None else pending.timeout)
         try:
             self._write(self.channel.begin(pending.command))
@@ -497,12 +523,15 @@ class Engine(asyncio.Protocol):
     def _expire(self, pending: _Pending, seconds: float) -> None:
         if self._active is not pending:
             return
+        if pending.lines:  # what came while it waited was not its answer after all (boot text, noise)
+            self.unhandled += len(pending.lines)
+            self.last_unhandled = pending.lines[-1].text
         self._drop_frames()
         if pending.probe:
             self._failed_probes += 1
         else:
             self._needs_resync = True
-            log.warning("no final result for %r within %g s: resynchronising", pending.command.text, seconds)
+            log.info("no final result for %r within %g s: resynchronising", pending.command.text, seconds)
         self._finish(pending, error=CommandTimeout(pending.command.text, seconds))
 
     def _finish(self, pending: _Pending, response: Optional[Response] = None,
@@ -628,5 +657,5 @@ class Engine(asyncio.Protocol):
             self._transport.close()
 
 
-def _tracing() -> bool:
-    return wire.isEnabledFor(logging.DEBUG)  # cached by logging; the trace can be switched on any time
+def _unwatched(response: Optional[Response], error: Optional[BaseException]) -> None:
+    """The completion of a command whose outcome only the engine itself looks at."""

@@ -56,7 +56,8 @@ async def _with_public_errors(coro: Awaitable[Any]) -> Any:
 
 
 def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-               max_recovery_attempts: int = 5, **settings) -> "Modem":
+               max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None,
+               **settings) -> "Modem":
     """Open ``port`` (a device path, any pyserial URL, or an open pyserial port), bring the module
     online, and return it.
 
@@ -64,15 +65,22 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
     ``context_id``, ``ip_version`` ("ipv4", "ipv6", "ipv4v6"), ``pin``, ``registration_timeout``;
     for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
     With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
-    a vanished port, up to ``max_recovery_attempts`` bring-ups in a row.
+    a vanished port, up to ``max_recovery_attempts`` bring-ups in a row; a failure only the user
+    can mend (a wrong PIN, a denied registration, a refused APN: ``ModemError.final``) ends it.
+    ``progress(text)``, where given, is told (on the engine thread) what bring-up waits for, in
+    words: "waiting for the network: searching (LTE)...".
+    A bring-up that fails raises an ``OSError``; the modem's own failures are
+    :class:`~atsock.errors.ModemError` subclasses (``SimError``, ``RegistrationError``,
+    ``DataContextError``, ``StartupError``) whose attributes say what happened and which setting
+    mends it.
     """
     return Modem(port, dialect, baudrate=baudrate, recover=recover,
-                 max_recovery_attempts=max_recovery_attempts, **settings)
+                 max_recovery_attempts=max_recovery_attempts, progress=progress, **settings)
 
 
 class Modem:
     def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-                 max_recovery_attempts: int = 5, **settings):
+                 max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None, **settings):
         self.port = port
         self.baudrate = baudrate
         self.dialect_class = registry.get(dialect)
@@ -85,6 +93,7 @@ class Modem:
         self.dialect = None
         self.core: Optional[SocketCore] = None
         self._brought_up = False
+        self._progress = progress
         try:
             self._thread.run(self._start(port, baudrate, settings))
         except BaseException:
@@ -104,6 +113,7 @@ class Modem:
         self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
         self.dialect.core = self.core
         self.dialect.report_trouble = self._trouble
+        self.dialect.report_progress = self._report_progress
         self.engine.on_gone(self._port_gone)
         self.engine.on_unresponsive(lambda: self._trouble("unresponsive", errno.ETIMEDOUT,
                                                           "the modem stopped answering", False))
@@ -133,7 +143,7 @@ class Modem:
     def _trouble(self, kind: str, code: int, reason: str, keep_connections: bool) -> None:
         """The module, its network or the port went away. Sockets that cannot survive it fail with
         ``code`` and their ids are free (the module no longer has them); then recovery starts."""
-        log.warning("%s: %s", kind, reason)
+        log.info("%s: %s", kind, reason)  # callers get the errno; recovery is logged as it goes
         if kind == "reboot":  # what was in flight went to a module that no longer exists
             self.engine.abandon_in_flight(os_error(code, reason))
         if not keep_connections:
@@ -142,8 +152,16 @@ class Modem:
         if self.recovery is not None and self._brought_up:
             self.recovery.on_trouble(kind)
 
+    def _report_progress(self, text: str) -> None:
+        log.info("%s", text)
+        if self._progress is not None:
+            try:
+                self._progress(text)
+            except Exception:
+                log.exception("progress listener failed")
+
     def _port_gone(self) -> None:
-        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED):
+        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED) or not self._brought_up:
             self.core.reset(errno.EBADF, "the modem was closed")  # our own close: nothing to report
             return
         self._trouble("port_lost", errno.EIO, "serial port closed", False)
@@ -176,6 +194,12 @@ class Modem:
         return self.recovery.recoveries if self.recovery else 0
 
     @property
+    def registration(self) -> Optional[str]:
+        """The network registration in words ("registered (home)", "registered (roaming)"), on a
+        cellular modem once it is registered; None on a Wi-Fi one."""
+        return self.dialect.registration if self.dialect else None
+
+    @property
     def local_ip(self) -> Optional[str]:
         return self.dialect.local_ip if self.dialect else None
 
@@ -191,6 +215,12 @@ class Modem:
     def max_sockets(self) -> int:
         """How many sockets the module can have open at once."""
         return self.core.commands.max_links
+
+    @property
+    def connect_holds_module(self) -> bool:
+        """True where a connect runs to its end inside one command and the module takes no other
+        meanwhile (ESP-AT's AT+CIPSTART): one given up by its caller still holds the module."""
+        return not self.core.commands.abortable_open
 
     @property
     def max_datagram(self) -> int:
@@ -239,7 +269,8 @@ class Modem:
     def require_online(self) -> None:
         if self.state is not ModemState.ONLINE:
             hint = self.dialect_class.not_online_hint if self.state is ModemState.REGISTERING else ""
-            raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online{hint}")
+            state = self.dialect_class.state_words.get(self.state, self.state.value)
+            raise os_error(errno.ENETDOWN, f"modem is {state}, not online{hint}")
 
     async def reopen_port(self) -> None:
         """Open the same port again after it vanished (recovery calls this)."""
@@ -267,13 +298,13 @@ class Modem:
         self.require_online()
         return self.run(receiving.start_connect(self.core, conn, ip, port, local_port))
 
-    def listen(self, conn: Connection, port: int, backlog: int) -> None:
+    def listen(self, conn: Connection, port: int, backlog: int, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.listen(conn, port, backlog))
+        self.run(self.core.listen(conn, port, backlog, timeout))
 
-    def bind_udp(self, conn: Connection, port: int, peer=None) -> None:
+    def bind_udp(self, conn: Connection, port: int, peer=None, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.bind_udp(conn, port, peer))
+        self.run(self.core.bind_udp(conn, port, peer, timeout))
 
     def send(self, conn: Connection, data: bytes, timeout: Optional[float], dest=None) -> int:
         return self.run(self.core.send(conn, data, timeout, dest))
@@ -283,6 +314,9 @@ class Modem:
 
     def receive_datagram(self, conn: Connection, timeout: Optional[float], peek: bool = False, peer=None):
         return self.run(receiving.datagram(self.core, conn, timeout, peek, peer))
+
+    def unread(self, conn: Connection, data: bytes) -> None:
+        self.run(self._on_loop(lambda: self.core.unread(conn, data)))
 
     def gather(self, conn: Connection, limit: Optional[int], until: Optional[bytes], timeout: Optional[float]):
         return self.run(receiving.gather(self.core, conn, limit, until, timeout))
@@ -296,8 +330,9 @@ class Modem:
     def leave_data_mode(self, conn: Connection) -> None:
         self.run(self.core.leave_data_mode(conn))
 
-    def close_connection(self, conn: Connection) -> None:
-        self.run(self.core.close(conn))
+    def close_connection(self, conn: Connection, wait: Optional[float] = None) -> None:
+        """Close ``conn``; the module's confirmation is waited for at most ``wait`` seconds."""
+        self.run(self.core.close(conn, wait))
 
     def close_later(self, conn: Connection) -> None:
         """Release a connection whose socket was dropped without close(), without waiting for it."""

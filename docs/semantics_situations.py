@@ -6,7 +6,7 @@ pages list it as not recorded, so that it is filled in, not forgotten.
 """
 import socket
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import atsock
 from atsock import ssl
@@ -27,6 +27,12 @@ class Situation:
     why: Why                  # one sentence; per family ("quectel", "esp") where the dialects differ
     run: Optional[Callable[[Run], None]] = None
     pending: Optional[str] = None  # not recorded yet: what the situation waits for
+    emulator: Optional[dict] = None  # options of a module of its own, fresh (the others share one)
+    families: Tuple[str, ...] = ("quectel", "esp")  # where it happens at all
+    elsewhere: str = ""            # why it does not happen on the other families
+
+    def applies_to(self, variant: Variant) -> bool:
+        return variant.family in self.families
 
     def why_for(self, variant: Variant) -> str:
         if isinstance(self.why, str):
@@ -37,6 +43,17 @@ class Situation:
 def bring_up(r: Run) -> None:
     r.event("the module powers on", until=r.variant.booted)
     r.call(r.variant.open_call, r.open_modem)
+
+
+def bring_up_with(settings: str, **extra):
+    """A situation that powers a module on and opens it with ``extra`` settings (shown as ``settings``)."""
+    def run(r: Run) -> None:
+        r.event("the module powers on", until=r.variant.booted)
+        label = r.variant.open_call[:-1] + settings + ")"
+        modem = r.call(label, lambda: r.open_modem(**extra), headline=True)
+        if modem is not None:
+            r.call("modem.registration", lambda: modem.registration)
+    return run
 
 
 def lookup(r: Run) -> None:
@@ -66,7 +83,9 @@ def connect_timeout(r: Run) -> None:
     s = r.socket()
     r.given(f"{BLACKHOLE} never answers (emulator option `blackhole`)")
     r.local("s.settimeout(1)", lambda: s.settimeout(1))
-    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)))
+    # the abandoned open is closed (or its id released) after the call returns: the step waits for it
+    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)),
+           until="AT+QICLOSE" if r.family == "quectel" else "AT+CIPCLOSE")
 
 
 def connected(r: Run, text: str = "a TCP socket `s` connected to a peer"):
@@ -165,7 +184,8 @@ def close_connecting(r: Run) -> None:
     # ESP-AT's connect is one long command: the step ends once the module has it, not its answer
     r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)), until="AT+CIPSTART"
            if r.family == "esp" else None, complete=r.family != "esp")
-    r.call("s.close()", s.close, headline=True)
+    # close() returns at once; the link is closed once the module has answered the connect
+    r.call("s.close()", s.close, headline=True, until="AT+CIPCLOSE" if r.family == "esp" else None)
 
 
 def close_connected(r: Run) -> None:
@@ -209,9 +229,8 @@ def recovered(r: Run):
 
 def reboot(r: Run) -> None:
     s, _ = connected(r)
-    r.event("the module is told to reboot (`fm.reboot()`: the emulator restarts when it next reads a "
-            "command)", r.fm.reboot)
-    r.call('s.send(b"hello")', lambda: s.send(b"hello"), until=recovered(r))
+    r.event("the module reboots by itself (`fm.reboot()`)", r.fm.reboot, until=recovered(r))
+    r.call('s.send(b"hello")', lambda: s.send(b"hello"))
     r.call("s.recv(100)", lambda: s.recv(100), headline=True)
     r.call("s.close()", s.close)
 
@@ -289,6 +308,42 @@ SITUATIONS = [
                "(`AT+GMR`) to pick the command names, multiple links and passive receive switched on, "
                "then the Wi-Fi joined.",
     }, bring_up),
+    Situation("sim-absent", "Bring-up: SIM, registration, APN", "no SIM card", {
+        "quectel": "`+CME ERROR: 10` is also what a module says for its first moments, so atsock asks again "
+                   "for 3 s before it calls the card missing (ENODEV, `SimError.state` \"absent\").",
+    }, bring_up_with(""), emulator=dict(sim="absent"), families=("quectel",), elsewhere="a Wi-Fi module has no SIM"),
+    Situation("sim-pin", "Bring-up: SIM, registration, APN", "the SIM asks for its PIN", {
+        "quectel": "The PIN goes once, after `AT+QPINC` showed it would not spend the card's last attempt; "
+                   "`+CPIN: READY` follows.",
+    }, bring_up_with(', pin="1234"', pin="1234"), emulator=dict(sim="pin"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no SIM"),
+    Situation("sim-wrong-pin", "Bring-up: SIM, registration, APN", "a wrong PIN", {
+        "quectel": "The card refuses the PIN (`+CME ERROR: 16`) and says how many attempts are left; atsock "
+                   "never offers that PIN again, not even in a later bring-up, since three wrong ones lock "
+                   "the card (EACCES, `SimError.state` \"wrong-pin\").",
+    }, bring_up_with(', pin="0000"', pin="0000"), emulator=dict(sim="pin"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no SIM"),
+    Situation("registration-roaming", "Bring-up: SIM, registration, APN", "registered while roaming", {
+        "quectel": "Stat 5 (roaming) counts as registered as stat 1 (home) does, and the modem says which "
+                   "in words.",
+    }, bring_up_with(""), emulator=dict(registration="roaming"), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("registration-denied", "Bring-up: SIM, registration, APN", "registration denied", {
+        "quectel": "Stat 3 on two polls in a row, with no domain still searching, is final: ENETUNREACH "
+                   "naming the denial within seconds, not after `registration_timeout`.",
+    }, bring_up_with(""), emulator=dict(registration="denied"), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("registration-no-signal", "Bring-up: SIM, registration, APN", "no signal", {
+        "quectel": "With no signal the module searches for ever; at `registration_timeout` atsock says where "
+                   "each query stood, in words, and reads `AT+CSQ` to name the signal.",
+    }, bring_up_with(", registration_timeout=0.5", registration_timeout=0.5),
+        emulator=dict(identity={"csq": (99, 99)}), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("wrong-apn", "Bring-up: SIM, registration, APN", "the network refuses the APN", {
+        "quectel": "`AT+QIACT` says a bare `ERROR`; `AT+QIGETERROR` keeps the module's code, which the error "
+                   "names with the APN (ENETUNREACH, `DataContextError`).",
+    }, bring_up_with(""), emulator=dict(apn_required="internet.example"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no APN"),
     Situation("getaddrinfo", "Names", "getaddrinfo", {
         "quectel": "The module resolves names itself; the answer comes as URCs after the `OK`.",
         "esp": "The module resolves names itself and answers within the command.",
@@ -375,8 +430,8 @@ SITUATIONS = [
               "A socket that never opened anything on the module closes on the host alone.", close_fresh),
     Situation("close-connecting", "Close", "close: while connecting", {
         "quectel": "The pending open is closed on the module, so its connectID cannot stay half-open.",
-        "esp": "The connect is one command that runs to its end; closing waits for it and then closes the "
-               "link if it opened.",
+        "esp": "The connect is one command that runs to its end: `close()` returns at once (a non-blocking "
+               "socket does not wait), and atsock closes the link once the module has answered the connect.",
     }, close_connecting),
     Situation("close-connected", "Close", "close: connected", {
         "quectel": "`AT+QICLOSE` closes the connection; the connectID is free once it answers.",

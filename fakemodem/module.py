@@ -35,6 +35,13 @@ class EmulatedModule:
     def announce_boot(self) -> None:
         raise NotImplementedError
 
+    def going_down(self) -> None:
+        """What the module prints as it goes down, before it stops listening (nothing by default)."""
+
+    def refusing(self) -> bool:
+        """True while the module answers every command ``ERROR`` (up but not ready; never by default)."""
+        return False
+
     def final(self, text: str) -> None:
         raise NotImplementedError
 
@@ -47,7 +54,9 @@ class EmulatedModule:
     def reply(self, *lines: str) -> None:
         raise NotImplementedError
 
-    def drop_network(self) -> None:
+    def drop_network(self, announce: bool = True) -> None:
+        """The network takes the data context or the Wi-Fi; with ``announce`` False the module's
+        notice of it is lost (a URC sent to another port, a line lost on the wire)."""
         raise NotImplementedError
 
     # --- the command loop ---------------------------------------------------------------------
@@ -55,12 +64,16 @@ class EmulatedModule:
         while True:
             await self._boot()
             while not self._reboot.is_set():
-                line = await self.serial.read_command(self.echo)
-                await self._execute(line)
+                line = await self.serial.read_command(self.echo, interrupted=self._reboot.is_set)
+                if line is not None:
+                    await self._execute(line)
 
     async def _boot(self) -> None:
+        """Down and up again on the module's own clock: nothing the host sends (or not) changes when."""
         self._reboot.clear()
+        self.going_down()
         self.serial.listening = False  # input before boot completes is lost, as on a module
+        self.serial.discard_input()
         await asyncio.sleep(self.boot_delay)
         self.serial.listening = True
         self.serial.note("boot")
@@ -70,6 +83,9 @@ class EmulatedModule:
         if asyncio.get_running_loop().time() < self._hung_until:
             return  # a hung module reads and says nothing
         if self.command_faults():
+            return
+        if self.refusing():
+            self.final("ERROR")
             return
         try:
             command = parse(line, self.splitter)
@@ -124,7 +140,8 @@ class EmulatedModule:
         """The dialect resets its state, then this makes the loop boot again."""
         self.serial.note("restart")
         self.serial.leave_data_mode()
-        self._reboot.set()  # the loop boots again once the command in hand (if any) is done
+        self._reboot.set()  # the loop boots again once the command in hand (if any) is done,
+        self.serial.wake()  # or at once if it is waiting for a command
 
     @property
     def data_mode(self) -> bool:

@@ -3,10 +3,12 @@ import http.server
 import logging
 import os
 import socket
+import ssl
 import sys
 import threading
 
 import pytest
+import trustme
 
 import atsock
 from fakemodem import FakeModem
@@ -29,6 +31,25 @@ def _sys_modules_restored():
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = module
+
+
+# The quick subset for an edit-test loop is `pytest -m quick` (README, "Working on atsock"): the
+# parser, the machines, the command builder, the import graph and the command line's pieces, and
+# end to end the socket calls of both dialects (TCP, UDP, servers, poll). The rest (recovery,
+# fault matrices, soaks, fuzzing, TLS, asyncio, data mode, the docs) runs in the whole suite.
+QUICK_MODULES = frozenset({
+    "test_channel.py", "test_lifecycle.py", "test_structure.py", "test_fakemodem_imports.py", "test_diagrams.py",
+    "test_cli_answers.py", "test_cli_portroles.py", "test_cli_main.py", "test_packaging.py", "test_readiness.py",
+    "test_profiles.py", "test_oracle_commands.py", "test_surface.py", "test_send_chunks.py", "test_transports.py",
+    "test_raw_mode.py", "test_recorder.py", "test_tcp_client.py", "test_udp.py", "test_server.py", "test_poll.py",
+})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
+
 
 HOSTS = {"echo.test": "127.0.0.1", "www.test": "127.0.0.1"}
 
@@ -189,3 +210,42 @@ def udp_echo():
     server = UdpEcho()
     yield server
     server.close()
+
+
+# --- files to fetch, and https: a throw-away CA -----------------------------------------------------
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def mib(http_server):
+    """A mebibyte of random bytes served by http_server as /mib.bin."""
+    data = os.urandom(MIB)
+    (http_server.root / "mib.bin").write_bytes(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def https_server(http_server, ca):
+    """The http_server's files over TLS, with a certificate for www.test from a throw-away CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("www.test").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http_server.RequestHandlerClass)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.root = http_server.root
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def ca_file(ca, tmp_path):
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path

@@ -11,8 +11,9 @@ from .at_client import AtPort
 
 
 def quectel(model, **options):
-    fm = FakeModem("quectel", model=model, **options)
+    fm = FakeModem("quectel", model=model, powered=False, **options)
     at = AtPort(fm.port)
+    fm.power_on()  # once the port listens: the boot URCs are read
     boot = at.read_until(rb"SMS DONE\r\n")
     at.command("ATE0")
     return fm, at, boot
@@ -21,7 +22,7 @@ def quectel(model, **options):
 def esp(firmware, **options):
     fm = FakeModem("esp8285", firmware=firmware, networks={"lab": "pw"}, **options)
     at = AtPort(fm.port, b"\r\n")
-    at.read_until(rb"ready\r\n")
+    at.sync()
     at.command("ATE0")
     return fm, at
 

@@ -15,7 +15,6 @@ def add_parser(subparsers, parents):
         description="Accept TCP clients on --listen and connect each one to --to HOST:PORT through the modem's "
                     "TCP/IP stack (HOST resolved by the modem). When all of the module's sockets are in use a new "
                     "client waits up to --wait seconds, then its connection is closed at once.")
-    parser.add_argument("port", help="the modem's serial port")
     parser.add_argument("--listen", type=host_port, required=True, metavar="HOST:PORT",
                         help="where to accept clients (PORT alone means 127.0.0.1:PORT; anything but loopback "
                              "lets other machines use the modem, and is logged as a warning)")
@@ -24,7 +23,8 @@ def add_parser(subparsers, parents):
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="how long a client may wait for one of the module's sockets (default 0)")
     parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="give up connecting to the destination after this long (default 30)")
+                        help="give up connecting to the destination after this long (default 30; an ESP-AT "
+                             "module runs a connect to its end, so there its own verdict is awaited)")
     add_modem_options(parser)
     parser.set_defaults(run=run)
 

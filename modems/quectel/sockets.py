@@ -34,7 +34,8 @@ from atsock.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
-from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, quectel_error
+from . import cause
+from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, TEXT, quectel_error
 from .tls import QuectelTls
 
 log = logging.getLogger("atsock.quectel")
@@ -87,10 +88,12 @@ class QuectelSockets(SocketCommands):
         waiter = asyncio.get_running_loop().create_future()
         self._open_waiters[slot_id] = waiter
         try:
-            await self.engine.command(
+            response = await self.engine.command(
                 atcmd.build("AT+QIOPEN", self.ctx, conn_id(slot_id), atcmd.text(service), address(ip),
                             port_param(remote_port), port_param(local_port), atcmd.number(0, 0, 2)),
-                timeout=T_QUERY)
+                timeout=T_QUERY, check=False)
+            if not response.final.ok:  # refused outright: the module keeps why
+                raise await cause.failure(self.engine, "AT+QIOPEN", response.final)
             error = await asyncio.wait_for(waiter, self.t_open)
         except asyncio.TimeoutError:
             raise os_error(errno.ETIMEDOUT, f"no +QIOPEN for connectID {slot_id} within {self.t_open:g} s") from None
@@ -161,7 +164,15 @@ class QuectelSockets(SocketCommands):
         command = atcmd.build("AT+QIRD", conn_id(conn)) if udp else self._read_command(conn.id)
         response = await self.engine.command(command, timeout=self.t_read, response_prefixes=("+QIRD:",),
                                              check=False, guard=guard)
+        if not response.final.ok:
+            raise await self._read_refused(response, conn.id)
         return self._read_answer(response, conn.id, udp)
+
+    async def _read_refused(self, response, slot_id: int) -> OSError:
+        """A refused AT+QIRD, with the module's own cause where it keeps one (AT+QIGETERROR)."""
+        code = await cause.module_code(self.engine, response.final)
+        why = f": modem error {code}, {TEXT.get(code, 'unknown')}" if code else ""
+        return os_error(errno.ECONNRESET, f"modem cannot read connectID {slot_id} ({response.final.text}{why})")
 
     def fetch_exchange(self, conn: Connection) -> Optional[FetchExchange]:
         """A TCP connection's ``AT+QIRD=<id>,1500`` (UDP and module TLS take :meth:`fetch`)."""
@@ -172,7 +183,8 @@ class QuectelSockets(SocketCommands):
         if exchange is None:
             exchange = self._fetches[slot_id] = FetchExchange(
                 self._read_command(slot_id), self.t_read, ("+QIRD:",),
-                lambda response: self._read_answer(response, slot_id, False))
+                lambda response: self._read_answer(response, slot_id, False),
+                explain=lambda response: self._read_refused(response, slot_id))
         return exchange
 
     @staticmethod
