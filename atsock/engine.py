@@ -23,6 +23,7 @@ commands around such a period, so that nothing else goes out between entering an
 import asyncio
 import logging
 import re
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
@@ -30,6 +31,7 @@ from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 from .atcmd import CommandLine, build
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
+from .timings import ExchangeTimes
 from .wiretrace import received, sent, tracing as _tracing
 
 log = logging.getLogger("atsock.engine")
@@ -68,10 +70,13 @@ class EngineStats:
     urcs: int = 0
     protocol_errors: int = 0
     by_name: Counter = field(default_factory=Counter)
+    exchange_times: ExchangeTimes = field(default_factory=ExchangeTimes)  # written to final result
 
     def snapshot(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "by_name"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("by_name", "exchange_times")}
         data["by_name"] = dict(self.by_name)
+        data["exchange_seconds"] = {"count": self.exchange_times.count, "sum": self.exchange_times.sum,
+                                    "buckets": self.exchange_times.cumulative()}
         return data
 
 
@@ -113,6 +118,7 @@ class _Pending:
     withdrawn: bool = False      # its caller gave up before it went out
     deadline: float = 0.0        # the watchdog's verdict time while it is in flight
     budget: float = 0.0
+    written_at: float = 0.0      # when it went out (time.monotonic), for the exchange's duration
 
     @property
     def abandoned(self) -> bool:
@@ -485,6 +491,7 @@ class Engine(asyncio.Protocol):
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
+        pending.written_at = time.monotonic()
         pending.written = True
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
@@ -537,6 +544,8 @@ class Engine(asyncio.Protocol):
     def _finish(self, pending: _Pending, response: Optional[Response] = None,
                 error: Optional[BaseException] = None) -> None:
         self._active = None
+        if response is not None:
+            self.stats.exchange_times.observe(time.monotonic() - pending.written_at)
         if pending.probe and response is not None:
             if response.final.ok and self._identifies(pending, response):
                 self._needs_resync = False
