@@ -26,6 +26,7 @@ from typing import Callable, List, Optional
 
 from .atcmd import CommandLine
 from .errors import CommandFailed, CommandTimeout, ModemError
+from .escape import leave_stale_data_mode
 
 log = logging.getLogger("atsock.linerate")
 
@@ -113,27 +114,36 @@ class Line:
     async def _find(self, budget: float) -> None:
         """``AT`` at each candidate rate in turn until the module answers, for up to ``budget``
         seconds and two rounds at least; a module still starting (deaf to the first probes) is
-        asked again round after round. An answer other than
+        asked again round after round. Silence at the port's own rate (no byte back, where one at
+        another rate echoes garbage) is first taken for a data mode an earlier process left the
+        module in, and escaped, before anything more reaches the far end; the second round
+        escapes there in any case. An answer other than
         ``OK`` (a module up but not ready) fixes the rate, and :meth:`Engine.sync` goes on there
         (raising CommandFailed if it never says OK); no answer at any rate raises CommandTimeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
-        self.engine.take_over_resync()
+        engine = self.engine
+        engine.take_over_resync()
         order = self.candidates()
+        escaped = False
         for round_ in itertools.count(1):
             # the port's rate twice at first: a module still starting may miss one probe
             rates = (order[:1] + order if round_ == 1 else order) if self._settable() else [self.baudrate]
             for rate in rates:
                 if not await self._listen_if_possible(rate):
                     continue
+                heard, notices = engine.stats.bytes_read, engine.boot_notices
                 try:
-                    await self.engine.sync(attempts=1, timeout=PROBE)
+                    await engine.sync(attempts=1, timeout=PROBE, leave_data_mode=False)
                 except CommandTimeout:
+                    if rate == order[0] and not escaped and (round_ > 1 or engine.stats.bytes_read == heard):
+                        escaped = True  # silence at the port's rate: perhaps a data mode an earlier process left
+                        await leave_stale_data_mode(engine, PROBE, notices)
                     continue
                 except CommandFailed:  # it answers here, but is not ready yet
                     self._found(rate)
                     left = max(PROBE, deadline - loop.time())
-                    await self.engine.sync(attempts=max(1, int(left / PROBE)), timeout=PROBE)
+                    await engine.sync(attempts=max(1, int(left / PROBE)), timeout=PROBE, leave_data_mode=False)
                     return
                 self._found(rate)
                 return

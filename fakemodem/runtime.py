@@ -148,6 +148,11 @@ class FakeModem:
                     "lost_in": uart.lost_in, "lost_out": uart.lost_out, "garbled": uart.garbled}
         return self.call(snapshot)
 
+    def host_baudrate(self):
+        """The baud rate the host set on the port (termios), e.g. through a serial server's RFC 2217."""
+        host = hostline.read(self._pty.master)
+        return host.baudrate if host else None
+
     def set_faults(self, config) -> None:
         """Change the injected faults while running (e.g. only once the driver is up)."""
         def apply():
