@@ -130,7 +130,7 @@ class Line:
             # the port's rate twice at first: a module still starting may miss one probe
             rates = (order[:1] + order if round_ == 1 else order) if self._settable() else [self.baudrate]
             for rate in rates:
-                if not await self._listen_if_possible(rate):
+                if not await self.listen_at(rate):
                     continue
                 heard, notices = engine.stats.bytes_read, engine.boot_notices
                 try:
@@ -158,31 +158,32 @@ class Line:
 
     def _settable(self) -> bool:
         transport = self.engine.transport
-        return not self._fixed and hasattr(transport, "set_baudrate")
+        return not self._fixed and hasattr(transport, "set_baudrate") and getattr(transport, "line_settable", True)
 
-    async def _listen_if_possible(self, rate: int) -> bool:
-        """:meth:`listen_at`, where the port lets its rate be set; False where it does not."""
+    async def listen_at(self, rate: int) -> bool:
+        """The host's port to ``rate`` (RTS/CTS off: a module not yet set up may not drive CTS);
+        what was half-read at the old rate is dropped. False where the port's rate cannot be set
+        (a raw TCP serial server: its rate is its own) and is not ``rate``. Between :meth:`find` or
+        :meth:`settle`'s commands only (they hold the engine): a command in flight would lose its
+        answer."""
+        if self.rtscts:
+            await self._set_host_flow(False)
+        if rate == self.baudrate:
+            return True
+        if self._fixed:
+            return False
         try:
-            await self.listen_at(rate)
+            await self.engine.transport.set_baudrate(rate)
         except OSError as exc:
             if exc.errno != errno.EOPNOTSUPP:
                 raise
             log.info("%s", exc)
-            self._fixed = True  # a raw TCP serial server: its rate is its own
-            return rate == self.baudrate
+            self._fixed = True
+            return False
+        self.baudrate = rate
+        self.on_change(rate)
+        self.engine.channel.abandon()
         return True
-
-    async def listen_at(self, rate: int) -> None:
-        """The host's port to ``rate`` (RTS/CTS off: a module not yet set up may not drive CTS);
-        what was half-read at the old rate is dropped. Between :meth:`find` or :meth:`settle`'s
-        commands only (they hold the engine): a command in flight would lose its answer."""
-        if self.rtscts:
-            await self._set_host_flow(False)
-        if rate != self.baudrate:
-            await self.engine.transport.set_baudrate(rate)
-            self.baudrate = rate
-            self.on_change(rate)
-            self.engine.channel.abandon()
 
     # --- switching ------------------------------------------------------------------------------
     async def settle(self) -> None:

@@ -234,6 +234,11 @@ class NetworkSerialTransport(asyncio.Transport):
         if self.baudrate != baudrate:
             log.warning("serial server %s set the line to %s baud, not %d", self._link.url, self.baudrate, baudrate)
 
+    @property
+    def line_settable(self) -> bool:
+        """Whether the far port's rate and flow control can be set from here (RFC 2217 only)."""
+        return self._link.decoder is not None
+
     async def set_flow_control(self, rtscts: bool) -> None:
         """RTS/CTS on the server's line or off (RFC 2217 SET-CONTROL: hardware flow control, or
         none); OSError(EOPNOTSUPP) where the server cannot."""

@@ -115,6 +115,11 @@ def _is_pty(fd: int) -> bool:
 class LineControl:
     """The rate and RTS/CTS of the pyserial port under a transport (``serial`` in its extra info)."""
 
+    @property
+    def line_settable(self) -> bool:
+        """Whether the port's rate can be set from here (a raw TCP serial server's is its own)."""
+        return not _is_raw_tcp(self.get_extra_info("serial"))
+
     async def set_baudrate(self, baudrate: int) -> None:
         port = self.get_extra_info("serial")
         if _is_raw_tcp(port):

@@ -27,6 +27,7 @@ from .cli_support import run_atsock
 from .conftest import emulator_options, modem_settings
 from .test_data_mode import GUARD, read_exactly, received_digest
 from .test_recovery import echo_works, wait_for
+from .test_remote import serve
 
 MIB = 2 ** 20
 FAST = 921600
@@ -37,12 +38,12 @@ def emulator(dialect, **options):
     return FakeModem(dialect, escape_guard=GUARD, **emulator_options(dialect), **options)
 
 
-def open_fast(dialect, fm, **options):
+def open_fast(dialect, fm, port=None, **options):
     settings = dict(modem_settings(dialect), escape_guard=GUARD)
     if dialect == "esp8285":
         settings["escape_settle"] = GUARD
     settings.update(options)
-    return atsock.open_modem(fm.port, dialect=dialect, **settings)
+    return atsock.open_modem(port or fm.port, dialect=dialect, **settings)
 
 
 def switches(fm, dialect):
@@ -244,3 +245,14 @@ def test_a_modules_own_usb_port_is_not_switched(monkeypatch, echo_server):
     with emulator("quectel") as fm, open_fast("quectel", fm, baudrate=FAST) as modem:
         assert not switches(fm, "quectel")
         assert echo_works(modem, echo_server.port)
+
+
+def test_a_serial_server_switches_its_line_too_rfc2217(echo_server):
+    """Through ser2net the far port's rate and RTS/CTS are set with RFC 2217, from the same search
+    and switch as a local port's (the emulator reads both back from its pty)."""
+    with emulator("quectel") as fm, serve(fm) as server:
+        with open_fast("quectel", fm, baudrate=FAST, flow_control="rtscts", port=server.url) as modem:
+            line = fm.line()
+            assert (modem.baudrate, line["module_baudrate"], line["host_baudrate"]) == (FAST, FAST, FAST)
+            assert modem.flow_control == "rtscts" and line["host_rtscts"]
+            assert echo_works(modem, echo_server.port)
