@@ -2,12 +2,17 @@
 
 The module's receive buffer is bounded: above ``rx_limit`` unread bytes the host socket stops being
 read, so the peer's TCP window closes exactly as it would against a real module whose buffer is
-full. Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
+full; the kernel's buffer in front of it is held to the same size, though no smaller than 64 KiB
+(no autotuning to megabytes on loopback, as a module's stack advertises no more window than it has
+room for; a window of ESP-AT's 5760 bytes would throttle the emulated line itself on a busy machine). Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
 """
 import asyncio
 import socket
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
+
+
+KERNEL_BUFFER_MIN = 65536
 
 
 class TcpBridge(asyncio.Protocol):
@@ -30,6 +35,8 @@ class TcpBridge(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, max(self.rx_limit, KERNEL_BUFFER_MIN))
         if self.keepalive is not None:
             self._apply_keepalive(transport.get_extra_info("socket"), *self.keepalive)
         if self.on_made is not None:
