@@ -34,12 +34,14 @@ class FakeModem:
     (:mod:`fakemodem.uart`). ``paced`` makes the line carry only what its rate allows.
     ``baudrate=N`` is short for a paced line whose module boots at N. ``wiring_limit``: the
     highest rate the module's TX wire carries (a slow level shifter): above it the host reads
-    garbage from the module, which still hears the host.
+    garbage from the module, which still hears the host. ``usb``: the port is the module's own USB
+    interface, which has no line rate (whatever rate the host sets, the bytes arrive intact, at the
+    pace ``baudrate`` gives, and AT+IPR / AT+UART_CUR leave this port alone).
     """
 
     def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None,
                  boot_baudrate: Optional[int] = None, paced: Optional[bool] = None,
-                 wiring_limit: Optional[int] = None, faults=None, seed: Optional[int] = None,
+                 wiring_limit: Optional[int] = None, usb: bool = False, faults=None, seed: Optional[int] = None,
                  link_path: Optional[str] = None, record=None, powered: bool = True, **options):
         module_class = dialects.get(dialect)
         if baudrate is not None and boot_baudrate is not None and baudrate != boot_baudrate:
@@ -51,6 +53,7 @@ class FakeModem:
         self.boot_baudrate = boot_baudrate or baudrate or 115200
         self.paced = baudrate is not None if paced is None else bool(paced)
         self.wiring_limit = wiring_limit
+        self.usb = bool(usb)
         self.dialect = dialect
         self.faults = Faults(faults, seed)
         self.link_path = link_path
@@ -90,6 +93,7 @@ class FakeModem:
                          host_line=lambda: hostline.read(master))
         self.uart.room = self.serial.room
         self.uart.wiring_limit = self.wiring_limit
+        self.uart.usb = self.usb
         self.serial.line = self.uart
         self.module = self._module_class(self.serial, faults=self.faults, **self._options)
         self._main = self.loop.create_task(self.module.run()) if self._powered else None

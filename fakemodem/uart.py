@@ -65,6 +65,9 @@ class Uart:
         #: the highest rate the module's TX wire carries (a slow level shifter): above it what the
         #: module sends reaches the host garbled, while the host's bytes still reach the module
         self.wiring_limit: Optional[int] = None
+        #: the port is the module's own USB interface: it has no line rate (the host's does not
+        #: matter, and AT+IPR / AT+UART_CUR change the module's UART, not this port's pace)
+        self.usb = False
         # module -> host: bytes not yet written to the pty; the first one's transmission starts
         # at _tx_start (the line's previous byte ends then)
         self._outbox = bytearray()
@@ -105,6 +108,8 @@ class Uart:
     def change_rate(self, value: int) -> None:
         """A new line rate once what the module has written is on the line (a result code is
         sent at the old rate, then the UART switches)."""
+        if self.usb:
+            return
         if self._outbox:
             self._rate_after_drain = value
         else:
@@ -125,7 +130,7 @@ class Uart:
     def _host_rate(self) -> Tuple[Optional[HostLine], Optional[int]]:
         """The host's settings, and its rate where it differs from the module's (None: they agree)."""
         host = self._host_line()
-        rate = host.baudrate if host is not None else None
+        rate = host.baudrate if host is not None and not self.usb else None
         return host, (None if rates_agree(rate, self._baudrate) else rate)
 
     def _read_as(self) -> Tuple[Optional[HostLine], Optional[float]]:

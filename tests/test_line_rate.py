@@ -242,7 +242,7 @@ def test_the_command_line_opens_the_modem_at_the_rate_and_flow_control_given(htt
 def test_a_modules_own_usb_port_is_not_switched(monkeypatch, echo_server):
     """A Quectel USB interface has no line rate: AT+IPR there would only move the module's UART."""
     monkeypatch.setattr(DescriptorTransport, "usb_vendor", lambda self: 0x2C7C)
-    with emulator("quectel") as fm, open_fast("quectel", fm, baudrate=FAST) as modem:
+    with emulator("quectel", usb=True) as fm, open_fast("quectel", fm, baudrate=FAST) as modem:
         assert not switches(fm, "quectel")
         assert echo_works(modem, echo_server.port)
 
