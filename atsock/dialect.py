@@ -8,7 +8,9 @@ belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A diale
 * :class:`SocketCommands`: one coroutine per exchange with the module (open, fetch once, close),
   each writing its command and parsing the answer, nothing more; a send chunk as the command to
   write (:meth:`SocketCommands.send_exchange`) and the verdict on its answer
-  (:meth:`SocketCommands.send_outcome`), so that the core can chain chunks without a task switch.
+  (:meth:`SocketCommands.send_outcome`), so that the core can chain chunks without a task switch;
+  likewise a fetch as one command and the parsing of its answer (:meth:`SocketCommands.fetch_exchange`),
+  so that the drain chains its fetches.
 
 A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems/`` with these two
 classes, registered with :func:`atsock.registry.register`.
@@ -16,7 +18,7 @@ classes, registered with :func:`atsock.registry.register`.
 import enum
 import errno
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Awaitable, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .atcmd import CommandLine
 from .constants import AF_INET
@@ -24,6 +26,7 @@ from .engine import Engine
 from .errors import os_error
 from .framing import PayloadRule
 from .lifecycle import ModemLifecycle, ModemState
+from .rawstream import RawWords
 
 Address = Tuple[str, int]
 
@@ -44,22 +47,39 @@ class Exchange:
     not_final: FrozenSet[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class FetchExchange:
+    """A fetch as one command, as :meth:`Engine.submit` takes it, and what its answer means:
+    ``parse(response)`` gives (data, sender), None when the module holds nothing more, or raises
+    OSError. A final in ``retry`` (ESP-AT's ``busy p...``) asks for the same command again later.
+    ``explain(response)``, where given, is awaited for an answer that is not ``OK``: the error,
+    when finding its cause takes another exchange (Quectel asks ``AT+QIGETERROR``)."""
+
+    text: CommandLine
+    timeout: float
+    response_prefixes: Tuple[str, ...]
+    parse: Callable[[object], Optional[Tuple[bytes, Optional[Address]]]]
+    retry: FrozenSet[str] = frozenset()
+    explain: Optional[Callable[[object], Awaitable[OSError]]] = None
+
+
 class DataModeCommands:
     """A module's transparent mode, as :class:`atsock.transparent.DataSession` drives it.
 
-    The session holds the engine, keeps the line's timing, escapes with ``+++`` between guard
-    times and waits for the module's answer; the dialect supplies the commands around that and the
-    module's words. Each coroutine runs its commands with ``session.command(...)`` and the one
-    whose answer hands the line over with ``session.enter_command(...)``.
+    The session holds the line, keeps its timing, escapes with ``+++`` between guard times and
+    proves where the mode ended; the dialect supplies the commands around that and the module's
+    words. Each coroutine runs its commands with ``session.command(...)`` and the one whose answer
+    hands the line over with ``session.enter_command(...)``.
     """
 
     guard = 1.0                      # seconds of silence the module needs before and after "+++"
     settle = 0.0                     # seconds to leave the module after it left, before a command
     switches_open = True             # True: an open connection switches; False: data mode opens its own
-    escape_answer: Optional[bytes] = None  # what the module prints once "+++" took effect (None: nothing)
+    escape_answer = b""              # what the module prints once "+++" took effect (it must print one)
 
-    def ends(self, conn) -> Tuple[bytes, ...]:
-        """The module's words that end data mode by themselves: the peer closed the connection."""
+    def words(self, conn) -> RawWords:
+        """The module's words that end data mode by themselves (the peer closed the connection,
+        the module rebooted): see :class:`atsock.rawstream.RawWords`."""
         raise NotImplementedError
 
     async def enter(self, session) -> None:
@@ -68,6 +88,16 @@ class DataModeCommands:
 
     async def open(self, session, ip: str, port: int) -> None:
         """Open ``session.conn`` to ``ip``:``port`` straight into data mode (not ``switches_open``)."""
+        raise NotImplementedError
+
+    async def resume(self, session) -> None:
+        """Back into data mode after an escape that proved the module had not left it (the peer's
+        bytes looked like the module's close word); raises OSError if the connection cannot."""
+        await self.enter(session)
+
+    async def alive(self, session) -> bool:
+        """Whether the module still holds ``session.conn``'s connection (asked in command mode, after
+        a close word, to check that it was the module's)."""
         raise NotImplementedError
 
     async def leave(self, session, peer_closed: bool) -> None:
@@ -123,6 +153,11 @@ class SocketCommands:
     async def fetch(self, conn, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
         """One read of data the module holds; None when it has nothing left."""
         raise NotImplementedError
+
+    def fetch_exchange(self, conn) -> Optional[FetchExchange]:
+        """:meth:`fetch` as one command, where it is one: the drain then queues each fetch from the
+        reader callback that parsed the one before. None (the default): the drain awaits :meth:`fetch`."""
+        return None
 
     async def peer_address(self, slot_id: int) -> Optional[Address]:
         """The address of an accepted client, when its notice did not carry it."""

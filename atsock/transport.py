@@ -1,11 +1,13 @@
 """Open a serial port and connect it to an asyncio protocol (the engine).
 
-Two transports share the same protocol, hence the same AT parser:
+Three transports share the same protocol, hence the same AT parser:
 
 * ports with an OS descriptor (a UART, a USB ACM port, a pty) use pyserial-asyncio, which lets the
   event loop wait on the descriptor itself — no extra thread, no polling;
-* any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``...) gets a small reader thread
-  that hands what it reads to the loop.
+* serial servers on the network (``rfc2217://``, ``socket://``) use asyncio's TCP transport
+  (:mod:`atsock.netserial`);
+* any other pyserial URL (``loop://``, ``spy://``...) gets a small reader thread that hands what
+  it reads to the loop.
 """
 import asyncio
 import errno
@@ -20,6 +22,8 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
+from .readpacing import ReadPacer
+from .netserial import NetworkSerialTransport, is_network_url, open_network_port
 
 log = logging.getLogger("atsock.transport")
 
@@ -36,6 +40,9 @@ def _has_descriptor(port: serial.SerialBase) -> bool:
 async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
                       protocol_factory: Callable[[], asyncio.Protocol]):
     """``url`` is a device path or pyserial URL, or an already open pyserial port."""
+    if is_network_url(url):
+        protocol = protocol_factory()
+        return await open_network_port(loop, url, baudrate, protocol), protocol
     if isinstance(url, serial.SerialBase):
         port = url
         port.timeout = 0
@@ -76,7 +83,12 @@ def open_port(url: str, baudrate: int, exclusive: bool = True) -> serial.SerialB
 async def sent_by_os(transport: asyncio.BaseTransport) -> bool:
     """Wait until the OS has sent what the transport handed it, where it can tell (``tcdrain`` on a
     real serial device); False where it cannot: a pty (its far end reads when it likes) or a port
-    without a descriptor. Then only a clock of the line's own rate knows."""
+    without a descriptor. Then only a clock of the line's own rate knows. A serial server on the
+    network is waited for until its host has acknowledged every byte; what its own buffers hold
+    then is unknown, so it is False too."""
+    if isinstance(transport, NetworkSerialTransport):
+        await transport.acknowledged()
+        return False
     fd = _descriptor(transport)
     if fd is None or _is_pty(fd):
         return False
@@ -112,6 +124,36 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
     def __init__(self, loop, protocol, port):
         super().__init__(loop, protocol, port)
         self._fd = port.fileno()
+        self._pacer = ReadPacer()
+        self._paused_until: Optional[asyncio.TimerHandle] = None
+
+    def expect(self, due: Optional[int]) -> None:
+        """``due`` more bytes are certain to come (0: the frame is complete; None: given up). On a
+        port seen to deliver at its line rate, stop listening until they can be there, instead of
+        waking at every arrival (:mod:`atsock.readpacing`). The rate is read from the port each
+        time: a baud rate changed meanwhile counts at once."""
+        if self._paused_until is not None or self._closing:
+            return
+        baudrate = self._serial.baudrate if self._serial is not None else None
+        seconds = self._pacer.pause(due, baudrate / 10 if baudrate else None, self._loop.time())
+        if seconds and not self._closing:
+            self._remove_reader()
+            self._paused_until = self._loop.call_later(seconds, self._read_again)
+
+    def _read_again(self) -> None:
+        """The pause is over: listen again, and take what it waited for now rather than a loop turn
+        later. (A terminal with VMIN 0 reads b"" when nothing waits: that is not an end of file
+        here; a port that really went away shows at the reader's next turn.)"""
+        self._paused_until = None
+        if self._closing:
+            return
+        self._ensure_reader()
+        try:
+            data = os.read(self._fd, READ_CHUNK)
+        except OSError:
+            return
+        if data:
+            self._protocol.data_received(data)
 
     def write(self, data) -> None:
         if self._closing:

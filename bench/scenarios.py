@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import atsock
+from fakemodem.ser2net import Ser2net
 
 ROOT = Path(__file__).resolve().parent.parent
 WIFI = {"ssid": "bench-net", "key": "bench-key"}
@@ -37,22 +38,56 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
 
 def open_modem(dialect: str, tty: str, baud):
     settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
-    if baud:  # the line's rate: data mode's guard times count line time
+    if baud:  # the line's rate: data mode's guard times count line time (and RFC 2217 sets it remotely)
         settings["baudrate"] = baud
     return atsock.open_modem(tty, dialect=dialect, **settings)
 
 
+class Remote:
+    """The emulator's pty behind ser2net on loopback (RFC 2217), and with ``delay`` a relay that
+    holds every piece that long each way (bench.delay): a modem on another machine."""
+
+    def __init__(self, tty: str, delay: float = 0.0, tuned: bool = True):
+        self.server = Ser2net(tty, tuned=tuned)
+        self.relay = None
+        self.url = self.server.url
+        if delay:
+            self.relay, port = _spawn(["-m", "bench.delay", str(self.server.port), str(delay)])
+            self.url = f"rfc2217://127.0.0.1:{port}"
+
+    @property
+    def pids(self):
+        return [p.pid for p in (self.server.process, self.relay) if p is not None]
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.terminate()
+            self.relay.wait(10)
+        self.server.close()
+
+
 class Session:
-    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=()):
+    """``remote``: None for the pty itself, else the one-way delay (seconds) of a ser2net path
+    (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``.
+    ``before_open()`` runs once the peer and emulator processes are started (bench.capped caps this
+    process there, leaving them out of it)."""
+
+    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
+                 ser2net_defaults: bool = False, url_options: str = "", before_open=None):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
-        self.modem = open_modem(dialect, tty, baud)
+        if before_open is not None:
+            before_open()
+        self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
+        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud)
 
     def close(self) -> None:
         self.modem.close()
+        if self.remote is not None:
+            self.remote.close()
         for process in (self.emulator, self.peer):
             process.terminate()
             process.wait(10)
@@ -78,14 +113,22 @@ class Session:
 
     # --- measurements ---------------------------------------------------------------------------
     def download(self, size: int) -> dict:
+        """``wire_bytes``: what crossed the line both ways meanwhile (commands and answers take
+        turns on it: ``bytes / wire_bytes`` is the protocol's ceiling for this download)."""
         sock = self.connect(f"SOURCE {size}")
+        wire = self._wire_bytes()
         cpu, started = time.process_time(), time.perf_counter()
         data = sock.read()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        wire = self._wire_bytes() - wire
         sock.close()
         if len(data) != size:
             raise RuntimeError(f"download came back short: {len(data)} of {size}")
-        return self._rates(size, seconds, cpu)
+        return dict(self._rates(size, seconds, cpu), wire_bytes=wire)
+
+    def _wire_bytes(self) -> int:
+        stats = self.modem.stats
+        return stats["bytes_read"] + stats["bytes_written"]
 
     def upload(self, size: int) -> dict:
         payload = os.urandom(size)

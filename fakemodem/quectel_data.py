@@ -251,6 +251,11 @@ class DataPaths:
         if sock.unread:
             self.services.on_data(sock)
 
+    def stop_transparent(self) -> None:
+        """The module restarts: the line is no longer transparent, and no word says so."""
+        self.m.serial.leave_data_mode()
+        self.transparent = None
+
     def connection_lost(self, sock) -> None:
         """The connection ended while the line carried it: back to command mode."""
         self.m.serial.leave_data_mode()
