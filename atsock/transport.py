@@ -139,7 +139,6 @@ class LineControl:
             port.rtscts = False
             raise os_error(errno.EOPNOTSUPP, f"the driver of {port.portstr} refuses RTS/CTS flow control")
 
-
     def usb_vendor(self) -> Optional[int]:
         """The USB vendor id of the device behind the port (None: not a USB device, or unknown)."""
         port = self.get_extra_info("serial")

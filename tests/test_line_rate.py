@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 
 import pytest
 
@@ -208,9 +207,9 @@ def test_a_stalled_reader_in_data_mode(dialect, tcp_server, flow_control):
             unread = sock._conn.inbox
             if flow_control:
                 assert wait_for(lambda: unread.buffered >= HIGH)
-                time.sleep(0.5)  # the reader stalls on
+                # the reader stalls on: the module holds its output back, the host takes no more
+                assert wait_for(lambda: fm.call(lambda: fm.uart.backlog) > 0)
                 assert unread.buffered <= HIGH + 64 * 1024  # (one read of the port more at most)
-                assert fm.call(lambda: fm.uart.backlog) > 0  # the module holds its output back
             else:
                 assert wait_for(lambda: unread.buffered > 2 * HIGH)
             got = read_exactly(sock, len(payload))
@@ -245,6 +244,28 @@ def test_a_modules_own_usb_port_is_not_switched(monkeypatch, echo_server):
     with emulator("quectel", usb=True) as fm, open_fast("quectel", fm, baudrate=FAST) as modem:
         assert not switches(fm, "quectel")
         assert echo_works(modem, echo_server.port)
+
+
+def test_a_raw_tcp_serial_server_is_never_switched_and_refuses_rts_cts(dialect, echo_server):
+    """A raw socket:// server carries bytes only: its line is its own setting. The module is not
+    moved (a rate its server does not follow would strand it), and RTS/CTS is a clear error with
+    the module told to stop again."""
+    with emulator(dialect) as fm, serve(fm, telnet=False) as raw:
+        with open_fast(dialect, fm, baudrate=FAST, port=raw.url) as modem:
+            assert not switches(fm, dialect) and fm.line()["module_baudrate"] == 115200
+            assert echo_works(modem, echo_server.port)
+        with pytest.raises(atsock.ModemError) as caught:
+            open_fast(dialect, fm, port=raw.url, flow_control="rtscts")
+        assert caught.value.errno == errno.EOPNOTSUPP and caught.value.setting == "flow_control"
+        assert "the port cannot do RTS/CTS" in str(caught.value) and module_flow(fm, dialect) == 0
+
+
+@pytest.mark.parametrize("options", [dict(baudrate=0), dict(baudrate=True), dict(baudrate="921600"),
+                                     dict(flow_control="xonxoff"), dict(flow_control=True),
+                                     dict(save_baudrate="yes")])
+def test_line_arguments_are_refused_before_the_port_is_touched(options):
+    with pytest.raises(ValueError):
+        atsock.open_modem("/nonexistent/tty", dialect="quectel", apn="internet", **options)
 
 
 def test_a_serial_server_switches_its_line_too_rfc2217(echo_server):
