@@ -17,6 +17,7 @@ import os
 import pytest
 
 import atsock
+from atsock.linerate import Line, standard
 from atsock.readhold import HIGH
 from atsock.transport import DescriptorTransport
 from fakemodem import FakeModem
@@ -84,6 +85,8 @@ def test_boots_at_115200_opens_at_921600_with_rts_cts_and_carries_a_mib_each_way
             sock.close()
             line = fm.line()
             assert (line["lost_in"], line["lost_out"]) == (0, 0)
+            assert not [command for command in fm.received_commands  # nothing saved unless asked
+                        if command == "AT&W" or command.startswith("AT+UART_DEF=")]
         # closed: the module is left at the rate it was found at, flow control off
         line = fm.line()
         assert (line["module_baudrate"], line["module_rts"], line["module_cts"]) == (115200, False, False)
@@ -258,6 +261,19 @@ def test_a_raw_tcp_serial_server_is_never_switched_and_refuses_rts_cts(dialect, 
             open_fast(dialect, fm, port=raw.url, flow_control="rtscts")
         assert caught.value.errno == errno.EOPNOTSUPP and caught.value.setting == "flow_control"
         assert "the port cannot do RTS/CTS" in str(caught.value) and module_flow(fm, dialect) == 0
+
+
+def test_the_search_tries_the_ports_rate_then_the_one_asked_for_then_the_usual_ones():
+    line = Line(None, None, FAST)
+    assert line.candidates() == [FAST, 115200, 460800, 230400, 57600, 9600]
+    line = Line(None, None, FAST, current=57600)  # an open pyserial port keeps its own rate
+    line.found_at = 230400
+    assert line.candidates()[:4] == [57600, FAST, 230400, 115200]
+    assert sorted(line.candidates()) == sorted(set(line.candidates()))
+
+
+def test_a_uarts_divided_rate_is_read_as_the_standard_one():
+    assert (standard(115273), standard(921658), standard(74880), standard(12345)) == (115200, 921600, 74880, 12345)
 
 
 @pytest.mark.parametrize("options", [dict(baudrate=0), dict(baudrate=True), dict(baudrate="921600"),
