@@ -320,12 +320,16 @@ class Line:
         self.rtscts = rtscts
 
     async def _proved(self, attempts: int = PROOF_ATTEMPTS) -> bool:
-        """An ``AT`` round trip at the line as it is now."""
-        try:
-            await self.engine.sync(attempts=attempts, timeout=PROBE)
-        except (CommandTimeout, CommandFailed):
-            return False
-        return True
+        """An ``AT`` round trip at the line as it is now. Each probe waits twice as long as the one
+        before: a loaded host hears the answer late, and a rate given up for that would be a false
+        fall-back; one the wiring does not carry stays garbled however long it is waited for."""
+        for attempt in range(attempts):
+            try:
+                await self.engine.sync(attempts=1, timeout=PROBE * 2 ** attempt, leave_data_mode=attempt == 0)
+            except (CommandTimeout, CommandFailed):
+                continue
+            return True
+        return False
 
     async def _save(self) -> None:
         command = self.commands.save(self.baudrate, self.rtscts)

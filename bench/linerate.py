@@ -140,7 +140,9 @@ def stall(dialect: str, flow_control, log, quick: bool = False) -> dict:
                 time.sleep(STALL)
                 after = {"peer": peer.sent, "module": module()[0], "unread": unread.buffered,
                          "module_backlog": module()[1]}
-                sock.settimeout(3.0)  # without flow control bytes may be lost: the rest never comes
+                # without flow control bytes may be lost, and the rest never comes: a pause of 3 s
+                # ends the read; with it, only a loaded machine pauses, and nothing is missing
+                sock.settimeout(30.0 if flow_control else 3.0)
                 try:
                     while len(got) < size:
                         got += sock.read(size - len(got))
