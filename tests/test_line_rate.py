@@ -19,7 +19,7 @@ import pytest
 import atsock
 from atsock.linerate import Line, standard
 from atsock.readhold import HIGH
-from atsock.transport import DescriptorTransport
+from atsock.transport import READ_CHUNK, DescriptorTransport
 from fakemodem import FakeModem
 
 from .at_client import AtPort
@@ -212,7 +212,7 @@ def test_a_stalled_reader_in_data_mode(dialect, tcp_server, flow_control):
                 assert wait_for(lambda: unread.buffered >= HIGH)
                 # the reader stalls on: the module holds its output back, the host takes no more
                 assert wait_for(lambda: fm.call(lambda: fm.uart.backlog) > 0)
-                assert unread.buffered <= HIGH + 64 * 1024  # (one read of the port more at most)
+                assert unread.buffered <= HIGH + READ_CHUNK  # (one read of the port more at most)
             else:
                 assert wait_for(lambda: unread.buffered > 2 * HIGH)
             got = read_exactly(sock, len(payload))
