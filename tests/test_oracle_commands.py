@@ -144,7 +144,7 @@ def assert_garbled(at):
 
 
 def test_quectel_ipr_changes_the_rate_and_at_w_keeps_it():
-    fm, at = quectel(activate=False, boot_delay=0.5)  # time to switch before "RDY"
+    fm, at = quectel(activate=False, boot_delay=1.0)  # time to switch before "RDY", on a loaded machine too
     with fm, at:
         assert at.command("AT+IPR?") == b"\r\n+IPR: 115200\r\n\r\nOK\r\n"
         assert at.command("AT+IPR=921600") == b"\r\nOK\r\n"
