@@ -113,7 +113,7 @@ class Line:
 
     async def _find(self, budget: float) -> None:
         """``AT`` at each candidate rate in turn until the module answers, for up to ``budget``
-        seconds and two rounds at least; a module still starting (deaf to the first probes) is
+        seconds and two rounds at least (each probe waits PROBE in the first, twice that after); a module still starting (deaf to the first probes) is
         asked again round after round. Silence at the port's own rate (no byte back, where one at
         another rate echoes garbage) is first taken for a data mode an earlier process left the
         module in, and escaped, before anything more reaches the far end; the second round
@@ -129,12 +129,15 @@ class Line:
         for round_ in itertools.count(1):
             # the port's rate twice at first: a module still starting may miss one probe
             rates = (order[:1] + order if round_ == 1 else order) if self._settable() else [self.baudrate]
+            # later rounds wait longer: an answer later than the probe's wait is dropped with the
+            # rate change after it, so a module (or a loaded host) that slow is found only so
+            wait = PROBE if round_ == 1 else 2 * PROBE
             for rate in rates:
                 if not await self.listen_at(rate):
                     continue
                 heard, notices = engine.stats.bytes_read, engine.boot_notices
                 try:
-                    await engine.sync(attempts=1, timeout=PROBE, leave_data_mode=False)
+                    await engine.sync(attempts=1, timeout=wait, leave_data_mode=False)
                 except CommandTimeout:
                     if rate == order[0] and not escaped and (round_ > 1 or engine.stats.bytes_read == heard):
                         escaped = True  # silence at the port's rate: perhaps a data mode an earlier process left

@@ -121,11 +121,14 @@ class LineControl:
         return not _is_raw_tcp(self.get_extra_info("serial"))
 
     async def set_baudrate(self, baudrate: int) -> None:
+        """The port to ``baudrate``; what the OS received at the old rate is dropped (a late answer
+        to a probe at the old rate, read now, would pass for one at the new rate)."""
         port = self.get_extra_info("serial")
         if _is_raw_tcp(port):
             raise os_error(errno.EOPNOTSUPP, f"{port.portstr} is a raw TCP serial server: its line rate is its own "
                                              "setting")
         port.baudrate = baudrate
+        port.reset_input_buffer()
 
     async def set_flow_control(self, rtscts: bool) -> None:
         """RTS/CTS on (the UART holds its output while CTS is low, and lowers RTS when its buffer
