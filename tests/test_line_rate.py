@@ -8,6 +8,7 @@ back when it stalls.
 The emulator is unpaced: at two different rates its bytes are garbage whether paced or not, so a
 mebibyte that arrives byte-exact proves both ends switched; pacing would only add 11 s a direction.
 """
+import asyncio
 import errno
 import hashlib
 import json
@@ -15,11 +16,12 @@ import logging
 import os
 
 import pytest
+import serial
 
 import atsock
 from atsock.linerate import Line, standard
 from atsock.readhold import HIGH
-from atsock.transport import READ_CHUNK, DescriptorTransport
+from atsock.transport import READ_CHUNK, DescriptorTransport, LineControl
 from fakemodem import FakeModem
 
 from .at_client import AtPort
@@ -270,6 +272,23 @@ def test_the_search_tries_the_ports_rate_then_the_one_asked_for_then_the_usual_o
     line.found_at = 230400
     assert line.candidates()[:4] == [57600, FAST, 230400, 115200]
     assert sorted(line.candidates()) == sorted(set(line.candidates()))
+
+
+def test_a_rate_change_drops_what_the_port_received_at_the_old_rate():
+    """A late answer to a probe at the old rate, read after the switch, would pass for one at the new."""
+    master, slave = os.openpty()
+    port = serial.Serial(os.ttyname(slave), 115200, timeout=0)
+    try:
+        os.write(master, b"\r\nOK\r\n")
+        assert wait_for(lambda: port.in_waiting == 6)
+        control = LineControl()
+        control.get_extra_info = lambda name: port
+        asyncio.run(control.set_baudrate(FAST))
+        assert port.baudrate == FAST and port.in_waiting == 0 and port.read(16) == b""
+    finally:
+        port.close()
+        os.close(master)
+        os.close(slave)
 
 
 def test_a_uarts_divided_rate_is_read_as_the_standard_one():
