@@ -7,8 +7,9 @@ reads garbage, and the module hears the host's commands as garbage too. So :meth
 ``AT`` at the port's rate first (the one asked for when it opens, the one in use later), then at
 the rate asked for, the rate last found, and the usual ones. :meth:`Line.settle` then switches
 (``AT+IPR`` / ``AT+UART_CUR``: the OK comes at the old rate, the module switches after it),
-switches the host's port, and proves the new rate with an ``AT`` round trip before it saves anything (``AT&W`` / ``AT+UART_DEF``, only when asked). A rate
-the module refuses leaves the line where it was, with a warning; one it takes and then does not
+switches the host's port (dropping what it received at the old rate), and proves the new rate
+with an ``AT`` round trip before it saves anything (``AT&W`` / ``AT+UART_DEF``, only when asked).
+A rate the module refuses leaves the line where it was, with a warning; one it takes and then does not
 answer at is undone blindly (the same command with the old rate, sent at the new one) and the
 module looked for again. RTS/CTS flow control follows the same steps, and a module or port that
 cannot do it is a clear error. :meth:`Line.restore` leaves the module as it was found when the
@@ -113,11 +114,11 @@ class Line:
 
     async def _find(self, budget: float) -> None:
         """``AT`` at each candidate rate in turn until the module answers, for up to ``budget``
-        seconds and two rounds at least (each probe waits PROBE in the first, twice that after); a module still starting (deaf to the first probes) is
-        asked again round after round. Silence at the port's own rate (no byte back, where one at
-        another rate echoes garbage) is first taken for a data mode an earlier process left the
-        module in, and escaped, before anything more reaches the far end; the second round
-        escapes there in any case. An answer other than
+        seconds and two rounds at least (each probe waits PROBE in the first, twice that after); a
+        module still starting (deaf to the first probes) is asked again round after round. Silence
+        at the port's own rate (no byte back, where one at another rate echoes garbage) is first
+        taken for a data mode an earlier process left the module in, and escaped, before anything
+        more reaches the far end; the second round escapes there in any case. An answer other than
         ``OK`` (a module up but not ready) fixes the rate, and :meth:`Engine.sync` goes on there
         (raising CommandFailed if it never says OK); no answer at any rate raises CommandTimeout."""
         loop = asyncio.get_running_loop()

@@ -4,7 +4,8 @@ The module's receive buffer is bounded: above ``rx_limit`` unread bytes the host
 read, so the peer's TCP window closes exactly as it would against a real module whose buffer is
 full; the kernel's buffer in front of it is held to the same size, though no smaller than 64 KiB
 (no autotuning to megabytes on loopback, as a module's stack advertises no more window than it has
-room for; a window of ESP-AT's 5760 bytes would throttle the emulated line itself on a busy machine). Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
+room for; a window of ESP-AT's 5760 bytes would throttle the emulated line itself on a busy
+machine). Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
 """
 import asyncio
 import socket
