@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from . import dialects, identity, profiles
+from . import cmux, dialects, identity, profiles
 from .faults import parse_cli
 from .runtime import FakeModem
 
@@ -103,6 +103,24 @@ def _identity(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _cmux(text: str):
+    """A CMUX switch: NAME=VALUE, the value a number, true/false/none or a word (fakemodem/cmux.py)."""
+    name, given = _pair(text)
+    words = {"true": True, "false": False, "none": None}
+    if given.lower() in words:
+        value = words[given.lower()]
+    else:
+        try:
+            value = float(given) if "." in given else int(given)
+        except ValueError:
+            value = given
+    try:
+        cmux.options({name: value})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name, value
+
+
 def _link(text: str) -> str:
     """A path for the symlink: its directory must exist, and only a symlink may be replaced."""
     path = os.path.abspath(text)
@@ -132,6 +150,9 @@ def main(argv=None) -> int:
     parser.add_argument("--identity", action="append", type=_identity, default=[], metavar="NAME=VALUE",
                         help="replace a field of the profile's identity or radio (repeatable), e.g. "
                              "imei=866349041749536 or csq=12,99 (fakemodem/identity.py)")
+    parser.add_argument("--cmux", action="append", type=_cmux, default=[], metavar="NAME=VALUE",
+                        help="quectel: a reading of what the CMUX references leave open (repeatable), e.g. "
+                             "urcport=0 or uih_poll=true (fakemodem/cmux.py)")
     parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
@@ -147,8 +168,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.dialect != "esp8285" and (args.network or args.firmware or args.client_ca):
         parser.error("--network, --firmware and --client-ca are for the esp8285 dialect")
-    if args.dialect == "esp8285" and (args.registration_delay or args.model):
-        parser.error("--registration-delay and --model are for the quectel dialect")
+    if args.dialect == "esp8285" and (args.registration_delay or args.model or args.cmux):
+        parser.error("--registration-delay, --model and --cmux are for the quectel dialect")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
     hosts = {}
@@ -166,6 +187,8 @@ def main(argv=None) -> int:
             options["client_ca"] = args.client_ca
     else:
         options["registration_delay"] = args.registration_delay
+        if args.cmux:
+            options["cmux"] = dict(args.cmux)
         if args.model:
             options["model"] = args.model
     with FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,

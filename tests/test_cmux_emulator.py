@@ -1,0 +1,215 @@
+"""The emulator's AT+CMUX, driven by hand-made frames (the driver's codec checks them: two codecs
+written apart must agree on the wire). What cmux.md states, and each switch of what it leaves open."""
+import time
+
+import pytest
+import serial
+
+from atsock.cmux.control import Message, Parameters, Signals, Type, decode, msc
+from atsock.cmux.frames import Frame, FrameReader, Kind, encode
+from fakemodem import FakeModem
+
+from .conftest import emulator_options
+
+CMUX = b"AT+CMUX=0,0,5,127,10,3,30,10,2\r"
+
+
+class Client:
+    """A host that speaks frames to the emulator: each call writes and returns what came back."""
+
+    def __init__(self, fm):
+        self.port = serial.Serial(fm.port, timeout=0.05)
+        assert self.ready()  # booted
+        self.reader = FrameReader()
+
+    def ready(self) -> bool:
+        """Plain AT answered OK (again: whatever garbage the module's line buffer held is gone)."""
+        for _ in range(40):
+            self.port.write(b"AT\r")
+            if b"OK" in self.port.read_until(b"OK\r\n"):
+                return True
+        return False
+
+    def plain(self, line: bytes) -> bytes:
+        self.port.write(line)
+        return self.port.read_until(b"OK\r\n") + self.port.read(64)
+
+    def send(self, *frames: Frame, wait: float = 0.15):
+        self.port.write(b"".join(encode(f) for f in frames))
+        got, deadline = [], time.monotonic() + wait
+        while time.monotonic() < deadline:
+            got += self.reader.feed(self.port.read(4096))
+        return got
+
+    def text(self, dlci: int, line: bytes, wait: float = 0.15) -> bytes:
+        return b"".join(f.info for f in self.send(Frame(dlci, Kind.UIH, line), wait=wait) if f.dlci == dlci)
+
+    def multiplex(self, *dlcis: int):
+        assert b"OK" in self.plain(CMUX)
+        time.sleep(0.05)
+        for dlci in (0,) + dlcis:
+            assert self.send(Frame(dlci, Kind.SABM, pf=True)) == [Frame(dlci, Kind.UA, cr=True, pf=True)]
+
+    def close(self):
+        self.port.close()
+
+
+@pytest.fixture
+def client_for():
+    made = []
+
+    def make(**cmux):
+        fm = FakeModem("quectel", cmux=cmux, **emulator_options("quectel"))
+        client = Client(fm)
+        made.append((fm, client))
+        return fm, client
+
+    yield make
+    for fm, client in made:
+        client.close()
+        fm.close()
+
+
+def control(message: Message) -> Frame:
+    return Frame(0, Kind.UIH, message.encode())
+
+
+def answers(frames):
+    return [m for f in frames if f.dlci == 0 and f.kind is Kind.UIH for m in decode(f.info)]
+
+
+def test_at_cmux_forms_and_its_parameters(client_for):
+    fm, c = client_for()
+    assert b"+CMUX: (0),(0),(1-8),(1-32768),(1-255),(0-100),(2-255),(1-255),(1-7)" in c.plain(b"AT+CMUX=?\r")
+    assert b"+CMUX: 0,0,5,127,10,3,30,10,2" in c.plain(b"AT+CMUX?\r")
+    for refused in (b"AT+CMUX=1\r", b"AT+CMUX=0,1\r", b"AT+CMUX=0,0,9\r", b"AT+CMUX=0,0,5,0\r", b"AT+CMUX\r"):
+        assert b"ERROR" in c.plain(refused), refused  # advanced option, error recovery, no such speed...
+    assert b"\r\nOK\r\n" in c.plain(b"AT+CMUX=0\r")  # the rest from defaults (N1 127, as the M10 manual)
+    time.sleep(0.05)
+    assert c.send(Frame(0, Kind.SABM, pf=True)) == [Frame(0, Kind.UA, cr=True, pf=True)]
+    assert c.send(Frame(1, Kind.SABM, pf=True)) == [Frame(1, Kind.UA, cr=True, pf=True)]
+    assert b"+CMUX: 0,0,5,127,10,3,30,10,2" in c.text(1, b"AT+CMUX?\r")
+    assert b"ERROR" in c.text(1, b"AT+CMUX=0\r")  # not while multiplexing
+
+
+def test_channels_answer_as_the_uart_does_and_frames_are_the_references(client_for):
+    fm, c = client_for()
+    c.multiplex(1, 2)
+    frames = c.send(Frame(1, Kind.UIH, b"AT+CPIN?\r"))
+    assert b"".join(f.info for f in frames) == b"AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n"  # echo on at power-up
+    # cmux.md §6: the answer's frame byte for byte
+    assert encode(frames[-1]) == bytes.fromhex("F9 05 EF 2D 0D 0A 2B 43 50 49 4E 3A 20 52 45 41 44 59 0D 0A 0D 0A"
+                                               "4F 4B 0D 0A 67 F9")
+    assert all(f.dlci == 1 and not f.cr for f in frames)
+    assert c.text(2, b"ATI\r").endswith(b"OK\r\n")
+    assert c.send(Frame(5, Kind.SABM, pf=True)) == [Frame(5, Kind.DM, cr=True, pf=True)]  # not offered
+    assert c.send(Frame(3, Kind.UIH, b"AT\r")) == [Frame(3, Kind.DM, cr=True, pf=True)]  # not open
+
+
+def test_notices_go_where_urcport_says(client_for):
+    fm, c = client_for()
+    c.multiplex(1, 2)
+    assert b'+QCFG: "cmux/urcport",1' in c.text(1, b'AT+QCFG="cmux/urcport"\r')
+    c.text(1, b"AT+CEREG=1\r")
+    fm.lose_registration(0.05)  # two +CEREG URCs: lost, then back
+    frames = c.send(wait=0.3)
+    assert [f.dlci for f in frames] and {f.dlci for f in frames} == {1}
+    c.text(1, b'AT+QCFG="cmux/urcport",0\r')
+    c.text(2, b"AT+CEREG=1\r")
+    fm.lose_registration(0.05)
+    frames = c.send(wait=0.3)
+    assert {f.dlci for f in frames} == {1, 2}  # copied to every port
+
+
+def test_control_channel_commands_are_answered(client_for):
+    fm, c = client_for()
+    c.multiplex(1)
+    assert answers(c.send(control(Message(Type.TEST, True, b"ABCD")))) == [Message(Type.TEST, False, b"ABCD")]
+    pn = answers(c.send(control(Message(Type.PN, True, Parameters(2, 127).value()))))
+    assert pn == [Message(Type.NSC, False, b"\x83")]
+    assert answers(c.send(control(Message(Type.PSC, True)))) == [Message(Type.PSC, False)]
+    assert answers(c.send(control(Message(0x3F, True)))) == [Message(Type.NSC, False, b"\xff")]
+
+
+def test_the_host_stops_and_restarts_a_channel(client_for):
+    fm, c = client_for()
+    c.multiplex(1)
+    assert answers(c.send(control(msc(1, Signals(fc=True))))) == [msc(1, Signals(fc=True)).answer()]
+    assert c.text(1, b"AT\r") == b""  # held while stopped
+    frames = c.send(control(msc(1, Signals())))
+    assert b"OK" in b"".join(f.info for f in frames if f.dlci == 1)
+    c.send(control(Message(Type.FCOFF, True)))
+    assert c.text(1, b"AT\r") == b""
+    frames = c.send(control(Message(Type.FCON, True)))
+    assert b"OK" in b"".join(f.info for f in frames if f.dlci == 1)
+
+
+def test_close_down_and_back_to_plain_at(client_for):
+    fm, c = client_for()
+    c.multiplex(1)
+    frames = c.send(control(Message(Type.CLD, True)))
+    assert frames == [Frame(0, Kind.UIH, b"\xc1\x01", cr=False)]  # the C/R rule's address (0x01)
+    assert b"OK" in c.plain(b"AT\r")
+
+
+@pytest.mark.parametrize("switch,check", [
+    ({"cld_address": "copy"}, lambda frames: frames == [Frame(0, Kind.UIH, b"\xc1\x01", cr=True)]),
+    ({"uih_poll": True}, lambda frames: frames[0].pf),
+])
+def test_switches_of_the_close_down(client_for, switch, check):
+    fm, c = client_for(**switch)
+    c.multiplex(1)
+    assert check(c.send(control(Message(Type.CLD, True))))
+
+
+def test_switches_of_the_frames(client_for):
+    fm, c = client_for(long_length=True, msc_after_ua=True, unknown_channel="silent", closed_channel="silent")
+    assert b"OK" in c.plain(CMUX)
+    time.sleep(0.05)
+    assert c.send(Frame(0, Kind.SABM, pf=True)) == [Frame(0, Kind.UA, cr=True, pf=True)]
+    frames = c.send(Frame(1, Kind.SABM, pf=True))
+    assert frames[0] == Frame(1, Kind.UA, cr=True, pf=True)
+    assert answers(frames[1:]) == [msc(1, Signals(dv=False))]  # its MSC after the UA (RTC, RTR)
+    c.port.write(encode(Frame(1, Kind.UIH, b"AT\r")))
+    time.sleep(0.15)
+    raw = c.port.read(4096)
+    assert raw[:3] == bytes([0xF9, 0x05, 0xEF]) and raw[3] == 3 << 1 and raw[4] == 0  # "AT\r" echoed, length in two octets
+    assert c.send(Frame(7, Kind.SABM, pf=True)) == [] and c.send(Frame(3, Kind.UIH, b"x")) == []
+
+
+def test_an_early_frame_can_deadlock_the_multiplexer(client_for):
+    fm, c = client_for(entry_delay=0.2, early_frame="deadlock")
+    c.port.write(CMUX)
+    c.port.read_until(b"OK\r\n")
+    assert c.send(Frame(0, Kind.SABM, pf=True), wait=0.05) == []
+    time.sleep(0.3)
+    assert c.send(Frame(0, Kind.SABM, pf=True)) == []  # deaf until it restarts
+
+
+def test_settings_per_channel(client_for):
+    for scope, echoed in (("module", False), ("channel", True)):
+        fm, c = client_for(settings_scope=scope)
+        c.multiplex(1, 2)
+        c.text(1, b"ATE0\r")
+        assert c.text(2, b"AT\r").startswith(b"AT\r") is echoed, scope
+
+
+def test_a_restart_leaves_the_multiplexer(client_for):
+    fm, c = client_for()
+    c.multiplex(1)
+    fm.reboot()
+    c.send(Frame(1, Kind.UIH, b"AT\r"))  # the loop reboots once a line comes (the frame's CR ends one)
+    time.sleep(0.2)
+    assert fm.call(lambda: fm.module.cmux.session is None)
+    assert c.ready()
+
+
+def test_bad_frames_are_dropped(client_for):
+    fm, c = client_for()
+    c.multiplex(1)
+    good = bytearray(encode(Frame(1, Kind.UIH, b"AT\r")))
+    bad = bytes(good[:-2]) + bytes([good[-2] ^ 0xFF, 0xF9])
+    c.port.write(bad)
+    assert c.send(wait=0.15) == []
+    assert fm.call(lambda: fm.module.cmux.session.parser.bad_checksum) == 1
+    assert b"OK" in c.text(1, b"AT\r")
