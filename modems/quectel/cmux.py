@@ -1,0 +1,64 @@
+"""CMUX on a Quectel module (cmux.md): the AT text around :class:`atsock.cmux.line.MuxLine`.
+
+=====================  ======================================================================
+enter                  plain ``AT`` answered; if not, a multiplexer an earlier host left (it died
+                       in CMUX, and the module stays so, cmux.md §13.3) is looked for with SABM
+                       on DLCI 0 and, if answered UA, closed down (CLD); ``AT+QCFG="cmux/urcport",1``
+                       (notices to DLCI 1 only); ``AT+CMUX=0,0,<speed>,127,10,3,30,10,2`` -> ``OK``;
+                       300 ms; SABM 0, SABM 1
+notices                on DLCI 1 with the AT engine; data-mode channels carry no notices
+leave                  DISC on each data channel and DLCI 1, then CLD answered by CLD: the module
+                       is in plain AT mode (cmux.md §13.1)
+=====================  ======================================================================
+
+The parameters are the full nine-value form every Quectel driver sends, with N1 = 127: what a
+BG9x/EC2x does with fewer (its N1 default) is not documented. ``<port_speed>`` names the line's
+own rate (the multiplexer runs at it; AT+IPR cannot change it while multiplexed).
+"""
+import logging
+from typing import Awaitable, Callable
+
+from atsock import atcmd
+from atsock.cmux.frames import DEFAULT_N1
+from atsock.cmux.line import MuxLine
+from atsock.errors import CommandTimeout
+
+from .codes import T_QUERY
+
+log = logging.getLogger("atsock.quectel")
+
+SPEED_CODES = {9600: 1, 19200: 2, 38400: 3, 57600: 4, 115200: 5, 230400: 6, 460800: 7, 921600: 8}
+DEFAULT_SPEED = 5  # 115200: the M10 manual's default, for a rate with no code (a pty, a pyserial URL)
+URC_PORT = 1       # virtual port 1 = DLCI 1, the AT engine's
+QUICK_PROBES, QUICK_PROBE = 2, 0.3  # plain AT before anything else: a module in CMUX ignores it
+
+
+class QuectelMux:
+    def __init__(self, engine):
+        self.engine = engine
+        self.line = MuxLine(engine, boot_words=(b"RDY",))
+
+    async def enter(self, sync: Callable[[], Awaitable[None]]) -> None:
+        """From whatever state an earlier session left to multiplexed, with the AT engine on DLCI 1."""
+        if self.line.multiplexed:  # a bring-up again (recovery): start from the module's plain AT
+            await self.line.close_down()
+        try:
+            await self.engine.sync(attempts=QUICK_PROBES, timeout=QUICK_PROBE)  # the usual case: plain AT
+        except CommandTimeout:
+            await self.line.leave_leftover(DEFAULT_N1)
+            await sync()
+        e = self.engine
+        await e.command(atcmd.build("AT+QCFG", atcmd.text("cmux/urcport"), atcmd.number(URC_PORT, 0, 4)),
+                        timeout=T_QUERY, check=False)  # a firmware without the setting sends notices everywhere
+        await e.command(atcmd.build("AT+CMUX", *(atcmd.number(v, 0, 255) for v in self._parameters())),
+                        timeout=T_QUERY)
+        await self.line.start(DEFAULT_N1)
+
+    def _parameters(self):
+        port = self.engine.transport.get_extra_info("serial") if self.engine.transport is not None else None
+        speed = SPEED_CODES.get(getattr(port, "baudrate", None), DEFAULT_SPEED)
+        # mode basic, subset UIH, speed, N1, T1 100 ms, N2 3, T2 300 ms, T3 10 s, k 2 (cmux.md §2.3)
+        return 0, 0, speed, DEFAULT_N1, 10, 3, 30, 10, 2
+
+    async def leave(self) -> None:
+        await self.line.close_down()
