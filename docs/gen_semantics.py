@@ -25,7 +25,7 @@ from fakemodem import FakeModem  # noqa: E402
 
 from semantics_run import Run, Step, Variant  # noqa: E402
 from semantics_situations import BLACKHOLE, SITUATIONS  # noqa: E402
-from wire_trace import HOST, Tape  # noqa: E402
+from wire_trace import Tape, is_command  # noqa: E402
 
 PAGES = ROOT / "docs" / "semantics"
 HOSTS = {"echo.test": "127.0.0.1", "tls.test": "127.0.0.1"}
@@ -61,7 +61,7 @@ def record(variant: Variant) -> Dict[str, List[Step]]:
         run = Run(variant, fm, tape)
         try:
             for situation in SITUATIONS:
-                if situation.run is not None:
+                if situation.run is not None and situation.covers(variant):
                     situation.run(run)
                     steps[situation.key] = run.finish()
         finally:
@@ -89,6 +89,9 @@ def render_variant(variant: Variant, steps: Dict[str, List[Step]]) -> str:
             group = situation.group
             out += [f"## {group}", ""]
         out += [f"### {situation.title} {{#{situation.key}}}", ""]
+        if not situation.covers(variant):
+            out += [f"*{situation.elsewhere}*", ""]
+            continue
         if situation.run is None:
             out += [f"*Not recorded yet: {situation.pending}.*", ""]
             continue
@@ -114,7 +117,7 @@ def render_variant(variant: Variant, steps: Dict[str, List[Step]]) -> str:
 
 def commands_sent(steps: List[Step], kinds=("call", "event")) -> int:
     return sum(1 for step in steps if step.kind in kinds
-               for direction, text in step.lines if direction == HOST and text[:2].upper() == "AT")
+               for direction, text in step.lines if is_command(direction, text))
 
 
 def render_index(recorded: Dict[str, Dict[str, List[Step]]]) -> str:
@@ -130,6 +133,9 @@ def render_index(recorded: Dict[str, Dict[str, List[Step]]]) -> str:
     for situation in SITUATIONS:
         cells = []
         for variant in VARIANTS:
+            if not situation.covers(variant):
+                cells.append("—")
+                continue
             if situation.run is None:
                 cells.append("not recorded yet")
                 continue

@@ -117,8 +117,8 @@ class Run:
         """``close`` runs when the situation ends, off the page."""
         self._closers.append(close)
 
-    def open_modem(self):
-        self.modem = atsock.open_modem(self.fm.port, dialect=self.variant.dialect, **self.variant.settings)
+    def open_modem(self, **extra):
+        self.modem = atsock.open_modem(self.fm.port, dialect=self.variant.dialect, **self.variant.settings, **extra)
         return self.modem
 
     def socket(self, *args):

@@ -5,11 +5,15 @@ gives their titles. A situation the driver cannot do yet has ``pending`` instead
 pages list it as not recorded, so that it is filled in, not forgotten.
 """
 import socket
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Union
 
+import serial
+
 import atsock
 from atsock import ssl
+from atsock.cmux.frames import Frame, Kind, encode
 
 from semantics_run import Run, TlsPeer, Variant
 
@@ -27,6 +31,11 @@ class Situation:
     why: Why                  # one sentence; per family ("quectel", "esp") where the dialects differ
     run: Optional[Callable[[Run], None]] = None
     pending: Optional[str] = None  # not recorded yet: what the situation waits for
+    only: Optional[str] = None     # the family it applies to (None: every one)...
+    elsewhere: str = ""            # ...and what the other families' pages say instead
+
+    def covers(self, variant: Variant) -> bool:
+        return self.only is None or variant.family == self.only
 
     def why_for(self, variant: Variant) -> str:
         if isinstance(self.why, str):
@@ -280,6 +289,36 @@ def data_mode(r: Run) -> None:
     r.closes(s.close)
 
 
+def cmux_session(r: Run) -> None:
+    r.given("the modem opened without CMUX is closed", r.modem.close)
+    r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
+           lambda: r.open_modem(cmux=True), headline=True)
+    r.call('modem.at("AT+CSQ")', lambda: r.modem.at("AT+CSQ").lines)
+    s, peer = connected(r)
+    r.call('s.send(b"hello")', lambda: s.send(b"hello"))
+    r.event('the peer sends b"world"', lambda: peer.conn.sendall(b"world"))
+    r.call("s.recv(5)", lambda: s.recv(5))
+    r.call("s.close()", s.close)
+    r.call("modem.close()", r.modem.close)
+
+
+def cmux_leftover(r: Run) -> None:
+    r.given("a program multiplexed the line (`AT+CMUX`, channels 0, 1 and 2 open) and died without "
+            "closing it down", lambda: die_in_cmux(r.fm.port))
+    r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
+           lambda: r.open_modem(cmux=True), headline=True)
+
+
+def die_in_cmux(port: str) -> None:
+    with serial.Serial(port, timeout=1) as line:
+        line.write(b"AT+CMUX=0,0,5,127,10,3,30,10,2\r")
+        line.read_until(b"OK\r\n")
+        time.sleep(0.3)
+        for dlci in (0, 1, 2):
+            line.write(encode(Frame(dlci, Kind.SABM, pf=True)))
+            line.read(6)
+
+
 SITUATIONS = [
     Situation("open-modem", "Bring-up", "open_modem", {
         "quectel": "The module is brought to a known state (echo off, numeric errors, registration reports), "
@@ -425,4 +464,17 @@ SITUATIONS = [
                "opens its own connection, and restores multi-connection mode (closing that connection) "
                "after `+++`.",
     }, data_mode),
+    Situation("cmux", "CMUX", "open_modem(..., cmux=True): commands and sockets over the multiplexer", {
+        "quectel": "After plain `AT`, notices are routed to the first virtual port and `AT+CMUX` turns the line "
+                   "into frames (TS 27.010 basic option, frames of at most 127 bytes); SABM opens the control "
+                   "channel and DLCI 1, where the bring-up, commands and notices run as on a plain line. "
+                   "`close()` closes DLCI 1 (DISC) and the multiplexer (CLD): the module is plain AT again.",
+    }, cmux_session, only="quectel",
+              elsewhere="Not on this module: ESP-AT has no multiplexer (`cmux=True` raises TypeError)."),
+    Situation("cmux-leftover", "CMUX", "open_modem(..., cmux=True) after a program died multiplexing", {
+        "quectel": "The module stays multiplexed when its host goes (27.010 has no link supervision, and no "
+                   "Quectel source gives an idle rule): plain `AT` goes unanswered, SABM on DLCI 0 is "
+                   "answered UA, so the leftover multiplexer is closed down (CLD) and a fresh one made.",
+    }, cmux_leftover, only="quectel",
+              elsewhere="Not on this module: ESP-AT has no multiplexer (`cmux=True` raises TypeError)."),
 ]

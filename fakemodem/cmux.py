@@ -175,11 +175,16 @@ class Multiplexer:
             self._frame(frame)
             if self.service.session is not self:
                 return  # closed down: what follows is plain AT
+        if self.parser.noise:
+            recorder = self.module.uart_side.recorder
+            if recorder is not None:
+                recorder.ignored(bytes(self.parser.noise))
+            self.parser.noise.clear()
 
     def _frame(self, frame) -> None:
         kind, dlci = frame.control, frame.dlci
-        if kind not in (UIH, UI) or dlci == 0:
-            self._record("in", dlci, self._describe(kind, frame.data if dlci == 0 else b""))
+        if kind not in (UIH, UI):
+            self._record("in", dlci, KNOWN[kind])
         if kind == SABM:
             self._open(dlci)
         elif kind == DISC:
@@ -232,13 +237,13 @@ class Multiplexer:
     # --- the control channel --------------------------------------------------------------------
     def _control(self, data: bytes) -> None:
         for kind, command, value in control_messages(data):
+            self._record("in", 0, self._describe(UIH, control_message(kind, command, value)))
             if not command:
                 continue  # the host's answers to our own MSC or FCoff
-            self._record("in", 0, self._describe(UIH, control_message(kind, command, value)))
             answer = control_message(kind, False, value)
             if kind == CLD:
                 address = 0x03 if self.o["cld_address"] == "copy" else 0x01
-                self._raw(build(0, UIH, answer, command_bit=address == 0x03, poll=self.o["uih_poll"]), 0, "CLD")
+                self._raw(build(0, UIH, answer, command_bit=address == 0x03, poll=self.o["uih_poll"]), 0, "CLD response")
                 self.service.end(self)
                 return
             if kind == MSC and len(value) >= 2:

@@ -58,6 +58,7 @@ class Parser:
         self.state = "hunt"
         self.dropped = 0       # frames thrown away
         self.bad_checksum = 0
+        self.noise = bytearray()  # octets outside any frame since the owner last looked
         self._head = bytearray()
         self._data = bytearray()
         self._want = 0
@@ -85,6 +86,8 @@ class Parser:
         if state == "hunt":
             if octet == FLAG:
                 self.state = "address"
+            else:
+                self.noise.append(octet)
         elif state == "address":
             if octet == FLAG:
                 return None  # more flags: still between frames
@@ -126,7 +129,10 @@ class Parser:
         return Received(address >> 2, control & ~POLL, bool(control & POLL), bool(address & 0x02), bytes(self._data))
 
     def _drop(self) -> str:
+        """A frame that went wrong in its header: its octets were not a frame."""
         self.dropped += 1
+        if self.state in ("address", "control", "length", "length2"):
+            self.noise += self._head
         return "hunt"
 
 

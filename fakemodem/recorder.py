@@ -15,6 +15,7 @@ crash of the emulator (or of whatever drives it) up to the last event. Fields:
 ``raw``      out: bytes that are not text (boot noise, injected garbage), base64
 ``refused``  in: a line answered ``busy`` and dropped while a command ran (Latin-1)
 ``dropped``  in: bytes that reached the module while it could not listen (booting), base64
+``ignored``  in: bytes outside any frame while the line is multiplexed (not read as commands), base64
 ``event``    ``"start"`` (first record, with ``dialect``, ``options`` and wall-clock
              ``started_at``), ``"boot"``, ``"restart"``, ``"unplug"``, ``"replug"``, ``"stop"``,
              ``"cmux"`` (the UART carries frames from here on), ``"cmux end"`` (plain AT again)
@@ -67,6 +68,9 @@ class Recorder:
 
     def dropped(self, data: bytes) -> None:
         self._record({"dir": "in", "dropped": _b64(data), "bytes": len(data)})
+
+    def ignored(self, data: bytes) -> None:
+        self._record({"dir": "in", "ignored": _b64(data), "bytes": len(data)})
 
     # --- module to host -------------------------------------------------------------------------
     def output(self, data: bytes) -> None:

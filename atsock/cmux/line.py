@@ -28,7 +28,7 @@ from .mux import (CONTROL, Answered, Closed, ClosedDown, Data, FlowChanged, Mult
 
 log = logging.getLogger("atsock.cmux")
 
-ACK_TIMEOUT = 0.5   # seconds for a UA (or a control response) before the command goes again
+ACK_TIMEOUT = 1.0   # seconds for a UA (or a control response) before the command goes again
 ATTEMPTS = 3
 ENTRY_PAUSE = 0.3   # after AT+CMUX's OK: a BG95 deadlocks on a SABM within 100 ms (cmux.md §7.1)
 AT_DLCI = 1         # the AT engine's channel: commands and notices (AT+QCFG="cmux/urcport",1)

@@ -30,7 +30,7 @@ log = logging.getLogger("atsock.quectel")
 SPEED_CODES = {9600: 1, 19200: 2, 38400: 3, 57600: 4, 115200: 5, 230400: 6, 460800: 7, 921600: 8}
 DEFAULT_SPEED = 5  # 115200: the M10 manual's default, for a rate with no code (a pty, a pyserial URL)
 URC_PORT = 1       # virtual port 1 = DLCI 1, the AT engine's
-QUICK_PROBES, QUICK_PROBE = 2, 0.3  # plain AT before anything else: a module in CMUX ignores it
+QUICK_PROBES, QUICK_PROBE = 2, 0.5  # plain AT before anything else: a module in CMUX ignores it
 
 
 class QuectelMux:
