@@ -336,8 +336,8 @@ class QuectelModule(EmulatedModule):
     def carried_backlog(self, port) -> int:
         """Bytes the host sent in ``port``'s transparent mode that the socket's peer has not taken."""
         for sock in self.services.sockets.values():
-            if sock.carrier is port and sock.bridge is not None and sock.bridge.transport is not None:
-                return sock.bridge.transport.get_write_buffer_size()
+            if sock.carrier is port and sock.bridge is not None and hasattr(sock.bridge, "untaken"):
+                return sock.bridge.untaken()
         return 0
 
     def shown(self, address: str) -> str:

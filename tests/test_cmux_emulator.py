@@ -1,5 +1,6 @@
 """The emulator's AT+CMUX, driven by hand-made frames (the driver's codec checks them: two codecs
 written apart must agree on the wire). What cmux.md states, and each switch of what it leaves open."""
+import socket
 import time
 
 import pytest
@@ -58,8 +59,8 @@ class Client:
 def client_for():
     made = []
 
-    def make(**cmux):
-        fm = FakeModem("quectel", cmux=cmux, **emulator_options("quectel"))
+    def make(module=None, **cmux):
+        fm = FakeModem("quectel", cmux=cmux, **emulator_options("quectel"), **(module or {}))
         client = Client(fm)
         made.append((fm, client))
         return fm, client
@@ -213,3 +214,125 @@ def test_bad_frames_are_dropped(client_for):
     assert c.send(wait=0.15) == []
     assert fm.call(lambda: fm.module.cmux.session.parser.bad_checksum) == 1
     assert b"OK" in c.text(1, b"AT\r")
+
+
+# --- transparent mode on a channel ------------------------------------------------------------------
+GUARD = 0.2  # the module's escape_guard here
+QUICK = {"escape_guard": GUARD, "latency": 0.0}
+
+
+@pytest.fixture
+def transparent_for(client_for, echo_server):
+    """A client with DLCI 1 (commands), 2 and 3 open, connectIDs 0 and 1 to the echo peer."""
+    def make(module=None, **cmux):
+        fm, c = client_for(module=module, **cmux)
+        c.multiplex(1, 2, 3)
+        assert c.text(1, b"ATE0\r").endswith(b"OK\r\n")
+        assert b"OK" in c.text(1, b"AT+QIACT=1\r")
+        for sock_id in (0, 1):
+            opened = c.text(1, b'AT+QIOPEN=1,%d,"TCP","127.0.0.1",%d,0,0\r' % (sock_id, echo_server.port), wait=0.5)
+            assert b"+QIOPEN: %d,0" % sock_id in opened
+        c.text(1, b'AT+QICFG="transwaittm",0\r')  # data goes on at once
+        return fm, c
+    return make
+
+
+def on(frames, dlci):
+    return b"".join(f.info for f in frames if f.dlci == dlci)
+
+
+def test_a_channel_in_transparent_mode_while_another_takes_commands(transparent_for):
+    fm, c = transparent_for()
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    assert on(c.send(Frame(2, Kind.UIH, b"hello"), wait=0.6), 2) == b"hello"  # the peer's echo, raw (after transwaittm)
+    assert c.text(1, b"AT+CSQ\r").startswith(b"\r\n+CSQ: ")          # commands go on beside it
+    time.sleep(1.1)
+    frames = c.send(Frame(2, Kind.UIH, b"+++"), wait=1.3)
+    assert on(frames, 2) == b"\r\nOK\r\n"  # the escape, with its guard times counted on DLCI 2
+    assert b'+QISTATE: 0,"TCP"' in c.text(1, b"AT+QISTATE=1,0\r")
+
+
+def escape(c, dlci, guard, before=b""):
+    """``+++`` on ``dlci`` between two guard silences (with ``before`` sent on DLCI 1 in the first)."""
+    time.sleep(guard * 1.2)
+    if before:
+        c.port.write(encode(Frame(1, Kind.UIH, before)))
+    time.sleep(guard * 0.3)
+    return on(c.send(Frame(dlci, Kind.UIH, b"+++"), wait=guard * 1.5), dlci)
+
+
+def test_two_channels_in_transparent_mode_at_once(transparent_for):
+    fm, c = transparent_for(module=QUICK)
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    assert c.text(3, b"AT+QISWTMD=1,2\r").endswith(b"CONNECT\r\n")
+    frames = c.send(Frame(2, Kind.UIH, b"two"), Frame(3, Kind.UIH, b"three"), wait=0.3)
+    assert on(frames, 2) == b"two" and on(frames, 3) == b"three"
+    assert escape(c, 2, GUARD) == b"\r\nOK\r\n"
+    assert on(c.send(Frame(3, Kind.UIH, b"still"), wait=0.3), 3) == b"still"  # DLCI 3 carries on
+    assert escape(c, 3, GUARD) == b"\r\nOK\r\n"
+
+
+@pytest.mark.parametrize("scope,escaped", [("channel", True), ("line", False)])
+def test_the_escape_guard_per_channel_or_per_line(transparent_for, scope, escaped):
+    fm, c = transparent_for(module=QUICK, escape_scope=scope)
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    answer = escape(c, 2, GUARD, before=b"AT\r")  # a command on DLCI 1 within DLCI 2's guard time
+    assert (answer == b"\r\nOK\r\n") is escaped
+    if not escaped:
+        assert answer == b"+++"  # the module took it for data: the peer echoed it
+
+
+def test_virtual_dtr(transparent_for):
+    fm, c = transparent_for(module=QUICK, virtual_dtr=True)
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    frames = c.send(control(msc(2, Signals(rtc=False))))
+    assert on(frames, 2) == b"\r\nOK\r\n"  # RTC clear: DTR dropped, command mode
+
+
+def test_a_channel_closed_in_transparent_mode_leaves_its_socket_in_buffer_mode(transparent_for):
+    fm, c = transparent_for(module=QUICK)
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    assert c.send(Frame(2, Kind.DISC, pf=True)) == [Frame(2, Kind.UA, cr=True, pf=True)]
+    assert b'+QISTATE: 0,"TCP","127.0.0.1"' in c.text(1, b"AT+QISTATE=1,0\r")
+    state = c.text(1, b"AT+QISTATE=1,0\r").split(b",")
+    assert state[8] == b"0"  # access mode: buffer
+
+
+@pytest.mark.parametrize("brake,stop,go", [
+    ("msc", msc(2, Signals(fc=True, dv=False)), msc(2, Signals(dv=False))),
+    ("fcoff", Message(Type.FCOFF, True), Message(Type.FCON, True)),
+])
+def test_the_module_brakes_the_host_while_a_peer_is_slow(client_for, brake, stop, go):
+    peer = socket.socket()
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # a small window, never read from
+    peer.bind(("127.0.0.1", 0))
+    peer.listen(1)
+    fm, c = client_for(module=QUICK, flow_control=brake)
+    c.multiplex(1, 2)
+    c.text(1, b"ATE0\r")
+    c.text(1, b"AT+QIACT=1\r")
+    opened = c.text(1, b'AT+QIOPEN=1,0,"TCP","127.0.0.1",%d,0,0\r' % peer.getsockname()[1], wait=0.5)
+    assert b"+QIOPEN: 0,0" in opened
+    conn, _ = peer.accept()
+    assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
+    chunk = Frame(2, Kind.UIH, bytes(127))
+    braked = []
+    for _ in range(400):  # until the module's buffer toward the peer passes its mark
+        braked = [m for m in answers(c.send(*[chunk] * 64, wait=0.02)) if m.command]
+        if braked:
+            break
+    assert braked[0] == stop
+    conn.setblocking(False)
+    released = []
+    for _ in range(200):  # the peer reads everything: the brake comes off
+        try:
+            while conn.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+        released = [m for m in answers(c.send(wait=0.02)) if m.command]
+        if released:
+            break
+    conn.close()
+    peer.close()
+    assert released == [go]
