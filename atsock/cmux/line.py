@@ -304,22 +304,35 @@ class MuxLine(asyncio.Protocol):
             self.serial.write(out)
 
     def _frames(self, data: bytes) -> None:
+        """One read: its frames' events in order, the data of a channel's consecutive frames
+        handed over in one piece (a module cuts its answers at N1: one parse, not one per frame)."""
         mux = self.mux
         noise = mux.reader.stats.noise_bytes
+        run_dlci, run = None, []
         for event in mux.receive_data(data):
+            if isinstance(event, Data) and (event.dlci == run_dlci or not run):
+                run_dlci = event.dlci
+                run.append(event.data)
+                continue
+            self._deliver(run_dlci, run)
+            run_dlci, run = None, []
             if isinstance(event, Data):
-                channel = self._channels.get(event.dlci)
-                if channel is not None:
-                    channel.get_protocol().data_received(event.data)
-            else:
-                self._event(event)
+                run_dlci, run = event.dlci, [event.data]
+                continue
+            self._event(event)
             if self.mux is not mux:
                 break  # closed down: the line is plain AT again
+        self._deliver(run_dlci, run)
         out = mux.data_to_send()  # answers to the module's commands (its close-down's too)
         if out and self.serial is not None:
             self.serial.write(out)
         if self.mux is mux and mux.reader.stats.noise_bytes != noise and self.boot_words:
             self._look_at_noise(mux)
+
+    def _deliver(self, dlci, pieces) -> None:
+        channel = self._channels.get(dlci) if pieces else None
+        if channel is not None:
+            channel.get_protocol().data_received(pieces[0] if len(pieces) == 1 else b"".join(pieces))
 
     def _event(self, event) -> None:
         if isinstance(event, Opened):
