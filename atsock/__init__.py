@@ -19,7 +19,7 @@ from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP,
                         SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
                         TCP_NODELAY)
 from .current import current_modem
-from .errors import ModemError
+from .errors import DataContextError, ModemError, RegistrationError, SimError, StartupError
 from .micropython import install
 from .modem import Modem, open_modem
 from .rawat import ATCommandError, ATResult
@@ -29,7 +29,8 @@ error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
 
 __all__ = [
-    "open_modem", "Modem", "ModemError", "ATCommandError", "ATResult", "current_modem", "install", "socket",
+    "open_modem", "Modem", "ModemError", "SimError", "RegistrationError", "DataContextError", "StartupError",
+    "ATCommandError", "ATResult", "current_modem", "install", "socket",
     "getaddrinfo", "inet_ntop", "inet_pton", "error", "timeout",
     "AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW",
     "IPPROTO_IP", "IPPROTO_TCP", "IPPROTO_UDP", "MSG_PEEK", "MSG_DONTWAIT", "SOL_SOCKET", "SO_REUSEADDR", "SO_KEEPALIVE", "SO_ERROR",

@@ -158,6 +158,10 @@ class Dialect:
         self.local_ipv6: Optional[str] = None
         #: set by the Modem: ``report_trouble(kind, errno, reason, keep_connections)``
         self.report_trouble: Callable[[str, int, str, bool], None] = lambda *args: None
+        #: set by the Modem: ``report_progress(text)``, what bring-up is waiting for, in words
+        self.report_progress: Callable[[str], None] = lambda text: None
+        #: the network registration in words (:mod:`atsock.registration`), where the dialect has one
+        self.registration: Optional[str] = None
 
     @property
     def online(self) -> bool:

@@ -147,6 +147,8 @@ class Engine(asyncio.Protocol):
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
         self.gone: Optional[BaseException] = None
+        self.unhandled = 0  # lines no one took (boot text, noise), and the last of them
+        self.last_unhandled: Optional[str] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
     def on_urc(self, prefix: str, handler: UrcHandler) -> None:
@@ -313,6 +315,8 @@ class Engine(asyncio.Protocol):
                 except Exception:  # a bad URC must not take the reader down
                     log.exception("URC handler failed on %r", urc.text)
                 return
+        self.unhandled += 1
+        self.last_unhandled = urc.text
         log.info("unhandled URC: %r", urc.text)
 
     def _write(self, data: bytes) -> None:
@@ -386,7 +390,11 @@ class Engine(asyncio.Protocol):
                        frozenset(raw_after), raw_after_prompt, tuple(raw_ends), prompt_line=prompt_line)
 
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
-        """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting."""
+        """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting.
+        An answer other than ``OK`` means it is up but not ready (a BG95 says ``ERROR`` until
+        ``APP RDY``): the next probe waits ``timeout`` too, and if no probe is answered ``OK``,
+        :class:`CommandFailed` says what it answered instead of a time-out."""
+        refused = None
         for _ in range(attempts):
             pending = self._enqueue(Command(build("AT")), None, timeout, timeout, probe=True)
             try:
@@ -395,6 +403,10 @@ class Engine(asyncio.Protocol):
                 continue
             if response.final.ok:
                 return
+            refused = response.final.text
+            await asyncio.sleep(timeout)
+        if refused is not None:
+            raise CommandFailed("AT", refused)
         raise CommandTimeout("AT", attempts * timeout)
 
     def _enqueue(self, command: Command, payload: Optional[bytes], timeout: float, prompt_timeout: float,
@@ -481,6 +493,9 @@ class Engine(asyncio.Protocol):
     def _expire(self, pending: _Pending, seconds: float) -> None:
         if self._active is not pending:
             return
+        if pending.lines:  # what came while it waited was not its answer after all (boot text, noise)
+            self.unhandled += len(pending.lines)
+            self.last_unhandled = pending.lines[-1].text
         self.channel.abandon()
         if pending.probe:
             self._failed_probes += 1

@@ -71,7 +71,70 @@ class ModemGone(Exception):
 
 
 class ModemError(OSError):
-    """Bring-up or lifecycle failure of the modem itself (SIM, registration, data context)."""
+    """Bring-up or lifecycle failure of the modem itself (SIM, registration, data context).
 
-    def __init__(self, code: int, detail: str):
-        super().__init__(code, detail)
+    Besides the message, the parts a front end needs to say it its own way: ``reason`` (what
+    happened), ``advice`` (what to do; ``{setting}`` in it stands for the setting named by
+    ``setting``, an ``open_modem`` keyword such as ``"pin"``), ``docs`` (the page that explains
+    it), and ``final`` (True: bringing the modem up again cannot help, the user has to act).
+    :meth:`message` puts them together, with the setting spelt as the caller likes: the library
+    writes ``pin=...``, the command line ``--pin``.
+    """
+
+    final = False
+
+    def __init__(self, code: int, reason: str, *, advice: str = "", setting: Optional[str] = None,
+                 docs: Optional[str] = None):
+        self.reason, self.advice, self.setting, self.docs = reason, advice, setting, docs
+        super().__init__(code, self.message())
+
+    def message(self, spell=lambda setting: f"{setting}=...") -> str:
+        text = self.reason
+        if self.advice:
+            text += "; " + self.advice.format(setting=spell(self.setting) if self.setting else "")
+        if self.docs:
+            text += f" (see {self.docs})"
+        return text
+
+
+class SimError(ModemError):
+    """The SIM keeps the modem from the network. ``state``: "absent", "pin" (a PIN is needed and
+    none was given), "wrong-pin", "puk", "blocked" or "not-ready"; ``tries_left``: PIN (or PUK)
+    attempts the card still allows, where the module tells."""
+
+    def __init__(self, code: int, reason: str, *, state: str, tries_left: Optional[int] = None, **parts):
+        self.state, self.tries_left = state, tries_left
+        self.final = state != "not-ready"  # only a card still starting may come right by itself
+        super().__init__(code, reason, **parts)
+
+
+class RegistrationError(ModemError):
+    """The network did not take the module. ``state``: the registration in words
+    (:mod:`atsock.registration`); ``stats``: the ``<stat>`` each query reported last; ``signal``:
+    the ``+CSQ`` <rssi> (99: none), where it was read; ``denied``: the network refused the SIM."""
+
+    def __init__(self, code: int, reason: str, *, state: str, stats: dict, signal: Optional[int] = None,
+                 denied: bool = False, **parts):
+        self.state, self.stats, self.signal, self.denied = state, dict(stats), signal, denied
+        self.final = denied
+        super().__init__(code, reason, **parts)
+
+
+class DataContextError(ModemError):
+    """The network refused the data context. ``apn``: the APN asked for; ``modem_code``: the
+    module's own error code (Quectel 550-574), where it keeps one."""
+
+    final = True
+
+    def __init__(self, code: int, reason: str, *, apn: str, modem_code: Optional[int] = None, **parts):
+        self.apn, self.modem_code = apn, modem_code
+        super().__init__(code, reason, **parts)
+
+
+class StartupError(ModemError):
+    """The module is on the port but did not start: it printed boot text and no ``ready``, or it
+    answers ``ERROR`` to everything. ``boot_text``: the last line it printed, where there was one."""
+
+    def __init__(self, code: int, reason: str, *, boot_text: Optional[str] = None, **parts):
+        self.boot_text = boot_text
+        super().__init__(code, reason, **parts)

@@ -56,7 +56,8 @@ async def _with_public_errors(coro: Awaitable[Any]) -> Any:
 
 
 def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-               max_recovery_attempts: int = 5, **settings) -> "Modem":
+               max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None,
+               **settings) -> "Modem":
     """Open ``port`` (a device path, any pyserial URL, or an open pyserial port), bring the module
     online, and return it.
 
@@ -65,15 +66,22 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
     ``cmux`` (True: the line as a TS 27.010 multiplexer, AT commands on one channel and a channel
     per socket in data mode); for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
     With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
-    a vanished port, up to ``max_recovery_attempts`` bring-ups in a row.
+    a vanished port, up to ``max_recovery_attempts`` bring-ups in a row; a failure only the user
+    can mend (a wrong PIN, a denied registration, a refused APN: ``ModemError.final``) ends it.
+    ``progress(text)``, where given, is told (on the engine thread) what bring-up waits for, in
+    words: "waiting for the network: searching (LTE)...".
+    A bring-up that fails raises an ``OSError``; the modem's own failures are
+    :class:`~atsock.errors.ModemError` subclasses (``SimError``, ``RegistrationError``,
+    ``DataContextError``, ``StartupError``) whose attributes say what happened and which setting
+    mends it.
     """
     return Modem(port, dialect, baudrate=baudrate, recover=recover,
-                 max_recovery_attempts=max_recovery_attempts, **settings)
+                 max_recovery_attempts=max_recovery_attempts, progress=progress, **settings)
 
 
 class Modem:
     def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-                 max_recovery_attempts: int = 5, **settings):
+                 max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None, **settings):
         self.port = port
         self.baudrate = baudrate
         self.dialect_class = registry.get(dialect)
@@ -86,6 +94,7 @@ class Modem:
         self.dialect = None
         self.core: Optional[SocketCore] = None
         self._brought_up = False
+        self._progress = progress
         try:
             self._thread.run(self._start(port, baudrate, settings))
         except BaseException:
@@ -105,6 +114,7 @@ class Modem:
         self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
         self.dialect.core = self.core
         self.dialect.report_trouble = self._trouble
+        self.dialect.report_progress = self._report_progress
         self.engine.on_gone(self._port_gone)
         self.engine.on_unresponsive(lambda: self._trouble("unresponsive", errno.ETIMEDOUT,
                                                           "the modem stopped answering", False))
@@ -143,8 +153,16 @@ class Modem:
         if self.recovery is not None and self._brought_up:
             self.recovery.on_trouble(kind)
 
+    def _report_progress(self, text: str) -> None:
+        log.info("%s", text)
+        if self._progress is not None:
+            try:
+                self._progress(text)
+            except Exception:
+                log.exception("progress listener failed")
+
     def _port_gone(self) -> None:
-        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED):
+        if self.life.state in (ModemState.CLOSING, ModemState.CLOSED) or not self._brought_up:
             self.core.reset(errno.EBADF, "the modem was closed")  # our own close: nothing to report
             return
         self._trouble("port_lost", errno.EIO, "serial port closed", False)
@@ -180,6 +198,12 @@ class Modem:
     def recoveries(self) -> int:
         """How many times the modem brought itself back after trouble."""
         return self.recovery.recoveries if self.recovery else 0
+
+    @property
+    def registration(self) -> Optional[str]:
+        """The network registration in words ("registered (home)", "registered (roaming)"), on a
+        cellular modem once it is registered; None on a Wi-Fi one."""
+        return self.dialect.registration if self.dialect else None
 
     @property
     def local_ip(self) -> Optional[str]:

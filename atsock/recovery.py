@@ -39,7 +39,9 @@ class Recovery:
         life = self.modem.life
         if life.can("recover"):
             life.recover()
+        tried = 0
         for attempt in range(1, self.max_attempts + 1):
+            tried = attempt
             try:
                 if self.modem.engine.gone is not None:
                     await self._reopen()
@@ -54,10 +56,12 @@ class Recovery:
                 log.warning("recovery from %s, attempt %d of %d failed: %s", kind, attempt, self.max_attempts, exc)
                 if life.state in ("closing", "closed"):
                     return
+                if getattr(exc, "final", False):  # only the user can mend it (a SIM, an APN): no more tries
+                    break
                 if life.can("recover"):
                     life.recover()
                 await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
-        log.error("modem %s failed: %d recovery attempts after %s", self.modem.port, self.max_attempts, kind)
+        log.error("modem %s failed: %d recovery attempt(s) after %s", self.modem.port, tried, kind)
         if life.can("fail"):
             life.fail()
 

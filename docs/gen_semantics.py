@@ -52,24 +52,44 @@ VARIANTS = [
 
 
 def record(variant: Variant) -> Dict[str, List[Step]]:
-    """Every situation on a fresh emulator of ``variant``: situation key -> its steps."""
+    """Every situation of ``variant`` on an emulator: situation key -> its steps. The situations
+    share one module, in order; one with ``emulator`` options gets a fresh module of its own."""
     steps: Dict[str, List[Step]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "wire.jsonl"
-        fm = FakeModem(variant.dialect, record=str(path), **variant.emulator)
-        tape = Tape(path)
-        run = Run(variant, fm, tape)
-        try:
+        with Session(variant, Path(scratch) / "wire.jsonl") as shared:
             for situation in SITUATIONS:
-                if situation.run is not None and situation.covers(variant):
-                    situation.run(run)
-                    steps[situation.key] = run.finish()
-        finally:
-            if run.modem is not None:
-                run.modem.close()
-            fm.close()
-            tape.close()
+                if situation.run is None or not situation.applies_to(variant):
+                    continue
+                if situation.emulator is None:
+                    steps[situation.key] = shared.play(situation)
+                    continue
+                with Session(variant, Path(scratch) / f"{situation.key}.jsonl", situation.emulator) as own:
+                    steps[situation.key] = own.play(situation)
     return steps
+
+
+class Session:
+    """One emulator of a variant with its recording, and the Run that situations play on it."""
+
+    def __init__(self, variant: Variant, path: Path, options: dict = None):
+        self.fm = FakeModem(variant.dialect, record=str(path), **dict(variant.emulator, **(options or {})))
+        self.tape = Tape(path)
+        self.run = Run(variant, self.fm, self.tape)
+
+    def play(self, situation) -> List[Step]:
+        situation.run(self.run)
+        return self.run.finish()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.run.modem is not None:
+                self.run.modem.close()
+        finally:
+            self.fm.close()
+            self.tape.close()
 
 
 def _code(text: str) -> str:
@@ -89,11 +109,11 @@ def render_variant(variant: Variant, steps: Dict[str, List[Step]]) -> str:
             group = situation.group
             out += [f"## {group}", ""]
         out += [f"### {situation.title} {{#{situation.key}}}", ""]
-        if not situation.covers(variant):
-            out += [f"*{situation.elsewhere}*", ""]
-            continue
         if situation.run is None:
             out += [f"*Not recorded yet: {situation.pending}.*", ""]
+            continue
+        if not situation.applies_to(variant):
+            out += [f"*Not on this module: {situation.elsewhere}.*", ""]
             continue
         for step in steps[situation.key]:
             if step.kind == "given":
@@ -133,11 +153,11 @@ def render_index(recorded: Dict[str, Dict[str, List[Step]]]) -> str:
     for situation in SITUATIONS:
         cells = []
         for variant in VARIANTS:
-            if not situation.covers(variant):
-                cells.append("—")
-                continue
             if situation.run is None:
                 cells.append("not recorded yet")
+                continue
+            if not situation.applies_to(variant):
+                cells.append("—")
                 continue
             steps = recorded[variant.key][situation.key]
             calls = [step for step in steps if step.kind == "call"]

@@ -118,6 +118,7 @@ class Run:
         self._closers.append(close)
 
     def open_modem(self, **extra):
+        """The variant's ``open_modem`` (with ``extra`` settings on top)."""
         self.modem = atsock.open_modem(self.fm.port, dialect=self.variant.dialect, **self.variant.settings, **extra)
         return self.modem
 

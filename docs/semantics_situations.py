@@ -7,7 +7,7 @@ pages list it as not recorded, so that it is filled in, not forgotten.
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Dict, Optional, Tuple, Union
 
 import serial
 
@@ -31,11 +31,12 @@ class Situation:
     why: Why                  # one sentence; per family ("quectel", "esp") where the dialects differ
     run: Optional[Callable[[Run], None]] = None
     pending: Optional[str] = None  # not recorded yet: what the situation waits for
-    only: Optional[str] = None     # the family it applies to (None: every one)...
-    elsewhere: str = ""            # ...and what the other families' pages say instead
+    emulator: Optional[dict] = None  # options of a module of its own, fresh (the others share one)
+    families: Tuple[str, ...] = ("quectel", "esp")  # where it happens at all
+    elsewhere: str = ""            # why it does not happen on the other families
 
-    def covers(self, variant: Variant) -> bool:
-        return self.only is None or variant.family == self.only
+    def applies_to(self, variant: Variant) -> bool:
+        return variant.family in self.families
 
     def why_for(self, variant: Variant) -> str:
         if isinstance(self.why, str):
@@ -46,6 +47,17 @@ class Situation:
 def bring_up(r: Run) -> None:
     r.event("the module powers on", until=r.variant.booted)
     r.call(r.variant.open_call, r.open_modem)
+
+
+def bring_up_with(settings: str, **extra):
+    """A situation that powers a module on and opens it with ``extra`` settings (shown as ``settings``)."""
+    def run(r: Run) -> None:
+        r.event("the module powers on", until=r.variant.booted)
+        label = r.variant.open_call[:-1] + settings + ")"
+        modem = r.call(label, lambda: r.open_modem(**extra), headline=True)
+        if modem is not None:
+            r.call("modem.registration", lambda: modem.registration)
+    return run
 
 
 def lookup(r: Run) -> None:
@@ -218,9 +230,8 @@ def recovered(r: Run):
 
 def reboot(r: Run) -> None:
     s, _ = connected(r)
-    r.event("the module is told to reboot (`fm.reboot()`: the emulator restarts when it next reads a "
-            "command)", r.fm.reboot)
-    r.call('s.send(b"hello")', lambda: s.send(b"hello"), until=recovered(r))
+    r.event("the module reboots by itself (`fm.reboot()`)", r.fm.reboot, until=recovered(r))
+    r.call('s.send(b"hello")', lambda: s.send(b"hello"))
     r.call("s.recv(100)", lambda: s.recv(100), headline=True)
     r.call("s.close()", s.close)
 
@@ -290,7 +301,7 @@ def data_mode(r: Run) -> None:
 
 
 def cmux_session(r: Run) -> None:
-    r.given("the modem opened without CMUX is closed", r.modem.close)
+    r.given("the module is on", until=r.variant.booted)
     r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
            lambda: r.open_modem(cmux=True), headline=True)
     r.call('modem.at("AT+CSQ")', lambda: r.modem.at("AT+CSQ").lines)
@@ -303,6 +314,7 @@ def cmux_session(r: Run) -> None:
 
 
 def cmux_leftover(r: Run) -> None:
+    r.given("the module is on", until=r.variant.booted)
     r.given("a program multiplexed the line (`AT+CMUX`, channels 0, 1 and 2 open) and died without "
             "closing it down", lambda: die_in_cmux(r.fm.port))
     r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
@@ -328,6 +340,42 @@ SITUATIONS = [
                "(`AT+GMR`) to pick the command names, multiple links and passive receive switched on, "
                "then the Wi-Fi joined.",
     }, bring_up),
+    Situation("sim-absent", "Bring-up: SIM, registration, APN", "no SIM card", {
+        "quectel": "`+CME ERROR: 10` is also what a module says for its first moments, so atsock asks again "
+                   "for 3 s before it calls the card missing (ENODEV, `SimError.state` \"absent\").",
+    }, bring_up_with(""), emulator=dict(sim="absent"), families=("quectel",), elsewhere="a Wi-Fi module has no SIM"),
+    Situation("sim-pin", "Bring-up: SIM, registration, APN", "the SIM asks for its PIN", {
+        "quectel": "The PIN goes once, after `AT+QPINC` showed it would not spend the card's last attempt; "
+                   "`+CPIN: READY` follows.",
+    }, bring_up_with(', pin="1234"', pin="1234"), emulator=dict(sim="pin"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no SIM"),
+    Situation("sim-wrong-pin", "Bring-up: SIM, registration, APN", "a wrong PIN", {
+        "quectel": "The card refuses the PIN (`+CME ERROR: 16`) and says how many attempts are left; atsock "
+                   "never offers that PIN again, not even in a later bring-up, since three wrong ones lock "
+                   "the card (EACCES, `SimError.state` \"wrong-pin\").",
+    }, bring_up_with(', pin="0000"', pin="0000"), emulator=dict(sim="pin"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no SIM"),
+    Situation("registration-roaming", "Bring-up: SIM, registration, APN", "registered while roaming", {
+        "quectel": "Stat 5 (roaming) counts as registered as stat 1 (home) does, and the modem says which "
+                   "in words.",
+    }, bring_up_with(""), emulator=dict(registration="roaming"), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("registration-denied", "Bring-up: SIM, registration, APN", "registration denied", {
+        "quectel": "Stat 3 on two polls in a row, with no domain still searching, is final: ENETUNREACH "
+                   "naming the denial within seconds, not after `registration_timeout`.",
+    }, bring_up_with(""), emulator=dict(registration="denied"), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("registration-no-signal", "Bring-up: SIM, registration, APN", "no signal", {
+        "quectel": "With no signal the module searches for ever; at `registration_timeout` atsock says where "
+                   "each query stood, in words, and reads `AT+CSQ` to name the signal.",
+    }, bring_up_with(", registration_timeout=0.5", registration_timeout=0.5),
+        emulator=dict(identity={"csq": (99, 99)}), families=("quectel",),
+        elsewhere="a Wi-Fi module registers with no network"),
+    Situation("wrong-apn", "Bring-up: SIM, registration, APN", "the network refuses the APN", {
+        "quectel": "`AT+QIACT` says a bare `ERROR`; `AT+QIGETERROR` keeps the module's code, which the error "
+                   "names with the APN (ENETUNREACH, `DataContextError`).",
+    }, bring_up_with(""), emulator=dict(apn_required="internet.example"), families=("quectel",),
+        elsewhere="a Wi-Fi module has no APN"),
     Situation("getaddrinfo", "Names", "getaddrinfo", {
         "quectel": "The module resolves names itself; the answer comes as URCs after the `OK`.",
         "esp": "The module resolves names itself and answers within the command.",
@@ -469,12 +517,12 @@ SITUATIONS = [
                    "into frames (TS 27.010 basic option, frames of at most 127 bytes); SABM opens the control "
                    "channel and DLCI 1, where the bring-up, commands and notices run as on a plain line. "
                    "`close()` closes DLCI 1 (DISC) and the multiplexer (CLD): the module is plain AT again.",
-    }, cmux_session, only="quectel",
-              elsewhere="Not on this module: ESP-AT has no multiplexer (`cmux=True` raises TypeError)."),
+    }, cmux_session, emulator={}, families=("quectel",),
+              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
     Situation("cmux-leftover", "CMUX", "open_modem(..., cmux=True) after a program died multiplexing", {
         "quectel": "The module stays multiplexed when its host goes (27.010 has no link supervision, and no "
                    "Quectel source gives an idle rule): plain `AT` goes unanswered, SABM on DLCI 0 is "
                    "answered UA, so the leftover multiplexer is closed down (CLD) and a fresh one made.",
-    }, cmux_leftover, only="quectel",
-              elsewhere="Not on this module: ESP-AT has no multiplexer (`cmux=True` raises TypeError)."),
+    }, cmux_leftover, emulator={}, families=("quectel",),
+              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
 ]

@@ -3,6 +3,7 @@
 The first line on stdout is the pty path to open; everything after it is log output on stderr.
 """
 import argparse
+import ast
 import ipaddress
 import logging
 import math
@@ -133,6 +134,46 @@ def _link(text: str) -> str:
     return path
 
 
+def _option(text: str):
+    """``NAME=VALUE`` for any keyword option of the dialect; VALUE is read as a Python literal where
+    it is one (``True``, ``3``, ``0.5``, ``"x"``), else taken as text."""
+    name, given = _pair(text)
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{name!r} is not an option name")
+    try:
+        return name, ast.literal_eval(given)
+    except (ValueError, SyntaxError):
+        return name, given
+
+
+QUECTEL_FLAGS = ("registration_delay", "model", "sim", "pin", "apn_required", "registration", "registration_mix",
+                 "boot_manner", "app_ready_delay", "cmux")
+ESP_FLAGS = ("network", "firmware", "client_ca", "boot_noise", "vendor_banner", "boot_outcome")
+
+
+def _add_situations(parser: argparse.ArgumentParser) -> None:
+    """The day-one situations of fakemodem/README.md: SIM, APN, registration, boot manners."""
+    cell = parser.add_argument_group("quectel: SIM, network and boot")
+    cell.add_argument("--sim", choices=("ready", "absent", "pin", "puk"), help="the SIM at power-on (default ready)")
+    cell.add_argument("--pin", help="the SIM's PIN (default 1234)")
+    cell.add_argument("--apn-required", metavar="APN", help="the data context activates only with this APN")
+    cell.add_argument("--registration", choices=("home", "roaming", "denied", "searching"),
+                      help="where registration ends (default home); --identity csq=99,99 for no signal")
+    cell.add_argument("--registration-mix", choices=("same", "lte-only", "gprs-only"),
+                      help="how CREG, CGREG and CEREG relate (default same)")
+    cell.add_argument("--boot-manner", choices=("clean", "warm"),
+                      help="warm: the module was on (POWERED DOWN, deaf for seconds, APP RDY)")
+    cell.add_argument("--app-ready-delay", type=_seconds, metavar="SECONDS",
+                      help="ERROR to every command from RDY until APP RDY, this long (BG95)")
+    esp = parser.add_argument_group("esp8285: boot")
+    esp.add_argument("--boot-noise", choices=("garbage", "rom"), help="the ROM's boot report before ready")
+    esp.add_argument("--vendor-banner", metavar="TEXT", help="a vendor's line before ready")
+    esp.add_argument("--boot-outcome", choices=("ready", "invalid", "silent"),
+                     help="invalid: prints Invalid and takes no command; silent: no ready")
+    parser.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
+                        help="any other option of the dialect by name (repeatable), e.g. ipd_crlf=False")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fakemodem", description=__doc__.splitlines()[0])
     parser.add_argument("dialect", choices=dialects.NAMES)
@@ -165,11 +206,12 @@ def main(argv=None) -> int:
     parser.add_argument("--record", type=_record, metavar="PATH",
                         help="write every line and payload, both directions, to PATH as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every command to stderr")
+    _add_situations(parser)
     args = parser.parse_args(argv)
-    if args.dialect != "esp8285" and (args.network or args.firmware or args.client_ca):
-        parser.error("--network, --firmware and --client-ca are for the esp8285 dialect")
-    if args.dialect == "esp8285" and (args.registration_delay or args.model or args.cmux):
-        parser.error("--registration-delay, --model and --cmux are for the quectel dialect")
+    own, other = (ESP_FLAGS, QUECTEL_FLAGS) if args.dialect == "esp8285" else (QUECTEL_FLAGS, ESP_FLAGS)
+    stray = [name for name in other if getattr(args, name) not in (None, [], 0.0)]
+    if stray:
+        parser.error(f"--{stray[0].replace('_', '-')} is not an option of the {args.dialect} dialect")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
 
     hosts = {}
@@ -179,20 +221,18 @@ def main(argv=None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     options = dict(hosts=hosts, blackhole=args.blackhole, latency=args.latency, identity=dict(args.identity))
+    options.update({name: getattr(args, name) for name in own if getattr(args, name) not in (None, [])})
     if args.dialect == "esp8285":
-        options["networks"] = dict(args.network)
-        if args.firmware:
-            options["firmware"] = args.firmware
-        if args.client_ca:
-            options["client_ca"] = args.client_ca
-    else:
-        options["registration_delay"] = args.registration_delay
-        if args.cmux:
-            options["cmux"] = dict(args.cmux)
-        if args.model:
-            options["model"] = args.model
-    with FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
-                   link_path=args.link, record=args.record, **options) as modem:
+        options["networks"] = dict(options.pop("network", []))
+    elif "cmux" in options:
+        options["cmux"] = dict(options["cmux"])
+    options.update(args.option)
+    try:
+        fake = FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
+                         link_path=args.link, record=args.record, **options)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+    with fake as modem:
         print(modem.port, flush=True)
         stop.wait()
     return 0

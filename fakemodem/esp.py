@@ -8,8 +8,7 @@ the wire follows it: ``_CUR`` command names, ``FAIL`` vs ``ERROR`` after ``+CWJA
 layout, passive mode for TCP only (1.x) or UDP too (2.x), ``AT+CIPSTATE?`` (2.x).
 
 Options: ``networks`` (SSID -> password), ``hosts`` (name -> address), ``blackhole``,
-``allow_outside`` (False: only loopback peers are real), ``boot_delay``, ``boot_noise`` (the 1.x
-ROM banner at the wrong baud rate before ``ready``), ``join_delay``, ``connect_timeout``,
+``allow_outside`` (False: only loopback peers are real), ``boot_delay``, ``join_delay``, ``connect_timeout``,
 ``latency`` (seconds before each command's answer), ``passive_rearm`` ("empty": a new ``+IPD``
 notice only once the buffer was read empty, the default; "read": after any read),
 ``cipclose_reports_closed`` (True: ``<id>,CLOSED`` before the OK of AT+CIPCLOSE),
@@ -28,7 +27,12 @@ joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then 
 ``+CIPRECVDATA:`` has no CR LF before it), ``ipv6_got`` ("after_ok": with AT+CIPV6=1 a join prints
 ``WIFI GOT IPv6 LL`` and ``WIFI GOT IPv6 GL`` after its OK; "before_ok"; "link_local_only": the AP
 advertises no prefix, GL never comes). ``client_ca`` and ``client_pki``: the CAs and client
-certificates flashed in a 2.x module for its SSL links (see esp_ssl.py).
+certificates flashed in a 2.x module for its SSL links (see esp_ssl.py). Manners of real modules
+(fakemodem/README.md): ``boot_noise``, ``vendor_banner``, ``boot_outcome``, ``gmr_style`` (what it
+prints at boot and to AT+GMR: esp_boot.py), ``rst_answer`` ("ERROR": AT+RST refused), ``ipd_crlf``
+(False: +IPD glued to the data before it), ``recvdata_to_read`` and ``udp_start_report`` (ESP-AT
+2.1's extra lines), ``ssl_count`` ("encrypted": passive SSL counts as records), ``send_ok_delay``
+(SEND OK late, ``busy s...`` meanwhile on 1.x).
 
 IPv6 (2.x, ipv6.md §2): AT+CIPV6, "TCPv6"/"UDPv6" links on ``::1`` (after AT+CIPV6=1 and a join),
 v6 lines in AT+CIFSR and AT+CIPSTA?, AT+CIPDOMAIN's ``<ip network>``. 1.x knows none of it (ERROR).
@@ -37,10 +41,9 @@ Commands that arrive while one is running are answered ``busy p...`` and dropped
 import asyncio
 import dataclasses
 import logging
-import os
 from typing import Dict, Optional
 
-from . import ipv6, profiles
+from . import esp_boot, ipv6, profiles
 from .atcommand import ATCommand
 from .serial_side import SerialSide
 from .esp_links import Links
@@ -100,7 +103,10 @@ class EspModule(EmulatedModule):
     splitter = staticmethod(split_escaped)
     def __init__(self, serial: SerialSide, *, firmware: str = "1.7", networks: Optional[Dict[str, str]] = None,
                  hosts: Optional[Dict[str, object]] = None, blackhole=(), allow_outside: bool = False,
-                 boot_delay: float = 0.05, boot_noise: bool = False, echo: bool = True, join_delay: float = 0.05,
+                 boot_delay: float = 0.05, boot_noise=False, vendor_banner: str = "", boot_outcome: str = "ready",
+                 rst_answer: str = "OK", gmr_style: str = "espressif", ipd_crlf: bool = True,
+                 recvdata_to_read: bool = False, ssl_count: str = "decrypted", udp_start_report: bool = False,
+                 send_ok_delay: float = 0.0, echo: bool = True, join_delay: float = 0.05,
                  connect_timeout: float = 10.0, latency: float = 0.0, passive_rearm: str = "empty",
                  cipclose_reports_closed: bool = True, send_max: Optional[int] = None,
                  rx_window: Optional[int] = None, prompt: Optional[bytes] = None, cipstatus_style: str = "generation",
@@ -116,9 +122,12 @@ class EspModule(EmulatedModule):
         self.profile, self.firmware = profiles.esp(firmware)
         self.major = self.profile.major
         # what the identification commands answer: the profile's, its version filled in, ``identity`` put in
+        self.boot_noise = esp_boot.check(boot_noise, vendor_banner, boot_outcome, gmr_style)
+        self.vendor_banner, self.boot_outcome, self.gmr_style = vendor_banner, boot_outcome, gmr_style
+        gmr_lines = esp_boot.AI_THINKER_GMR if gmr_style == "ai-thinker" else self.profile.identity.gmr_lines
         versioned = dataclasses.replace(
             self.profile.identity, revision=self.firmware,
-            gmr_lines=tuple(line.format(version=self.firmware) for line in self.profile.identity.gmr_lines))
+            gmr_lines=tuple(line.format(version=self.firmware) for line in gmr_lines))
         self.identity, self.radio = customised(versioned, self.profile.radio, identity or {})
         self.prompt = self.profile.prompt if prompt is None else prompt
         for name, value, allowed in (("cipstatus_style", cipstatus_style, ("generation", "1.x")),
@@ -128,6 +137,8 @@ class EspModule(EmulatedModule):
                                      ("passive_rearm", passive_rearm, ("empty", "read")),
                                      ("connect_failure", connect_failure, ("CLOSED", "CONNECT FAIL")),
                                      ("recvlen_unused", recvlen_unused, ("", "0")),
+                                     ("rst_answer", rst_answer, ("OK", "ERROR")),
+                                     ("ssl_count", ssl_count, ("decrypted", "encrypted")),
                                      ("ipv6_got", ipv6_got, ("after_ok", "before_ok", "link_local_only"))):
             if value not in allowed:
                 raise ValueError(f"{name} is one of {allowed}, not {value!r}")
@@ -146,7 +157,12 @@ class EspModule(EmulatedModule):
         self.ipv6_addresses = ()     # what the last join obtained: link-local, then global
         self.networks = dict(networks or {})
         self.network = Network(hosts, blackhole, allow_outside)
-        self.boot_noise = boot_noise
+        self.rst_answer = rst_answer
+        self.ipd_crlf = ipd_crlf
+        self.recvdata_to_read = recvdata_to_read
+        self.ssl_count = ssl_count
+        self.udp_start_report = udp_start_report
+        self.send_ok_delay = send_ok_delay
         self.join_delay = join_delay
         self.connect_timeout = connect_timeout
         self.passive_rearm = passive_rearm
@@ -189,9 +205,9 @@ class EspModule(EmulatedModule):
 
     # --- what the command loop asks of this dialect -----------------------------------------------
     def announce_boot(self) -> None:
-        if self.boot_noise and self.major == 1:  # the ROM banner, at a baud rate nobody listens at
-            self.serial.write(bytes([0x00, 0xE0, 0x8C, 0x7F, 0x12, 0xF0, 0x0F, 0x7C]) + os.urandom(24))
-        self.serial.write(b"\r\nready\r\n")
+        self.serial.write(esp_boot.boot_text(self.boot_noise, self.vendor_banner, self.boot_outcome))
+        if self.boot_outcome == "invalid":
+            self.serial.listening = False  # the AT firmware never came up: nothing is read
 
     def command_faults(self) -> bool:
         if super().command_faults():
@@ -261,12 +277,15 @@ class EspModule(EmulatedModule):
         self.final("OK")
 
     async def rst(self, cmd: ATCommand) -> None:
+        if self.rst_answer == "ERROR":  # a 2.x build that refuses to restart on command
+            self.final("ERROR")
+            return
         self.final("OK")
         self.restart()
 
-    def drop_network(self) -> None:
+    def drop_network(self, announce: bool = True) -> None:
         if self.joined is not None:
-            self.drop_wifi()
+            self.drop_wifi(announce)
 
     def lose_registration(self, seconds: float) -> None:
         raise ValueError("a Wi-Fi module has no cellular registration; use drop_network()")
@@ -351,14 +370,15 @@ class EspModule(EmulatedModule):
         if self.joined is not None:
             self.drop_wifi()
 
-    def drop_wifi(self) -> None:
+    def drop_wifi(self, announce: bool = True) -> None:
         """The AP went away (or we left it): links close with it, as 2.x does by default. The
         order of the two messages is not documented; the cause is reported before its effects."""
         self.joined = None
         self.wifi_state = "disconnected"
         self.ipv6_addresses = ()
-        self.message("WIFI DISCONNECT")
-        self.links.drop_all(report=True)
+        if announce:
+            self.message("WIFI DISCONNECT")
+        self.links.drop_all(report=announce)
 
     async def cifsr(self, cmd: ATCommand) -> None:
         ip = STATION_IP if self.joined else "0.0.0.0"

@@ -86,7 +86,7 @@ class Sending:
         link, destination, length = target
         self.m.serial.write(self.m.prompt)
         data = await self.m.serial.read_exact(length, PAYLOAD_TIMEOUT)
-        self._finish(link, destination, data, length)
+        await self._finish(link, destination, data, length)
 
     async def cipsendex(self, cmd: ATCommand) -> None:
         if self.cipmode:
@@ -99,9 +99,9 @@ class Sending:
         raw = await self.m.serial.read_until(sendex_end(length), PAYLOAD_TIMEOUT, length)
         data = None if raw is None else unescape_sendex(raw)
         count = None if raw is None else (len(raw) if self.m.sendex_recv_count == "received" else len(data))
-        self._finish(link, destination, data, count)
+        await self._finish(link, destination, data, count)
 
-    def _finish(self, link, destination, data, count) -> None:
+    async def _finish(self, link, destination, data, count) -> None:
         m = self.m
         if data is None:
             m.final("ERROR")
@@ -109,9 +109,24 @@ class Sending:
         m.final(f"Recv {count} bytes")
         bridge = link.bridge
         if self.links.links.get(link.id) is not link or bridge.closed or m.faults.chance("send_fail"):
-            m.final("SEND FAIL")
+            outcome = "SEND FAIL"
         else:
-            m.final(hand_over(bridge, data, destination, m.network.reachable))
+            outcome = hand_over(bridge, data, destination, m.network.reachable)
+        if m.send_ok_delay:
+            await self._pushing(m.send_ok_delay)
+        m.final(outcome)
+
+    async def _pushing(self, seconds: float) -> None:
+        """The module is still pushing the send out (``send_ok_delay``): the peer's answer may come
+        first, and a command meanwhile is answered ``busy s...`` where the firmware says so (1.x)."""
+        serial = self.m.serial
+        busy = serial.busy_reply
+        if self.m.profile.busy_s:
+            serial.busy_reply = b"\r\nbusy s...\r\n"
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            serial.busy_reply = busy
 
     # --- passthrough ------------------------------------------------------------------------------
     async def cipmode_cmd(self, cmd: ATCommand) -> None:

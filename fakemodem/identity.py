@@ -68,7 +68,7 @@ def customised(identity: Identity, radio: Radio, given: Dict[str, object]) -> Tu
             dataclasses.replace(radio, **{k: v for k, v in values.items() if k not in own}))
 
 
-def _reply_block(module, lines) -> None:
+def reply_block(module, lines) -> None:
     """Several information lines of one answer, separated by single CRLFs (``quectel-tcpip.md`` §2.3)."""
     module.serial.write(b"\r\n" + b"\r\n".join(line.encode("latin-1") for line in lines) + b"\r\n")
     module.final("OK")
@@ -96,7 +96,7 @@ class QuectelAnswers:
             self.m.final("ERROR")
 
     async def ati(self, cmd: ATCommand) -> None:
-        _reply_block(self.m, self.m.identity.ati_lines)
+        reply_block(self.m, self.m.identity.ati_lines)
 
     async def manufacturer(self, cmd: ATCommand) -> None:
         self._exec_only(cmd, self.m.identity.manufacturer)
@@ -114,19 +114,20 @@ class QuectelAnswers:
         self._exec_only(cmd, self.m.identity.imei)
 
     async def iccid(self, cmd: ATCommand) -> None:
-        if self.m.sim == "absent":
-            self.m.cme_error(10)  # SIM not inserted
+        if self.m.sim.state == "absent":
+            self.m.cme_error(10)  # SIM not inserted (the ICCID needs no PIN)
         else:
             self._exec_only(cmd, f"+QCCID: {self.m.identity.iccid}")
 
     async def imsi(self, cmd: ATCommand) -> None:
-        if self.m.sim == "absent":
-            self.m.cme_error(10)
+        refusal = self.m.sim.refusal()  # the IMSI is behind the PIN
+        if refusal:
+            self.m.cme_error(refusal)
         else:
             self._exec_only(cmd, self.m.identity.imsi)
 
     async def csq(self, cmd: ATCommand) -> None:
-        rssi, ber = self.m.radio.csq if self.m.registered() else (99, 99)
+        rssi, ber = self.m.radio.csq if self.m.network_registration.has_cell() else (99, 99)
         self._exec_only(cmd, f"+CSQ: {rssi},{ber}")
 
     async def qcsq(self, cmd: ATCommand) -> None:
@@ -181,10 +182,13 @@ class EspAnswers:
             module.handlers["+CIPSTAMAC_CUR"] = module.handlers["+CIPSTAMAC_DEF"] = self.station_mac
 
     async def version(self, cmd: ATCommand) -> None:
-        if cmd.kind == "exec":
-            self.m.reply(*self.m.identity.gmr_lines)
-        else:
+        if cmd.kind != "exec":
             self.m.final("ERROR")
+        elif self.m.gmr_style == "ai-thinker":  # AT 1.2/1.3 by AI-Thinker: OK straight after the last line
+            self.m.info(*self.m.identity.gmr_lines)
+            self.m.serial.write(b"OK\r\n")
+        else:
+            self.m.reply(*self.m.identity.gmr_lines)
 
     async def station_mac(self, cmd: ATCommand) -> None:
         if cmd.kind == "read":

@@ -80,6 +80,13 @@ class EmulatedModule:
     def announce_boot(self) -> None:
         raise NotImplementedError
 
+    def going_down(self) -> None:
+        """What the module prints as it goes down, before it stops listening (nothing by default)."""
+
+    def refusing(self) -> bool:
+        """True while the module answers every command ``ERROR`` (up but not ready; never by default)."""
+        return False
+
     def final(self, text: str) -> None:
         raise NotImplementedError
 
@@ -92,7 +99,9 @@ class EmulatedModule:
     def reply(self, *lines: str) -> None:
         raise NotImplementedError
 
-    def drop_network(self) -> None:
+    def drop_network(self, announce: bool = True) -> None:
+        """The network takes the data context or the Wi-Fi; with ``announce`` False the module's
+        notice of it is lost (a URC sent to another port, a line lost on the wire)."""
         raise NotImplementedError
 
     # --- the command loop ---------------------------------------------------------------------
@@ -100,8 +109,9 @@ class EmulatedModule:
         while True:
             await self._boot()
             while not self._reboot.is_set():
-                line = await self.uart_side.read_command(self.echo)
-                await self._execute(line)
+                line = await self.uart_side.read_command(self.echo, interrupted=self._reboot.is_set)
+                if line is not None:
+                    await self._execute(line)
 
     async def serve_port(self, port: SerialSide) -> None:
         """The command loop of a second port: its lines run as the UART's do, answered on it."""
@@ -111,8 +121,11 @@ class EmulatedModule:
             await self._execute(line)
 
     async def _boot(self) -> None:
+        """Down and up again on the module's own clock: nothing the host sends (or not) changes when."""
         self._reboot.clear()
+        self.going_down()
         self.uart_side.listening = False  # input before boot completes is lost, as on a module
+        self.uart_side.discard_input()
         await asyncio.sleep(self.boot_delay)
         self.uart_side.listening = True
         self.uart_side.note("boot")
@@ -122,6 +135,9 @@ class EmulatedModule:
         if asyncio.get_running_loop().time() < self._hung_until:
             return  # a hung module reads and says nothing
         if self.command_faults():
+            return
+        if self.refusing():
+            self.final("ERROR")
             return
         try:
             command = parse(line, self.splitter)
@@ -176,7 +192,8 @@ class EmulatedModule:
         """The dialect resets its state, then this makes the loop boot again."""
         self.uart_side.note("restart")
         self.uart_side.leave_data_mode()
-        self._reboot.set()  # the loop boots again once the command in hand (if any) is done
+        self._reboot.set()  # the loop boots again once the command in hand (if any) is done,
+        self.uart_side.wake()  # or at once if it is waiting for a command
 
     @property
     def data_mode(self) -> bool:

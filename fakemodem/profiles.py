@@ -104,7 +104,7 @@ class EspProfile:
     passive_udp: bool = False          # passive receive covers UDP too
     passive_ssl: bool = False          # passive receive covers SSL links too
     state_queries: bool = False        # AT+CWSTATE? and AT+CIPSTATE? exist
-    busy_s: bool = True                # "busy s..." while a send is pushed
+    busy_s: bool = True                # "busy s..." to a command while a send is still pushed out (send_ok_delay)
     ssl_size: bool = True              # AT+CIPSSLSIZE exists
     unconfirmed: FrozenSet[str] = frozenset()
 
@@ -127,6 +127,8 @@ QUECTEL: Dict[str, QuectelProfile] = {
         identity=Identity("Quectel", "BG95-M3", "BG95M3LAR02A03", app_version="01.006.01.006", **_QUECTEL_COMMON),
         radio=Radio(csq=(19, 99), sysmode="eMTC", signal=(-62, -87, 111, -12), act="eMTC",
                     operator="Example Net", operator_numeric="24701", cops_act=7, band="LTE BAND 20", channel=6300),
+        # APP RDY last (sim-registration.md §2.1: its place among the others is unconfirmed)
+        boot_urcs=("RDY", "+CFUN: 1", "+CPIN: READY", "+QIND: SMS DONE", "APP RDY"),
         qsslcfg_extra=frozenset({"checkhost", "ignorecertchain"}),  # as BG96 (unconfirmed)
         unconfirmed=frozenset({"qsslcfg_extra"}),
     ),

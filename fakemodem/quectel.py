@@ -45,10 +45,17 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
 emulator never sends traffic off this machine), ``boot_delay``, ``boot_urcs``, ``echo``,
-``registration_delay``, ``sim``, ``local_ip``, ``local_ipv6``, ``rx_buffer``/``tx_buffer`` (per-socket module
+``local_ip``, ``local_ipv6``, ``rx_buffer``/``tx_buffer`` (per-socket module
 buffers), ``open_timeout``, ``dns_delay``, ``qiact_delay``, ``latency`` (seconds before each
 command's answer), ``identity`` (profile fields to replace by name, e.g. ``{"imei": "...", "csq": (12, 99)}``,
 for the identification and status answers of :mod:`fakemodem.identity`).
+
+Day one (fakemodem/README.md, "Day one"): ``sim``, ``pin``, ``puk``, ``sim_absent_urc``,
+``cpin_not_pending``, ``pin_state_urc`` (the card: :mod:`fakemodem.quectel_sim`); ``registration``,
+``registration_delay``, ``registration_mix``, ``no_signal_stat`` (:mod:`fakemodem.quectel_registration`);
+``apn_required`` and ``apn_error`` (AT+QIACT refuses any other APN); ``boot_manner`` ("clean", or
+"warm": a module that was on goes down first, ``POWERED DOWN``) and ``app_ready_delay`` (ERROR to
+every command until ``APP RDY``).
 """
 import asyncio
 import logging
@@ -59,6 +66,8 @@ from . import ipv6, profiles
 from .atcommand import ATCommand
 from .cmux import CmuxService
 from .quectel_files import FileSystem
+from .quectel_registration import Registration
+from .quectel_sim import Sim
 from .quectel_settings import BringUp, QiSettings, error_text
 from .quectel_ssl import SslService
 from .serial_side import SerialSide
@@ -70,6 +79,7 @@ from .quectel_sockets import SocketServices
 
 log = logging.getLogger("fakemodem.quectel")
 
+BOOT_MANNERS = ("clean", "warm")
 RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)  # AT+IPR rates (BG96 class)
 
 
@@ -86,9 +96,12 @@ class Context:
 
 class QuectelModule(EmulatedModule):
     def __init__(self, serial: SerialSide, *, model: str = "BG96", hosts: Optional[Dict[str, object]] = None,
-                 blackhole=(), allow_outside: bool = False, boot_delay: float = 0.05, boot_urcs=None,
-                 echo: bool = True, registration_delay: float = 0.0, sim: str = "READY",
-                 local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
+                 blackhole=(), allow_outside: bool = False, boot_delay: Optional[float] = None, boot_urcs=None,
+                 echo: bool = True, registration_delay: float = 0.0, sim: str = "ready", pin: str = "1234",
+                 puk: str = "12345678", sim_absent_urc: str = "NOT READY", cpin_not_pending: int = 3,
+                 pin_state_urc: bool = True, registration: str = "home", registration_mix: str = "same",
+                 no_signal_stat: int = 2, apn_required: Optional[str] = None, apn_error: int = 561,
+                 boot_manner: str = "clean", app_ready_delay: float = 0.0, local_ip: str = "10.64.12.7", qiclose_unknown: str = "OK", connected_state: int = 2,
                  prompt: Optional[bytes] = None, dnsgip_failure_fields: int = 1, ip_error_style: str = "ERROR",
                  payload_echo: str = "both", recv_with_length: bool = False, push_crlf: bool = False,
                  push_quote_ip: bool = True, incoming_access_mode: str = "buffer",
@@ -102,6 +115,10 @@ class QuectelModule(EmulatedModule):
                  ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
                  qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
                  cmux: Optional[dict] = None, faults: Optional[Faults] = None):
+        if boot_manner not in BOOT_MANNERS:
+            raise ValueError(f"boot_manner is one of {', '.join(BOOT_MANNERS)}, not {boot_manner!r}")
+        if boot_delay is None:  # a module that was on goes down first and is deaf for seconds
+            boot_delay = 3.0 if boot_manner == "warm" else 0.05
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
         self.profile = profiles.quectel(model)
@@ -125,8 +142,16 @@ class QuectelModule(EmulatedModule):
                 raise ValueError(f"{name} is one of {allowed}, not {value!r}")
         self.network = Network(hosts, blackhole, allow_outside)
         self.boot_urcs = tuple(self.profile.boot_urcs if boot_urcs is None else boot_urcs)
-        self.registration_delay = registration_delay
-        self.sim = sim
+        self.boot_manner = boot_manner
+        self.app_ready_delay = app_ready_delay
+        self._app_ready_at = 0.0
+        self.sim = Sim(self, sim, pin, puk, sim_absent_urc, cpin_not_pending, pin_state_urc)
+        self.network_registration = Registration(self, registration, registration_delay, registration_mix,
+                                                 no_signal_stat)
+        if apn_required is not None and not isinstance(apn_required, str):
+            raise ValueError(f"apn_required is an APN (text), not {apn_required!r}")
+        self.apn_required = apn_required
+        self.apn_error = apn_error
         self.local_ip = local_ip
         if ipv6.version(local_ipv6) != 6:
             raise ValueError(f"local_ipv6 is an IPv6 address, not {local_ipv6!r}")
@@ -173,16 +198,11 @@ class QuectelModule(EmulatedModule):
         self.ssl = SslService(self, self.files, ssl_check_host, ssl_tls13, ssl_failure_error)
         self.cmux = CmuxService(self, cmux)
         self._tasks: set = set()
-        self._booted_at = 0.0
         self.power_on_echo = echo
-        self._reports = {"+CREG": 0, "+CGREG": 0, "+CEREG": 0}  # n of AT+CxREG=<n>
-        self._deregistered_until = 0.0
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self._held_urcs = {}  # port -> URCs that came while it was in transparent mode
         self.handlers.update({
-            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CPIN": self.cpin,
-            "+CREG": self.registration, "+CGREG": self.registration, "+CEREG": self.registration,
-            "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
+            "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
             "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
             "+QISTATE": self.services.qistate, "+QISEND": self.services.data.qisend, "+QIRD": self.services.data.qird,
             "+QIDNSGIP": self.qidnsgip,
@@ -191,16 +211,19 @@ class QuectelModule(EmulatedModule):
             "O": self.services.data.ato, "O0": self.services.data.ato, "+IPR": self.ipr, "&W": self.save,
         })
         self.handlers.update(self.bring_up.handlers())
+        self.handlers.update(self.sim.handlers())
+        self.handlers.update(self.network_registration.handlers())
         self.handlers.update(self.files.handlers())
         self.handlers.update(self.ssl.handlers())
         self.handlers.update(self.cmux.handlers())
         self.test_answers.update(self.bring_up.test_answers())
+        self.test_answers.update(self.sim.test_answers())
+        self.test_answers.update(self.network_registration.test_answers())
         self.test_answers.update(self.files.test_answers())
         self.test_answers.update(self.ssl.test_answers())
         self.test_answers.update(self.cmux.test_answers())
         self.test_answers.update({
-            "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+CREG": ["+CREG: (0-2)"],
-            "+CGREG": ["+CGREG: (0-2)"], "+CEREG": ["+CEREG: (0-2)"], "+QISDE": ["+QISDE: (0,1)"],
+            "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+QISDE": ["+QISDE: (0,1)"],
             "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"],
             "+QICSGP": [f"+QICSGP: (1-{self.profile.contexts}),(1-{3 if ipv4v6_context else 2}),<APN>,<username>,"
                         "<password>,(0-3)"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
@@ -208,10 +231,35 @@ class QuectelModule(EmulatedModule):
         self.identity_answers = QuectelAnswers(self)
 
     # --- what the command loop asks of this dialect -----------------------------------------------
+    def going_down(self) -> None:
+        """With ``boot_manner="warm"`` every boot starts from a module that was on: it announces its
+        power-down and the context it loses before it goes deaf."""
+        if self.boot_manner == "warm":
+            self.urc("POWERED DOWN")
+            self.urc('+QIURC: "pdpdeact",1')
+
     def announce_boot(self) -> None:
-        self._booted_at = asyncio.get_running_loop().time()
-        for urc in self.boot_urcs:
+        loop = asyncio.get_running_loop()
+        self.network_registration.booted()
+        urcs = [self.sim.boot_urc() if urc.startswith("+CPIN:") else urc for urc in self.boot_urcs]
+        if (self.app_ready_delay or self.boot_manner == "warm") and "APP RDY" not in urcs:
+            urcs.append("APP RDY")
+        ready = urcs.index("APP RDY") if "APP RDY" in urcs else len(urcs)
+        for urc in urcs[:ready]:
             self.urc(urc)
+        self._app_ready_at = loop.time() + self.app_ready_delay
+        if ready < len(urcs):
+            loop.call_later(self.app_ready_delay, self._app_ready, self._app_ready_at, urcs[ready:])
+
+    def _app_ready(self, due: float, urcs) -> None:
+        if due == self._app_ready_at:  # (not a boot that a restart has replaced)
+            for urc in urcs:
+                self.urc(urc)
+
+    def refusing(self) -> bool:
+        """Between ``RDY`` and ``APP RDY`` every command is answered ERROR (the BG95 of Zephyr PR
+        #57110; ``app_ready_delay``)."""
+        return asyncio.get_running_loop().time() < self._app_ready_at
 
     def bad_parameters(self, command: ATCommand) -> None:
         if command.name.startswith(("+QI", "+QSSL")):  # the SSL commands share the TCP/IP errors
@@ -231,7 +279,8 @@ class QuectelModule(EmulatedModule):
         for ctx in self.contexts.values():
             ctx.active = False
         self._echo, self._cmee, self.qisde, self.fun = self.power_on_echo, self.power_on_cmee, True, 1
-        self._reports = dict.fromkeys(self._reports, 0)
+        self.sim.restart()
+        self.network_registration.restart()
         self.settings = QiSettings(self.profile)
         self.bring_up = BringUp(self)
         self.handlers.update(self.bring_up.handlers())
@@ -241,28 +290,20 @@ class QuectelModule(EmulatedModule):
         self._held_urcs = {}
         super().restart()
 
-    def drop_network(self) -> None:
+    def drop_network(self, announce: bool = True) -> None:
         for ctx_id, ctx in self.contexts.items():
             if ctx.active:
                 ctx.active = False
                 self.services.drop_context(ctx_id)
                 self.ssl.drop_context(ctx_id)
-                self.urc(f'+QIURC: "pdpdeact",{ctx_id}')
+                if announce:
+                    self.urc(f'+QIURC: "pdpdeact",{ctx_id}')
 
     def lose_registration(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._deregistered_until = loop.time() + seconds
-        self._report_registration(2)
-        loop.call_later(seconds, self._report_registration, 1)
+        self.network_registration.lose(seconds)
 
-    def _report_registration(self, stat: int) -> None:
-        for name, n in self._reports.items():
-            if n:
-                self.urc(f"{name}: {stat}" + (self._location(name) if n == 2 and stat in (1, 5) else ""))
-
-    def _location(self, name: str) -> str:
-        """The <lac>/<tac>,<ci>,<AcT> fields of a registration answer at report level 2."""
-        return f',"{self.radio.area_code}","{self.radio.cell_id}",{self.radio.cops_act}'
+    def registered(self) -> bool:
+        return self.network_registration.registered()
 
     @property
     def sockets(self):
@@ -379,31 +420,6 @@ class QuectelModule(EmulatedModule):
         self.qisde = cmd.number(0, 0, 1) == 1
         self.final("OK")
 
-    async def cpin(self, cmd: ATCommand) -> None:
-        if self.sim == "absent":
-            self.cme_error(10)
-        elif cmd.kind == "read":
-            self.reply(f"+CPIN: {self.sim}")
-        elif cmd.kind == "write":
-            self.sim = "READY"
-            self.final("OK")
-        else:
-            self.final("ERROR")
-
-    def registered(self) -> bool:
-        now = asyncio.get_running_loop().time()
-        return (self.fun == 1 and now - self._booted_at >= self.registration_delay
-                and now >= self._deregistered_until)
-
-    async def registration(self, cmd: ATCommand) -> None:
-        if cmd.kind == "write":
-            self._reports[cmd.name] = cmd.number(0, 0, 2)
-            self.final("OK")
-            return
-        stat = 1 if self.registered() else (0 if self.fun != 1 else 2)
-        n = self._reports.get(cmd.name, 0)
-        self.reply(f"{cmd.name}: {n},{stat}" + (self._location(cmd.name) if n == 2 and stat == 1 else ""))
-
     async def cfun(self, cmd: ATCommand) -> None:
         """AT+CFUN=<0|1|4>[,<rst>]: 0 and 4 take the radio down (contexts with it); rst 1 restarts."""
         if cmd.kind == "read":
@@ -448,6 +464,9 @@ class QuectelModule(EmulatedModule):
             self.ip_error(561)
             return
         await asyncio.sleep(self.qiact_delay)
+        if self.apn_required is not None and ctx.apn.lower() != self.apn_required.lower():
+            self.ip_error(self.apn_error)  # the network refuses the context (APNs compare without case)
+            return
         ctx.active = True
         self.final("OK")
 

@@ -37,7 +37,8 @@ IP_ERRORS = {
 }
 # 3GPP TS 27.007 §9.2 texts of the +CME ERROR codes the emulator gives
 CME_ERRORS = {3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
-              11: "SIM PIN required", 30: "no network service", 50: "incorrect parameters",
+              11: "SIM PIN required", 12: "SIM PUK required", 13: "SIM failure", 14: "SIM busy",
+              16: "incorrect password", 30: "no network service", 50: "incorrect parameters",
               # the file system's (405, 407 from the reference; the texts and the rest are the emulator's)
               405: "file not found", 406: "invalid file name", 407: "file already exists", 420: "no space",
               421: "time out"}

@@ -120,9 +120,10 @@ class FakeModem:
         """The module restarts on its own: sockets gone, boot URCs again."""
         self.call(self.module.restart)
 
-    def drop_network(self) -> None:
-        """The network takes the data context (Quectel ``pdpdeact``) or the Wi-Fi (ESP)."""
-        self.call(self.module.drop_network)
+    def drop_network(self, announce: bool = True) -> None:
+        """The network takes the data context (Quectel ``pdpdeact``) or the Wi-Fi (ESP); with
+        ``announce`` False the module's notice of it never reaches the host."""
+        self.call(self.module.drop_network, announce)
 
     def hang(self, seconds: float) -> None:
         """The module reads commands but answers none for ``seconds``."""

@@ -119,10 +119,22 @@ class SerialSide:
         self._arrived = self._loop.create_future()
         return self._arrived
 
-    async def read_command(self, echo) -> str:
-        """The next command line, echoed back (terminator included) when ``echo`` is on; ``echo``
-        may be a function, asked once the line is complete (a setting another port may change)."""
+    def discard_input(self) -> None:
+        """What the UART held is lost (the module restarts)."""
+        self._inbox.clear()
+
+    def wake(self) -> None:
+        """Wake a reader waiting for bytes, so that it asks its ``interrupted`` again."""
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+
+    async def read_command(self, echo, interrupted: Callable[[], bool] = lambda: False) -> Optional[str]:
+        """The next command line, echoed back (terminator included) when ``echo`` is on (``echo``
+        may be a function, asked once the line is complete: a setting another port may change);
+        None as soon as ``interrupted()`` says so while no whole line has arrived."""
         while True:
+            if interrupted():
+                return None
             # LF after CR, a stray Ctrl-Z after a fixed-length payload, NULs: ignored between commands
             while self._inbox and self._inbox[0] in (0x0A, 0x1A, 0x00):
                 del self._inbox[0]

@@ -46,7 +46,8 @@ def test_info_without_network_or_sim_still_identifies_the_module():
     assert report["signal"]["dbm"] is None and report["signal"]["qcsq"]["mode"] == "NOSERVICE"
     assert report["operator"]["operator"] is None and report["network"]["text"] == "No Service"
     assert not report["registration"]["registered"]
-    assert report["registration"]["+CEREG"]["state"] == "searching"
+    assert report["registration"]["+CEREG"]["state"] == "not registered, not searching"  # (no SIM: no search)
+    assert report["signal"]["words"] == "no signal, CSQ 99"
 
 
 def test_info_shows_the_emulators_configured_identity_as_text():

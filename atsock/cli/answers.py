@@ -16,6 +16,7 @@ Signal bars (0-4) are our own mapping, one per kind of reading:
 import re
 from typing import Dict, List, Optional, Sequence
 
+from .. import registration as registration_words
 from ..fields import split_fields
 
 Lines = Sequence[str]
@@ -28,8 +29,6 @@ WIFI_RSSI_STEPS = (-88, -77, -66, -55)
 #: EC2x is assumed to have the same layout)
 LTE_MODES = frozenset({"CAT-M1", "CAT-NB1", "EMTC", "NBIOT", "LTE"})
 
-REGISTRATION_STATES = {0: "not registered", 1: "registered (home)", 2: "searching", 3: "registration denied",
-                       4: "unknown", 5: "registered (roaming)"}
 ACCESS_TECHNOLOGIES = {0: "GSM", 2: "UTRAN", 3: "GSM/EGPRS", 4: "UTRAN/HSDPA", 5: "UTRAN/HSUPA",
                        6: "UTRAN/HSPA", 7: "LTE", 8: "LTE Cat-M1", 9: "LTE Cat-NB1"}
 OPERATOR_MODES = {0: "automatic", 1: "manual", 2: "deregistered", 3: "format only", 4: "manual/automatic"}
@@ -83,19 +82,12 @@ def iccid(lines: Lines) -> Optional[str]:
     return found[0].strip('"') if found else None
 
 
-def csq_dbm(rssi: Optional[int]) -> Optional[int]:
-    """3GPP 27.007: 0 is -113 dBm or less, 31 is -51 dBm or more, 99 unknown."""
-    if rssi is None or not 0 <= rssi <= 31:
-        return None
-    return -113 + 2 * rssi
-
-
 def csq(lines: Lines) -> Optional[dict]:
     fields = _first(lines, "+CSQ:")
     if not fields:
         return None
     rssi = _int(fields[0])
-    dbm = csq_dbm(rssi)
+    dbm = registration_words.csq_dbm(rssi)
     return {"rssi": rssi, "ber": _int(fields[1]) if len(fields) > 1 else None, "dbm": dbm,
             "bars": bars(dbm, CELL_RSSI_STEPS)}
 
@@ -147,7 +139,7 @@ def registration(lines: Lines, prefix: str) -> Optional[dict]:
     if not fields or len(fields) < 2:
         return None
     stat = _int(fields[1])
-    return {"stat": stat, "state": REGISTRATION_STATES.get(stat, f"stat {fields[1]}"), "registered": stat in (1, 5)}
+    return {"stat": stat, "state": registration_words.words(stat), "registered": stat in registration_words.REGISTERED}
 
 
 def qicsgp(lines: Lines) -> Optional[dict]:

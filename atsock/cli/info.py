@@ -6,7 +6,7 @@ still shows its identity; a query the module refuses leaves its field empty and 
 """
 import json
 
-from .. import atcmd
+from .. import atcmd, registration as registration_words
 from . import answers
 from .options import add_serial_options, context_id
 from .session import BareSession
@@ -49,13 +49,7 @@ def run(args) -> int:
 def quectel_report(ask, context_id: int) -> dict:
     identity = answers.ati(ask("ATI") or [])
     full = ask("AT+QGMR")
-    signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
-    best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
-    signal["bars"] = best["bars"] if best else None
-    signal["dbm"] = signal["csq"]["dbm"] if signal["csq"] else None
-    registration = {name: answers.registration(ask(atcmd.query("AT" + name)) or [], f"{name}:")
-                    for name in ("+CREG", "+CGREG", "+CEREG")}
-    registered = [name for name, state in registration.items() if state and state["registered"]]
+    signal, registration = network_report(ask)
     operator = answers.cops(ask("AT+COPS?", 5.0) or [])
     network = answers.qnwinfo(ask("AT+QNWINFO") or [])
     active = answers.qiact(ask("AT+QIACT?") or [])
@@ -68,12 +62,27 @@ def quectel_report(ask, context_id: int) -> dict:
         "imei": answers.bare_value(ask("AT+GSN") or []),
         "iccid": answers.iccid(ask("AT+QCCID") or []),
         "imsi": answers.bare_value(ask("AT+CIMI") or []),
-        "signal": signal, "operator": operator, "network": network,
-        "registration": {"registered": bool(registered), "by": registered, **registration},
+        "signal": signal, "operator": operator, "network": network, "registration": registration,
         "data": {"context_id": context_id, "settings": answers.qicsgp(ask(atcmd.build("AT+QICSGP", context)) or []),
                  "active": context_id in active, "addresses": active.get(context_id) or
                  [a for a in [addresses.get(context_id)] if a]},
     }
+
+
+def network_report(ask):
+    """Signal and registration, each also in words (``atsock.registration``): (signal, registration)."""
+    signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
+    best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
+    signal["bars"] = best["bars"] if best else None
+    signal["dbm"] = signal["csq"]["dbm"] if signal["csq"] else None
+    signal["words"] = registration_words.signal_words(signal["csq"]["rssi"]) if signal["csq"] else None
+    domains = {name: answers.registration(ask(atcmd.query("AT" + name)) or [], f"{name}:")
+               for name in ("+CEREG", "+CGREG", "+CREG")}
+    stats = {name: state["stat"] for name, state in domains.items() if state}
+    registered = [name for name, state in domains.items() if state and state["registered"]]
+    return signal, {"registered": bool(registered), "by": registered,
+                    "state": registration_words.words(registration_words.best(stats)) if stats else None,
+                    "words": registration_words.summary(stats) if stats else None, **domains}
 
 
 def esp_report(ask) -> dict:
@@ -110,23 +119,23 @@ def render(report: dict) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
-def _quectel_rows(r: dict) -> list:
-    signal, csq, qcsq = r["signal"], r["signal"]["csq"], r["signal"]["qcsq"]
-    if signal["dbm"] is not None:
-        text = f"{signal['dbm']} dBm (CSQ {csq['rssi']}){_bars(signal['bars'])}"
-    else:
-        text = "unknown (no service)" if csq else "-"
+def _network_rows(r: dict) -> list:
+    """The signal and registration rows, in words."""
+    signal, qcsq, registration = r["signal"], r["signal"]["qcsq"], r["registration"]
+    text = (signal["words"] or "-") + _bars(signal["bars"] if signal["dbm"] is not None else None)
     if qcsq and qcsq["rsrp"] is not None:
         text += f"; {qcsq['mode']} RSRP {qcsq['rsrp']} dBm, RSRQ {qcsq['rsrq']} dB, SINR {qcsq['sinr_db']} dB"
     elif qcsq:
         text += f"; {qcsq['mode']}"
+    return [("signal", text), ("registration", registration["words"] or "-")]
+
+
+def _quectel_rows(r: dict) -> list:
+    signal_row, registration_row = _network_rows(r)
     operator, network = r["operator"] or {}, r["network"] or {}
     oper = _or_dash(operator.get("operator"))
     details = [d for d in (network.get("mccmnc"), network.get("technology") or operator.get("technology"),
                            network.get("band"), network.get("text")) if d]
-    registration = r["registration"]
-    states = [f"{name[1:]}: {state['state']}" for name, state in registration.items()
-              if name.startswith("+") and state]
     data = r["data"]
     settings = data["settings"] or {}
     apn = f'APN "{settings["apn"]}"' if settings.get("apn") is not None else "APN -"
@@ -136,10 +145,9 @@ def _quectel_rows(r: dict) -> list:
         ("model", f"{_or_dash(r['manufacturer'])} {_or_dash(r['model'])}"),
         ("firmware", firmware),
         ("IMEI", _or_dash(r["imei"])), ("ICCID", _or_dash(r["iccid"])), ("IMSI", _or_dash(r["imsi"])),
-        ("signal", text),
+        signal_row,
         ("operator", oper + (f" ({', '.join(details)})" if details else "")),
-        ("registration", ("registered" if registration["registered"] else "not registered")
-         + (f" ({'; '.join(states)})" if states else "")),
+        registration_row,
         ("data", f"{apn}, {context}, IP {_or_dash(', '.join(data['addresses']))}"),
     ]
 

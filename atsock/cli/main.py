@@ -5,6 +5,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from ..errors import ModemError
 from . import at, forward, get, info, ports, socks
 
 COMMANDS = (ports, info, at, get, socks, forward)
@@ -61,8 +62,16 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _explain(exc: BaseException) -> str:
-    text = str(exc)
+    text = _in_cli_words(exc)
     if getattr(exc, "errno", None) == errno.EACCES or "Permission denied" in text:
         text += " (on Linux, serial ports belong to the 'dialout' group: sudo usermod -aG dialout $USER, " \
                 "then log in again; see docs/hardware.md)"
     return text
+
+
+def _in_cli_words(exc: BaseException) -> str:
+    """A modem's own failure names the option that mends it as this command line spells it
+    (``--pin``, not ``pin=...``)."""
+    if isinstance(exc, ModemError):
+        return exc.message(lambda setting: "--" + setting.replace("_", "-"))
+    return str(exc)

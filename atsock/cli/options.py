@@ -4,6 +4,7 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
 from typing import Tuple
 
 import atsock
@@ -58,7 +59,12 @@ def open_modem(args) -> "atsock.Modem":
     if stray:
         raise ValueError(f"--{stray[0].replace('_', '-')} is not a setting of the {dialect} dialect")
     settings = {name: getattr(args, name) for name in own if getattr(args, name, None) is not None}
-    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, **settings)
+    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, progress=show_progress, **settings)
+
+
+def show_progress(text: str) -> None:
+    """What bring-up waits for (the SIM, the network...), on stderr as it changes."""
+    print(f"atsock: {text}", file=sys.stderr, flush=True)
 
 
 def context_id(text: str) -> int:

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from atsock import atcmd, validate
-from atsock.errors import CommandTimeout, ModemError
+from atsock import atcmd, startup, validate
+from atsock.errors import ModemError
 from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
@@ -71,18 +71,9 @@ class BringUp:
 
     async def run(self, life: ModemLifecycle) -> None:
         e, s = self.engine, self.settings
-        attempts = max(1, int(s.sync_timeout / 0.5))
-        await e.sync(attempts=attempts, timeout=0.5)
+        await startup.sync(e, s.sync_timeout)
         if s.reset:
-            self._ready = asyncio.get_running_loop().create_future()
-            await self.d.command(atcmd.build("AT+RST"), timeout=T_QUERY)
-            try:
-                await asyncio.wait_for(self._ready, T_READY)
-            except asyncio.TimeoutError:
-                raise CommandTimeout("AT+RST (waiting for ready)", T_READY) from None
-            finally:
-                self._ready = None
-            await e.sync(attempts=attempts, timeout=0.5)
+            await self._reset()
         life.synced()
         await self.d.command(atcmd.build("ATE0"), timeout=T_QUERY)
         response = await self.d.command(atcmd.build("AT+GMR"), timeout=T_QUERY)
@@ -106,6 +97,36 @@ class BringUp:
         life.sim_ready()  # no SIM on Wi-Fi: the next step is joining the network
         if s.ssid is not None:
             await self.join(life, s.ssid, s.key)
+
+    async def _reset(self) -> None:
+        """AT+RST, for a module with nothing left by an earlier program. Some 2.x builds refuse it:
+        then what could be left (a server, links) is closed by hand. A module that restarts and
+        never says ``ready`` goes on if it answers AT, and is reported as such if it does not."""
+        e = self.engine
+        self._ready = asyncio.get_running_loop().create_future()
+        try:
+            response = await self.d.command(atcmd.build("AT+RST"), timeout=T_QUERY, check=False)
+            if not response.final.ok:
+                log.info("the module refuses AT+RST (%s): closing what an earlier program left instead",
+                         response.final.text)
+                await self._close_leftovers()
+                return
+            restarted = e.unhandled
+            try:
+                await asyncio.wait_for(self._ready, T_READY)
+            except asyncio.TimeoutError:
+                await startup.restarted(e, restarted, "AT+RST")
+                return
+        finally:
+            self._ready = None
+        await startup.sync(e, self.settings.sync_timeout)
+
+    async def _close_leftovers(self) -> None:
+        """Without a restart: the server stopped, every link closed, in either CIPMUX mode (each
+        command may find nothing to do and say ERROR)."""
+        for command in (atcmd.build("AT+CIPSERVER", atcmd.number(0, 0, 1)),
+                        atcmd.build("AT+CIPCLOSE", atcmd.number(5, 0, 5)), atcmd.build("AT+CIPCLOSE")):
+            await self.d.command(command, timeout=T_QUERY, check=False)
 
     async def _enable_ipv6(self) -> None:
         """AT+CIPV6=1 before any join (the IPv6 addresses are obtained by AT+CWJAP); what keeps

@@ -1,25 +1,25 @@
 """Bring a Quectel module from power-on to an active data context, as the process notes order it:
 sync, configure, SIM, registration, APN and context activation, then stale sockets closed."""
-import asyncio
 import errno
 import logging
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from atsock import atcmd, validate
-from atsock.errors import CommandFailed, ModemError
+from atsock import atcmd, registration, startup, validate
+from atsock.errors import CommandFailed, DataContextError, ModemError
 from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
 
 from ..settings import check_seconds, check_timeouts
-from .codes import DOCS, MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY
+from . import cause
+from .codes import MAX_LINKS, T_QIACT, T_QICLOSE, T_QIDEACT, T_QUERY, TEXT
+from .network import RegistrationWait
+from .sim import SimUnlock
 
 log = logging.getLogger("atsock.quectel")
 
 AUTH_METHODS = {"none": 0, "pap": 1, "chap": 2}
 CONTEXT_TYPES = {"ipv4": 1, "ipv6": 2, "ipv4v6": 3}  # AT+QICSGP <context_type>
-REGISTERED = (1, 5)  # home, roaming (3GPP 27.007 <stat>)
-SIM_BUDGET = 20.0    # SIM initialisation after boot, per Quectel's process note
 
 
 @dataclass
@@ -84,12 +84,16 @@ class BringUp:
         self.local_ipv6: Optional[str] = None
         self.context_type = CONTEXT_TYPES[settings.ip_version]  # 1 once the module refused dual stack
         self.deactivate_first = False  # after "pdpdeact": AT+QIDEACT before AT+QIACT
+        self.sim = SimUnlock(engine, settings.pin)  # (one per modem: a refused PIN is never offered again)
+        self.network = RegistrationWait(engine, settings.registration_timeout, settings.registration_poll)
+        self.registration: Optional[str] = None  # the registration in words, once registered
+        self.progress: Callable[[str], None] = lambda text: None  # what bring-up is waiting for
 
     async def run(self, life: ModemLifecycle) -> None:
         e, s = self.engine, self.settings
         if self.mux is not None:
-            await self.mux.enter(lambda: e.sync(attempts=max(1, int(s.sync_timeout / 0.5)), timeout=0.5))
-        await e.sync(attempts=max(1, int(s.sync_timeout / 0.5)), timeout=0.5)
+            await self.mux.enter(lambda: startup.sync(e, s.sync_timeout))
+        await startup.sync(e, s.sync_timeout)
         life.synced()
         await e.command(atcmd.build("ATE0"), timeout=T_QUERY)
         await e.command(atcmd.build("AT+CMEE", atcmd.number(1, 0, 2)), timeout=T_QUERY)
@@ -98,67 +102,15 @@ class BringUp:
         for report in ("AT+CREG", "AT+CGREG", "AT+CEREG"):  # registration changes as URCs
             await e.command(atcmd.build(report, atcmd.number(1, 0, 2)), timeout=T_QUERY, check=False)
         life.configured()
-        await self._wait_for_sim()
+        await self.sim.wait_until_ready(self.progress)
         life.sim_ready()
-        await self._wait_for_registration()
+        stat = await self.network.run(self.progress)
+        self.registration = registration.words(stat)
+        log.info("network: %s", self.registration)
         life.registered()
         await self._activate_context()
         await self._close_stale_links()
         life.activated()
-
-    async def _wait_for_sim(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SIM_BUDGET
-        while True:
-            try:
-                response = await self.engine.command(atcmd.query("AT+CPIN"), timeout=5.0,
-                                                     response_prefixes=("+CPIN:",))
-            except CommandFailed as exc:
-                if exc.code == 10:
-                    raise ModemError(errno.ENODEV, "no SIM card inserted") from None
-                if loop.time() > deadline:
-                    raise ModemError(errno.ENODEV, f"SIM not ready: {exc.final}") from None
-                await asyncio.sleep(1.0)
-                continue
-            status = (response.values("+CPIN:") or [""])[0]
-            if status == "READY":
-                return
-            if status == "SIM PIN" and self.settings.pin:
-                await self.engine.command(atcmd.build("AT+CPIN", atcmd.text(self.settings.pin, "PIN", 8)), timeout=5.0)
-                continue
-            if status in ("SIM PIN", "SIM PUK"):
-                raise ModemError(errno.EACCES, f"SIM is locked ({status}); pass pin=... to open_modem")
-            if loop.time() > deadline:
-                raise ModemError(errno.ENODEV, f"SIM not ready: {status!r}")
-            await asyncio.sleep(1.0)
-
-    async def _wait_for_registration(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.registration_timeout
-        queries = ["AT+CEREG", "AT+CGREG", "AT+CREG"]
-        last = {}
-        while True:
-            for query in list(queries):
-                prefix = query[2:] + ":"
-                try:
-                    response = await self.engine.command(atcmd.query(query), timeout=T_QUERY,
-                                                         response_prefixes=(prefix,))
-                except CommandFailed:
-                    queries.remove(query)  # this module has no such registration report
-                    continue
-                fields = split_fields((response.values(prefix) or [""])[0])
-                stat = parse_int(fields[1], 0, 10) if len(fields) > 1 else None
-                last[query] = stat
-                if stat in REGISTERED:
-                    return
-            if not queries:
-                raise ModemError(errno.ENODEV, "module answers no registration query")
-            if loop.time() > deadline:
-                denied = 3 in last.values()
-                raise ModemError(errno.ENETUNREACH,
-                                 "registration denied by the network" if denied else
-                                 f"not registered within {self.settings.registration_timeout:g} s ({last})")
-            await asyncio.sleep(self.settings.registration_poll)
 
     async def _activate_context(self) -> None:
         e, s = self.engine, self.settings
@@ -176,13 +128,22 @@ class BringUp:
             await e.command(atcmd.build("AT+QIDEACT", ctx), timeout=T_QIDEACT, check=False)
             self.deactivate_first = False
         if not await self._context_active():
-            try:
-                await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT)
-            except CommandFailed as exc:
-                raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} could not be activated "
-                                                    f"(APN {s.apn!r}): {exc.final} ({DOCS})") from None
+            response = await e.command(atcmd.build("AT+QIACT", ctx), timeout=T_QIACT, check=False)
+            if not response.final.ok:
+                raise await self._refused_context(response.final)
             if not await self._context_active():
                 raise ModemError(errno.ENETUNREACH, f"data context {s.context_id} not active after AT+QIACT")
+
+    async def _refused_context(self, final) -> DataContextError:
+        """AT+QIACT failed: the APN and the module's own code (AT+QIGETERROR keeps it) say why."""
+        s = self.settings
+        code = await cause.module_code(self.engine, final)
+        said = f"module error {code}: {TEXT.get(code, 'unknown')}" if code else final.text
+        return DataContextError(errno.ENETUNREACH, f"the network refused data context {s.context_id} with APN "
+                                                   f"{s.apn!r} ({said})",
+                                advice="give the operator's APN with {setting} (and user, password, auth where it "
+                                       "asks for them)", setting="apn", docs="docs/troubleshooting.md#pdp-activation",
+                                apn=s.apn, modem_code=code)
 
     def _define_context(self, context_type: int) -> atcmd.CommandLine:
         s = self.settings

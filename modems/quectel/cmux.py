@@ -21,7 +21,7 @@ from typing import Awaitable, Callable
 from atsock import atcmd
 from atsock.cmux.frames import DEFAULT_N1
 from atsock.cmux.line import MuxLine
-from atsock.errors import CommandTimeout
+from atsock.errors import CommandFailed, CommandTimeout
 
 from .codes import T_QUERY
 
@@ -46,6 +46,8 @@ class QuectelMux:
             await self.engine.sync(attempts=QUICK_PROBES, timeout=QUICK_PROBE)  # the usual case: plain AT
         except CommandTimeout:
             await self.line.leave_leftover(DEFAULT_N1)
+            await sync()
+        except CommandFailed:  # plain AT, not ready yet (ERROR until APP RDY): the start-up waits for it
             await sync()
         e = self.engine
         await e.command(atcmd.build("AT+QCFG", atcmd.text("cmux/urcport"), atcmd.number(URC_PORT, 0, 4)),

@@ -45,4 +45,7 @@ DOCS = "see docs/troubleshooting.md#quectel-550-574"
 
 
 def quectel_error(code: int) -> OSError:
-    return os_error(ERRNO.get(code, errno.EIO), f"modem error {code}: {TEXT.get(code, 'unknown')} ({DOCS})")
+    """The OSError for one of the module's codes; ``modem_code`` keeps the code itself."""
+    error = os_error(ERRNO.get(code, errno.EIO), f"modem error {code}: {TEXT.get(code, 'unknown')} ({DOCS})")
+    error.modem_code = code
+    return error

@@ -11,7 +11,9 @@ from atsock.framing import payload_rule
 from atsock.dialect import Dialect
 from modems.settings import make_settings
 
-from .bringup import CONTEXT_TYPES, REGISTERED, BringUp, Settings
+from atsock import registration
+
+from .bringup import CONTEXT_TYPES, BringUp, Settings
 from .cmux import QuectelMux
 from .codes import MAX_LINKS, QIRD_MAX
 from .dns import Resolver
@@ -40,6 +42,7 @@ class QuectelDialect(Dialect):
         self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None,
                                  self.mux)
         self._resolver = Resolver(engine, self.settings.context_id)
+        self._domains = {}  # registration query prefix -> its last <stat>, from bring-up and URCs
         engine.on_urc("+QIOPEN:", lambda urc: self.commands.on_qiopen(urc.text))
         self.commands.tls.attach(engine, lambda: self.core)  # AT+QSSL*: the module's own TLS
         engine.on_urc("+QIURC:", self._on_qiurc)
@@ -50,8 +53,11 @@ class QuectelDialect(Dialect):
             engine.on_urc(prefix, lambda urc: log.info("modem status: %s", urc.text))
 
     async def bring_up(self) -> None:
+        self._bring_up.progress = self.report_progress
         await self._bring_up.run(self.life)
         self.local_ip, self.local_ipv6 = self._bring_up.local_ip, self._bring_up.local_ipv6
+        self.registration = self._bring_up.registration
+        self._domains = dict(self._bring_up.network.stats)
 
     def family_refusal(self, family: int) -> Optional[str]:
         context_type, ctx = self._bring_up.context_type, self.settings.context_id
@@ -115,7 +121,11 @@ class QuectelDialect(Dialect):
         """Unsolicited ``+CEREG: <stat>``: losing the network suspends the modem; sockets stay, as
         a short loss need not end a TCP connection."""
         fields = split_fields(urc.text.partition(":")[2])
-        stat = parse_int(fields[0], 0, 10)
-        log.info("registration: %s", urc.text)
-        if self.online and stat is not None and stat not in REGISTERED:
-            self.report_trouble("registration_lost", errno.ENETDOWN, f"network registration lost ({urc.text})", True)
+        self._domains[urc.text.partition(":")[0]] = stat = parse_int(fields[0], 0, 255)
+        log.info("registration: %s (%s)", registration.words(stat), urc.text)
+        best = registration.best(self._domains)
+        if best in registration.REGISTERED:  # (one domain may drop while another holds: an LTE-M CREG says 0)
+            self.registration = registration.words(best)
+        elif self.online and stat is not None:
+            self.report_trouble("registration_lost", errno.ENETDOWN,
+                                f"network registration lost: {registration.summary(self._domains)}", True)

@@ -5,6 +5,7 @@ from typing import List, Optional
 from atsock import atcmd, validate
 from atsock.errors import dns_answer_error, name_error, timeout_error
 from atsock.fields import parse_int
+from . import cause
 from .codes import T_DNS_URC, T_QUERY, quectel_error
 
 MAX_ADDRESSES = 16
@@ -62,8 +63,11 @@ class Resolver:
             future = asyncio.get_running_loop().create_future()
             self._current = _Lookup(future)
             try:
-                await self.engine.command(atcmd.build("AT+QIDNSGIP", self.ctx, atcmd.text(host, "host name", 253)),
-                                          timeout=T_QUERY)
+                response = await self.engine.command(
+                    atcmd.build("AT+QIDNSGIP", self.ctx, atcmd.text(host, "host name", 253)), timeout=T_QUERY,
+                    check=False)
+                if not response.final.ok:  # refused outright (no context, a lookup running): the module keeps why
+                    raise await cause.failure(self.engine, "AT+QIDNSGIP", response.final)
                 error, addresses = await asyncio.wait_for(future, T_DNS_URC)
             except asyncio.TimeoutError:
                 raise timeout_error(f"no DNS answer for {host!r}") from None

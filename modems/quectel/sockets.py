@@ -34,7 +34,8 @@ from atsock.dialect import Exchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
-from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, quectel_error
+from . import cause
+from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, TEXT, quectel_error
 from .tls import QuectelTls
 
 log = logging.getLogger("atsock.quectel")
@@ -86,10 +87,12 @@ class QuectelSockets(SocketCommands):
         waiter = asyncio.get_running_loop().create_future()
         self._open_waiters[slot_id] = waiter
         try:
-            await self.engine.command(
+            response = await self.engine.command(
                 atcmd.build("AT+QIOPEN", self.ctx, conn_id(slot_id), atcmd.text(service), address(ip),
                             port_param(remote_port), port_param(local_port), atcmd.number(0, 0, 2)),
-                timeout=T_QUERY)
+                timeout=T_QUERY, check=False)
+            if not response.final.ok:  # refused outright: the module keeps why
+                raise await cause.failure(self.engine, "AT+QIOPEN", response.final)
             error = await asyncio.wait_for(waiter, self.t_open)
         except asyncio.TimeoutError:
             raise os_error(errno.ETIMEDOUT, f"no +QIOPEN for connectID {slot_id} within {self.t_open:g} s") from None
@@ -162,7 +165,9 @@ class QuectelSockets(SocketCommands):
         response = await self.engine.command(command, timeout=self.t_read, response_prefixes=("+QIRD:",),
                                              check=False, guard=guard)
         if not response.final.ok:
-            raise os_error(errno.ECONNRESET, f"modem cannot read connectID {conn.id} ({response.final.text})")
+            code = await cause.module_code(self.engine, response.final)
+            why = f": modem error {code}, {TEXT.get(code, 'unknown')}" if code else ""
+            raise os_error(errno.ECONNRESET, f"modem cannot read connectID {conn.id} ({response.final.text}{why})")
         line = response.first("+QIRD:")
         if line is None or line.data is None:
             raise os_error(errno.EPROTO, f"AT+QIRD answered without a +QIRD header: {response.lines!r}")

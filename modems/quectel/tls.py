@@ -32,6 +32,7 @@ from atsock.fields import parse_int, split_fields
 from atsock.framing import payload_rule
 from atsock.tls.module import ModuleTlsRequest, handshake_error, verification_error
 
+from . import cause
 from .codes import MAX_LINKS, QIRD_MAX, T_QUERY, quectel_error
 
 log = logging.getLogger("atsock.quectel")
@@ -202,8 +203,7 @@ class QuectelTls:
                             atcmd.number(port, 0, 65535, "port"), atcmd.number(0, 0, 2)),
                 timeout=T_QUERY, check=False)
             if not response.final.ok:
-                code = response.final.error_code
-                raise quectel_error(code) if code else os_error(errno.EINVAL, f"AT+QSSLOPEN: {response.final.text}")
+                raise await cause.failure(self.engine, "AT+QSSLOPEN", response.final)
             return await asyncio.wait_for(waiter, self.t_open)
         except asyncio.TimeoutError:
             raise os_error(errno.ETIMEDOUT, f"no +QSSLOPEN for client {slot_id} within {self.t_open:g} s") from None
@@ -216,10 +216,7 @@ class QuectelTls:
         and says 0 after a handshake that failed."""
         if error != CONNECT_FAILED:
             return quectel_error(error)
-        response = await self.engine.command(atcmd.build("AT+QIGETERROR"), timeout=T_QUERY,
-                                             response_prefixes=("+QIGETERROR:",), check=False)
-        values = response.values("+QIGETERROR:")
-        last = parse_int(split_fields(values[0])[0], 0, 65535) if values else None
+        last = await cause.last_error(self.engine)
         if last not in (None, 0):
             return quectel_error(last)
         if request.verify:
