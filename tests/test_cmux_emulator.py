@@ -1,5 +1,6 @@
 """The emulator's AT+CMUX, driven by hand-made frames (the driver's codec checks them: two codecs
 written apart must agree on the wire). What cmux.md states, and each switch of what it leaves open."""
+import re
 import socket
 import time
 
@@ -13,6 +14,12 @@ from fakemodem import FakeModem
 from .conftest import emulator_options
 
 CMUX = b"AT+CMUX=0,0,5,127,10,3,30,10,2\r"
+PATIENCE = 10.0  # seconds an expected answer may take on a loaded machine
+FINAL = re.compile(rb"\r\n(OK|ERROR|CONNECT|NO CARRIER|\+CME ERROR: [^\r]*)\r\n")
+
+
+def on(frames, dlci) -> bytes:
+    return b"".join(f.info for f in frames if f.dlci == dlci)
 
 
 class Client:
@@ -35,15 +42,30 @@ class Client:
         self.port.write(line)
         return self.port.read_until(b"OK\r\n") + self.port.read(64)
 
-    def send(self, *frames: Frame, wait: float = 0.15):
+    def send(self, *frames: Frame, until=lambda got: len(got) >= 1, wait: float = 0.15):
+        """Write ``frames``; the frames that came back once ``until(frames so far)`` holds (at most
+        ``PATIENCE`` s), or with ``until`` None, those that came within ``wait`` (nothing expected)."""
         self.port.write(b"".join(encode(f) for f in frames))
-        got, deadline = [], time.monotonic() + wait
-        while time.monotonic() < deadline:
+        got, deadline = [], time.monotonic() + (wait if until is None else PATIENCE)
+        while time.monotonic() < deadline and (until is None or not until(got)):
             got += self.reader.feed(self.port.read(4096))
         return got
 
-    def text(self, dlci: int, line: bytes, wait: float = 0.15) -> bytes:
-        return b"".join(f.info for f in self.send(Frame(dlci, Kind.UIH, line), wait=wait) if f.dlci == dlci)
+    def quiet(self, *frames: Frame, wait: float = 0.15):
+        """What came back within ``wait`` (where nothing should)."""
+        return self.send(*frames, until=None, wait=wait)
+
+    def text(self, dlci: int, line: bytes) -> bytes:
+        """The command ``line`` on ``dlci``; what came back on it up to its final result."""
+        frames = self.send(Frame(dlci, Kind.UIH, line), until=lambda got: FINAL.search(on(got, dlci)))
+        return on(frames, dlci)
+
+    def opened(self, sock_id: int, port: int) -> bytes:
+        """AT+QIOPEN on DLCI 1 to 127.0.0.1:``port``: its answer and the ``+QIOPEN`` notice after it."""
+        answer = self.text(1, b'AT+QIOPEN=1,%d,"TCP","127.0.0.1",%d,0,0\r' % (sock_id, port))
+        if b"+QIOPEN:" not in answer:
+            answer += on(self.send(until=lambda got: b"+QIOPEN:" in on(got, 1)), 1)
+        return answer
 
     def multiplex(self, *dlcis: int):
         assert b"OK" in self.plain(CMUX)
@@ -113,12 +135,12 @@ def test_notices_go_where_urcport_says(client_for):
     assert b'+QCFG: "cmux/urcport",1' in c.text(1, b'AT+QCFG="cmux/urcport"\r')
     c.text(1, b"AT+CEREG=1\r")
     fm.lose_registration(0.05)  # two +CEREG URCs: lost, then back
-    frames = c.send(wait=0.3)
+    frames = c.send(until=lambda got: b"".join(f.info for f in got).count(b"+CEREG") >= 2)
     assert [f.dlci for f in frames] and {f.dlci for f in frames} == {1}
     c.text(1, b'AT+QCFG="cmux/urcport",0\r')
     c.text(2, b"AT+CEREG=1\r")
     fm.lose_registration(0.05)
-    frames = c.send(wait=0.3)
+    frames = c.send(until=lambda got: b"".join(f.info for f in got).count(b"+CEREG") >= 4)
     assert {f.dlci for f in frames} == {1, 2}  # copied to every port
 
 
@@ -136,12 +158,12 @@ def test_the_host_stops_and_restarts_a_channel(client_for):
     fm, c = client_for()
     c.multiplex(1)
     assert answers(c.send(control(msc(1, Signals(fc=True))))) == [msc(1, Signals(fc=True)).answer()]
-    assert c.text(1, b"AT\r") == b""  # held while stopped
-    frames = c.send(control(msc(1, Signals())))
+    assert on(c.quiet(Frame(1, Kind.UIH, b"AT\r")), 1) == b""  # held while stopped
+    frames = c.send(control(msc(1, Signals())), until=lambda got: b"OK" in on(got, 1))
     assert b"OK" in b"".join(f.info for f in frames if f.dlci == 1)
     c.send(control(Message(Type.FCOFF, True)))
-    assert c.text(1, b"AT\r") == b""
-    frames = c.send(control(Message(Type.FCON, True)))
+    assert on(c.quiet(Frame(1, Kind.UIH, b"AT\r")), 1) == b""
+    frames = c.send(control(Message(Type.FCON, True)), until=lambda got: b"OK" in on(got, 1))
     assert b"OK" in b"".join(f.info for f in frames if f.dlci == 1)
 
 
@@ -168,23 +190,23 @@ def test_switches_of_the_frames(client_for):
     assert b"OK" in c.plain(CMUX)
     time.sleep(0.05)
     assert c.send(Frame(0, Kind.SABM, pf=True)) == [Frame(0, Kind.UA, cr=True, pf=True)]
-    frames = c.send(Frame(1, Kind.SABM, pf=True))
+    frames = c.send(Frame(1, Kind.SABM, pf=True), until=lambda got: len(got) >= 2)
     assert frames[0] == Frame(1, Kind.UA, cr=True, pf=True)
     assert answers(frames[1:]) == [msc(1, Signals(dv=False))]  # its MSC after the UA (RTC, RTR)
     c.port.write(encode(Frame(1, Kind.UIH, b"AT\r")))
     time.sleep(0.15)
     raw = c.port.read(4096)
     assert raw[:3] == bytes([0xF9, 0x05, 0xEF]) and raw[3] == 3 << 1 and raw[4] == 0  # "AT\r" echoed, length in two octets
-    assert c.send(Frame(7, Kind.SABM, pf=True)) == [] and c.send(Frame(3, Kind.UIH, b"x")) == []
+    assert c.quiet(Frame(7, Kind.SABM, pf=True)) == [] and c.quiet(Frame(3, Kind.UIH, b"x")) == []
 
 
 def test_an_early_frame_can_deadlock_the_multiplexer(client_for):
     fm, c = client_for(entry_delay=0.2, early_frame="deadlock")
     c.port.write(CMUX)
     c.port.read_until(b"OK\r\n")
-    assert c.send(Frame(0, Kind.SABM, pf=True), wait=0.05) == []
+    assert c.quiet(Frame(0, Kind.SABM, pf=True), wait=0.05) == []
     time.sleep(0.3)
-    assert c.send(Frame(0, Kind.SABM, pf=True)) == []  # deaf until it restarts
+    assert c.quiet(Frame(0, Kind.SABM, pf=True)) == []  # deaf until it restarts
 
 
 def test_settings_per_channel(client_for):
@@ -199,8 +221,9 @@ def test_a_restart_leaves_the_multiplexer(client_for):
     fm, c = client_for()
     c.multiplex(1)
     fm.reboot()
-    c.send(Frame(1, Kind.UIH, b"AT\r"))  # the loop reboots once a line comes (the frame's CR ends one)
-    time.sleep(0.2)
+    deadline = time.monotonic() + PATIENCE
+    while fm.call(lambda: fm.module.cmux.session is not None) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert fm.call(lambda: fm.module.cmux.session is None)
     assert c.ready()
 
@@ -211,7 +234,7 @@ def test_bad_frames_are_dropped(client_for):
     good = bytearray(encode(Frame(1, Kind.UIH, b"AT\r")))
     bad = bytes(good[:-2]) + bytes([good[-2] ^ 0xFF, 0xF9])
     c.port.write(bad)
-    assert c.send(wait=0.15) == []
+    assert c.quiet() == []
     assert fm.call(lambda: fm.module.cmux.session.parser.bad_checksum) == 1
     assert b"OK" in c.text(1, b"AT\r")
 
@@ -230,24 +253,21 @@ def transparent_for(client_for, echo_server):
         assert c.text(1, b"ATE0\r").endswith(b"OK\r\n")
         assert b"OK" in c.text(1, b"AT+QIACT=1\r")
         for sock_id in (0, 1):
-            opened = c.text(1, b'AT+QIOPEN=1,%d,"TCP","127.0.0.1",%d,0,0\r' % (sock_id, echo_server.port), wait=0.5)
-            assert b"+QIOPEN: %d,0" % sock_id in opened
+            assert b"+QIOPEN: %d,0" % sock_id in c.opened(sock_id, echo_server.port)
         c.text(1, b'AT+QICFG="transwaittm",0\r')  # data goes on at once
         return fm, c
     return make
 
 
-def on(frames, dlci):
-    return b"".join(f.info for f in frames if f.dlci == dlci)
-
 
 def test_a_channel_in_transparent_mode_while_another_takes_commands(transparent_for):
     fm, c = transparent_for()
     assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
-    assert on(c.send(Frame(2, Kind.UIH, b"hello"), wait=0.6), 2) == b"hello"  # the peer's echo, raw (after transwaittm)
+    echoed = c.send(Frame(2, Kind.UIH, b"hello"), until=lambda got: len(on(got, 2)) >= 5)
+    assert on(echoed, 2) == b"hello"  # the peer's echo, raw (after transwaittm)
     assert c.text(1, b"AT+CSQ\r").startswith(b"\r\n+CSQ: ")          # commands go on beside it
     time.sleep(1.1)
-    frames = c.send(Frame(2, Kind.UIH, b"+++"), wait=1.3)
+    frames = c.send(Frame(2, Kind.UIH, b"+++"), until=lambda got: FINAL.search(on(got, 2)))
     assert on(frames, 2) == b"\r\nOK\r\n"  # the escape, with its guard times counted on DLCI 2
     assert b'+QISTATE: 0,"TCP"' in c.text(1, b"AT+QISTATE=1,0\r")
 
@@ -258,17 +278,19 @@ def escape(c, dlci, guard, before=b""):
     if before:
         c.port.write(encode(Frame(1, Kind.UIH, before)))
     time.sleep(guard * 0.3)
-    return on(c.send(Frame(dlci, Kind.UIH, b"+++"), wait=guard * 1.5), dlci)
+    return on(c.send(Frame(dlci, Kind.UIH, b"+++"), until=lambda got: len(on(got, dlci)) >= 3), dlci)
 
 
 def test_two_channels_in_transparent_mode_at_once(transparent_for):
     fm, c = transparent_for(module=QUICK)
     assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
     assert c.text(3, b"AT+QISWTMD=1,2\r").endswith(b"CONNECT\r\n")
-    frames = c.send(Frame(2, Kind.UIH, b"two"), Frame(3, Kind.UIH, b"three"), wait=0.3)
+    frames = c.send(Frame(2, Kind.UIH, b"two"), Frame(3, Kind.UIH, b"three"),
+                    until=lambda got: len(on(got, 2)) >= 3 and len(on(got, 3)) >= 5)
     assert on(frames, 2) == b"two" and on(frames, 3) == b"three"
     assert escape(c, 2, GUARD) == b"\r\nOK\r\n"
-    assert on(c.send(Frame(3, Kind.UIH, b"still"), wait=0.3), 3) == b"still"  # DLCI 3 carries on
+    still = c.send(Frame(3, Kind.UIH, b"still"), until=lambda got: len(on(got, 3)) >= 5)
+    assert on(still, 3) == b"still"  # DLCI 3 carries on
     assert escape(c, 3, GUARD) == b"\r\nOK\r\n"
 
 
@@ -285,7 +307,7 @@ def test_the_escape_guard_per_channel_or_per_line(transparent_for, scope, escape
 def test_virtual_dtr(transparent_for):
     fm, c = transparent_for(module=QUICK, virtual_dtr=True)
     assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
-    frames = c.send(control(msc(2, Signals(rtc=False))))
+    frames = c.send(control(msc(2, Signals(rtc=False))), until=lambda got: FINAL.search(on(got, 2)))
     assert on(frames, 2) == b"\r\nOK\r\n"  # RTC clear: DTR dropped, command mode
 
 
@@ -311,14 +333,13 @@ def test_the_module_brakes_the_host_while_a_peer_is_slow(client_for, brake, stop
     c.multiplex(1, 2)
     c.text(1, b"ATE0\r")
     c.text(1, b"AT+QIACT=1\r")
-    opened = c.text(1, b'AT+QIOPEN=1,0,"TCP","127.0.0.1",%d,0,0\r' % peer.getsockname()[1], wait=0.5)
-    assert b"+QIOPEN: 0,0" in opened
+    assert b"+QIOPEN: 0,0" in c.opened(0, peer.getsockname()[1])
     conn, _ = peer.accept()
     assert c.text(2, b"AT+QISWTMD=0,2\r").endswith(b"CONNECT\r\n")
     chunk = Frame(2, Kind.UIH, bytes(127))
     braked = []
     for _ in range(400):  # until the module's buffer toward the peer passes its mark
-        braked = [m for m in answers(c.send(*[chunk] * 64, wait=0.02)) if m.command]
+        braked = [m for m in answers(c.quiet(*[chunk] * 64, wait=0.02)) if m.command]
         if braked:
             break
     assert braked[0] == stop
@@ -330,7 +351,7 @@ def test_the_module_brakes_the_host_while_a_peer_is_slow(client_for, brake, stop
                 pass
         except BlockingIOError:
             pass
-        released = [m for m in answers(c.send(wait=0.02)) if m.command]
+        released = [m for m in answers(c.quiet(wait=0.02)) if m.command]
         if released:
             break
     conn.close()

@@ -73,8 +73,9 @@ def test_the_setting_is_checked():
         atsock.open_modem("/dev/null", dialect="esp8285", ssid="x", cmux=True)
 
 
-def die_in_cmux(fm):
-    """A host that multiplexes the line, opens channels and vanishes without a close-down."""
+def die_in_cmux(fm, last=b"AT+QICSGP=1\r"):
+    """A host that multiplexes the line, opens channels and vanishes without a close-down, its
+    ``last`` command on DLCI 2 still to be answered."""
     assert answers_plain_at(fm)  # booted
     with serial.Serial(fm.port, timeout=1) as port:
         port.write(b"AT+CMUX=0,0,5,127,10,3,30,10,2\r")
@@ -84,7 +85,7 @@ def die_in_cmux(fm):
         for dlci in (0, 1, 2):
             port.write(build(dlci, SABM, command_bit=True, poll=True))
             assert parser.feed(port.read(6))
-        port.write(build(2, UIH, b"AT+QICSGP=1\r", command_bit=True))
+        port.write(build(2, UIH, last, command_bit=True))
     assert multiplexed(fm)
 
 
@@ -95,6 +96,16 @@ def test_a_host_that_died_in_cmux_is_recovered_by_the_next_open(echo_server):
             assert echo_works(modem, echo_server.port)
         assert fm.received_commands.count("AT+CMUX=0,0,5,127,10,3,30,10,2") == 2
         assert answers_plain_at(fm)
+
+
+def test_a_dead_hosts_last_answer_is_not_taken_for_plain_at(echo_server):
+    """The answer to the dead host's last command comes while the next open probes with plain AT:
+    its OK is inside a frame, so the module still multiplexes."""
+    with FakeModem("quectel", qiact_delay=0.8, **emulator_options("quectel")) as fm:
+        die_in_cmux(fm, last=b"AT+QIACT=1\r")
+        with open_cmux(fm) as modem:
+            assert echo_works(modem, echo_server.port)
+        assert fm.received_commands.count("AT+CMUX=0,0,5,127,10,3,30,10,2") == 2
 
 
 def test_a_plain_open_cannot_talk_to_a_module_left_in_cmux():
@@ -148,5 +159,5 @@ def test_a_module_that_leaves_cmux_when_idle_is_recovered(echo_server):
         assert wait_for(lambda: not multiplexed(fm))
         with pytest.raises(OSError):
             modem.at("AT+CSQ", timeout=1)  # its plain answers are noise between frames
-        assert wait_for(lambda: modem.state == "online" and modem.recoveries == 1, 30)
+        assert wait_for(lambda: modem.state == "online" and modem.recoveries == 1, 60)
         assert echo_works(modem, echo_server.port)

@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, List, Optional
 
 from .control import Message, Type
-from .frames import DEFAULT_N1
+from .frames import DEFAULT_N1, FLAG, FrameReader
 from .mux import (CONTROL, Answered, Closed, ClosedDown, Data, FlowChanged, Multiplexer, NotSupported, Opened,
                   Refused, State, StatusReceived)
 
@@ -110,6 +110,7 @@ class MuxLine(asyncio.Protocol):
         self._waiting: Dict[object, asyncio.Future] = {}
         self._paused = False
         self._totals: Counter = Counter()  # counters of multiplexers that ended
+        self._sniffer: Optional[FrameReader] = None  # frames looked for on the plain line (start-up)
 
     def stats(self) -> dict:
         """Frames and octets both ways, and what the reader dropped, over every session."""
@@ -131,6 +132,8 @@ class MuxLine(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.mux is None:
+            if self._sniffer is not None and FLAG in data:
+                self._sniffer.feed(data)
             self.engine.data_received(data)
         else:
             self._frames(data)
@@ -187,6 +190,17 @@ class MuxLine(asyncio.Protocol):
             self._plain()
             raise
         log.info("line multiplexed (CMUX basic option, N1 %d); AT on DLCI %d", n1, AT_DLCI)
+
+    def listen_for_frames(self) -> None:
+        """Look for frames among what the plain line brings, until :meth:`frames_heard` is asked
+        (a module still multiplexing for a host that died may still be answering it)."""
+        self._sniffer = FrameReader()
+
+    def frames_heard(self) -> bool:
+        """Whether frames came since :meth:`listen_for_frames`; stops looking."""
+        heard = self._sniffer is not None and self._sniffer.stats.frames > 0
+        self._sniffer = None
+        return heard
 
     async def leave_leftover(self, n1: int = DEFAULT_N1) -> bool:
         """A module a host left multiplexed (it died without closing down) stays so (cmux.md §13.3):

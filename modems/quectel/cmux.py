@@ -42,12 +42,19 @@ class QuectelMux:
         """From whatever state an earlier session left to multiplexed, with the AT engine on DLCI 1."""
         if self.line.multiplexed:  # a bring-up again (recovery): start from the module's plain AT
             await self.line.close_down()
+        self.line.listen_for_frames()  # frames among the answers: an "OK" was a frame's, from a dead session
+        answered = ready = False
         try:
             await self.engine.sync(attempts=QUICK_PROBES, timeout=QUICK_PROBE)  # the usual case: plain AT
+            answered = ready = True
         except CommandTimeout:
+            pass
+        except CommandFailed:  # ERROR until APP RDY (or a frame's answer): the start-up waits for plain AT
+            answered = True
+        if self.line.frames_heard() or not answered:
             await self.line.leave_leftover(DEFAULT_N1)
-            await sync()
-        except CommandFailed:  # plain AT, not ready yet (ERROR until APP RDY): the start-up waits for it
+            ready = False
+        if not ready:
             await sync()
         e = self.engine
         await e.command(atcmd.build("AT+QCFG", atcmd.text("cmux/urcport"), atcmd.number(URC_PORT, 0, 4)),
