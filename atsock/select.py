@@ -56,6 +56,8 @@ class poll:
         self._registered: Dict[object, int] = {}
 
     def register(self, obj, eventmask: int = POLLIN | POLLOUT) -> None:
+        if isinstance(obj, int) and obj < 0:
+            raise ValueError(f"file descriptor cannot be a negative integer ({obj})")
         self._registered[obj] = eventmask
 
     def modify(self, obj, eventmask: int) -> None:

@@ -7,7 +7,8 @@ data, the connection's state and the modem's commands are only ever touched by o
 Blocking rules follow MicroPython: ``settimeout(None)`` blocks; ``settimeout(t)`` raises
 ``OSError(ETIMEDOUT)`` (a ``TimeoutError``) after ``t`` seconds; ``settimeout(0)`` never waits:
 ``recv``/``accept``/``send`` raise ``EAGAIN``, ``connect`` raises ``EINPROGRESS`` and completes in
-the background (watch it with ``poll``), ``read``/``readinto``/``readline`` return ``None``. On a
+the background (watch it with ``poll``; until it is through, ``send``/``recv`` raise ``EAGAIN``
+and ``read``/``write`` return ``None``), ``read``/``readinto``/``readline`` return ``None``. On a
 blocking socket ``read(n)`` and ``readinto`` return short only at end of stream; a call that times
 out leaves every byte it had gathered in the socket for the next call. ``MSG_DONTWAIT`` makes one
 call non-blocking; ``MSG_PEEK`` returns data without taking it.
@@ -28,9 +29,10 @@ from .addrinfo import lookup, resolve_addrinfo
 from .connection import Connection, Kind
 from .constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
                         SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE, TCP_NODELAY)
-from .errors import os_error
+from .errors import os_error, timeout_error
 from .lifecycle import SocketState
 from .current import current_modem
+from .readiness import changes
 from .select import poll_mask
 
 log = logging.getLogger("atsock.socket")
@@ -211,15 +213,34 @@ class socket:
         if pending is not None:
             if not pending.done():
                 raise os_error(errno.EALREADY, "connect already in progress")
-            self._connecting = None
-            error, self._conn.connect_error = self._conn.connect_error, None
-            if error is not None:
-                raise error
+            self._take_connect_verdict(pending)
         state = self._state
         if state is S.LISTENING:
             raise os_error(errno.EISCONN, "a listening socket cannot connect")
         if state is not S.FRESH:
             raise os_error(errno.EISCONN, "socket is already connected")
+
+    def _connect_settled(self, timeout: Optional[float]) -> bool:
+        """False while a non-blocking connect is under way and the call may not wait for it (the
+        caller raises EAGAIN or returns None, as CPython and MicroPython do); else True, once it
+        is over, raising the error of a connect that failed."""
+        pending = self._connecting
+        if pending is None:
+            return True
+        if not pending.done():
+            if timeout == 0:
+                return False
+            if not changes.wait_until(pending.done, timeout):
+                raise timeout_error()
+        self._take_connect_verdict(pending)
+        return True
+
+    def _take_connect_verdict(self, pending) -> None:
+        if self._connecting is pending:
+            self._connecting = None
+            error, self._conn.connect_error = self._conn.connect_error, None
+            if error is not None:
+                raise error
 
     # --- servers --------------------------------------------------------------------------------
     def listen(self, backlog: int = _UNSET) -> None:
@@ -253,6 +274,8 @@ class socket:
             if self._peer is None:
                 raise os_error(errno.EDESTADDRREQ, "UDP socket has no peer: connect() it or use sendto()")
             return self._send_datagram(data, self._peer, timeout)
+        if not self._connect_settled(timeout):
+            raise os_error(errno.EAGAIN, "connect still in progress")
         if self._state in (S.FRESH, S.OPENING, S.LISTENING):
             raise os_error(errno.ENOTCONN, "socket is not connected")
         if not data:
@@ -288,7 +311,7 @@ class socket:
         timeout = self._call_timeout(flags)
         self._check_open()
         if not self._udp:
-            if self._state in (S.CONNECTED, S.PEER_CLOSED):
+            if self._state in (S.CONNECTED, S.PEER_CLOSED) or self._connecting is not None:
                 return self.send(data, flags)  # CPython ignores the address of a connected stream
             raise os_error(errno.ENOTCONN, "socket is not connected")
         if port == 0:
@@ -324,6 +347,8 @@ class socket:
             view = view[arguments.size(off_or_len, "write"):][:arguments.size(max_len, "write")]
         elif off_or_len is not None:
             view = view[:arguments.size(off_or_len, "write")]
+        if not self._udp and not self._connect_settled(self._timeout):
+            return None
         self.sendall(view)
         return len(view)
 
@@ -337,6 +362,8 @@ class socket:
         if self._udp:
             return self._recv_datagram(bufsize, flags, timeout)[0]
         self._check_open()
+        if not self._connect_settled(timeout):
+            raise os_error(errno.EAGAIN, "connect still in progress")
         return self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
 
     def recvfrom(self, bufsize: int, flags: int = 0):
@@ -345,6 +372,8 @@ class socket:
         timeout = self._call_timeout(flags)
         if not self._udp:
             self._check_open()
+            if not self._connect_settled(timeout):
+                raise os_error(errno.EAGAIN, "connect still in progress")
             # recvfrom(0) waits for data as CPython's does, and takes none of it
             data = self._modem.receive(self._conn, bufsize or 1, timeout, peek=bool(flags & MSG_PEEK) or not bufsize)
             return data[:bufsize], inet.sockaddr(self._conn.remote, self.family)
@@ -380,6 +409,8 @@ class socket:
         if self._udp:
             return self.recv(1500 if limit is None else limit)
         self._check_open()
+        if not self._connect_settled(self._timeout):
+            return None
         return self._modem.gather(self._conn, limit, None, self._timeout)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
@@ -393,6 +424,8 @@ class socket:
 
     def readline(self) -> Optional[bytes]:
         self._check_open()
+        if not self._udp and not self._connect_settled(self._timeout):
+            return None
         return self._modem.gather(self._conn, None, b"\n", self._timeout)
 
     # --- options --------------------------------------------------------------------------------

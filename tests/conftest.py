@@ -3,10 +3,12 @@ import http.server
 import logging
 import os
 import socket
+import ssl
 import sys
 import threading
 
 import pytest
+import trustme
 
 import atsock
 from fakemodem import FakeModem
@@ -189,3 +191,42 @@ def udp_echo():
     server = UdpEcho()
     yield server
     server.close()
+
+
+# --- files to fetch, and https: a throw-away CA -----------------------------------------------------
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def mib(http_server):
+    """A mebibyte of random bytes served by http_server as /mib.bin."""
+    data = os.urandom(MIB)
+    (http_server.root / "mib.bin").write_bytes(data)
+    return data
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture
+def https_server(http_server, ca):
+    """The http_server's files over TLS, with a certificate for www.test from a throw-away CA."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("www.test").configure_cert(context)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http_server.RequestHandlerClass)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.root = http_server.root
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def ca_file(ca, tmp_path):
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path

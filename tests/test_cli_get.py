@@ -2,27 +2,14 @@
 import hashlib
 import http.server
 import os
-import ssl
-import threading
 
 import pytest
-import trustme
 
 from .cli_support import Terminal, run_atsock
 from .conftest import modem_settings
 
-MIB = 1024 * 1024
-
-
 def modem_flags(dialect):
     return [item for name, value in modem_settings(dialect).items() for item in (f"--{name}", value)]
-
-
-@pytest.fixture
-def mib(http_server):
-    data = os.urandom(MIB)
-    (http_server.root / "mib.bin").write_bytes(data)
-    return data
 
 
 def url(http_server, path):
@@ -102,33 +89,6 @@ def test_get_of_a_missing_page_fails_and_leaves_no_file(quectel_fake_modem, http
 
 
 # --- https: host TLS over the modem's TCP socket -------------------------------------------------------
-@pytest.fixture(scope="module")
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture
-def https_server(http_server, ca):
-    """The http_server's files over TLS, with a certificate for www.test from a throw-away CA."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("www.test").configure_cert(context)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http_server.RequestHandlerClass)
-    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.root = http_server.root
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def ca_file(ca, tmp_path):
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 def https_url(server, path, host="www.test"):
     return f"https://{host}:{server.server_address[1]}/{path}"
 

@@ -21,6 +21,15 @@ def test_http_get_demo_prints_the_page_and_the_command_count():
     assert "AT+QIOPEN x1" in result.stdout
 
 
+def test_requests_in_process_demo_fetches_through_the_emulated_modem():
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "requests_in_process.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
+    status, commands = result.stdout.splitlines()
+    assert status == "200 <h1>Hello from requests, through the modem</h1>"
+    assert commands.endswith("AT commands for the request") and int(commands.split()[0]) >= 3  # DNS, open, send...
+
+
 # A program with no logging set up: Python prints WARNING and above on stderr by itself.
 CLOSE_WITH_EVERYTHING_OPEN = """
 import socket, sys, time

@@ -6,6 +6,8 @@ import errno
 import hashlib
 import os
 import socket as host_socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -55,7 +57,7 @@ def quectel_example_modem():
 
 
 def test_quecpython_program_waits_fetches_serves_and_speaks_udp(quectel_example_modem, http_server):
-    program = micropython.load(PLATFORMS / "quecpython_socket.py", flavour="quecpython")
+    program = micropython.load(PLATFORMS / "quecpython_socket.py", "quecpython_socket", flavour="quecpython")
     assert program.wait_network(timeout=5) is True
 
     response = program.http_get("www.example.test", http_server.server_address[1])
@@ -77,7 +79,7 @@ def test_quecpython_program_waits_fetches_serves_and_speaks_udp(quectel_example_
 
 
 def test_checknet_times_out_without_a_joined_network():
-    program = micropython.load(PLATFORMS / "quecpython_socket.py", flavour="quecpython")
+    program = micropython.load(PLATFORMS / "quecpython_socket.py", "quecpython_socket", flavour="quecpython")
     assert program.checknet.wait_network_connected(0.1) == (1, 0)  # no modem open at all
     with FakeModem("esp8285", networks={WIFI["ssid"]: WIFI["key"]}) as fm, \
             atsock.open_modem(fm.port, dialect="esp8285"):
@@ -281,3 +283,48 @@ def test_esp_socket_before_a_join_says_to_join(esp_example_emulator):
 def test_a_setting_the_dialect_lacks_is_named_with_those_it_takes(dialect, wrong, listed):
     with pytest.raises(TypeError, match=f"takes no {wrong}; its settings are .*{listed}"):
         atsock.open_modem("/dev/null-not-opened", dialect=dialect, **{wrong: "x"})
+
+
+# --- running a program: __main__, MaixPy's boot globals, python -m atsock.micropython ----------------
+PROGRAM = """
+import socket
+ran_as = __name__
+def fetch(port):
+    s = socket.socket()
+    s.connect(socket.getaddrinfo("www.test", port)[0][-1])
+    s.write(b"GET /index.html HTTP/1.0\\r\\n\\r\\n")
+    reply = s.read()
+    s.close()
+    return reply
+if __name__ == "__main__":
+    import sys
+    print(fetch(int(sys.argv[1]))[:15].decode())
+"""
+
+
+def test_load_runs_a_program_as_main_and_imports_a_module_by_name(tmp_path):
+    (tmp_path / "prog.py").write_text("ran_as = __name__\nif __name__ == '__main__':\n    main_block = True\n")
+    program = micropython.load(tmp_path / "prog.py")
+    assert program.ran_as == "__main__" and program.main_block is True
+    module = micropython.load(tmp_path / "prog.py", name="prog")
+    assert module.ran_as == "prog" and not hasattr(module, "main_block")
+    assert "__main__" not in {name for name, m in sys.modules.items() if m is program}  # the process's own main stays
+
+
+def test_maixpy_programs_find_what_the_boot_code_left(tmp_path):
+    (tmp_path / "main.py").write_text("fm.register(board_info.WIFI_RX, fm.fpioa.UART2_TX)\n"
+                                      "uart = machine.UART(machine.UART.UART2, 115200)\n")
+    program = micropython.load(tmp_path / "main.py", flavour="maixpy")
+    assert program.uart.baudrate == 115200
+    with pytest.raises(NameError):
+        micropython.load(tmp_path / "main.py", flavour="micropython")  # other ports' boot code leaves none
+
+
+def test_python_m_runs_a_program_from_a_shell(http_server, tmp_path):
+    (tmp_path / "prog.py").write_text(PROGRAM)
+    with FakeModem("quectel", hosts=HOSTS) as fm:
+        done = subprocess.run([sys.executable, "-m", "atsock.micropython", str(tmp_path / "prog.py"), "--port",
+                               fm.port, "--dialect", "quectel", "--apn", "internet", "--",
+                               str(http_server.server_address[1])], capture_output=True, text=True, timeout=60)
+        assert any(line.startswith("AT+QIOPEN") for line in fm.received_commands)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "HTTP/1.0 200 OK\n", "")

@@ -173,5 +173,6 @@ def test_install_makes_micropython_names_resolve_to_atsock(monkeypatch):
     assert usocket is atsock and uselect is atsock.select
     assert ustruct.pack("!H", 1) == b"\x00\x01"
     assert sys.modules["socket"] is std_socket  # standard names only when asked
-    atsock.install(standard_names=True)
-    assert sys.modules["socket"] is atsock and sys.modules["select"] is atsock.select
+    atsock.install(standard_names=True)  # CPython's surface, served by the modem, for ordinary libraries
+    assert sys.modules["socket"] is atsock.standard.socket and sys.modules["select"] is atsock.standard.select
+    assert sys.modules["ssl"] is atsock.standard.ssl and sys.modules["asyncio"] is atsock.asyncio

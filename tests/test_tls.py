@@ -389,7 +389,7 @@ def test_micropython_names_ussl_tls_and_ssl(monkeypatch, tmp_path):
     assert sys.modules["ussl"] is atsock.tls and sys.modules["tls"] is atsock.tls
     assert sys.modules["ssl"] is std_ssl  # the standard name only when asked
     atsock.install(standard_names=True)
-    assert sys.modules["ssl"] is atsock.tls
+    assert sys.modules["ssl"] is atsock.standard.ssl  # CPython's names, atsock's TLS
     monkeypatch.setitem(sys.modules, "ssl", std_ssl)
     source = tmp_path / "uses_ssl.py"
     source.write_text("import ssl\nimport ussl\nimport tls\nNAMES = (ssl, ussl, tls)\n")

@@ -84,3 +84,33 @@ def test_recv_truncates_to_bufsize_and_errors(modem, udp_echo):
     with pytest.raises(OSError) as info:
         sock.sendto(b"closed", ("127.0.0.1", udp_echo.port))
     assert info.value.args[0] == errno.EBADF
+
+
+def _occupied_udp_port():
+    """A UDP port on the loopback address that another program on this machine holds."""
+    holder = std_socket.socket(std_socket.AF_INET, std_socket.SOCK_DGRAM)
+    holder.bind(("127.0.0.1", 0))
+    return holder
+
+
+def test_binding_a_port_the_module_cannot_have_is_eaddrinuse(modem):
+    with _occupied_udp_port() as holder, udp_socket() as sock:
+        with pytest.raises(OSError) as raised:
+            sock.bind(("0.0.0.0", holder.getsockname()[1]))
+        assert raised.value.errno == errno.EADDRINUSE
+
+
+def test_an_ephemeral_port_in_use_is_passed_over_for_another(modem, udp_echo, monkeypatch):
+    """The socket picks its own local port at random; one the module cannot have (the emulator's
+    host port is held here by another socket) is tried once, then another is picked."""
+    import atsock.usock
+
+    with _occupied_udp_port() as holder:
+        taken = holder.getsockname()[1]
+        picks = iter([taken])
+        real = atsock.usock.random.randint
+        monkeypatch.setattr(atsock.usock.random, "randint", lambda a, b: next(picks, None) or real(a, b))
+        with udp_socket() as sock:
+            sock.sendto(b"around the held port", ("127.0.0.1", udp_echo.port))
+            assert sock.recv(100) == b"around the held port"
+            assert sock.getsockname()[1] != taken

@@ -64,11 +64,21 @@ async def transport_for(modem, conn: Connection, sock, protocol: asyncio.BasePro
     """The transport of an open connection, plain or TLS (once the handshake is through)."""
     loop = asyncio.get_running_loop()
     if session is None:
-        return StreamTransport(loop, modem, conn, sock, protocol)
+        transport = StreamTransport(loop, modem, conn, sock, protocol)
+        await _connection_made(loop)
+        return transport
     lower = StreamTransport(loop, modem, conn, sock, None, start=False)
     tls = TlsTransport(loop, lower, session, session.object.context, protocol)
     await tls.handshake(handshake_timeout)
     return tls
+
+
+async def _connection_made(loop) -> None:
+    """Until the protocol's ``connection_made`` (already scheduled) has run: as CPython's openers,
+    which return once the protocol has its transport (websockets and aiohttp rely on it)."""
+    made = loop.create_future()
+    loop.call_soon(made.set_result, None)
+    await made
 
 
 def modem_of(modem, sock=None):

@@ -5,8 +5,17 @@ import threading
 from typing import Optional
 
 
-async def sleep_ms(t: int) -> None:
-    await asyncio.sleep(t / 1000)
+TICKS_HALF_PERIOD = 1 << 29  # MicroPython's ticks wrap at 2**30; an interval must stay below half of it
+
+
+def sleep_ms(t: int):
+    """Sleep ``t`` milliseconds. As on MicroPython, where the deadline is ``ticks_add(ticks(), t)``,
+    a ``t`` from 2**29 on raises OverflowError and a float TypeError when called; below 0 is 0."""
+    if not isinstance(t, int):
+        raise TypeError(f"can't convert {type(t).__name__} to int")
+    if t >= TICKS_HALF_PERIOD:
+        raise OverflowError("ticks interval overflow")
+    return asyncio.sleep(max(0, t) / 1000)
 
 
 async def wait_for_ms(awaitable, timeout: int):

@@ -1,14 +1,16 @@
 """A modem socket connected to a host and port, for everything on the command line that connects."""
 from ..constants import AF_INET
+from ..standard import socket as standard_socket
 
 
 def connect(modem, host: str, port: int, timeout: float):
-    """A blocking modem socket connected to (host, port) within ``timeout``; names are resolved by
-    the modem, and an IPv4 address is preferred. An IPv6 destination needs the driver's AF_INET6
+    """A blocking modem socket (with CPython's object surface: ``http.client`` reads through its
+    ``makefile``) connected to (host, port) within ``timeout``; names are resolved by the modem,
+    and an IPv4 address is preferred. An IPv6 destination needs the driver's AF_INET6
     sockets (EAFNOSUPPORT where it has none: SOCKS answers "address type not supported")."""
     infos = modem.getaddrinfo(host, port)
     family, *_, address = next((info for info in infos if info[0] == AF_INET), infos[0])
-    sock = modem.socket(family)
+    sock = standard_socket.socket(family, modem=modem)
     try:
         sock.settimeout(timeout)
         sock.connect(address)

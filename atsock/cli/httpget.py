@@ -1,20 +1,21 @@
-"""An HTTP/1.1 (or 1.0) GET over a modem's sockets: redirects, Content-Length, chunked bodies.
+"""An HTTP/1.1 (or 1.0) GET over a modem's sockets, with redirects: CPython's ``http.client`` reads
+the response (status line, headers, Content-Length, chunked bodies) through the socket's real
+``makefile()``; this module dials through the modem and follows redirects.
 
 The body goes to a ``write`` callable as it arrives, so a download never sits in memory whole.
-``https://`` runs TLS on the host (:mod:`atsock.ssl`) over the modem's plain TCP socket: the module
-carries ciphertext only, and the server's certificate is checked here, as a browser would.
+``https://`` runs TLS on the host (:mod:`atsock.standard.ssl`) over the modem's plain TCP socket:
+the module carries ciphertext only, and the server's certificate is checked here, as a browser would.
 """
+import http.client
 import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 from urllib.parse import urljoin, urlsplit
 
-from .. import ssl
+from ..standard import ssl
 from .dial import connect
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-NO_BODY = frozenset({204, 304})
-MAX_HEAD = 64 * 1024
 CHUNK = 64 * 1024
 USER_AGENT = "atsock"
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
@@ -31,11 +32,6 @@ class Target:
     host: str
     port: int
     path: str
-
-    @property
-    def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == (443 if self.tls else 80) else f"{host}:{self.port}"
 
 
 @dataclass
@@ -83,107 +79,39 @@ def tls_wrapper(cafile: Optional[str] = None, verify: bool = True) -> Wrap:
     return lambda sock, host: context.wrap_socket(sock, server_hostname=host)
 
 
-class _Reader:
-    """Buffered reads from a modem socket: lines for the head, counted or open-ended bodies."""
+class _ModemConnection(http.client.HTTPConnection):
+    """``http.client`` over a modem socket: connect() dials through the modem (and wraps TLS)."""
 
-    def __init__(self, sock):
-        self.sock = sock
-        self.buffer = bytearray()
-        self.eof = False
+    def __init__(self, modem, target: Target, timeout: float, wrap: Optional[Wrap], version: str):
+        super().__init__(target.host, target.port, timeout=timeout)
+        if version == "1.0":
+            self._http_vsn, self._http_vsn_str = 10, "HTTP/1.0"
+        self._modem, self._target, self._wrap = modem, target, wrap
 
-    def _fill(self) -> bool:
-        if self.eof:
-            return False
-        data = self.sock.recv(CHUNK)
-        if not data:
-            self.eof = True
-            return False
-        self.buffer += data
-        return True
-
-    def line(self, limit: int = MAX_HEAD) -> bytes:
-        while True:
-            end = self.buffer.find(b"\n")
-            if end >= 0:
-                line = bytes(self.buffer[:end + 1])
-                del self.buffer[:end + 1]
-                return line
-            if len(self.buffer) > limit:
-                raise HttpError("response head line too long")
-            if not self._fill():
-                raise HttpError("connection closed in the middle of the response head")
-
-    def some(self, limit: int) -> bytes:
-        if not self.buffer and not self._fill():
-            return b""
-        data = bytes(self.buffer[:limit])
-        del self.buffer[:limit]
-        return data
-
-
-def _request(target: Target, version: str) -> bytes:
-    lines = [f"GET {target.path} HTTP/{version}", f"Host: {target.host_header}", f"User-Agent: {USER_AGENT}",
-             "Accept: */*", "Connection: close", "", ""]
-    return "\r\n".join(lines).encode("ascii")
-
-
-def _read_head(reader: _Reader) -> Tuple[int, str, List[Tuple[str, str]]]:
-    while True:
-        status_line = reader.line().decode("latin-1").rstrip("\r\n")
-        match = re.match(r"HTTP/\d\.\d (\d{3})(?: (.*))?$", status_line)
-        if not match:
-            raise HttpError(f"not an HTTP response: {status_line[:80]!r}")
-        headers, size = [], 0
-        while True:
-            line = reader.line().decode("latin-1").rstrip("\r\n")
-            size += len(line)
-            if size > MAX_HEAD:
-                raise HttpError("response head too long")
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            headers.append((name.strip(), value.strip()))
-        status = int(match.group(1))
-        if status != 100:  # an interim "100 Continue" is followed by the real head
-            return status, match.group(2) or "", headers
-
-
-def _body(reader: _Reader, response: Response):
-    if response.status in NO_BODY:
-        return
-    if (response.header("Transfer-Encoding") or "").lower().endswith("chunked"):
-        yield from _chunked(reader)
-        return
-    left = response.length
-    while left is None or left > 0:
-        data = reader.some(CHUNK if left is None else min(CHUNK, left))
-        if not data:
-            if left is not None:
-                raise HttpError(f"connection closed {left} bytes before the end of the body")
-            return
-        if left is not None:
-            left -= len(data)
-        yield data
-
-
-def _chunked(reader: _Reader):
-    while True:
-        size_line = reader.line().split(b";")[0].strip()
+    def connect(self) -> None:
+        sock = connect(self._modem, self.host, self.port, self.timeout)
         try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise HttpError(f"bad chunk size {size_line[:20]!r}") from None
-        if size == 0:
-            while reader.line().strip():  # trailers
-                pass
-            return
-        while size:
-            data = reader.some(min(CHUNK, size))
-            if not data:
-                raise HttpError("connection closed in the middle of a chunk")
-            size -= len(data)
-            yield data
-        reader.line()  # the CRLF after the chunk
+            sock.settimeout(self.timeout)
+            self.sock = self._wrap(sock, self.host) if self._target.tls else sock
+        except BaseException:
+            sock.close()
+            raise
+
+
+def _fetch(connection: _ModemConnection, target: Target) -> http.client.HTTPResponse:
+    connection.request("GET", target.path, headers={"User-Agent": USER_AGENT, "Accept": "*/*",
+                                                    "Connection": "close"})
+    return connection.getresponse()
+
+
+def _body(response: http.client.HTTPResponse):
+    while True:
+        data = response.read(CHUNK)
+        if not data:
+            break
+        yield data
+    if response.length:  # http.client's read(n) ends quietly on a short Content-Length body
+        raise HttpError(f"connection closed {response.length} bytes before the end of the body")
 
 
 def get(modem, url: str, write: Callable[[bytes], object], *, on_start: Callable[[Response], None] = None,
@@ -195,29 +123,25 @@ def get(modem, url: str, write: Callable[[bytes], object], *, on_start: Callable
         target = parse_url(url)
         if target.tls and wrap is None:
             wrap = tls_wrapper()
-        sock = connect(modem, target.host, target.port, timeout)
+        connection = _ModemConnection(modem, target, timeout, wrap, version)
         try:
-            sock.settimeout(timeout)
-            if target.tls:
-                sock = wrap(sock, target.host)
-            sock.sendall(_request(target, version))
-            reader = _Reader(sock)
-            status, reason, headers = _read_head(reader)
-            length = next((value for name, value in headers if name.lower() == "content-length"), None)
-            response = Response(url, status, reason, headers, int(length) if length and length.isdigit() else None)
+            answer = _fetch(connection, target)
+            response = Response(url, answer.status, answer.reason, answer.getheaders(), answer.length)
             location = response.header("Location")
-            if status in REDIRECTS and location:
+            if response.status in REDIRECTS and location:
                 url = urljoin(url, location)
                 continue
-            if status >= 400:
-                raise HttpError(f"{url}: HTTP {status} {reason}".rstrip())
+            if response.status >= 400:
+                raise HttpError(f"{url}: HTTP {response.status} {response.reason}".rstrip())
             if on_start:
                 on_start(response)
-            for data in _body(reader, response):
+            for data in _body(answer):
                 write(data)
                 if on_data:
                     on_data(len(data))
             return response
+        except http.client.HTTPException as exc:  # a malformed or cut-short answer
+            raise HttpError(f"{url}: {type(exc).__name__}: {exc}") from exc
         finally:
-            sock.close()
+            connection.close()
     raise HttpError(f"more than {max_redirects} redirects, the last to {url}")

@@ -23,6 +23,12 @@ def ticks_cpu() -> int:
 
 
 def ticks_add(ticks: int, delta: int) -> int:
+    """As MicroPython's: ``delta`` an int within half a period either way, else TypeError or
+    OverflowError (so that ``ticks_diff`` of the result gives ``delta`` back)."""
+    if not isinstance(delta, int):
+        raise TypeError(f"can't convert {type(delta).__name__} to int")
+    if not -_HALF < delta < _HALF:
+        raise OverflowError("ticks interval overflow")
     return (ticks + delta) % TICKS_PERIOD
 
 

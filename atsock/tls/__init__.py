@@ -76,7 +76,12 @@ def wrap_socket(sock, server_side: bool = False, key=None, cert=None, cert_reqs:
 def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None, cadata=None) -> SSLContext:
     """CPython's helper, giving an atsock context: verifying, with the system's CA certificates
     unless CAs are given."""
-    context = SSLContext(PROTOCOL_TLS_CLIENT if purpose == Purpose.SERVER_AUTH else PROTOCOL_TLS_SERVER)
+    return default_context(SSLContext, purpose, cafile, capath, cadata)
+
+
+def default_context(context_class, purpose, cafile=None, capath=None, cadata=None):
+    """What ``create_default_context`` makes, of ``context_class``."""
+    context = context_class(PROTOCOL_TLS_CLIENT if purpose == Purpose.SERVER_AUTH else PROTOCOL_TLS_SERVER)
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != CERT_NONE:

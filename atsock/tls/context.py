@@ -71,6 +71,15 @@ def _contents(value) -> bytes:
         return file.read()
 
 
+def _der_file(value):
+    """A certificate or key named by path, as its bytes when the file is DER: OpenSSL opens PEM
+    files only, and MicroPython's own TLS tests load ``.der`` files."""
+    if value is None or _is_data(value):
+        return value
+    data = _contents(value)
+    return value if _is_pem(data) else data
+
+
 def _key_pems(data: bytes):
     """The PEM forms a key may have: DER does not say which kind of key it holds."""
     return [data] if _is_pem(data) else [_pem(data, label) for label in _KEY_LABELS]
@@ -117,7 +126,9 @@ class SSLContext(_ssl.SSLContext):
 
     # --- certificates ---------------------------------------------------------------------------
     def load_cert_chain(self, certfile, keyfile=None, password=None) -> None:
-        """``certfile``/``keyfile``: file paths, or the certificate (chain) and key as PEM or DER bytes."""
+        """``certfile``/``keyfile``: paths of PEM or DER files, or the certificate (chain) and key as
+        PEM or DER bytes."""
+        certfile, keyfile = _der_file(certfile), _der_file(keyfile)
         if not (_is_data(certfile) or _is_data(keyfile)):
             super().load_cert_chain(certfile, keyfile, password)
             self._keep_credentials(certfile, keyfile, password)
@@ -152,7 +163,9 @@ class SSLContext(_ssl.SSLContext):
 
     def load_verify_locations(self, cafile=None, capath=None, cadata=None) -> None:
         """``cafile``: a path; ``cadata``: PEM text (str or bytes) or DER bytes. As MicroPython's
-        ``tls`` module, certificate bytes given as the first argument are taken as ``cadata``."""
+        ``tls`` module, certificate bytes given as the first argument are taken as ``cadata``; a
+        ``cafile`` in DER is read as such."""
+        cafile = _der_file(cafile)
         if _is_data(cafile) and (_is_pem(bytes(cafile)) or bytes(cafile[:1]) == b"\x30"):
             cafile, cadata = None, cafile
         if _is_data(cadata):
@@ -181,7 +194,10 @@ class SSLContext(_ssl.SSLContext):
                     *, module_tls=False):
         """TLS over ``sock``: a modem socket gets host TLS over its AT socket; an OS socket gets
         CPython's own ``SSLSocket``. With ``module_tls`` (True, or an :class:`~atsock.tls.module.ModuleTLS`)
-        the module does the TLS itself: wrap the modem socket before it connects."""
+        the module does the TLS itself: wrap the modem socket before it connects. A
+        ``PROTOCOL_TLS_SERVER`` context makes server sockets, as MicroPython's do (CPython's cannot
+        make a client with one)."""
+        server_side = server_side or self.protocol == _ssl.PROTOCOL_TLS_SERVER
         if module_tls:
             if server_side or session is not None:
                 raise NotImplementedError("the module's own TLS makes client connections, without sessions")

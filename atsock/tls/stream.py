@@ -20,6 +20,7 @@ from typing import Optional
 from ..constants import SOCK_STREAM
 from ..errors import os_error
 from ..select import POLLERR, POLLIN, POLLNVAL
+from .anystream import StreamSocket, is_stream_only
 from .base import SSLSocket
 from .session import TlsSession
 
@@ -385,7 +386,7 @@ class TLSListener:
     def accept(self):
         conn, address = self._raw.accept()
         try:
-            return HostTLSSocket(conn, self.context, server_side=True, **self._options), address
+            return tls_class(self.context)(conn, self.context, server_side=True, **self._options), address
         except BaseException:
             conn.close()
             raise
@@ -430,10 +431,19 @@ class TLSListener:
 def wrap_modem_socket(context, sock, server_side: bool = False, do_handshake_on_connect: bool = True,
                       suppress_ragged_eofs: bool = True, server_hostname: Optional[str] = None, session=None):
     """Host TLS over an atsock socket: a TLS socket, or a TLS listener for a server-side wrap of a
-    socket that is not connected (its ``accept()`` wraps each connection)."""
+    socket that is not connected (its ``accept()`` wraps each connection). Any other stream object
+    (MicroPython's ``wrap_socket`` takes one) is taken as connected (:mod:`.anystream`)."""
+    if is_stream_only(sock):
+        sock = StreamSocket(sock)
     if getattr(sock, "type", SOCK_STREAM) != SOCK_STREAM:
         raise NotImplementedError("only stream sockets are supported")
     if server_side and not _is_connected(sock):
         return TLSListener(sock, context, do_handshake_on_connect, suppress_ragged_eofs)
-    return HostTLSSocket(sock, context, server_side, server_hostname, do_handshake_on_connect,
+    return tls_class(context)(sock, context, server_side, server_hostname, do_handshake_on_connect,
                          suppress_ragged_eofs, session)
+
+
+def tls_class(context):
+    """The TLS socket class a context makes (``host_tls_class``: the standard ``ssl`` module's
+    contexts make sockets with CPython's file surface)."""
+    return getattr(context, "host_tls_class", HostTLSSocket)

@@ -127,8 +127,16 @@ class EspLinks(SocketCommands):
     async def open_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
         v6 = conn.family == AF_INET6
         ip, remote_port = peer or ("::" if v6 else "0.0.0.0", 0)
-        await self._start(conn, atcmd.text("UDPv6" if v6 else "UDP"), atcmd.text(ip, "address", 64),
-                          port_param(remote_port), port_param(port), atcmd.number(2, 0, 2))
+        try:
+            await self._start(conn, atcmd.text("UDPv6" if v6 else "UDP"), atcmd.text(ip, "address", 64),
+                              port_param(remote_port), port_param(port), atcmd.number(2, 0, 2))
+        except OSError as exc:
+            # nothing is refused in UDP: a bare ERROR to a UDP link means its local port (the module
+            # says no more); EADDRINUSE lets a socket that picked the port itself try another
+            if exc.errno != errno.ECONNREFUSED:
+                raise
+            raise os_error(errno.EADDRINUSE, f"the module could not open a UDP link on local port {port} "
+                                             f"({exc.strerror})") from None
 
     async def release_failed_open(self, slot_id: int) -> None:
         """A failed CIPSTART reports ``<id>,CLOSED`` after its ERROR; CIPCLOSE's answer comes after
