@@ -35,21 +35,21 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
     return _spawn(args + list(extra_args))
 
 
-def open_modem(dialect: str, tty: str, baud):
-    settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
+def open_modem(dialect: str, tty: str, baud, **extra):
+    settings = dict(apn="bench", **extra) if dialect == "quectel" else dict(WIFI, **extra)
     if baud:  # the line's rate: data mode's guard times count line time
         settings["baudrate"] = baud
     return atsock.open_modem(tty, dialect=dialect, **settings)
 
 
 class Session:
-    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=()):
+    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), **settings):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
-        self.modem = open_modem(dialect, tty, baud)
+        self.modem = open_modem(dialect, tty, baud, **settings)
 
     def close(self) -> None:
         self.modem.close()

@@ -165,6 +165,7 @@ class FrameReader:
         self.n1 = n1
         self.stats = ReaderStats()
         self._buffer = bytearray()
+        self._need = 0  # bytes the buffer must hold before the frame it begins with can be judged
 
     @property
     def buffered(self) -> int:
@@ -174,14 +175,18 @@ class FrameReader:
     def reset(self) -> None:
         """Forget a half-read frame (the line was handed back to plain AT)."""
         self._buffer.clear()
+        self._need = 0
 
     def feed(self, data) -> List[Frame]:
         buf = self._buffer
         buf += data
+        if len(buf) < self._need:
+            return []  # the middle of a frame (most reads of a paced line): nothing to judge yet
         frames: List[Frame] = []
-        at = self._scan(buf, frames)
+        at, need = self._scan(buf, frames)
         if at:
             del buf[:at]
+        self._need = need - at
         return frames
 
     def _noise(self, buf: bytearray, start: int, end: int) -> None:
@@ -191,20 +196,21 @@ class FrameReader:
         if len(stats.recent_noise) > NOISE_KEPT:
             del stats.recent_noise[:-NOISE_KEPT]
 
-    def _scan(self, buf: bytearray, frames: List[Frame]) -> int:
-        """Frames from ``buf``; returns how many bytes were used up (the rest waits for more)."""
+    def _scan(self, buf: bytearray, frames: List[Frame]) -> Tuple[int, int]:
+        """Frames from ``buf``; returns how many bytes were used up (the rest waits for more) and
+        how long the buffer must be before the frame that waits can be judged."""
         stats = self.stats
         at, size = 0, len(buf)
         while True:
             start = buf.find(FLAG, at)
             if start < 0:
                 self._noise(buf, at, size)
-                return size
+                return size, 0
             if start > at:
                 self._noise(buf, at, start)
             at = start
             if size - start < 4:
-                return at                     # flag, address, control, first length octet
+                return at, start + 4          # flag, address, control, first length octet
             address = buf[start + 1]
             if address == FLAG:
                 stats.fill_flags += 1         # a run of flags: the last one opens the frame
@@ -219,7 +225,7 @@ class FrameReader:
             head_end = start + 4
             if not buf[start + 3] & EA:
                 if size - start < 5:
-                    return at
+                    return at, start + 5
                 length |= buf[start + 4] << 7
                 head_end += 1
             if length > self.n1:
@@ -228,7 +234,7 @@ class FrameReader:
                 continue
             check = head_end + length         # the FCS octet; the closing flag follows it
             if size <= check + 1:
-                return at
+                return at, check + 2
             if buf[check + 1] != FLAG:
                 stats.unterminated += 1
                 at = start + 1

@@ -124,6 +124,8 @@ class Multiplexer:
 
     # --- the caller's side ------------------------------------------------------------------------
     def data_to_send(self) -> bytes:
+        if not self._out:
+            return b""
         out = bytes(self._out)
         self._out.clear()
         return out
