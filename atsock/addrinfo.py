@@ -88,7 +88,9 @@ def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
 
     if isinstance(host, bytes):
         host = host.decode("ascii", "replace")
-    if host is None or host == "":
+    if host == "":  # no name at all (CPython: EAI_NONAME); None is "this host"
+        raise _gaierror(_std.EAI_NONAME, "an empty host name names no host")
+    if host is None:
         addresses = ["0.0.0.0" if flags & AI_PASSIVE else "127.0.0.1"]
     elif validate.ip_literal(host) is not None:
         addresses = [validate.ip_literal(host)]
@@ -112,14 +114,14 @@ def resolve_addrinfo(modem_of, host, port, af=0, type=0, proto=0, flags=0):
 
 
 def inet_pton(af: int, text: str) -> bytes:
+    """CPython's, whose refusals these are; text that is no address is OSError with MicroPython's
+    EINVAL (CPython's carries no errno)."""
     try:
         return _std.inet_pton(af, text)
-    except (OSError, ValueError, TypeError):
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
         raise os_error(errno.EINVAL, f"{text!r} is not an address of family {af}") from None
 
 
-def inet_ntop(af: int, packed: bytes) -> str:
-    try:
-        return _std.inet_ntop(af, bytes(packed))
-    except (OSError, ValueError, TypeError):
-        raise os_error(errno.EINVAL, f"{len(packed)} bytes are not an address of family {af}") from None
+inet_ntop = _std.inet_ntop  # (a packed address of the wrong length is ValueError, as in CPython)

@@ -53,11 +53,11 @@ class DrainScheduler:
         except OSError as exc:
             self._fail(conn, exc)
         except CommandTimeout as exc:
-            log.warning("fetching data for %r timed out: %s", conn, exc)
+            log.info("fetching data for %r timed out: %s", conn, exc)
             self._fail(conn, os_error(errno.ETIMEDOUT, f"the modem did not hand over received data: {exc}"))
         except Exception as exc:
             if conn.state is not SocketState.CLOSED:  # (closed already: the modem's own close cut it short)
-                log.warning("fetching data for %r failed: %s", conn, exc)
+                log.info("fetching data for %r failed: %s", conn, exc)
             self._fail(conn, os_error(errno.EIO, f"fetching received data failed: {exc}"))
         finally:
             self._running.pop(conn, None)

@@ -108,6 +108,7 @@ class _Pending:
     raw: Optional[RawLine] = None  # where the line's data goes once the answer hands it over
     lines: List[Intermediate] = field(default_factory=list)
     prompted: bool = False
+    written: bool = False        # the module has it: its outcome is known only from its answer
     withdrawn: bool = False      # its caller gave up before it went out
     deadline: float = 0.0        # the watchdog's verdict time while it is in flight
     budget: float = 0.0
@@ -143,6 +144,7 @@ class Engine(asyncio.Protocol):
         self._raw: Optional[RawLine] = None
         self._writable: Optional[asyncio.Event] = None  # cleared while the transport asks us to pause
         self._chained: dict = {}  # commands of submit(), by text and finals
+        self._routing = False  # while one read's events are routed, the next command waits (see data_received)
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
@@ -194,9 +196,17 @@ class Engine(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        """Route what one read brought, then start the next command. The channel classified every
+        event of the read against the command it had in flight; a command begun part-way (after a
+        protocol error, say) would have the rest of the read taken as its answer."""
         self.stats.bytes_read += len(data)
-        for event in self.channel.receive(data):
-            self._route(event)
+        self._routing = True
+        try:
+            for event in self.channel.receive(data):
+                self._route(event)
+        finally:
+            self._routing = False
+        self._pump()
         channel = self.channel
         if channel.partial:
             self._watch_stall(FRAME_IDLE)
@@ -287,7 +297,7 @@ class Engine(asyncio.Protocol):
         """The modem broke the framing: drop what is half-read, fail the command in flight (its
         answer cannot be trusted), resynchronise, and let the dialect fail the socket concerned."""
         self.stats.protocol_errors += 1
-        log.warning("protocol error from modem: %s", reason)
+        log.info("protocol error from modem: %s", reason)  # the socket concerned gets EPROTO
         self.channel.abandon()
         self._needs_resync = True
         if self._active is not None:
@@ -425,12 +435,15 @@ class Engine(asyncio.Protocol):
         """Start the next command if none is in flight and the line is not carrying raw data.
         After a lost final, resync probes go out first, at once, whether or not anything waits: a
         silent modem is noticed. While the engine is held, only its holder's commands go out."""
+        if self._routing:
+            return  # data_received pumps once the read's events are all routed
         while self._active is None and self.gone is None and self._raw is None:
             if self._needs_resync and not self._gave_up and not (self._queue and self._queue[0].probe):
-                future = asyncio.get_running_loop().create_future()
                 text, prefix = self.probe_command
                 probe = Command(text, (prefix,) if prefix else ())
-                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, future, probe=True))
+                # its verdict is the engine's own business (_finish): nobody waits for it
+                self._queue.appendleft(_Pending(probe, None, RESYNC_TIMEOUT, RESYNC_TIMEOUT, None,
+                                                on_done=_unwatched, probe=True))
             pending = self._next_allowed()
             if pending is None:
                 return
@@ -456,6 +469,7 @@ class Engine(asyncio.Protocol):
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
+        pending.written = True
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
         if _tracing():
@@ -501,7 +515,7 @@ class Engine(asyncio.Protocol):
             self._failed_probes += 1
         else:
             self._needs_resync = True
-            log.warning("no final result for %r within %g s: resynchronising", pending.command.text, seconds)
+            log.info("no final result for %r within %g s: resynchronising", pending.command.text, seconds)
         self._finish(pending, error=CommandTimeout(pending.command.text, seconds))
 
     def _finish(self, pending: _Pending, response: Optional[Response] = None,
@@ -625,6 +639,10 @@ class Engine(asyncio.Protocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _unwatched(response: Optional[Response], error: Optional[BaseException]) -> None:
+    """The completion of a command whose outcome only the engine itself looks at."""
 
 
 def _tracing() -> bool:

@@ -144,7 +144,7 @@ class Modem:
     def _trouble(self, kind: str, code: int, reason: str, keep_connections: bool) -> None:
         """The module, its network or the port went away. Sockets that cannot survive it fail with
         ``code`` and their ids are free (the module no longer has them); then recovery starts."""
-        log.warning("%s: %s", kind, reason)
+        log.info("%s: %s", kind, reason)  # callers get the errno; recovery is logged as it goes
         if kind == "reboot":  # what was in flight went to a module that no longer exists
             self.engine.abandon_in_flight(os_error(code, reason))
         if not keep_connections:
@@ -223,6 +223,12 @@ class Modem:
         return self.core.commands.max_links
 
     @property
+    def connect_holds_module(self) -> bool:
+        """True where a connect runs to its end inside one command and the module takes no other
+        meanwhile (ESP-AT's AT+CIPSTART): one given up by its caller still holds the module."""
+        return not self.core.commands.abortable_open
+
+    @property
     def max_datagram(self) -> int:
         return self.core.commands.max_datagram
 
@@ -297,13 +303,13 @@ class Modem:
         self.require_online()
         return self.run(receiving.start_connect(self.core, conn, ip, port, local_port))
 
-    def listen(self, conn: Connection, port: int, backlog: int) -> None:
+    def listen(self, conn: Connection, port: int, backlog: int, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.listen(conn, port, backlog))
+        self.run(self.core.listen(conn, port, backlog, timeout))
 
-    def bind_udp(self, conn: Connection, port: int, peer=None) -> None:
+    def bind_udp(self, conn: Connection, port: int, peer=None, timeout: Optional[float] = None) -> None:
         self.require_online()
-        self.run(self.core.bind_udp(conn, port, peer))
+        self.run(self.core.bind_udp(conn, port, peer, timeout))
 
     def send(self, conn: Connection, data: bytes, timeout: Optional[float], dest=None) -> int:
         return self.run(self.core.send(conn, data, timeout, dest))
@@ -313,6 +319,9 @@ class Modem:
 
     def receive_datagram(self, conn: Connection, timeout: Optional[float], peek: bool = False, peer=None):
         return self.run(receiving.datagram(self.core, conn, timeout, peek, peer))
+
+    def unread(self, conn: Connection, data: bytes) -> None:
+        self.run(self._on_loop(lambda: self.core.unread(conn, data)))
 
     def gather(self, conn: Connection, limit: Optional[int], until: Optional[bytes], timeout: Optional[float]):
         return self.run(receiving.gather(self.core, conn, limit, until, timeout))
@@ -326,8 +335,9 @@ class Modem:
     def leave_data_mode(self, conn: Connection) -> None:
         self.run(self.core.leave_data_mode(conn))
 
-    def close_connection(self, conn: Connection) -> None:
-        self.run(self.core.close(conn))
+    def close_connection(self, conn: Connection, wait: Optional[float] = None) -> None:
+        """Close ``conn``; the module's confirmation is waited for at most ``wait`` seconds."""
+        self.run(self.core.close(conn, wait))
 
     def close_later(self, conn: Connection) -> None:
         """Release a connection whose socket was dropped without close(), without waiting for it."""

@@ -7,12 +7,14 @@ the driver relies on: closing a socket (``AT+QICLOSE``), leaving the data contex
 switching multiplexing off. Commands that open a data prompt or data mode cannot be completed
 from a single line and are refused.
 """
+import asyncio
 import errno
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from . import atcmd
 from .channel import Final
+from .errors import CommandTimeout
 
 EXTRA_FINALS = frozenset({"FAIL"})  # ESP-AT 1.x ends a failed join with FAIL instead of ERROR
 #: commands that ask for payload after a prompt, or enter data mode: a line alone cannot finish them
@@ -80,9 +82,15 @@ def checked_timeout(timeout) -> float:
 
 
 async def execute(engine, text: atcmd.CommandLine, timeout: float) -> ATResult:
-    """Run an already checked command on ``engine`` (on its loop); the final is not judged here."""
-    response = await engine.command(text, timeout=timeout, response_prefixes=answer_prefixes(text),
-                                    extra_finals=EXTRA_FINALS, check=False)
+    """Run an already checked command on ``engine`` (on its loop); the final is not judged here.
+    ``timeout`` counts from the call: a command still queued behind one the module has not answered
+    is withdrawn then, unsent."""
+    exchange = engine.command(text, timeout=timeout, response_prefixes=answer_prefixes(text),
+                              extra_finals=EXTRA_FINALS, check=False)
+    try:
+        response = await asyncio.wait_for(exchange, timeout)
+    except asyncio.TimeoutError:
+        raise CommandTimeout(text, timeout) from None
     return ATResult(text, tuple(line.text for line in response.lines), response.final.text)
 
 

@@ -53,7 +53,7 @@ class Recovery:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("recovery from %s, attempt %d of %d failed: %s", kind, attempt, self.max_attempts, exc)
+                log.info("recovery from %s, attempt %d of %d failed: %s", kind, attempt, self.max_attempts, exc)
                 if life.state in ("closing", "closed"):
                     return
                 if getattr(exc, "final", False):  # only the user can mend it (a SIM, an APN): no more tries

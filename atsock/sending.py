@@ -12,7 +12,12 @@ Everything else is as the socket core promises for a send:
 * a busy module (``SendOutcome.BUSY``, ESP-AT's ``busy p...``) is asked again after a short pause,
   ``busy_retries`` times;
 * a refusal part-way returns the count the module took (the error waits on the connection for the
-  next call); a send with no answer fails the whole connection (ETIMEDOUT).
+  next call); a send with no answer fails the whole connection (ETIMEDOUT);
+* the caller's time-out bounds the call, whatever the module's own budget for an answer (120 s for
+  Quectel's ``SEND OK``): a chunk still queued behind another socket's command is withdrawn (the
+  stream is intact: the call returns the count sent, or ETIMEDOUT); a chunk the module has but has
+  not answered leaves the stream unknown, so the connection fails (ETIMEDOUT). The engine goes on
+  waiting for that answer meanwhile: the module takes no other command until it gives one.
 """
 import asyncio
 import errno
@@ -55,6 +60,9 @@ class ChunkSender:
         self.result: asyncio.Future = loop.create_future()  # the count sent, or the error
 
     def start(self) -> None:
+        if self._deadline is not None and not self._one_chunk:
+            limit = self._loop.call_at(self._deadline, self._out_of_time)
+            self.result.add_done_callback(lambda _: limit.cancel())
         self._next()
 
     def stop(self) -> None:
@@ -131,6 +139,24 @@ class ChunkSender:
                 self._failed(os_error(errno.EBUSY, "the module stayed busy"))
                 return
             self._timer = self._loop.call_later(BUSY_PAUSE * self._busy, self._next)
+
+    def _out_of_time(self) -> None:
+        """The caller's time-out ran out before the send was done."""
+        if self.result.done():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        handle, self._handle = self._handle, None
+        if handle is not None and handle.written:  # the module may or may not have sent the chunk
+            self._failed(os_error(errno.ETIMEDOUT, "no answer to a send within the socket's time-out: the "
+                                                   "stream's state is unknown"))
+            return
+        if handle is not None:
+            handle.withdraw()  # still queued: it never goes out, and the stream is as it was
+        if self._sent:
+            self.result.set_result(self._sent)
+        else:
+            self.result.set_exception(timeout_error("the modem could not take the data within the socket's time-out"))
 
     def _failed(self, error: BaseException) -> None:
         conn = self._conn

@@ -22,7 +22,7 @@ import asyncio
 import errno
 import logging
 import weakref
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Set, Tuple
 
 from .connection import Connection, Kind
 from .dialect import SocketCommands
@@ -49,6 +49,7 @@ class SocketCore:
         self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail)
         self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
         self._settling = set()
+        self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
 
     # --- what callers may do ------------------------------------------------------------------
@@ -105,17 +106,19 @@ class SocketCore:
         if conn.data_mode_wanted:
             await self.enter_data_mode(conn)
 
-    async def listen(self, conn: Connection, port: int, backlog: int) -> None:
+    async def listen(self, conn: Connection, port: int, backlog: int, timeout: Optional[float] = None) -> None:
         self._check_line_free()
         conn.become(Kind.LISTENER, backlog)
-        await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), None, f"listening on {port}")
+        await self._open(conn, lambda: self.commands.open_listener(conn, port, backlog), timeout,
+                         f"listening on {port}")
         conn.local_port = port
         conn.life.listen_done()
 
-    async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address]) -> None:
+    async def bind_udp(self, conn: Connection, port: int, peer: Optional[Address],
+                       timeout: Optional[float] = None) -> None:
         self._check_line_free()
         conn.become(Kind.UDP)
-        await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), None, f"UDP on port {port}")
+        await self._open(conn, lambda: self.commands.open_udp(conn, port, peer), timeout, f"UDP on port {port}")
         conn.local_port = port
         conn.life.bind_done()
         self._settle_early_close(conn)
@@ -495,8 +498,11 @@ class SocketCore:
             conn.life.lose()
         conn.changed()
 
-    async def close(self, conn: Connection) -> None:
-        """Close the socket at once for its caller; the id is freed when the module confirms."""
+    async def close(self, conn: Connection, wait: Optional[float] = None) -> None:
+        """Close the socket at once for its caller; the id is freed when the module confirms, which
+        the caller waits for at most ``wait`` seconds (None: until the module answers). The module
+        may be unable to answer for a while (another socket's command still unanswered): past
+        ``wait`` the confirmation goes on without the caller."""
         if conn.state is S.CLOSED:
             return
         if conn.data_session is not None:
@@ -505,12 +511,29 @@ class SocketCore:
         pending = conn.inbox.clear() if conn.kind is Kind.LISTENER else []
         retired = self.slots.retire(conn)
         self._release(conn)
+        finished = asyncio.get_running_loop().create_future()
+        self._closing.add(finished)  # (close_all waits for it)
+        confirming = self._confirm_close(retired, serving, pending, finished)
+        if wait is None:
+            await confirming
+            return
+        task = asyncio.ensure_future(confirming)
+        await asyncio.wait({task}, timeout=wait)
+        if task.done():
+            task.result()
+        else:
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+
+    async def _confirm_close(self, retired: Optional[Retired], serving: bool, pending,
+                             finished: asyncio.Future) -> None:
         try:
             if retired is not None:
                 await self._close_retired(retired)
             elif serving and not self.commands.listener_takes_id and self.engine.gone is None:
                 await self._quietly(self.commands.close_listener(), "stopping the server")
         finally:
+            self._closing.discard(finished)
+            finished.set_result(None)
             for accepted in pending:  # connections the caller never accepted go with their listener
                 await self.close(accepted)
 
@@ -529,8 +552,12 @@ class SocketCore:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def close_all(self) -> None:
+        """Every socket closed at the module, including those whose close another caller began:
+        the port may close only once no close command is still on its way."""
         for conn in list(self._known):
             await self.close(conn)
+        while self._closing:
+            await asyncio.wait(list(self._closing))
 
     def reset(self, code: int, reason: str) -> None:
         """The module lost every connection (restart, network, port): they fail, every id is free."""

@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 
 from . import arguments, inet, validate
 from .addrinfo import lookup, resolve_addrinfo
+from .checked import UNSET, SocketArguments
 from .connection import Connection, Kind
 from .constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
                         SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE, TCP_NODELAY)
@@ -41,7 +42,6 @@ _EPHEMERAL = (49152, 65535)
 _DEFAULT_KEEPALIVE_MINUTES = 2
 _KNOWN_FLAGS = MSG_PEEK | MSG_DONTWAIT
 S = SocketState
-_UNSET = object()  # an argument not given (None is a value CPython refuses)
 
 
 def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
@@ -49,7 +49,10 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     return resolve_addrinfo(current_modem, host, port, af, type, proto, flags)
 
 
-class socket:
+class socket(SocketArguments):
+    """Each method's arguments are checked as CPython checks them before its body runs
+    (:mod:`atsock.checked`): the bodies below get them checked and made plain."""
+
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  modem=None, _conn: Optional[Connection] = None):
         af, type, proto = arguments.c_int(af), arguments.c_int(type), arguments.c_int(proto)
@@ -94,22 +97,23 @@ class socket:
 
     # --- timeouts -------------------------------------------------------------------------------
     def settimeout(self, value: Optional[float]) -> None:
-        self._timeout = arguments.timeout(value)
+        self._timeout = value
         self._check_open()  # after storing it, as CPython does: gettimeout() tells the same
 
     def gettimeout(self) -> Optional[float]:
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
-        self._timeout = None if arguments.flag(flag) else 0.0
+        self._timeout = None if flag else 0.0
         self._check_open()
 
-    # --- addresses ------------------------------------------------------------------------------
-    def _destination(self, address, method: str) -> Tuple[str, int]:
-        """``(host, port)`` checked as CPython checks an address of this socket's family before
-        the call itself (:func:`atsock.inet.destination`); a name is resolved later."""
-        return inet.destination(address, self.family, method)
+    @property
+    def _open_timeout(self) -> Optional[float]:
+        """How long opening a listener or a UDP socket may wait for the module: the socket's
+        time-out (a non-blocking socket waits for the one exchange, as its other calls do)."""
+        return self._timeout or None
 
+    # --- addresses (checked by atsock.checked with inet.destination: a name is resolved later) ---
     def _resolve(self, host: str) -> str:
         if host in ("", "<broadcast>"):
             raise os_error(errno.EINVAL, f"cannot connect to {host!r}")
@@ -121,7 +125,7 @@ class socket:
         return "", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip
 
     def bind(self, address) -> None:
-        host, port = self._destination(address, "bind")
+        host, port = address
         self._check_open()
         # (a name is never looked up: the modem binds its own addresses only)
         if host not in self._own_addresses():
@@ -155,7 +159,7 @@ class socket:
 
     def _open_udp(self, peer=None) -> None:
         if self._state is S.FRESH:
-            self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer))
+            self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer, self._open_timeout))
 
     def getsockname(self):
         self._check_open()
@@ -174,14 +178,14 @@ class socket:
 
     # --- connecting -----------------------------------------------------------------------------
     def connect(self, address) -> None:
-        host, port = self._destination(address, "connect")
+        host, port = address
         self._check_open()
         self._connect(self._resolve(host), port)
 
     def connect_ex(self, address) -> int:
         """The errno of the connection attempt; a bad address or a name that does not resolve
         raises, as in CPython."""
-        host, port = self._destination(address, "connect_ex")
+        host, port = address
         try:
             self._check_open()
         except OSError as exc:
@@ -243,8 +247,8 @@ class socket:
                 raise error
 
     # --- servers --------------------------------------------------------------------------------
-    def listen(self, backlog: int = _UNSET) -> None:
-        depth = None if backlog is _UNSET else arguments.backlog(backlog)
+    def listen(self, backlog: int = UNSET) -> None:
+        depth = None if backlog is UNSET else backlog
         self._check_open()
         if self._udp:
             raise os_error(errno.EOPNOTSUPP, "UDP sockets do not listen")
@@ -254,7 +258,7 @@ class socket:
             raise os_error(errno.EINVAL, "only a fresh socket can listen")
         depth = 2 if depth is None else max(1, min(depth, self._modem.max_sockets - 1))
         self._conn.keepalive = self._options.get("keepalive")
-        self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth))
+        self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth, self._open_timeout))
 
     def accept(self):
         self._check_open()
@@ -266,8 +270,6 @@ class socket:
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, data, flags: int = 0) -> int:
-        data = arguments.data_bytes(data, "send")
-        flags = arguments.flags(flags)
         timeout = self._call_timeout(flags)
         self._check_open()
         if self._udp:
@@ -288,8 +290,6 @@ class socket:
             raise
 
     def sendall(self, data, flags: int = 0) -> None:
-        data = arguments.data_bytes(data, "sendall")
-        flags = arguments.flags(flags)
         if self._udp:
             self.send(data, flags)
             return
@@ -300,14 +300,9 @@ class socket:
             if not view:
                 return
 
-    def sendto(self, data, flags_or_address, address=_UNSET) -> int:
-        if address is _UNSET:
-            flags, address = 0, flags_or_address
-        else:
-            flags = flags_or_address
-        data = arguments.data_bytes(data, "sendto")
-        flags = arguments.flags(flags)
-        host, port = self._destination(address, "sendto")
+    def sendto(self, data, flags, address) -> int:
+        """``sendto(data[, flags], address)`` (the check puts the flags in place)."""
+        host, port = address
         timeout = self._call_timeout(flags)
         self._check_open()
         if not self._udp:
@@ -342,11 +337,11 @@ class socket:
 
     def write(self, buf, off_or_len: Optional[int] = None, max_len: Optional[int] = None) -> int:
         """MicroPython stream ``write(buf)``, ``write(buf, max_len)``, ``write(buf, off, max_len)``."""
-        view = memoryview(arguments.data_bytes(buf, "write"))
+        view = memoryview(buf)
         if max_len is not None:
-            view = view[arguments.size(off_or_len, "write"):][:arguments.size(max_len, "write")]
+            view = view[off_or_len:][:max_len]
         elif off_or_len is not None:
-            view = view[:arguments.size(off_or_len, "write")]
+            view = view[:off_or_len]
         if not self._udp and not self._connect_settled(self._timeout):
             return None
         self.sendall(view)
@@ -354,8 +349,6 @@ class socket:
 
     # --- receiving ------------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        bufsize, flags = arguments.ssize(bufsize), arguments.flags(flags)
-        bufsize = arguments.not_negative(bufsize, "recv")
         timeout = self._call_timeout(flags)
         if bufsize == 0:
             return b""  # as in CPython: nothing asked, nothing waited for, in any state
@@ -367,8 +360,6 @@ class socket:
         return self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
 
     def recvfrom(self, bufsize: int, flags: int = 0):
-        bufsize, flags = arguments.ssize(bufsize), arguments.flags(flags)
-        bufsize = arguments.not_negative(bufsize, "recvfrom")
         timeout = self._call_timeout(flags)
         if not self._udp:
             self._check_open()
@@ -387,25 +378,18 @@ class socket:
         return data[:bufsize], inet.sockaddr(sender, self.family)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        view = arguments.writable(buffer, "recv_into")
-        nbytes, flags = arguments.ssize(nbytes), arguments.flags(flags)
-        nbytes = arguments.nbytes(nbytes, len(view), "recv_into")
         data = self.recv(nbytes, flags)
-        view[:len(data)] = data
+        buffer[:len(data)] = data
         return len(data)
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
-        view = arguments.writable(buffer, "recvfrom_into")
-        nbytes, flags = arguments.ssize(nbytes), arguments.flags(flags)
-        nbytes = arguments.nbytes(nbytes, len(view), "recvfrom_into")
         data, sender = self.recvfrom(nbytes, flags)
-        view[:len(data)] = data
+        buffer[:len(data)] = data
         return len(data), sender
 
     def read(self, size: Optional[int] = -1) -> Optional[bytes]:
         """``read()`` to end of stream; ``read(n)`` exactly n bytes unless the stream ends first."""
-        limit = None if size is None else arguments.flags(size)
-        limit = None if limit is not None and limit < 0 else limit
+        limit = size  # (None: to the end of the stream)
         if self._udp:
             return self.recv(1500 if limit is None else limit)
         self._check_open()
@@ -414,12 +398,11 @@ class socket:
         return self._modem.gather(self._conn, limit, None, self._timeout)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
-        view = memoryview(buf).cast("B")
-        limit = len(view) if nbytes is None else min(arguments.size(nbytes, "readinto"), len(view))
+        limit = len(buf) if nbytes is None else min(nbytes, len(buf))
         data = self.read(limit)
         if data is None:
             return None
-        view[:len(data)] = data
+        buf[:len(data)] = data
         return len(data)
 
     def readline(self) -> Optional[bytes]:
@@ -430,8 +413,6 @@ class socket:
 
     # --- options --------------------------------------------------------------------------------
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
-        level, option = arguments.flags(level), arguments.flags(option)
-        value = arguments.option_value(value)
         self._check_open()
         value = arguments.option_int(value)
         if level == SOL_SOCKET and option == SO_REUSEADDR:
@@ -450,8 +431,6 @@ class socket:
             raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
-        level, option = arguments.flags(level), arguments.flags(option)
-        buflen = arguments.option_buflen(buflen)
         self._check_open()
         value = self._option(level, option)
         # with a buflen CPython hands back the option's bytes as the kernel stores them
@@ -471,6 +450,12 @@ class socket:
             raise os_error(errno.ENOPROTOOPT, "CPython's ssl cannot wrap an atsock socket: "
                                               "use atsock.ssl (from atsock import ssl) instead")
         raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
+
+    def _unread(self, data: bytes) -> None:
+        """Put ``data`` back before what the socket holds (a layer above read past its end: TLS
+        unwrapped)."""
+        if data:
+            self._modem.unread(self._conn, data)
 
     # --- readiness ------------------------------------------------------------------------------
     def _poll_mask(self) -> int:
@@ -504,10 +489,12 @@ class socket:
         return self
 
     def close(self) -> None:
+        """Closed at once; the module's confirmation (the id free again) is waited for at most the
+        socket's time-out, and goes on in the background after that."""
         conn = self._conn
         if conn.state is not S.CLOSED:
             try:
-                self._modem.close_connection(conn)
+                self._modem.close_connection(conn, self._timeout)
             except OSError:
                 if conn.state is not S.CLOSED:
                     conn.life.release()  # the modem is gone; the socket is closed all the same

@@ -287,15 +287,16 @@ def _closed_port() -> int:
 class InProcess:
     """One emulated module fed directly, on an event loop in this thread."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, dialect: str, **options):
         self.dialect = dialect
+        self.options = dict(module_options(dialect), **options)  # (firmware="2.2"...)
         self.terminator = TERMINATORS[dialect]
         self.out = MemoryLine()
 
     async def start(self):
         loop = asyncio.get_running_loop()
         self.serial = SerialSide(loop, line=self.out, faults=Faults())
-        self.module = dialects.get(self.dialect)(self.serial, faults=Faults(), **module_options(self.dialect))
+        self.module = dialects.get(self.dialect)(self.serial, faults=Faults(), **self.options)
         self.task = loop.create_task(self.module.run())
         await self.settle()
 

@@ -87,7 +87,9 @@ def connect_timeout(r: Run) -> None:
     s = r.socket()
     r.given(f"{BLACKHOLE} never answers (emulator option `blackhole`)")
     r.local("s.settimeout(1)", lambda: s.settimeout(1))
-    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)))
+    # the abandoned open is closed (or its id released) after the call returns: the step waits for it
+    r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)),
+           until="AT+QICLOSE" if r.family == "quectel" else "AT+CIPCLOSE")
 
 
 def connected(r: Run, text: str = "a TCP socket `s` connected to a peer"):
@@ -186,7 +188,8 @@ def close_connecting(r: Run) -> None:
     # ESP-AT's connect is one long command: the step ends once the module has it, not its answer
     r.call(f's.connect(("{BLACKHOLE}", 80))', lambda: s.connect((BLACKHOLE, 80)), until="AT+CIPSTART"
            if r.family == "esp" else None, complete=r.family != "esp")
-    r.call("s.close()", s.close, headline=True)
+    # close() returns at once; the link is closed once the module has answered the connect
+    r.call("s.close()", s.close, headline=True, until="AT+CIPCLOSE" if r.family == "esp" else None)
 
 
 def close_connected(r: Run) -> None:
@@ -462,8 +465,8 @@ SITUATIONS = [
               "A socket that never opened anything on the module closes on the host alone.", close_fresh),
     Situation("close-connecting", "Close", "close: while connecting", {
         "quectel": "The pending open is closed on the module, so its connectID cannot stay half-open.",
-        "esp": "The connect is one command that runs to its end; closing waits for it and then closes the "
-               "link if it opened.",
+        "esp": "The connect is one command that runs to its end: `close()` returns at once (a non-blocking "
+               "socket does not wait), and atsock closes the link once the module has answered the connect.",
     }, close_connecting),
     Situation("close-connected", "Close", "close: connected", {
         "quectel": "`AT+QICLOSE` closes the connection; the connectID is free once it answers.",

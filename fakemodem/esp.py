@@ -26,7 +26,8 @@ joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then 
 : AT+CIPRECVLEN? shows unused links as empty fields; "0"), ``recvdata_crlf`` (False: 2.x
 ``+CIPRECVDATA:`` has no CR LF before it), ``ipv6_got`` ("after_ok": with AT+CIPV6=1 a join prints
 ``WIFI GOT IPv6 LL`` and ``WIFI GOT IPv6 GL`` after its OK; "before_ok"; "link_local_only": the AP
-advertises no prefix, GL never comes). ``client_ca`` and ``client_pki``: the CAs and client
+advertises no prefix, GL never comes), ``server_timeout`` (180: what AT+CIPSTO? answers before any
+AT+CIPSTO, the reference's unconfirmed default). ``client_ca`` and ``client_pki``: the CAs and client
 certificates flashed in a 2.x module for its SSL links (see esp_ssl.py). Manners of real modules
 (fakemodem/README.md): ``boot_noise``, ``vendor_banner``, ``boot_outcome``, ``gmr_style`` (what it
 prints at boot and to AT+GMR: esp_boot.py), ``rst_answer`` ("ERROR": AT+RST refused), ``ipd_crlf``
@@ -113,7 +114,8 @@ class EspModule(EmulatedModule):
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
                  passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
-                 recvdata_crlf: bool = False, ipv6_got: str = "after_ok", identity: Optional[dict] = None,
+                 recvdata_crlf: bool = False, ipv6_got: str = "after_ok", server_timeout: int = 180,
+                 identity: Optional[dict] = None,
                  client_ca=(), client_pki=(), faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency)
@@ -180,13 +182,15 @@ class EspModule(EmulatedModule):
         self.links = Links(self)
         self.sending = Sending(self)
         self.ssl = EspSsl(self, client_ca, client_pki)
-        self.settings = EspSettings(self, getattr(serial.line, "baudrate", None))
+        if isinstance(server_timeout, bool) or not isinstance(server_timeout, int) or not 0 <= server_timeout <= 7200:
+            raise ValueError(f"server_timeout is 0 to 7200 seconds, not {server_timeout!r}")
+        self.settings = EspSettings(self, getattr(serial.line, "baudrate", None), server_timeout)
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
             "+RST": self.rst,
             "+CWMODE": self.cwmode, "+CWJAP": self.cwjap, "+CWQAP": self.cwqap, "+CIFSR": self.cifsr,
             "+CIPSTA": self.cipsta, "+CIPMUX": self.cipmux, "+CIPRECVMODE": self.ciprecvmode,
-            "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain, "+CIPSTO": self.ok,
+            "+CIPDINFO": self.cipdinfo, "+CIPDOMAIN": self.cipdomain,
             "+CIPSERVERMAXCONN": self.links.cipservermaxconn, "+CIPSERVER": self.links.cipserver,
             "+CIPSTART": self.links.cipstart, "+CIPSEND": self.sending.cipsend, "+CIPCLOSE": self.links.cipclose,
             "+CIPSENDEX": self.sending.cipsendex, "+CIPMODE": self.sending.cipmode_cmd,

@@ -1,7 +1,7 @@
 """Commands of the emulated ESP-AT module that open no link: the UART (AT+UART_CUR/_DEF, whose
 new rate the line follows after the OK), system settings (AT+SYSSTORE, AT+SYSLOG, AT+SYSMSG,
-AT+RESTORE), DNS and DHCP settings, AT+CWAUTOCONN, AT+CIPSSLSIZE, AT+PING, AT+CWLAP and
-AT+CWSTATE? — esp-at.md §2.3, §3, §4, §5.10, info-and-ports.md §3.4.
+AT+RESTORE), DNS and DHCP settings, AT+CWAUTOCONN, AT+CIPSSLSIZE, AT+CIPSTO, AT+PING, AT+CWLAP and
+AT+CWSTATE? — esp-at.md §2.3, §3, §4, §5.8, §5.10, info-and-ports.md §3.4.
 
 AT+CWLAP is not in the reference: its lines take the five fields every generation prints first,
 ``+CWLAP:(<ecn>,"<ssid>",<rssi>,"<mac>",<channel>)``, one per network the emulator knows.
@@ -20,8 +20,10 @@ def actual_rate(baud: int) -> int:
 
 
 class EspSettings:
-    def __init__(self, module, baudrate):
+    def __init__(self, module, baudrate, server_timeout: int = 180):
         self.m = module
+        self.server_timeout_default = server_timeout  # AT+CIPSTO before any is set (unconfirmed: 180 s)
+        self.server_timeout = server_timeout
         self.uart_def = (baudrate or 115200, 8, 1, 0, 0)  # survives a restart
         self.uart_cur = self.uart_def
         self.sysstore, self.syslog, self.sysmsg = 1, 0, 0
@@ -33,7 +35,7 @@ class EspSettings:
     def handlers(self):
         m = self.m
         table = {"+UART_CUR": self.uart, "+UART_DEF": self.uart, "+RESTORE": self.restore,
-                 "+CWAUTOCONN": self.cwautoconn, "+PING": self.ping, "+CWLAP": self.cwlap}
+                 "+CWAUTOCONN": self.cwautoconn, "+PING": self.ping, "+CWLAP": self.cwlap, "+CIPSTO": self.cipsto}
         if m.profile.ssl_size:
             table["+CIPSSLSIZE"] = self.cipsslsize
         if m.profile.state_queries:
@@ -51,6 +53,7 @@ class EspSettings:
         self.uart_cur = self.uart_def
         self.m.set_rate(self.uart_def[0])
         self.syslog = 0
+        self.server_timeout = self.server_timeout_default
 
     # --- the UART ---------------------------------------------------------------------------------
     async def uart(self, cmd: ATCommand) -> None:
@@ -98,7 +101,7 @@ class EspSettings:
 
     async def restore(self, cmd: ATCommand) -> None:
         """Factory settings, then a restart."""
-        self.__init__(self.m, None)
+        self.__init__(self.m, None, self.server_timeout_default)
         self.m.final("OK")
         self.m.restart()
 
@@ -140,6 +143,16 @@ class EspSettings:
             self.m.reply(f"+CWAUTOCONN:{self.autoconn}")
             return
         self.autoconn = cmd.number(0, 0, 1)
+        self.m.final("OK")
+
+    async def cipsto(self, cmd: ATCommand) -> None:
+        """The server's idle time-out, 0 (never) to 7200 s; stored (idle clients are not dropped)."""
+        if cmd.kind == "read":
+            self.m.reply(f"+CIPSTO:{self.server_timeout}")
+            return
+        if cmd.kind != "write" or len(cmd.args) != 1:
+            raise ValueError("AT+CIPSTO takes one value")
+        self.server_timeout = cmd.number(0, 0, 7200)
         self.m.final("OK")
 
     async def cipsslsize(self, cmd: ATCommand) -> None:

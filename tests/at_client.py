@@ -59,6 +59,22 @@ class AtPort:
         self._buffer.clear()
         return out
 
+    def sync(self, timeout: float = 10.0) -> None:
+        """``AT`` until the module answers ``OK``, as a driver starts; what it printed before is
+        dropped. Its boot text cannot be waited for: it may have come before this port was opened,
+        and opening a port discards what waited in it (pyserial does, as real serial ports lose
+        what a module printed before anyone listened)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.write(b"AT" + self.terminator)
+            try:
+                self.read_until(rb"\r\nOK\r\n", timeout=1.0)
+                break
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+        self.read_quiet(0.3)  # the answer to a probe sent while the first answer was on its way
+
     def command(self, line: str, final: bytes = FINAL, timeout: float = 5.0) -> bytes:
         """Write one command line; return everything up to its final result code."""
         self.write(line.encode("latin-1") + self.terminator)

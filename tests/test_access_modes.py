@@ -170,7 +170,7 @@ def test_quectel_ato_with_nothing_to_resume_and_transparent_open_failure():
 def esp(firmware="2.2", **options):
     fm = FakeModem("esp8285", firmware=firmware, networks={"lab": "pw"}, escape_guard=GUARD, **options)
     at = AtPort(fm.port, b"\r\n")
-    at.read_until(rb"ready\r\n")
+    at.sync()
     at.command("ATE0")
     at.command('AT+CWJAP="lab","pw"')
     return fm, at

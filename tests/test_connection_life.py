@@ -178,3 +178,19 @@ def test_a_late_close_notice_of_a_failed_open_is_not_applied_to_the_next_socket(
     assert live.read(6) == b"intact"
     live.close()
     failing.close()
+
+
+def test_a_close_still_on_its_way_when_the_modem_closes_is_finished_first(dialect, echo_server):
+    """A socket closed on one thread while another closes the modem (a proxy stopping while a
+    client leaves): the modem's close waits for that socket's close command, so the module is
+    left with no id in use."""
+    with FakeModem(dialect, latency=0.3, **emulator_options(dialect)) as fm:
+        modem = atsock.open_modem(fm.port, dialect=dialect, **modem_settings(dialect))
+        sock = modem.socket()
+        sock.connect(("127.0.0.1", echo_server.port))
+        closer = threading.Thread(target=sock.close)
+        closer.start()
+        time.sleep(0.1)  # its close command is out, the answer is not (the module takes 0.3 s)
+        modem.close()
+        closer.join(5)
+        assert open_ids(fm) == []

@@ -26,7 +26,7 @@ def free_port(kind=socket.SOCK_STREAM) -> int:
 @pytest.mark.parametrize("firmware", ["1.7.4", "2.2.0"])
 def test_esp_numbers_out_of_range_are_refused_and_the_module_carries_on(firmware, echo_server):
     with FakeModem("esp8285", firmware=firmware, networks=NETWORKS) as fm, AtPort(fm.port, b"\r\n") as at:
-        at.read_until(rb"ready\r\n")
+        at.sync()
         assert at.command("ATE0").endswith(b"\r\nOK\r\n")
         assert at.command('AT+CWJAP="lab","pw"').endswith(b"\r\nOK\r\n")
         assert at.command("AT+CIPMUX=1") == b"\r\nOK\r\n"
@@ -51,7 +51,7 @@ def test_quectel_udp_service_refuses_an_impossible_port_and_keeps_the_service():
     local = free_port(socket.SOCK_DGRAM)
     try:
         with FakeModem("quectel") as fm, AtPort(fm.port) as at:
-            at.read_until(rb"RDY\r\n")
+            at.sync()
             at.command("ATE0")
             assert at.command("AT+QIACT=1") == b"\r\nOK\r\n"
             assert at.command(f'AT+QIOPEN=1,0,"UDP SERVICE","127.0.0.1",0,{local},0') == b"\r\nOK\r\n"

@@ -13,6 +13,7 @@ import atsock
 from atsock import network
 from fakemodem import FakeModem
 
+from .at_client import AtPort
 from .conftest import HOSTS, WIFI
 
 FIRMWARES = ["1.7.4", "2.2.0"]
@@ -74,8 +75,10 @@ def test_one_mebibyte_echo_in_passive_and_active_mode(firmware, receive, echo_se
 def test_a_command_sent_while_the_module_works_is_answered_busy():
     """What real firmware does with input during a running command (the emulator as oracle)."""
     with esp(join_delay=0.5) as fm:
-        port = serial.Serial(fm.port, timeout=2)
-        port.read_until(b"ready\r\n")
+        at = AtPort(fm.port, b"\r\n")
+        at.sync()
+        port = at.port
+        port.timeout = 2
         port.write(b'AT+CWJAP_CUR="%s","%s"\r\n' % (WIFI["ssid"].encode(), b"s3cret\\,\\\"pass\\\\"))
         time.sleep(0.1)
         port.write(b"AT\r\n")

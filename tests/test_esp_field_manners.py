@@ -83,7 +83,7 @@ def test_a_module_that_never_says_ready_but_answers_is_used(echo):
 def test_a_refused_at_rst_does_not_abort_bring_up_and_leftovers_are_closed(echo):
     with esp("2.2", rst_answer="ERROR") as fm:
         with AtPort(fm.port, b"\r\n") as at:                       # an earlier program left a link open
-            at.read_until(rb"ready\r\n")
+            at.sync()
             at.command('AT+CWJAP="plain","pw"')
             at.command("AT+CIPMUX=1")
             at.command(f'AT+CIPSTART=2,"TCP","127.0.0.1",{echo.port}')

@@ -274,3 +274,33 @@ def test_quectel_dnsgip_garbage_fails_the_lookup_at_once(answer):
             error = outcome.get("error")
             assert isinstance(error, std_socket.gaierror) and error.args[0] == std_socket.EAI_FAIL, outcome
             assert modem.state == "online"
+
+
+# --- third round --------------------------------------------------------------------------------
+
+def test_socks_refuses_an_empty_domain(fake_modem, dialect, echo_server):
+    """getaddrinfo("") names no host (CPython: gaierror); the proxy used to relay it to 127.0.0.1."""
+    from .test_cli_proxy import socks_connect, socks_server
+    with socks_server(fake_modem, dialect) as proxy:
+        code, sock = socks_connect(proxy, "", echo_server.port)
+        sock.close()
+        assert code == 4  # host unreachable
+        code, sock = socks_connect(proxy, "echo.test", echo_server.port)
+        sock.sendall(b"ping")
+        assert code == 0 and sock.makefile("rb").read(4) == b"ping"
+        sock.close()
+    with pytest.raises(std_socket.gaierror) as info:
+        atsock.getaddrinfo("", 80)
+    assert info.value.args[0] == std_socket.EAI_NONAME
+
+
+def test_a_udp_port_the_module_cannot_take_is_eaddrinuse(modem):
+    """(The emulator binds the module's local port on this host: one in use here is one in use there.
+    ESP-AT says only ERROR; it was ECONNREFUSED, so a randomly chosen port in use was not tried again.)"""
+    with std_socket.socket(std_socket.AF_INET, std_socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        sock = modem.socket(atsock.AF_INET, atsock.SOCK_DGRAM)
+        with pytest.raises(OSError) as info:
+            sock.bind(("0.0.0.0", taken.getsockname()[1]))
+        assert info.value.errno == errno.EADDRINUSE
+        sock.close()

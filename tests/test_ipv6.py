@@ -346,7 +346,7 @@ def test_emulated_quectel_contexts_and_ipv6_literals(echo6):
 
 def test_emulated_esp_ipv6_on_2x_and_none_on_1x():
     with emulator("esp8285", firmware="1.7") as fm, AtPort(fm.port, b"\r\n") as at:
-        at.read_until(rb"ready\r\n")
+        at.sync()
         at.command("ATE0")
         assert at.command("AT+CIPV6=1").endswith(b"ERROR\r\n")
         at.command("AT+CIPMUX=1")
@@ -354,7 +354,7 @@ def test_emulated_esp_ipv6_on_2x_and_none_on_1x():
         assert b"Link type ERROR" in at.command('AT+CIPSTART=0,"TCPv6","::1",80')
         assert at.command('AT+CIPDOMAIN="v6.test",3').endswith(b"ERROR\r\n")
     with emulator("esp8285") as fm, AtPort(fm.port, b"\r\n") as at:
-        at.read_until(rb"ready\r\n")
+        at.sync()
         at.command("ATE0")
         at.command("AT+CIPMUX=1")
         at.command('AT+CWJAP="lab-net","s3cret\\,\\"pass\\\\"')  # joined before AT+CIPV6=1: no IPv6

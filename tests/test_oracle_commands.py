@@ -21,7 +21,7 @@ def echo():
 def quectel(activate=True, **options):
     fm = FakeModem("quectel", **options)
     at = AtPort(fm.port)
-    at.read_until(rb"SMS DONE\r\n")
+    at.sync()
     at.command("ATE0")
     if activate:
         at.command("AT+QIACT=1")
@@ -31,7 +31,7 @@ def quectel(activate=True, **options):
 def esp(firmware="2.2", join=True, **options):
     fm = FakeModem("esp8285", firmware=firmware, networks={"lab": "pw", "open-net": ""}, **options)
     at = AtPort(fm.port, b"\r\n")
-    at.read_until(rb"ready\r\n")
+    at.sync()
     at.command("ATE0")
     if join:
         at.command('AT+CWJAP="lab","pw"')
@@ -121,11 +121,11 @@ def test_esp_uart_cur_changes_the_line_rate_after_its_ok(report, shown):
         assert fm.call(lambda: fm.uart.baudrate) == 921600
         assert at.command("AT+UART_CUR?") == b"+UART_CUR:%d,8,1,0,0\r\n\r\nOK\r\n" % shown
         at.command("AT+RST")
-        at.read_until(rb"ready\r\n")
+        at.sync()
         assert fm.call(lambda: fm.uart.baudrate) == 115200  # _CUR is not kept over a reset
         at.command("AT+UART_DEF=460800,8,1,0,3")
         at.command("AT+RST")
-        at.read_until(rb"ready\r\n")
+        at.sync()
         assert fm.call(lambda: fm.uart.baudrate) == 460800  # _DEF is
         assert at.command("AT+UART_CUR=921600,9,1,0,0").endswith(b"\r\nERROR\r\n")  # 9 data bits
 

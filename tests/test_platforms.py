@@ -269,7 +269,7 @@ def test_ip_literals_resolve_without_a_modem():
     assert atsock.getaddrinfo("127.0.0.1", 80) == [(atsock.AF_INET, atsock.SOCK_STREAM, atsock.IPPROTO_TCP, "",
                                                     ("127.0.0.1", 80))]
     assert atsock.getaddrinfo("0.0.0.0", 80)[0][-1] == ("0.0.0.0", 80)
-    assert atsock.getaddrinfo("", 80, 0, 0, 0, atsock.AI_PASSIVE)[0][-1] == ("0.0.0.0", 80)
+    assert atsock.getaddrinfo(None, 80, 0, 0, 0, atsock.AI_PASSIVE)[0][-1] == ("0.0.0.0", 80)
 
 
 def test_esp_socket_before_a_join_says_to_join(esp_example_emulator):

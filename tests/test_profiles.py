@@ -21,7 +21,7 @@ def quectel(model, **options):
 def esp(firmware, **options):
     fm = FakeModem("esp8285", firmware=firmware, networks={"lab": "pw"}, **options)
     at = AtPort(fm.port, b"\r\n")
-    at.read_until(rb"ready\r\n")
+    at.sync()
     at.command("ATE0")
     return fm, at
 

@@ -21,6 +21,21 @@ def wait_for(predicate, seconds=20.0):
     return True
 
 
+def in_background(call):
+    """Run ``call`` on a thread; returns the thread and a dict that gets its ``"error"`` (an OSError)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except OSError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
 class StateLog:
     def __init__(self, modem):
         self.changes = []
@@ -88,16 +103,7 @@ def test_a_reboot_notice_fails_the_send_in_flight_at_once(fake_modem, dialect, e
     with atsock.open_modem(fake_modem.port, dialect=dialect, **settings) as modem:
         sock = connected(modem, echo_server.port)
         fake_modem.hang(3.0)  # the module reads the send and answers nothing
-        outcome = {}
-
-        def send():
-            try:
-                sock.send(b"lost in the reboot")
-            except OSError as exc:
-                outcome["error"] = exc
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender, outcome = in_background(lambda: sock.send(b"lost in the reboot"))
         time.sleep(0.5)
         fake_modem.inject(b"\r\nRDY\r\n" if dialect == "quectel" else b"\r\nready\r\n")
         sender.join(30)

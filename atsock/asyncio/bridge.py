@@ -10,10 +10,12 @@ after its caller gave up is closed, a client accepted for nobody is closed.
 import asyncio
 import errno
 import random
-from typing import Awaitable, Callable, Optional, Tuple, TypeVar
+import socket
+from typing import Awaitable, Callable, List, Optional, Tuple, TypeVar
 
-from .. import receiving, validate
+from .. import inet, receiving, validate
 from ..connection import Connection
+from ..constants import AF_INET
 from ..errors import os_error
 
 T = TypeVar("T")
@@ -38,17 +40,34 @@ async def _closing_on_cancel(modem, conn: Connection, coro: Awaitable[T]) -> T:
 
 
 # --- addresses --------------------------------------------------------------------------------
-async def resolve(modem, host) -> str:
-    """An IPv4 literal as it is, a name through the modem's DNS (never the host's)."""
+async def addresses(modem, host, family: int = 0) -> List[str]:
+    """Every address of ``host`` the modem's sockets can use (only of ``family`` if one is given),
+    in the order the modem gave them: an IP literal as it is, a name through the modem's DNS
+    (never the host's). EAFNOSUPPORT, with the reason, for a literal the modem cannot reach."""
     literal = validate.ip_literal(host)
     if literal is not None:
-        if ":" in literal:
-            raise os_error(errno.EAFNOSUPPORT, f"{host!r} is an IPv6 address; the modem's sockets are IPv4")
-        return literal
+        literal, zone = validate.split_scope(literal)
+        kind = inet.family_of(literal)
+        refusal = modem.family_refusal(kind) or (family and kind != family and
+                                                 f"this socket is {inet.family_name(family)}")
+        if refusal:
+            raise os_error(errno.EAFNOSUPPORT, f"{host!r}: {refusal}")
+        if zone is not None:
+            raise os_error(errno.EINVAL, f"{host!r}: the modem's AT commands cannot name an interface")
+        return [literal]
     name = validate.hostname(host)
     modem.require_online()
-    addresses = await on_engine(modem, modem.dialect.resolve(name))
-    return addresses[0]
+    found = await on_engine(modem, modem.dialect.resolve(name, family))
+    usable = [ip for ip in found if modem.family_refusal(inet.family_of(ip)) is None
+              and (not family or inet.family_of(ip) == family)]
+    if not usable:
+        raise socket.gaierror(socket.EAI_NONAME, f"{name!r} has no address the modem's sockets can use")
+    return usable
+
+
+async def resolve(modem, host) -> str:
+    """The first IPv4 address of ``host`` (for the AF_INET sockets of datagram endpoints)."""
+    return (await addresses(modem, host, AF_INET))[0]
 
 
 def local_port(modem, host, port) -> int:

@@ -11,10 +11,11 @@ import logging
 import ssl as _ssl
 from typing import Awaitable, Callable, Optional, Set
 
-from .. import usock
+from .. import inet, usock
 from ..connection import Connection, Kind
 from ..current import current_modem
 from ..constants import SOCK_STREAM
+from ..errors import os_error
 from ..tls import create_default_context
 from ..tls.session import TlsSession
 from . import bridge
@@ -100,11 +101,25 @@ async def connected_socket(modem, host, port, sock):
         return sock._conn, sock
     if host is None or port is None:
         raise ValueError("host and port are needed when sock is not given")
-    ip = await bridge.resolve(modem, host)
-    conn = Connection(Kind.TCP)
-    sock = usock.socket(modem=modem, _conn=conn)
-    await bridge.connect(modem, conn, ip, port)
-    return conn, sock
+    failures = []
+    for ip in await bridge.addresses(modem, host):  # each in turn, as CPython's create_connection
+        conn = Connection(Kind.TCP)
+        sock = usock.socket(inet.family_of(ip), modem=modem, _conn=conn)
+        try:
+            await bridge.connect(modem, conn, ip, port)
+            return conn, sock
+        except OSError as exc:  # (each names its address, as CPython's do)
+            failures.append(exc if exc.errno is None else os_error(exc.errno, f"{exc.strerror}: connecting to "
+                                                                                f"{(ip, port)}"))
+    raise _one_error(failures)
+
+
+def _one_error(failures):
+    """What CPython's create_connection raises when every address failed: the error itself when
+    they all say the same, else an OSError that lists them."""
+    if all(str(failure) == str(failures[0]) for failure in failures):
+        return failures[0]
+    return OSError("Multiple exceptions: " + ", ".join(str(failure) for failure in failures))
 
 
 async def create_connection(protocol_factory: Callable[[], asyncio.BaseProtocol], host=None, port=None, *,

@@ -8,10 +8,11 @@ empty datagram: ``sendto(b"")`` sends nothing.
 """
 import asyncio
 import errno
+import socket
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
 
-from .. import receiving, usock, validate
+from .. import inet, receiving, usock, validate
 from ..connection import Connection, Kind
 from ..constants import AF_INET, SOCK_DGRAM
 from ..errors import os_error
@@ -55,6 +56,10 @@ class DatagramTransport(asyncio.DatagramTransport):
 
     # --- sending --------------------------------------------------------------------------------
     def sendto(self, data, addr=None) -> None:
+        """Queue one datagram. The address is checked at once, as CPython's transport checks it
+        when it sends: a port or shape no socket takes is a fatal error (the loop's exception
+        handler, then ``connection_lost``), an address the network refuses goes to
+        ``error_received`` and the transport carries on."""
         data = as_bytes(data)
         if self._peer is not None:
             if addr not in (None, self._peer):
@@ -62,9 +67,16 @@ class DatagramTransport(asyncio.DatagramTransport):
             addr = self._peer
         if self._closing or self._lost:
             return
-        if addr is None:
-            self._loop.call_soon(self._protocol.error_received,
-                                 os_error(errno.EDESTADDRREQ, "no peer: give sendto an address"))
+        try:
+            addr = inet.destination(addr, AF_INET, "sendto")
+        except OSError as exc:
+            self._loop.call_soon(self._protocol.error_received, exc)
+            return
+        except ValueError as exc:  # no host name at all: what a resolver says of it
+            self._loop.call_soon(self._protocol.error_received, socket.gaierror(socket.EAI_NONAME, str(exc)))
+            return
+        except Exception as exc:  # (TypeError, OverflowError)
+            self._fatal(exc)
             return
         if not data:
             return
@@ -88,6 +100,9 @@ class DatagramTransport(asyncio.DatagramTransport):
                         self._shut(self._conn.error)
                         return
                     self._protocol.error_received(exc)
+                except Exception as exc:  # nothing may end this task unseen: later datagrams would wait forever
+                    self._fatal(exc)
+                    return
                 finally:
                     if self._queue:
                         self._queue.popleft()
@@ -117,6 +132,15 @@ class DatagramTransport(asyncio.DatagramTransport):
         self._queue.clear()
         self._queued = 0
         self._shut(None)
+
+    def _fatal(self, error: Exception) -> None:
+        """As CPython's transport meets an error that is no network's: the loop's exception handler
+        hears of it, what is queued is dropped, and the protocol gets ``connection_lost(error)``."""
+        self._loop.call_exception_handler({"message": "Fatal write error on datagram transport", "exception": error,
+                                           "transport": self, "protocol": self._protocol})
+        self._queue.clear()
+        self._queued = 0
+        self._shut(error)
 
     def _shut(self, error: Optional[BaseException]) -> None:
         if self._lost:

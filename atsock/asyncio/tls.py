@@ -39,12 +39,18 @@ class TlsTransport(asyncio.Transport):
         try:
             await asyncio.wait_for(asyncio.shield(self._handshake), timeout)
         except asyncio.TimeoutError:
-            self.abort()
+            self._give_up_handshake()
             raise ConnectionAbortedError(f"TLS handshake is taking longer than {timeout} seconds: "
                                          "the connection is aborted") from None
         except BaseException:
-            self.abort()
+            self._give_up_handshake()
             raise
+
+    def _give_up_handshake(self) -> None:
+        """Nobody waits for the handshake any more: its future is settled now, so that the abort's
+        connection loss does not leave an exception on it that nobody retrieves."""
+        self._handshake.cancel()
+        self.abort()
 
     # --- the TLS engine, stepped whenever ciphertext arrives or the caller acts -----------------
     def _step(self) -> None:

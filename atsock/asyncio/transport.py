@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from typing import Deque, Optional
 
-from .. import receiving
+from .. import inet, receiving
 from ..connection import Connection
 from . import bridge
 from .pump import ReadPump
@@ -51,7 +51,8 @@ def feed(protocol, data: bytes) -> None:
 class StreamTransport(asyncio.Transport):
     def __init__(self, loop: asyncio.AbstractEventLoop, modem, conn: Connection, sock,
                  protocol: asyncio.BaseProtocol, start: bool = True):
-        super().__init__({"socket": sock, "peername": conn.remote, "sockname": sock.getsockname()})
+        super().__init__({"socket": sock, "peername": inet.sockaddr(conn.remote, sock.family),
+                          "sockname": sock.getsockname()})
         self._loop = loop
         self._modem = modem
         self._conn = conn

@@ -24,7 +24,8 @@ def add_parser(subparsers, parents):
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                         help="how long a client may wait for one of the module's sockets (default 0)")
     parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
-                        help="give up connecting to the destination after this long (default 30)")
+                        help="give up connecting to the destination after this long (default 30; an ESP-AT "
+                             "module runs a connect to its end, so there its own verdict is awaited)")
     add_modem_options(parser)
     parser.set_defaults(run=run)
 

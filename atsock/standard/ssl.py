@@ -12,7 +12,6 @@ from ssl import *  # noqa: F401,F403 - CPython's names first; the modem's replac
 from ssl import (AlertDescription, Options, SSLErrorNumber, VerifyFlags, VerifyMode,  # noqa: F401
                  CHANNEL_BINDING_TYPES, DefaultVerifyPaths, PEM_FOOTER, PEM_HEADER, socket_error)
 from ssl import CERT_NONE, DER_cert_to_PEM_cert, PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, Purpose
-from typing import Optional
 
 from .. import tls
 from ..tls.stream import HostTLSSocket
@@ -25,30 +24,8 @@ wrap_socket = tls.wrap_socket
 
 
 class SSLSocket(FileSurface, HostTLSSocket):
-    """Host TLS over a modem socket, with CPython's object surface."""
-
-    @property
-    def family(self):
-        return self._raw.family
-
-    @property
-    def type(self):
-        return self._raw.type
-
-    @property
-    def proto(self):
-        return self._raw.proto
-
-    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        if flags:
-            raise ValueError(f"non-zero flags not allowed in calls to recv() on {type(self)}")
-        return super().recv(buflen)
-
-    def recv_into(self, buffer, nbytes: Optional[int] = None, flags: int = 0) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.recv(nbytes or len(view), flags)
-        view[:len(data)] = data
-        return len(data)
+    """Host TLS over a modem socket, with CPython's object surface (``family``, ``recv_into`` and
+    the refusal of flags are every atsock TLS socket's: :mod:`atsock.tls.base`)."""
 
     def getblocking(self) -> bool:
         return self.gettimeout() != 0

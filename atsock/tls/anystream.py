@@ -8,6 +8,7 @@ a read of nothing is the end of the stream.
 import errno
 from typing import Optional
 
+from ..checked import SocketArguments
 from ..errors import os_error
 from ..select import POLLIN, POLLOUT
 
@@ -18,14 +19,22 @@ def is_stream_only(obj) -> bool:
             and not (hasattr(obj, "send") and hasattr(obj, "recv")))
 
 
-class StreamSocket:
+def _no_flags(flags: int) -> None:
+    if flags:
+        raise os_error(errno.EOPNOTSUPP, "a stream takes no flags")
+
+
+class StreamSocket(SocketArguments):
+    """(Its arguments are checked as a socket's: :mod:`atsock.checked`.)"""
+
     type = 1  # SOCK_STREAM
 
     def __init__(self, stream):
         self._stream = stream
         self._timeout: Optional[float] = None
 
-    def recv(self, bufsize: int) -> bytes:
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        _no_flags(flags)
         stream = self._stream
         if hasattr(stream, "readinto"):
             buffer = bytearray(bufsize)
@@ -37,8 +46,9 @@ class StreamSocket:
             raise os_error(errno.EAGAIN)
         return bytes(data)
 
-    def send(self, data) -> int:
-        count = self._stream.write(bytes(data))
+    def send(self, data, flags: int = 0) -> int:
+        _no_flags(flags)
+        count = self._stream.write(data)
         if count is None:
             raise os_error(errno.EAGAIN)
         return count

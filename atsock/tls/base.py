@@ -1,15 +1,44 @@
 """What every atsock TLS socket offers, whichever side does the TLS.
 
-The host does it today (:class:`atsock.tls.stream.HostTLSSocket`, CPython's ``ssl`` over any modem
-socket); a module that speaks TLS itself can offer the same surface by subclassing
-:class:`SSLSocket` (or registering with it), so ``isinstance(s, ssl.SSLSocket)`` and the methods
-below hold for both. The stream helpers here need only ``read``, ``sendall`` and ``close``.
+The host does it (:class:`atsock.tls.stream.HostTLSSocket`, CPython's ``ssl`` over any modem
+socket), or the module (:class:`atsock.tls.module.ModuleTLSSocket`); both subclass
+:class:`SSLSocket`, so ``isinstance(s, ssl.SSLSocket)`` and the methods below hold for both. The
+stream helpers here need only ``read``, ``recv``, ``sendall`` and ``close``; subclasses keep the
+modem socket they run over in ``_raw`` (:class:`OverModemSocket`).
+
+Arguments are the plain socket's, checked as it checks them (:mod:`atsock.checked`); then, as on
+CPython's ``SSLSocket``, flags must be 0 and ``recvfrom``/``sendto`` are refused (ValueError).
 """
 import abc
 from typing import Optional
 
+from ..checked import SocketArguments
 
-class SSLSocket(abc.ABC):
+
+def no_flags(flags: int, method: str) -> None:
+    """CPython's SSLSocket takes no flags: a record cannot be peeked at or sent out of band."""
+    if flags:
+        raise ValueError(f"non-zero flags not allowed in calls to {method}() on a TLS socket")
+
+
+class OverModemSocket(SocketArguments):
+    """A socket-like object over the modem socket it keeps in ``_raw``: family, type and protocol
+    are that socket's."""
+
+    @property
+    def family(self) -> int:
+        return self._raw.family
+
+    @property
+    def type(self) -> int:
+        return self._raw.type
+
+    @property
+    def proto(self) -> int:
+        return self._raw.proto
+
+
+class SSLSocket(OverModemSocket, abc.ABC):
     context = None                        #: the SSLContext it was made from
     server_side = False
     server_hostname: Optional[str] = None
@@ -35,16 +64,24 @@ class SSLSocket(abc.ABC):
         non-blocking socket has nothing."""
 
     @abc.abstractmethod
-    def sendall(self, data) -> None:
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        ...
+
+    @abc.abstractmethod
+    def sendall(self, data, flags: int = 0) -> None:
         ...
 
     @abc.abstractmethod
     def close(self) -> None:
         ...
 
+    @abc.abstractmethod
+    def unwrap(self):
+        """End TLS and return the modem socket it ran over (CPython's ``SSLSocket.unwrap``)."""
+
     def write(self, buf, off_or_len: Optional[int] = None, max_len: Optional[int] = None) -> int:
         """MicroPython stream ``write(buf)``, ``write(buf, max_len)``, ``write(buf, off, max_len)``."""
-        view = memoryview(buf.encode() if isinstance(buf, str) else buf).cast("B")
+        view = memoryview(buf)
         if max_len is not None:
             view = view[off_or_len:off_or_len + max_len]
         elif off_or_len is not None:
@@ -53,13 +90,28 @@ class SSLSocket(abc.ABC):
         return len(view)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
-        view = memoryview(buf).cast("B")
-        limit = len(view) if nbytes is None else min(nbytes, len(view))
+        limit = len(buf) if nbytes is None else min(nbytes, len(buf))
         data = self.read(limit)
         if data is None:
             return None
-        view[:len(data)] = data
+        buf[:len(data)] = data
         return len(data)
+
+    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        no_flags(flags, "recv_into")
+        data = self.recv(nbytes)
+        buffer[:len(data)] = data
+        return len(data)
+
+    # --- what a TLS socket refuses, as CPython's does ---------------------------------------------
+    def recvfrom(self, bufsize: int, flags: int = 0):
+        raise ValueError("recvfrom not allowed on a TLS socket: its peer is getpeername()")
+
+    def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        raise ValueError("recvfrom_into not allowed on a TLS socket: its peer is getpeername()")
+
+    def sendto(self, data, flags, address) -> int:
+        raise ValueError("sendto not allowed on a TLS socket: it is connected to its peer")
 
     def makefile(self, mode: str = "rb", buffering: int = 0, **_ignored) -> "SSLSocket":
         """MicroPython returns the socket itself: it already has read/readline/write."""

@@ -26,7 +26,7 @@ from .. import validate
 from ..constants import SOCK_STREAM
 from ..errors import os_error
 from ..lifecycle import SocketState
-from .base import SSLSocket
+from .base import SSLSocket, no_flags
 
 
 PROTECTED = "password-protected"  # SSLContext.module_credentials of a key loaded with a password
@@ -142,24 +142,26 @@ class ModuleTLSSocket(SSLSocket):
     def selected_alpn_protocol(self) -> Optional[str]:
         return None
 
-    # --- the plain socket's surface ----------------------------------------------------------------
+    def unwrap(self):
+        """The module's TLS ends only with its connection: no AT command ends TLS and keeps TCP."""
+        self._check_open()
+        raise os_error(errno.EOPNOTSUPP, "the module's own TLS cannot be ended while its connection stays open")
+
+    # --- the plain socket's surface (flags refused, as CPython's SSLSocket refuses them) -----------
     def send(self, data, flags: int = 0) -> int:
-        return self._raw.send(data, flags)
+        no_flags(flags, "send")
+        return self._raw.send(data)
 
     def sendall(self, data, flags: int = 0) -> None:
-        self._raw.sendall(data, flags)
+        no_flags(flags, "sendall")
+        self._raw.sendall(data)
 
     def write(self, buf, off_or_len: Optional[int] = None, max_len: Optional[int] = None) -> int:
         return self._raw.write(buf, off_or_len, max_len)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        return self._raw.recv(bufsize, flags)
-
-    def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
-        return self._raw.recv_into(buffer, nbytes, flags)
-
-    def recvfrom(self, bufsize: int, flags: int = 0):
-        return self._raw.recvfrom(bufsize, flags)
+        no_flags(flags, "recv")
+        return self._raw.recv(bufsize)
 
     def read(self, size: Optional[int] = -1) -> Optional[bytes]:
         return self._raw.read(size)

@@ -81,6 +81,18 @@ class TlsSession:
         except _ssl.SSLWantReadError:
             return None
 
+    def shutdown(self) -> Optional[bool]:
+        """Queue close_notify; True once the peer's close_notify is in (TLS is over both ways)."""
+        try:
+            self.object.unwrap()
+        except _ssl.SSLWantReadError:
+            return None
+        return True
+
+    def unread(self) -> bytes:
+        """What came from the peer and TLS has not taken (after a shutdown: the bytes that follow it)."""
+        return self._incoming.read()
+
     def close(self) -> None:
         """Queue TLS's close_notify for the peer (not waiting for the peer's own)."""
         try:

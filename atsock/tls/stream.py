@@ -21,7 +21,7 @@ from ..constants import SOCK_STREAM
 from ..errors import os_error
 from ..select import POLLERR, POLLIN, POLLNVAL
 from .anystream import StreamSocket, is_stream_only
-from .base import SSLSocket
+from .base import OverModemSocket, SSLSocket, no_flags
 from .session import TlsSession
 
 _RECEIVE = 64 * 1024  # ciphertext taken from the modem socket at once: up to four full records
@@ -52,6 +52,7 @@ class HostTLSSocket(SSLSocket):
         self._ended = False             # the peer's stream ended (after _plain)
         self._failure: Optional[OSError] = None  # what poll() met; raised by the next read
         self._closed = False
+        self._unwrapped = False         # unwrap() handed the modem socket back
         self._tls_lock = threading.Lock()   # the SSLObject: one call at a time, each one short
         self._reading = threading.RLock()   # one reader: raw receives, _plain
         self._writing = threading.RLock()   # one writer: raw sends, _unsent
@@ -160,7 +161,10 @@ class HostTLSSocket(SSLSocket):
         else:
             self._ended = True
 
-    def recv(self, bufsize: int) -> bytes:
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        no_flags(flags, "recv")
+        if not bufsize:
+            return b""  # as CPython's: nothing asked, nothing waited for
         self.do_handshake()
         with self._reading:
             if not self._plain and not self._ended:
@@ -169,11 +173,8 @@ class HostTLSSocket(SSLSocket):
             del self._plain[:bufsize]
             return data
 
-    def recvfrom(self, bufsize: int):
-        return self.recv(bufsize), self.getpeername()
-
     def read(self, size: Optional[int] = -1) -> Optional[bytes]:
-        return self._gather(None if size is None or size < 0 else size, None)
+        return self._gather(size, None)  # (None: to the end of the stream)
 
     def readline(self) -> Optional[bytes]:
         return self._gather(None, b"\n")
@@ -216,8 +217,9 @@ class HostTLSSocket(SSLSocket):
         return len(self._plain) + self._step(self._tls.pending)
 
     # --- sending --------------------------------------------------------------------------------
-    def send(self, data) -> int:
-        view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
+    def send(self, data, flags: int = 0) -> int:
+        no_flags(flags, "send")
+        view = memoryview(data)
         self.do_handshake()
         with self._writing:
             try:
@@ -253,8 +255,9 @@ class HostTLSSocket(SSLSocket):
         finally:
             self._reading.release()
 
-    def sendall(self, data) -> None:
-        view = memoryview(data.encode() if isinstance(data, str) else data).cast("B")
+    def sendall(self, data, flags: int = 0) -> None:
+        no_flags(flags, "sendall")
+        view = memoryview(data)
         while view:
             view = view[self.send(view):]
 
@@ -337,6 +340,8 @@ class HostTLSSocket(SSLSocket):
 
     # --- the rest of the socket -----------------------------------------------------------------
     def _check_open(self) -> None:
+        if self._unwrapped:
+            raise ValueError("TLS was unwrapped from this socket: use the socket unwrap() returned")
         if self._closed:
             raise os_error(errno.EBADF, "socket is closed")
 
@@ -346,19 +351,37 @@ class HostTLSSocket(SSLSocket):
     def getsockname(self):
         return self._raw.getsockname()
 
-    def setsockopt(self, level: int, option: int, value) -> None:
+    def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
         self._raw.setsockopt(level, option, value)
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
         return self._raw.getsockopt(level, option, buflen)
 
+    def unwrap(self):
+        """End TLS as CPython's ``SSLSocket.unwrap`` does (close_notify both ways, the peer's awaited
+        under the socket's time-out) and return the modem socket, plain TCP from here on. Plaintext
+        not read yet, and whatever the peer sent after its close_notify, are read from it, in order."""
+        self._check_open()
+        if not self._tls.handshake_done:
+            raise ValueError("the TLS handshake has not completed: there is no TLS to unwrap")
+        with self._reading, self._writing:
+            self._drive(self._tls.shutdown)
+            self._flush()
+            self._unwrapped = True
+            rest = bytes(self._plain) + self._tls.unread()
+            self._plain.clear()
+        self._raw._unread(rest)
+        return self._raw
+
     def close(self) -> None:
         """Pass on TLS's close_notify (best effort, at most a few seconds), then close the modem
-        socket, which also ends a read waiting in another thread."""
+        socket, which also ends a read waiting in another thread. (After ``unwrap()`` it closes the
+        modem socket, as CPython's does: there they are one object.)"""
         if self._closed:
             return
         self._closed = True
-        if self._tls.handshake_done and self._failure is None and self._writing.acquire(timeout=_GRACE):
+        if self._tls.handshake_done and not self._unwrapped and self._failure is None \
+                and self._writing.acquire(timeout=_GRACE):
             try:
                 self._step(self._tls.close)
                 timeout = self._raw.gettimeout()
@@ -374,7 +397,7 @@ class HostTLSSocket(SSLSocket):
         return f"<atsock.ssl host TLS {self.version() or 'handshake pending'} over {self._raw!r}>"
 
 
-class TLSListener:
+class TLSListener(OverModemSocket):
     """A listening modem socket wrapped by a server context: ``accept()`` returns TLS sockets."""
 
     def __init__(self, sock, context, do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True):
@@ -406,8 +429,11 @@ class TLSListener:
     def setblocking(self, flag: bool) -> None:
         self._raw.setblocking(flag)
 
-    def setsockopt(self, level: int, option: int, value) -> None:
+    def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
         self._raw.setsockopt(level, option, value)
+
+    def getsockopt(self, level: int, option: int, buflen: int = 0):
+        return self._raw.getsockopt(level, option, buflen)
 
     def getsockname(self):
         return self._raw.getsockname()
