@@ -14,6 +14,8 @@ Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT 
 :mod:`atsock.asyncio` for asyncio streams and servers on the modem, and :mod:`atsock.micropython`
 to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
 """
+__version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it from here)
+
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
                         SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,

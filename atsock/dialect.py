@@ -17,7 +17,7 @@ import asyncio
 import enum
 import errno
 from dataclasses import dataclass
-from typing import Callable, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .atcmd import CommandLine
 from .constants import AF_INET
@@ -147,6 +147,7 @@ class Dialect:
     command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
     probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
     not_online_hint = ""  # what a socket call made before the network is up tells the user to do
+    state_words: Dict[str, str] = {}  # a modem state as this kind of module says it ("joining Wi-Fi")
 
     def __init__(self, engine: Engine, life: ModemLifecycle):
         self.engine = engine

@@ -30,8 +30,8 @@ from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 from .atcmd import CommandLine, build
 from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, Urc
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
+from .wiretrace import received, sent, tracing as _tracing
 
-wire = logging.getLogger("atsock.at")
 log = logging.getLogger("atsock.engine")
 
 UrcHandler = Callable[[Urc], None]
@@ -272,23 +272,23 @@ class Engine(asyncio.Protocol):
                 log.warning("%d bytes of raw data with no one to take them", len(event.data))
         elif isinstance(event, Intermediate):
             if _tracing():
-                wire.debug("<- %s%s", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
+                received(event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
         elif isinstance(event, Final):
             if _tracing():
-                wire.debug("<- %s", event.text)
+                received(event.text)
             if pending is not None:
                 self._finish(pending, Response(event, pending.lines))
         elif isinstance(event, Urc):
             if _tracing():
-                wire.debug("<- %s%s (urc)", event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
+                received(event.text, (f" [{len(event.data)} bytes]" if event.data is not None else "") + " (urc)")
             self._dispatch_urc(event)
         elif isinstance(event, Prompt):
             self._on_prompt(pending)
         elif isinstance(event, RawEnd):
             if _tracing():
-                wire.debug("<- %r (end of data mode)", event.word)
+                received(event.word, " (end of data mode)")
             self._end_raw(event.word)
         elif isinstance(event, ProtocolError):
             self._protocol_error(event.reason, event.header)
@@ -314,7 +314,7 @@ class Engine(asyncio.Protocol):
         self._write(pending.payload)
         self.stats.payload_writes += 1
         if _tracing():
-            wire.debug("-> [%d payload bytes]", len(pending.payload))
+            sent("", f"[{len(pending.payload)} payload bytes]")
 
     def _dispatch_urc(self, urc: Urc) -> None:
         self.stats.urcs += 1
@@ -473,7 +473,7 @@ class Engine(asyncio.Protocol):
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
         if _tracing():
-            wire.debug("-> %s", pending.command.text)
+            sent(pending.command.text)
         self._arm(pending, pending.prompt_timeout if pending.payload is not None else pending.timeout)
         try:
             self._write(self.channel.begin(pending.command))
@@ -643,7 +643,3 @@ class Engine(asyncio.Protocol):
 
 def _unwatched(response: Optional[Response], error: Optional[BaseException]) -> None:
     """The completion of a command whose outcome only the engine itself looks at."""
-
-
-def _tracing() -> bool:
-    return wire.isEnabledFor(logging.DEBUG)  # cached by logging; the trace can be switched on any time

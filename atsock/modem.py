@@ -275,7 +275,8 @@ class Modem:
     def require_online(self) -> None:
         if self.state is not ModemState.ONLINE:
             hint = self.dialect_class.not_online_hint if self.state is ModemState.REGISTERING else ""
-            raise os_error(errno.ENETDOWN, f"modem is {self.state}, not online{hint}")
+            state = self.dialect_class.state_words.get(self.state, self.state.value)
+            raise os_error(errno.ENETDOWN, f"modem is {state}, not online{hint}")
 
     async def reopen_port(self) -> None:
         """Open the same port again after it vanished (recovery calls this)."""

@@ -16,10 +16,7 @@ def register(name: str, dialect_class: Type) -> None:
 
 
 def _entry_points():
-    found = metadata.entry_points()
-    if hasattr(found, "select"):
-        return list(found.select(group=_GROUP))
-    return list(found.get(_GROUP, []))  # Python 3.9
+    return list(metadata.entry_points(group=_GROUP))
 
 
 def get(name: str) -> Type:

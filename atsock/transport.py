@@ -49,14 +49,24 @@ async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
     return ThreadedSerialTransport(loop, protocol, port), protocol
 
 
-def open_port(url: str, baudrate: int) -> serial.SerialBase:
+#: what the OS said about a port it could not open -> (errno, words); the OSError names the port as
+#: its ``filename``, so whoever shows it can tell a port's problem from a module's
+_OPEN_ERRORS = {errno.ENOENT: "no such serial port", errno.ENODEV: "no such serial port",
+                errno.ENXIO: "no such serial port", errno.EACCES: "no permission to open the serial port",
+                errno.EPERM: "no permission to open the serial port"}
+
+
+def open_port(url: str, baudrate: int, exclusive: bool = True) -> serial.SerialBase:
     """Open ``url``; a device path exclusively (two programs on one modem spoil each other's
-    answers), and if another program holds it, fail with EBUSY naming that program."""
+    answers), and if another program holds it, fail with EBUSY naming that program. A port that
+    does not exist or may not be opened is an OSError with the port as its ``filename``."""
     if "://" in str(url):
         return serial.serial_for_url(url, baudrate=baudrate, timeout=0)
     try:
-        return serial.Serial(url, baudrate=baudrate, timeout=0, exclusive=True)
+        return serial.Serial(url, baudrate=baudrate, timeout=0, exclusive=exclusive or None)
     except serial.SerialException as exc:
+        if exc.errno in _OPEN_ERRORS:
+            raise OSError(exc.errno, _OPEN_ERRORS[exc.errno], str(url)) from None
         if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY):
             raise
     who = port_holders.describe(url)

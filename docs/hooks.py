@@ -2,8 +2,9 @@
 
 A page asks for it with an HTML comment on a line of its own:
 
-``<!-- readme: commands -->``      the README's first two lines (the set-up-and-run commands)
-``<!-- readme: intro -->``         the README from its title to its first section
+``<!-- readme: commands -->``      the README's opening code block (the set-up-and-run commands)
+``<!-- readme: intro -->``         the README from its title to its first section, the commands after
+                                   its first paragraph (what atsock is)
 ``<!-- readme: SECTION -->``       the body of the README section titled ``## SECTION``
 ``<!-- include: PATH -->``         a whole file of the repository (``fakemodem/README.md``)
 ``<!-- differences -->``           the documented differences from CPython, read from
@@ -32,16 +33,24 @@ def _site_links(text: str) -> str:
     return text
 
 
+def readme_commands(lines) -> str:
+    """The fenced block the README opens with (``.ci/run`` reads the test command from it too)."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("```"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
+    return "\n".join(lines[start:end + 1])
+
+
 def readme_part(name: str) -> str:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     if name == "commands":
-        return "```sh\n" + "\n".join(lines[:2]) + "\n```"
-    if name == "intro":
-        start = lines.index("# atsock") + 1
-    else:
-        start = lines.index(f"## {name}") + 1
+        return readme_commands(lines)
+    start = lines.index("# atsock" if name == "intro" else f"## {name}") + 1
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[start:end]).strip()
+    text = "\n".join(lines[start:end]).strip()
+    if name == "intro":  # what atsock is, then the two commands, then what they do
+        first, _, rest = text.partition("\n\n")
+        text = f"{first}\n\n{readme_commands(lines)}\n\n{rest}"
+    return text
 
 
 def _strings(call: ast.Call):

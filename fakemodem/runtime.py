@@ -23,12 +23,16 @@ class FakeModem:
     """An emulated module on a pty. ``FakeModem("quectel", hosts={...})``; ``.port`` is the path.
 
     It starts at once and serves until :meth:`close` (or the end of a ``with`` block). With
-    ``record`` (a path), everything on the line is written there as JSON lines
-    (:mod:`fakemodem.recorder`).
+    ``powered=False`` the module stays off, deaf and silent, until :meth:`power_on`, as on a test
+    bench whose host switches the module on once it listens: what a module prints before anyone
+    opened the port is lost (opening a serial port discards it), so a test that reads the boot
+    opens the port first. With ``record`` (a path), everything on the line is written there as
+    JSON lines (:mod:`fakemodem.recorder`).
     """
 
     def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, faults=None,
-                 seed: Optional[int] = None, link_path: Optional[str] = None, record=None, **options):
+                 seed: Optional[int] = None, link_path: Optional[str] = None, record=None, powered: bool = True,
+                 **options):
         module_class = dialects.get(dialect)
         self.baudrate = baudrate
         self.dialect = dialect
@@ -42,6 +46,7 @@ class FakeModem:
         self._thread = threading.Thread(target=self._serve, name=f"fakemodem-{dialect}", daemon=True)
         self._startup_error: Optional[BaseException] = None
         self.module = None
+        self._powered = powered
         self._module_class = module_class
         self._options = options
         self.recorder = Recorder(record, dialect, dict(options, baudrate=baudrate)) if record else None
@@ -65,7 +70,7 @@ class FakeModem:
         self.uart = Uart(self.loop, self._pty.master, self.baudrate, self.serial.feed)
         self.serial.line = self.uart
         self.module = self._module_class(self.serial, faults=self.faults, **self._options)
-        self._main = self.loop.create_task(self.module.run())
+        self._main = self.loop.create_task(self.module.run()) if self._powered else None
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -115,6 +120,14 @@ class FakeModem:
             self.faults.config = fresh.config
         self.call(apply)
 
+    def power_on(self) -> None:
+        """Switch on a module made with ``powered=False``: it boots now (no-op if it is on)."""
+        def switch_on():
+            if self._main is None:
+                self._powered = True
+                self._main = self.loop.create_task(self.module.run())
+        self.call(switch_on)
+
     # --- one-off events, for tests of recovery ---------------------------------------------------
     def reboot(self) -> None:
         """The module restarts on its own: sockets gone, boot URCs again."""
@@ -148,7 +161,8 @@ class FakeModem:
         """The USB cable comes out: the port vanishes and the module loses power."""
         def pull():
             self.serial.note("unplug")
-            self._main.cancel()
+            if self._main is not None:
+                self._main.cancel()
             asyncio.ensure_future(self.module.shut_down())
             self.serial.close()
             self.uart.close()
@@ -158,7 +172,9 @@ class FakeModem:
             os.unlink(self.link_path)
 
     def replug(self) -> None:
-        """The cable goes back in: a new port at the same ``link_path``, a freshly booted module."""
+        """The cable goes back in: a new port at the same ``link_path``, a freshly booted module
+        (the cable powers it)."""
+        self._powered = True
         self._pty = PtyPort()
         self._link_port()
         self.call(self._plug_in)

@@ -32,6 +32,25 @@ def _sys_modules_restored():
         else:
             sys.modules[name] = module
 
+
+# The quick subset for an edit-test loop is `pytest -m quick` (README, "Working on atsock"): the
+# parser, the machines, the command builder, the import graph and the command line's pieces, and
+# end to end the socket calls of both dialects (TCP, UDP, servers, poll). The rest (recovery,
+# fault matrices, soaks, fuzzing, TLS, asyncio, data mode, the docs) runs in the whole suite.
+QUICK_MODULES = frozenset({
+    "test_channel.py", "test_lifecycle.py", "test_structure.py", "test_fakemodem_imports.py", "test_diagrams.py",
+    "test_cli_answers.py", "test_cli_portroles.py", "test_cli_main.py", "test_packaging.py", "test_readiness.py",
+    "test_profiles.py", "test_oracle_commands.py", "test_surface.py", "test_send_chunks.py", "test_transports.py",
+    "test_raw_mode.py", "test_recorder.py", "test_tcp_client.py", "test_udp.py", "test_server.py", "test_poll.py",
+})
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in QUICK_MODULES:
+            item.add_marker(pytest.mark.quick)
+
+
 HOSTS = {"echo.test": "127.0.0.1", "www.test": "127.0.0.1"}
 
 

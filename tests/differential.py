@@ -110,7 +110,7 @@ options = st.one_of(st.sampled_from([std.SO_REUSEADDR, std.SO_KEEPALIVE, std.SO_
 
 
 WRONG_HOSTS = ["::1", "::1%1", '::1%z"\rAT+QIDEACT=1\r', "::1%z\r\nAT+CWQAP\r\n", "fe80::1%lo", "127.0.0.1%1",
-               "127.0.0.1\x00", "\u00e9", "a\rb", "a b", "-x", "x" * 300, "1.2.3", "127.1", b"\xff", "no-such.test"]
+               "127.0.0.1\x00", "\u00e9", "a\rb", "a b", "-x", "x" * 300, "1.2.3", "127.1", b"\xff", "no-such.test", "\x80"]
 
 
 def hosts(usable: str):
@@ -227,6 +227,10 @@ def _without_lookup(host) -> bool:
             return False
     if not isinstance(host, str) or "\x00" in host:
         return True  # refused for its type, or its NUL, before any lookup
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return True  # a name IDNA cannot spell: "encoding of hostname failed", before any lookup
     if host == "" or re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", host):
         return True
     address, _, zone = host.partition("%")

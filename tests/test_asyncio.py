@@ -261,7 +261,7 @@ def test_wait_for_on_a_connect_leaves_the_channel_usable(modem, fake_modem, echo
 # --- many at once ---------------------------------------------------------------------------------
 def test_five_client_tasks_and_a_server_on_one_modem(modem, echo_server):
     connected = []
-    all_connected = asyncio.Event()
+    all_connected = None  # an asyncio.Event, made on the loop that waits for it (Python 3.9 binds it at birth)
 
     async def client(number):
         reader, writer = await asyncio.open_connection("127.0.0.1", echo_server.port)
@@ -294,6 +294,8 @@ def test_five_client_tasks_and_a_server_on_one_modem(modem, echo_server):
         return answer
 
     async def main():
+        nonlocal all_connected
+        all_connected = asyncio.Event()
         loop = asyncio.get_running_loop()
         async with await asyncio.start_server(shout, None, 0) as server:
             port = server.sockets[0].getsockname()[1]

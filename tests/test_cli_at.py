@@ -1,4 +1,5 @@
 """Raw AT: ``Modem.at()`` through the engine, and ``atsock at`` on the serial port, batch and interactive."""
+import re
 import threading
 import time
 
@@ -78,7 +79,9 @@ def test_at_takes_commands_on_stdin_and_traces(quectel_fake_modem):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["Quectel", "BG96", "Revision: BG96MAR02A07M1G", "OK",
                                         "+QCCID: 8939560000000806706F", "OK"]
-    assert "-> b'ATI\\r\\n'" in done.stderr and "<- " in done.stderr
+    trace = done.stderr.splitlines()  # one format: time, logger, direction, control bytes escaped
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} DEBUG atsock\.at: (->|<-) [ -~]*", line) for line in trace)
+    assert any(line.endswith(" -> ATI\\r\\n") for line in trace) and any(" <- " in line for line in trace)
 
 
 def test_at_fail_final_of_esp_1x_and_cme_errors():
@@ -146,3 +149,102 @@ def test_interactive_console(quectel_fake_modem, tmp_path):
         term.close()
     history = (tmp_path / ".local" / "state" / "atsock" / "at_history").read_text()
     assert "AT+CSQ" in history and "AT+NOSUCH" in history
+
+
+# --- exclusive, options anywhere, data after a prompt, +++ ----------------------------------------
+def test_at_opens_the_port_exclusively_unless_told_not_to(quectel_fake_modem):
+    import serial
+
+    holder = serial.Serial(quectel_fake_modem.port, exclusive=True)  # another program's terminal
+    try:
+        refused = run_atsock("at", quectel_fake_modem.port, "AT+GSN")
+        assert "AT+GSN" not in quectel_fake_modem.received_commands  # nothing went out
+        shared = run_atsock("at", "--non-exclusive", quectel_fake_modem.port, "AT+GSN")
+    finally:
+        holder.close()
+    assert refused.returncode == 1 and f"serial port {quectel_fake_modem.port} is busy" in refused.stderr
+    assert shared.returncode == 0 and shared.stdout.splitlines() == ["866349041749536", "OK"], shared.stderr
+
+
+def test_options_go_before_or_after_the_commands(quectel_fake_modem):
+    port = quectel_fake_modem.port
+    for argv in (("at", port, "--timeout", "3", "AT+CSQ"), ("at", "--timeout", "3", port, "AT+CSQ"),
+                 ("at", port, "AT+CSQ", "--timeout", "3", "--eol", "cr")):
+        done = run_atsock(*argv)
+        assert done.returncode == 0 and done.stdout.splitlines() == ["+CSQ: 19,99", "OK"], (argv, done.stderr)
+    info = run_atsock("info", port, "--json", "--dialect", "quectel")
+    assert info.returncode == 0 and '"model": "BG96"' in info.stdout
+
+
+def test_data_after_a_prompt_from_the_command_line(tcp_server):
+    from fakemodem import FakeModem
+
+    received, done_reading = bytearray(), threading.Event()
+    server = tcp_server(_collect(received, done_reading))
+    with FakeModem("esp8285", networks={"lab-net": "right"}) as fm:
+        commands = ['AT+CWJAP_CUR="lab-net","right"', "AT+CIPMUX=1",
+                    f'AT+CIPSTART=0,"TCP","127.0.0.1",{server.port}', "AT+CIPSEND=0,7", "hello\\r\\n",
+                    "AT+CIPCLOSE=0"]
+        done = run_atsock("at", fm.port, *commands)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "SEND OK" in done.stdout.splitlines()
+        assert done_reading.wait(10)
+        assert bytes(received) == b"hello\r\n"      # the escapes decoded, nothing added
+        missing = run_atsock("at", fm.port, 'AT+CIPSTART=1,"TCP","127.0.0.1",' + str(server.port), "AT+CIPSEND=1,3")
+        assert missing.returncode == 1 and "no argument follows it: cancelled" in missing.stderr
+
+
+def _collect(received: bytearray, done: threading.Event):
+    """A peer that keeps everything it is sent."""
+    def handler(conn):
+        for data in iter(lambda: conn.recv(100), b""):
+            received.extend(data)
+        done.set()
+    return handler
+
+
+def test_data_after_a_prompt_in_the_console_ends_with_ctrl_z_or_is_cancelled_with_esc(tcp_server, tmp_path):
+    from fakemodem import FakeModem
+
+    received, closed = bytearray(), threading.Event()
+    server = tcp_server(_collect(received, closed))
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+    with FakeModem("quectel") as fm:
+        term = Terminal("at", fm.port, env=env)
+
+        def shows(keys: bytes, expected: bytes, then_prompt: bool = True) -> None:
+            """Type, see ``expected``, then (unless data is asked for) the console's prompt again:
+            keys typed before readline has the terminal again could be eaten by the tty driver."""
+            mark = term.mark()
+            term.type(keys)
+            term.read_until(expected, since=mark)
+            if then_prompt:
+                term.read_until(b"AT> ", since=term.output.index(expected, mark) + len(expected))
+
+        try:
+            term.read_until(b"AT> ")
+            shows(b"AT+QIACT=1\r", b"OK")
+            shows(f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{server.port},0,0\r'.encode(), b"+QIOPEN: 0,0")
+            shows(b"AT+QISEND=0\r", b"Ctrl-Z sends it", then_prompt=False)
+            shows(b"hi\rthere\x1a", b"SEND OK")                          # Enter is CR inside the data
+            shows(b"AT+QISEND=0\r", b"Ctrl-Z sends it", then_prompt=False)
+            shows(b"never\x1b", b"(cancelled)")                           # ESC: nothing is sent
+            shows(b"AT+QICLOSE=0\r", b"OK")
+            term.type(b"\x04")
+            assert term.wait() == 0
+        finally:
+            term.close()
+    assert closed.wait(10) and bytes(received) == b"hi\rthere"
+
+
+def test_a_bare_plus_plus_plus_leaves_data_mode(tcp_server):
+    from fakemodem import FakeModem
+
+    server = tcp_server(_collect(bytearray(), threading.Event()))
+    with FakeModem("quectel") as fm:
+        opened = run_atsock("at", fm.port, "AT+QIACT=1", f'AT+QIOPEN=1,0,"TCP","127.0.0.1",{server.port},0,2')
+        assert opened.returncode == 0 and opened.stdout.splitlines() == ["OK", "CONNECT"], opened.stderr
+        done = run_atsock("at", fm.port, "+++", "AT+QISTATE=1,0")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == "OK" and ',0,"uart1"' in done.stdout  # in command mode again
+        assert "+++" not in fm.received_commands  # it went out as the escape, not as a command line

@@ -1,13 +1,16 @@
 """``atsock info`` and ``atsock ports`` against emulated modules, and what open_modem says about a silent port."""
 import json
 import os
+import re
+import signal
+import subprocess
 
 import pytest
 
 import atsock
 from fakemodem import FakeModem
 
-from .cli_support import run_atsock
+from .cli_support import atsock_command, run_atsock
 
 
 def info(port, *extra):
@@ -42,7 +45,8 @@ def test_info_without_network_or_sim_still_identifies_the_module():
         report = info(fm.port, "--dialect", "quectel")
     assert (report["model"], report["imei"]) == ("BG96", "866349041749536")
     assert report["iccid"] is None and report["imsi"] is None
-    assert report["errors"] == {"AT+QCCID": "ERROR", "AT+CIMI": "ERROR"}
+    assert report["errors"] == {"AT+CPIN?": "ERROR", "AT+QCCID": "ERROR", "AT+CIMI": "ERROR"}
+    assert report["sim"] == {"code": None, "state": None}
     assert report["signal"]["dbm"] is None and report["signal"]["qcsq"]["mode"] == "NOSERVICE"
     assert report["operator"]["operator"] is None and report["network"]["text"] == "No Service"
     assert not report["registration"]["registered"]
@@ -60,6 +64,45 @@ def test_info_shows_the_emulators_configured_identity_as_text():
     assert rows["model"] == "Quectel BG96" and rows["IMEI"] == "351234567890123"
     assert rows["signal"] == "-99 dBm (CSQ 7), 1/4 bars; GSM"
     assert rows["operator"].startswith("Other Net (24701")
+
+
+def test_info_shows_the_sim_state():
+    with FakeModem("quectel", sim="pin") as fm:
+        report = info(fm.port)
+        text = run_atsock("info", fm.port)
+    assert report["sim"] == {"code": "SIM PIN", "state": "locked: it waits for its PIN"}
+    assert "\nSIM           locked: it waits for its PIN\n" in text.stdout
+    with FakeModem("quectel") as fm:
+        assert info(fm.port)["sim"] == {"code": "READY", "state": "ready"}
+
+
+def test_info_watch_shows_signal_and_registration_at_each_reading(quectel_fake_modem):
+    done = run_atsock("info", quectel_fake_modem.port, "--watch", "--count", "3", "--interval", "0.05")
+    assert done.returncode == 0, done.stderr
+    readings = done.stdout.splitlines()[-3:]
+    line = r"\d\d:\d\d:\d\d  signal -75 dBm \(CSQ 19\), 3/4 bars; CAT-M1 RSRP -87 dBm.*; registration .*registered.*"
+    assert all(re.fullmatch(line, reading) for reading in readings), readings
+
+
+def test_info_watch_of_an_esp_and_its_end_by_ctrl_c():
+    with FakeModem("esp8285", networks={"lab-net": "secret"}) as fm:
+        assert run_atsock("at", fm.port, 'AT+CWJAP_CUR="lab-net","secret"').returncode == 0
+        process = subprocess.Popen(atsock_command("info", fm.port, "--watch", "--interval", "0.05"),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            readings = []
+            while len(readings) < 2:
+                line = process.stdout.readline()
+                assert line, process.stderr.read()
+                if re.match(r"\d\d:\d\d:\d\d  ", line):
+                    readings.append(line)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+    assert all('Wi-Fi "lab-net" RSSI -58 dBm, 3/4 bars' in line for line in readings), readings
 
 
 # --- info: ESP -----------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def test_the_site_builds_offline_without_warnings(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stderr, result.stderr
     text = {page: html.unescape(re.sub(r"<[^>]+>", "", (site / page / "index.html").read_text(encoding="utf-8")))
-            for page in ("reference/atsock", "reference/modem", "semantics/quectel", "troubleshooting", "emulator",
+            for page in ("", "reference/atsock", "reference/modem", "semantics/quectel", "troubleshooting", "emulator",
                          "porting", "getting-started", "benchmarks")}
     assert "open_modem(port, dialect='quectel'" in text["reference/atsock"]   # the API from docstrings
     assert "on_state_change(listener)" in text["reference/modem"]
@@ -76,6 +76,10 @@ def test_the_site_builds_offline_without_warnings(tmp_path):
     assert "passive_rearm" in text["emulator"]                              # fakemodem/README.md, included
     assert "names looked up when needed" in text["porting"]               # tests/differential.py's list
     assert "pip install -q -e '.[test,docs]'" in text["getting-started"]  # the README's commands
+    home = " ".join(text[""].split())  # the home page: what atsock is, then the two commands
+    what, commands = home.index("atsock is MicroPython's usocket API"), home.index("examples/http_get.py")
+    assert what < commands < home.index("python -m pytest") < home.index("Of the two commands")
+    assert "above" not in home[:home.index("Of the two commands") + 200]
     assert (site / "bench-goodput.png").exists() and "bench-goodput.png" in \
         (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
 
@@ -104,5 +108,5 @@ def test_wifi_join_codes_are_explained_where_the_message_points():
     assert "{#esp-join-codes}" in page
     table = page_table(page, r"\d")
     assert set(table) == {str(code) for code in JOIN_ERRORS}
-    for code, (number, text) in JOIN_ERRORS.items():
+    for code, (number, text, _) in JOIN_ERRORS.items():
         assert table[str(code)][1] == text and getattr(errno, table[str(code)][2]) == number, code

@@ -11,8 +11,9 @@ from .at_client import AtPort
 
 
 def quectel(model, **options):
-    fm = FakeModem("quectel", model=model, **options)
+    fm = FakeModem("quectel", model=model, powered=False, **options)
     at = AtPort(fm.port)
+    fm.power_on()  # once the port listens: the boot URCs are read
     boot = at.read_until(rb"SMS DONE\r\n")
     at.command("ATE0")
     return fm, at, boot

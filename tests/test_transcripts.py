@@ -33,8 +33,10 @@ def free_port(kind=socket.SOCK_STREAM):
 
 # --- Quectel (quectel-tcpip.md §17) ----------------------------------------------------------------
 def quectel_session(**options):
-    fm = FakeModem("quectel", hosts=HOSTS, **options)
-    return fm, AtPort(fm.port)
+    fm = FakeModem("quectel", hosts=HOSTS, powered=False, **options)
+    at = AtPort(fm.port)
+    fm.power_on()  # once the port listens: a transcript starts with the boot
+    return fm, at
 
 
 def quectel_ready(at):
@@ -249,8 +251,11 @@ def test_quectel_17_7_error_cases(echo_server):
 
 # --- ESP-AT (esp-at.md §8; 2.x unless a 1.x variant is given) -----------------------------------------
 def esp_session(firmware="2.2", **options):
-    fm = FakeModem("esp8285", firmware=firmware, hosts=HOSTS, networks={"lab-net": "s3cret-pass"}, **options)
-    return fm, AtPort(fm.port, b"\r\n")
+    fm = FakeModem("esp8285", firmware=firmware, hosts=HOSTS, networks={"lab-net": "s3cret-pass"}, powered=False,
+                   **options)
+    at = AtPort(fm.port, b"\r\n")
+    fm.power_on()
+    return fm, at
 
 
 def esp_ready(at, mux=1):

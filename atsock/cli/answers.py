@@ -142,6 +142,20 @@ def registration(lines: Lines, prefix: str) -> Optional[dict]:
     return {"stat": stat, "state": registration_words.words(stat), "registered": stat in registration_words.REGISTERED}
 
 
+#: +CPIN: <code> -> the SIM's state in words (3GPP 27.007 §8.3)
+SIM_STATES = {"READY": "ready", "SIM PIN": "locked: it waits for its PIN",
+              "SIM PUK": "blocked: it waits for its PUK (too many wrong PINs)",
+              "SIM PIN2": "waits for PIN2", "SIM PUK2": "waits for PUK2", "PH-SIM PIN": "waits for the phone-to-SIM password"}
+
+
+def cpin(lines: Lines) -> Optional[dict]:
+    """``+CPIN: READY`` / ``+CPIN: SIM PIN``...: the code and what it means."""
+    found = _values(lines, "+CPIN:")
+    if not found:
+        return None
+    return {"code": found[0], "state": SIM_STATES.get(found[0], found[0])}
+
+
 def qicsgp(lines: Lines) -> Optional[dict]:
     """``+QICSGP: <type>,"<apn>","<user>","<password>",<auth>``; the password is left out on purpose."""
     fields = _first(lines, "+QICSGP:")

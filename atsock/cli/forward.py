@@ -15,7 +15,6 @@ def add_parser(subparsers, parents):
         description="Accept TCP clients on --listen and connect each one to --to HOST:PORT through the modem's "
                     "TCP/IP stack (HOST resolved by the modem). When all of the module's sockets are in use a new "
                     "client waits up to --wait seconds, then its connection is closed at once.")
-    parser.add_argument("port", help="the modem's serial port")
     parser.add_argument("--listen", type=host_port, required=True, metavar="HOST:PORT",
                         help="where to accept clients (PORT alone means 127.0.0.1:PORT; anything but loopback "
                              "lets other machines use the modem, and is logged as a warning)")

@@ -22,7 +22,12 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class HttpError(OSError):
-    """The server's answer (or the lack of one) is not a successful download."""
+    """The server's answer (or the lack of one) is not a successful download; ``status`` is the
+    HTTP status where the server gave one that means failure (404, 500...)."""
+
+    def __init__(self, message: str, status: Optional[int] = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def get(modem, url: str, write: Callable[[bytes], object], *, on_start: Callable
                 url = urljoin(url, location)
                 continue
             if response.status >= 400:
-                raise HttpError(f"{url}: HTTP {response.status} {response.reason}".rstrip())
+                raise HttpError(f"{url}: HTTP {response.status} {response.reason}".rstrip(), response.status)
             if on_start:
                 on_start(response)
             for data in _body(answer):

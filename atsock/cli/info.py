@@ -2,13 +2,15 @@
 
 Only queries go out (after ``AT`` and ``ATE0``), so a module with no SIM, no coverage or no Wi-Fi
 still shows its identity; a query the module refuses leaves its field empty and is listed under
-``errors``.
+``errors``. ``--watch`` then shows signal and registration again every second, for aiming an
+antenna.
 """
 import json
+import time
 
 from .. import atcmd, registration as registration_words
 from . import answers
-from .options import add_serial_options, context_id
+from .options import add_serial_options, checked_dialect, context_id, resolve_port
 from .session import BareSession
 
 
@@ -19,17 +21,21 @@ def add_parser(subparsers, parents):
                     "signal (dBm and 0-4 bars), operator and access technology, registration, APN and IP of "
                     "the data context; on an ESP: firmware generation, MAC, joined SSID, RSSI, IP. Works "
                     "without a SIM or network: only queries are sent.")
-    parser.add_argument("port", help="serial port (device path or pyserial URL)")
     add_serial_options(parser)
     parser.add_argument("--context-id", type=context_id, default=1, help="data context to report (quectel, default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--watch", action="store_true",
+                        help="then show signal and registration (Wi-Fi: RSSI) again every --interval seconds "
+                             "until Ctrl-C, one line each: for aiming an antenna")
+    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+                        help="time between two readings of --watch (default 1)")
+    parser.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N readings")
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    dialect = None if args.dialect == "auto" else args.dialect
-    with BareSession(args.port, baudrate=args.baudrate, dialect=dialect) as session:
-        dialect = dialect or session.detect_dialect()
+    with BareSession(resolve_port(args), baudrate=args.baudrate) as session:
+        dialect = checked_dialect(args.port, args.dialect, session.identify())
         errors = {}
 
         def ask(command: str, timeout: float = 3.0):
@@ -41,14 +47,45 @@ def run(args) -> int:
             return result.lines if result is not None and result.ok else None
 
         report = quectel_report(ask, args.context_id) if dialect == "quectel" else esp_report(ask)
-    report = {"port": args.port, "dialect": dialect, **report, "errors": errors}
-    print(json.dumps(report, indent=2) if args.json else render(report))
+        report = {"port": args.port, "dialect": dialect, **report, "errors": errors}
+        print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
+        if args.watch:
+            watch(ask, dialect, args)
     return 0
+
+
+def watch(ask, dialect: str, args) -> None:
+    """One line per reading: the time, the signal and the registration (or the Wi-Fi's RSSI)."""
+    reading = 0
+    try:
+        while args.count is None or reading < args.count:
+            if reading:
+                time.sleep(args.interval)
+            reading += 1
+            if dialect == "quectel":
+                signal, registration = network_report(ask)
+                (_, signal_text), (_, registration_text) = _network_rows({"signal": signal,
+                                                                          "registration": registration})
+                text = f"signal {signal_text}; registration {registration_text}"
+            else:
+                text = f"Wi-Fi {wifi_text(answers.current_ap(ask(_esp_query(ask, 'AT+CWJAP')) or []))}"
+            if args.json:
+                print(json.dumps({"time": time.time(), "reading": text}), flush=True)
+            else:
+                print(f"{time.strftime('%H:%M:%S')}  {text}", flush=True)
+    except KeyboardInterrupt:
+        pass  # the way a watch ends
+
+
+def sim_report(ask) -> dict:
+    """``AT+CPIN?``: ready, locked (PIN or PUK), or no answer (no SIM: +CME ERROR 10)."""
+    return answers.cpin(ask("AT+CPIN?") or []) or {"code": None, "state": None}
 
 
 def quectel_report(ask, context_id: int) -> dict:
     identity = answers.ati(ask("ATI") or [])
     full = ask("AT+QGMR")
+    sim = sim_report(ask)
     signal, registration = network_report(ask)
     operator = answers.cops(ask("AT+COPS?", 5.0) or [])
     network = answers.qnwinfo(ask("AT+QNWINFO") or [])
@@ -61,7 +98,7 @@ def quectel_report(ask, context_id: int) -> dict:
         "firmware_full": answers.bare_value(full or []),
         "imei": answers.bare_value(ask("AT+GSN") or []),
         "iccid": answers.iccid(ask("AT+QCCID") or []),
-        "imsi": answers.bare_value(ask("AT+CIMI") or []),
+        "imsi": answers.bare_value(ask("AT+CIMI") or []), "sim": sim,
         "signal": signal, "operator": operator, "network": network, "registration": registration,
         "data": {"context_id": context_id, "settings": answers.qicsgp(ask(atcmd.build("AT+QICSGP", context)) or []),
                  "active": context_id in active, "addresses": active.get(context_id) or
@@ -83,6 +120,12 @@ def network_report(ask):
     return signal, {"registered": bool(registered), "by": registered,
                     "state": registration_words.words(registration_words.best(stats)) if stats else None,
                     "words": registration_words.summary(stats) if stats else None, **domains}
+
+
+def _esp_query(ask, command: str) -> str:
+    """``AT+X_CUR?`` on AT 1.x, ``AT+X?`` on 2.x (the generation is asked once)."""
+    version = answers.gmr(ask("AT+GMR") or [])
+    return atcmd.query(command + ("_CUR" if version and version["generation"] == 1 else ""))
 
 
 def esp_report(ask) -> dict:
@@ -130,6 +173,16 @@ def _network_rows(r: dict) -> list:
     return [("signal", text), ("registration", registration["words"] or "-")]
 
 
+def sim_text(sim: dict) -> str:
+    return sim["state"] or "- (AT+CPIN? refused: no SIM inserted, or not ready yet)"
+
+
+def wifi_text(ap) -> str:
+    if not ap:
+        return "not joined"
+    return f'"{ap["ssid"]}" RSSI {ap["rssi"]} dBm{_bars(ap["bars"])}'
+
+
 def _quectel_rows(r: dict) -> list:
     signal_row, registration_row = _network_rows(r)
     operator, network = r["operator"] or {}, r["network"] or {}
@@ -145,6 +198,7 @@ def _quectel_rows(r: dict) -> list:
         ("model", f"{_or_dash(r['manufacturer'])} {_or_dash(r['model'])}"),
         ("firmware", firmware),
         ("IMEI", _or_dash(r["imei"])), ("ICCID", _or_dash(r["iccid"])), ("IMSI", _or_dash(r["imsi"])),
+        ("SIM", sim_text(r["sim"])),
         signal_row,
         ("operator", oper + (f" ({', '.join(details)})" if details else "")),
         registration_row,

@@ -60,6 +60,13 @@ def run(args) -> int:
     return 0
 
 
+def answering(baudrate: int) -> List[str]:
+    """The ports that answer AT now (free candidates only), for commands given no port."""
+    facts = collect([], serial_links())
+    reports = [describe(f, other_holders(f.device), True, baudrate) for f in facts]
+    return [r["device"] for r in reports if r["probe"] and r["probe"]["answers_at"]]
+
+
 # --- finding ports -------------------------------------------------------------------------------
 def serial_links() -> Dict[str, List[str]]:
     """real device path -> the stable names udev (or the Pi's firmware) gave it."""
@@ -122,7 +129,7 @@ def _hex(value: Optional[int]) -> Optional[str]:
 def probe_port(device: str, baudrate: int) -> dict:
     """``AT``; if answered, ``ATI`` (Quectel names itself) or ``AT+GMR`` (ESP-AT version)."""
     try:
-        with SerialAT(device, baudrate=baudrate, exclusive=True) as port:
+        with SerialAT(device, baudrate=baudrate) as port:
             answer = port.exchange("AT", PROBE_TIMEOUT)
             if answer is None or answer[1] != "OK":
                 return {"answers_at": False, "module": None}

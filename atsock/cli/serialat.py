@@ -3,36 +3,47 @@
 pyserial opens the port and a reader thread feeds whatever arrives through atsock's sans-I/O
 :class:`~atsock.channel.ATChannel`, which drops the echo, ends a command at its final result code
 and files every line that comes outside a command as unsolicited. Nothing is sent but what the
-caller sends: no ``ATE0``, no bring-up.
+caller sends: no ``ATE0``, no bring-up. The port is opened exclusively, as ``open_modem`` opens it,
+unless the caller asks otherwise; what crosses it goes to the wire trace (:mod:`atsock.wiretrace`).
 """
 import threading
+import time
 from typing import Callable, List, Optional, Tuple
 
 import serial
 
-from .. import atcmd
-from ..channel import ATChannel, Command, Event, Final, Intermediate
+from .. import atcmd, wiretrace
+from ..channel import ATChannel, Command, Event, Final, Intermediate, Prompt
+from ..transport import open_port
 
 MAX_LINE = 4096
-EXTRA_FINALS = frozenset({"FAIL", "NO CARRIER", "SEND OK", "SEND FAIL"})
+SAMPLE = 256
+EXTRA_FINALS = frozenset({"FAIL", "NO CARRIER", "SEND OK", "SEND FAIL", "CONNECT"})
+
+PROMPT_AFTER_OK = ("AT+CIPSEND",)  # ESP-AT answers these OK, then the prompt (esp-at.md)
+#: 3GPP and Quectel commands that prompt as soon as their CR arrives: they end with CR alone
+PROMPT_AFTER_CR = ("AT+CMGS", "AT+CMGW", "AT+QISEND", "AT+QSSLSEND", "AT+QFUPL")
+OK_BEFORE_PROMPT = frozenset({"OK"})
+PROMPT = ">"  # the final of an Answer that is the module asking for data (send_payload goes on)
+ESCAPE = "+++"
 
 Answer = Tuple[List[str], str]
 
 
 class SerialAT:
-    def __init__(self, port: str, *, baudrate: int = 115200, eol: bytes = b"\r\n", exclusive: bool = False,
-                 on_event: Optional[Callable[[Event], None]] = None,
-                 on_bytes: Optional[Callable[[str, bytes], None]] = None):
-        """``on_event(event)`` sees every line as it arrives (on the reader thread), ``on_bytes(direction,
-        data)`` every byte in both directions (``"->"``, ``"<-"``) for a trace."""
-        self.serial = serial.serial_for_url(port, baudrate=baudrate, timeout=0.05, exclusive=exclusive or None)
+    def __init__(self, port: str, *, baudrate: int = 115200, eol: bytes = b"\r\n", exclusive: bool = True,
+                 on_event: Optional[Callable[[Event], None]] = None):
+        """``on_event(event)`` sees every line as it arrives (on the reader thread)."""
+        self.serial = open_port(port, baudrate, exclusive)
+        self.serial.timeout = 0.05
         self._channel = ATChannel(terminator=eol)
         self._on_event = on_event
-        self._on_bytes = on_bytes
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
         self._lines: List[str] = []
         self._final: Optional[str] = None
+        self._prompted = False
+        self.sample = bytearray()  # the first bytes the port gave: noise means the wrong line rate
         self._closed = False
         self.error: Optional[BaseException] = None
         self._reader = threading.Thread(target=self._read_loop, name="atsock-serial-at", daemon=True)
@@ -48,8 +59,10 @@ class SerialAT:
                 return
             if not data:
                 continue
-            if self._on_bytes:
-                self._on_bytes("<-", data)
+            if wiretrace.tracing():
+                wiretrace.received(data)
+            if len(self.sample) < SAMPLE:
+                self.sample += data[:SAMPLE - len(self.sample)]
             with self._lock:
                 events = self._channel.receive(data)
             for event in events:
@@ -61,6 +74,9 @@ class SerialAT:
                     elif isinstance(event, Final):
                         self._final = event.text
                         self._answered.notify_all()
+                    elif isinstance(event, Prompt):
+                        self._prompted = True
+                        self._answered.notify_all()
 
     def _fail(self, exc: BaseException) -> None:
         with self._lock:
@@ -70,20 +86,48 @@ class SerialAT:
     def send(self, text: str) -> None:
         """Write one command line (checked: printable, no CR/LF) and expect its answer."""
         atcmd.printable(text, "command", MAX_LINE)
+        self._write(self._begin(text))
+
+    def _begin(self, text: str) -> bytes:
         with self._lock:
-            self._lines, self._final = [], None
-            data = self._channel.begin(Command(text, extra_finals=EXTRA_FINALS))
-        if self._on_bytes:
-            self._on_bytes("->", data)
+            self._lines, self._final, self._prompted = [], None, False
+            not_final = OK_BEFORE_PROMPT if text.upper().startswith(PROMPT_AFTER_OK) else frozenset()
+            line = self._channel.begin(Command(text, extra_finals=EXTRA_FINALS, not_final=not_final))
+        if line.endswith(b"\r\n") and text.upper().startswith(PROMPT_AFTER_CR):
+            return line[:-1]  # the LF would reach the module after its prompt: the first byte of the data
+        return line
+
+    def _write(self, data: bytes) -> None:
+        if wiretrace.tracing():
+            wiretrace.sent(data)
         self.serial.write(data)
 
+    def send_payload(self, data: bytes) -> None:
+        """The data a ``>`` prompt asked for (ended by Ctrl-Z, or ESC to cancel, where the command
+        wants that); the command's final result is then waited for as usual."""
+        with self._lock:
+            self._prompted = False
+        self._write(data)
+
+    def escape(self, guard: float) -> None:
+        """``+++`` alone between two silences of ``guard`` seconds: a module in data mode goes back
+        to command mode (Quectel answers ``OK``; ESP-AT leaves passthrough without a word)."""
+        time.sleep(guard)
+        self._begin(ESCAPE)
+        self._write(ESCAPE.encode("ascii"))
+        time.sleep(guard)
+
     def wait(self, timeout: Optional[float], give_up: bool = True) -> Optional[Answer]:
-        """(information lines, final result) of the command sent last, or None after ``timeout``; with
-        ``give_up`` the command is then abandoned (a late answer shows up as unsolicited lines)."""
+        """(information lines, final result) of the command sent last, with :data:`PROMPT` as the
+        final when the module asks for data; None after ``timeout``, and with ``give_up`` the command
+        is then abandoned (a late answer shows up as unsolicited lines)."""
         with self._answered:
-            self._answered.wait_for(lambda: self._final is not None or self.error is not None, timeout)
+            self._answered.wait_for(lambda: self._final is not None or self._prompted or self.error is not None,
+                                    timeout)
             if self.error is not None:
                 raise OSError(f"{self.serial.port}: {self.error}")
+            if self._final is None and self._prompted:
+                return list(self._lines), PROMPT
             if self._final is None:
                 if give_up:
                     self._channel.abandon()
@@ -94,6 +138,11 @@ class SerialAT:
         """Stop waiting for the answer of the command in flight (Ctrl-C in the console)."""
         with self._lock:
             self._channel.abandon()
+
+    @property
+    def noisy(self) -> bool:
+        """The port gave bytes that are not text (most likely it runs at another line rate)."""
+        return bool(self.sample) and not wiretrace.is_text(bytes(self.sample))
 
     def exchange(self, text: str, timeout: float) -> Optional[Answer]:
         self.send(text)

@@ -3,7 +3,8 @@
 ``atsock info`` must show the identity of a module that has no SIM, no coverage or no Wi-Fi, so
 it cannot go through ``open_modem`` (which waits for registration and a data context). This
 session syncs with ``AT``, switches echo off and then only asks; it also tells the dialect apart
-for the commands that do open a modem.
+for the commands that do open a modem. Commands end in CR LF, which both module families take,
+so a session works before anyone knows which family answers.
 """
 import asyncio
 import errno
@@ -16,21 +17,44 @@ from ..errors import NO_ANSWER_HINT, CommandTimeout, ModemGone
 from ..loop_thread import LoopThread
 from ..rawat import ATResult, checked_timeout, command_line, execute
 from ..transport import open_serial
+from ..wiretrace import is_text, visible
 
 SYNC_ATTEMPTS = 4
-DIALECT_TERMINATORS = {"quectel": b"\r", "esp8285": b"\r\n"}
+SAMPLE = 256  # bytes of the port's first words kept, to tell noise from a silent port (serialat's too)
+
+
+class _Sampling:
+    """The engine as the port's protocol, keeping the first bytes that arrive: a port that answers
+    with bytes that are not text is most likely read at the wrong line rate."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.sample = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        if len(self.sample) < SAMPLE:
+            self.sample += data[:SAMPLE - len(self.sample)]
+        self.engine.data_received(data)
+
+    def __getattr__(self, name):  # connection_made, connection_lost, pause_writing...: the engine's
+        return getattr(self.engine, name)
 
 
 class BareSession:
-    def __init__(self, port, *, baudrate: int = 115200, dialect: Optional[str] = None):
-        """``dialect`` picks the command terminator; unknown (None) sends CR LF, which both take."""
+    def __init__(self, port, *, baudrate: int = 115200):
         self.port = port
         self._thread = LoopThread(name="atsock-session")
-        self.engine = Engine(ATChannel(terminator=DIALECT_TERMINATORS.get(dialect, b"\r\n")))
+        self.engine = Engine(ATChannel(terminator=b"\r\n"))
+        self._protocol = _Sampling(self.engine)
         try:
             self._thread.run(self._open(baudrate))
         except CommandTimeout:
             self.close()
+            sample = bytes(self._protocol.sample)
+            if sample and not is_text(sample):
+                raise OSError(errno.EPROTO, f"{port} sends bytes that are not text ({visible(sample[:24])}...): "
+                                            f"the wrong --baudrate? ({baudrate} was tried; AT firmware usually "
+                                            "speaks 115200)") from None
             raise OSError(errno.ETIMEDOUT, f"{port} does not answer AT; {NO_ANSWER_HINT}") from None
         except ModemGone as exc:
             self.close()
@@ -40,7 +64,7 @@ class BareSession:
             raise
 
     async def _open(self, baudrate: int) -> None:
-        await open_serial(asyncio.get_running_loop(), self.port, baudrate, lambda: self.engine)
+        await open_serial(asyncio.get_running_loop(), self.port, baudrate, lambda: self._protocol)
         await asyncio.sleep(0)  # let connection_made run
         await self.engine.sync(SYNC_ATTEMPTS, timeout=1.0)
         await self.engine.command(atcmd.build("ATE0"), timeout=2.0, check=False)
@@ -55,16 +79,16 @@ class BareSession:
         except ModemGone as exc:
             raise OSError(errno.EIO, f"{self.port} went away: {exc}") from None
 
-    def detect_dialect(self) -> str:
-        """``quectel`` if ``ATI`` names Quectel, ``esp8285`` if ``AT+GMR`` shows an ESP-AT version."""
+    def identify(self) -> Optional[str]:
+        """``quectel`` if ``ATI`` names Quectel, ``esp8285`` if ``AT+GMR`` shows an ESP-AT version,
+        None if neither."""
         answer = self.ask("ATI", timeout=2.0)
         if answer is not None and answer.ok and any(line.strip().lower() == "quectel" for line in answer.lines):
             return "quectel"
         answer = self.ask("AT+GMR", timeout=2.0)
         if answer is not None and answer.ok and any(line.startswith("AT version:") for line in answer.lines):
             return "esp8285"
-        raise OSError(errno.EPROTO, f"{self.port} answers AT but is neither a Quectel module (ATI) nor an "
-                                    "ESP-AT module (AT+GMR); give --dialect")
+        return None
 
     def close(self) -> None:
         """Let go of the port before returning: it is opened exclusively, and ``open_modem`` may
@@ -82,8 +106,3 @@ class BareSession:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def detect_dialect(port, baudrate: int = 115200) -> str:
-    with BareSession(port, baudrate=baudrate) as session:
-        return session.detect_dialect()

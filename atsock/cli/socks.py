@@ -22,7 +22,6 @@ def add_parser(subparsers, parents):
                     "domain names resolved by the modem) whose connections go out through the modem's TCP/IP "
                     "stack. Clients share the module's sockets; when all are in use a new client waits up to "
                     "--wait seconds and is then refused with a SOCKS failure reply.")
-    parser.add_argument("port", help="the modem's serial port")
     parser.add_argument("--listen", type=lambda text: host_port(text, 1080), default=("127.0.0.1", 1080),
                         metavar="HOST:PORT", help="where to accept clients (default 127.0.0.1:1080; anything but "
                         "loopback lets other machines use the modem, and is logged as a warning)")

@@ -32,10 +32,10 @@ T_CIPCLOSE = 10.0
 
 BUSY = frozenset({"busy p...", "busy s..."})
 
-#: +CWJAP:<code> as (errno, explanation)
+#: +CWJAP:<code> as (errno, explanation, the open_modem setting to look at)
 JOIN_ERRORS = {
-    1: (errno.ETIMEDOUT, "Wi-Fi join timed out"),
-    2: (errno.EACCES, "wrong Wi-Fi password"),
-    3: (errno.ENETUNREACH, "Wi-Fi network not found"),
-    4: (errno.ECONNREFUSED, "Wi-Fi access point refused the connection"),
+    1: (errno.ETIMEDOUT, "Wi-Fi join timed out", None),
+    2: (errno.EACCES, "wrong Wi-Fi password", "key"),
+    3: (errno.ENETUNREACH, "Wi-Fi network not found", "ssid"),
+    4: (errno.ECONNREFUSED, "Wi-Fi access point refused the connection", None),
 }

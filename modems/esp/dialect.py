@@ -43,6 +43,7 @@ class EspDialect(Dialect):
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
+    state_words = {"registering": "joining Wi-Fi"}
     not_online_hint = (": join a Wi-Fi network first, with network.ESP8285(...).connect(ssid, key) "
                        "or open_modem(..., ssid=..., key=...)")
 
