@@ -39,8 +39,12 @@ class Client:
         return False
 
     def plain(self, line: bytes) -> bytes:
+        """A command on the plain UART; what came back up to its final result."""
         self.port.write(line)
-        return self.port.read_until(b"OK\r\n") + self.port.read(64)
+        got, deadline = b"", time.monotonic() + PATIENCE
+        while not FINAL.search(got) and time.monotonic() < deadline:
+            got += self.port.read(4096)
+        return got
 
     def send(self, *frames: Frame, until=lambda got: len(got) >= 1, wait: float = 0.15):
         """Write ``frames``; the frames that came back once ``until(frames so far)`` holds (at most
