@@ -17,15 +17,18 @@ Classification needs context the framer does not have:
 
 A command may declare that its answer hands the line over to raw data (``CONNECT`` of a
 transparent mode, the prompt of ESP-AT's passthrough): right after that frame every byte is
-:class:`RawData`, up to the module's word that ends the mode (:class:`RawEnd`), and lines follow
-again. The switch happens between two frames of the same read, so no byte lands on the wrong side.
+:class:`RawData`. A word of the module's that may end the mode is a :class:`RawSuspect` (a peer can
+send the same bytes); from it on the bytes wait until the holder of the line has proved where the
+mode ended and calls :meth:`ATChannel.resolve_raw`, which gives the data up to the module's word,
+the word (:class:`RawEnd`), and lines again. The switch into raw data happens between two frames of
+the same read, so no byte lands on the wrong side.
 """
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
-from .framing import (DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame, RawEndFrame,
-                      RawFrame)
+from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame
+from .rawstream import RawEndFrame, RawFrame, RawOverflowFrame, RawSuspectFrame, RawWords
 
 BASIC_FINALS = frozenset({"OK", "ERROR"})
 ERROR_PREFIXES = ("+CME ERROR:", "+CMS ERROR:")
@@ -41,7 +44,7 @@ class Command:
     not_final: FrozenSet[str] = frozenset()  # e.g. ESP's AT+CIPSEND answers OK before its prompt
     raw_after: FrozenSet[str] = frozenset()  # finals after which the line carries raw data ("CONNECT")
     raw_after_prompt: bool = False           # the prompt hands the line over (ESP passthrough); final ">"
-    raw_ends: Tuple[bytes, ...] = ()         # the module's words that end raw data
+    raw_words: Optional[RawWords] = None     # the module's words that may end raw data
     prompt_line: Optional[str] = None  # a line that asks for the payload instead of "> " (AT+QFUPL's CONNECT)
 
     @cached_property
@@ -97,8 +100,18 @@ class RawData:
 
 
 @dataclass(frozen=True)
+class RawSuspect:
+    word: bytes  # a word of the module's, or the peer's same bytes: raw data waits for resolve_raw()
+
+
+@dataclass(frozen=True)
 class RawEnd:
     word: bytes
+
+
+@dataclass(frozen=True)
+class RawOverflow:
+    held: int  # bytes piled up while raw data waited to be resolved
 
 
 @dataclass(frozen=True)
@@ -107,7 +120,7 @@ class ProtocolError:
     header: Optional[str] = None
 
 
-Event = Union[Intermediate, Final, Urc, Prompt, RawData, RawEnd, ProtocolError]
+Event = Union[Intermediate, Final, Urc, Prompt, RawData, RawSuspect, RawEnd, RawOverflow, ProtocolError]
 
 
 @dataclass
@@ -137,6 +150,11 @@ class ATChannel:
     @property
     def in_flight(self) -> Optional[Command]:
         return self._current
+
+    @property
+    def terminator(self) -> bytes:
+        """What ends a command line (CR; CR LF on ESP-AT)."""
+        return self._terminator
 
     def add_urc_prefix(self, prefix: str) -> None:
         if prefix not in self._urc_prefixes:
@@ -190,25 +208,43 @@ class ATChannel:
         """Raw bytes held back because they may begin a word that ends the mode."""
         return self._framer.held
 
+    @property
+    def raw_suspended(self) -> bool:
+        """A candidate word came: raw bytes wait for :meth:`resolve_raw`."""
+        return self._framer.suspended
+
     def expect_raw_end(self, word: bytes) -> None:
+        """The module's answer to the escape (``+++``), which may come from now on."""
         self._framer.expect_end(word)
 
     def release_held(self) -> List[Event]:
         return [RawData(frame.data) for frame in self._framer.release_held()]
 
-    def leave_raw(self) -> List[Event]:
-        """Back to lines although no ending word came (the module leaves without a word)."""
-        return [RawData(frame.data) for frame in self._framer.leave_raw()]
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
+        """The module's word that :meth:`resolve_raw` would end raw data at now, if any."""
+        return self._framer.raw_end(answered)
+
+    def resolve_raw(self, answered: bool = True) -> List[Event]:
+        """The module is in command mode: data up to its word, the word, then the lines after it
+        (empty, still raw, if no word is there; without ``answered`` the escape's answers do not count)."""
+        frames = self._framer.resolve_raw(answered)
+        if not frames:
+            return []
+        return [self._classify(frame) for frame in frames] + self.receive(b"")
 
     def _classify(self, frame) -> Optional[Event]:
         if isinstance(frame, RawFrame):
             return RawData(frame.data)
+        if isinstance(frame, RawSuspectFrame):
+            return RawSuspect(frame.word)
         if isinstance(frame, RawEndFrame):
             return RawEnd(frame.word)
+        if isinstance(frame, RawOverflowFrame):
+            return RawOverflow(frame.held)
         if isinstance(frame, PromptFrame):
             current = self._current
             if current is not None and current.raw_after_prompt:
-                self._framer.enter_raw(current.raw_ends)
+                self._framer.enter_raw(current.raw_words)
                 self._current = None
                 return Final(">")
             return Prompt()
@@ -231,7 +267,7 @@ class ATChannel:
         if text in BASIC_FINALS or text in current.extra_finals or text.startswith(ERROR_PREFIXES):
             self._current = None
             if text in current.raw_after:
-                self._framer.enter_raw(current.raw_ends)
+                self._framer.enter_raw(current.raw_words)
             return Final(text)
         if self._is_own_answer(text):
             return Intermediate(text)

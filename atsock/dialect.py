@@ -25,6 +25,7 @@ from .engine import Engine
 from .errors import os_error
 from .framing import PayloadRule
 from .lifecycle import ModemLifecycle, ModemState
+from .rawstream import RawWords
 
 Address = Tuple[str, int]
 
@@ -48,19 +49,20 @@ class Exchange:
 class DataModeCommands:
     """A module's transparent mode, as :class:`atsock.transparent.DataSession` drives it.
 
-    The session holds the engine, keeps the line's timing, escapes with ``+++`` between guard
-    times and waits for the module's answer; the dialect supplies the commands around that and the
-    module's words. Each coroutine runs its commands with ``session.command(...)`` and the one
-    whose answer hands the line over with ``session.enter_command(...)``.
+    The session holds the line, keeps its timing, escapes with ``+++`` between guard times and
+    proves where the mode ended; the dialect supplies the commands around that and the module's
+    words. Each coroutine runs its commands with ``session.command(...)`` and the one whose answer
+    hands the line over with ``session.enter_command(...)``.
     """
 
     guard = 1.0                      # seconds of silence the module needs before and after "+++"
     settle = 0.0                     # seconds to leave the module after it left, before a command
     switches_open = True             # True: an open connection switches; False: data mode opens its own
-    escape_answer: Optional[bytes] = None  # what the module prints once "+++" took effect (None: nothing)
+    escape_answer = b""              # what the module prints once "+++" took effect (it must print one)
 
-    def ends(self, conn) -> Tuple[bytes, ...]:
-        """The module's words that end data mode by themselves: the peer closed the connection."""
+    def words(self, conn) -> RawWords:
+        """The module's words that end data mode by themselves (the peer closed the connection,
+        the module rebooted): see :class:`atsock.rawstream.RawWords`."""
         raise NotImplementedError
 
     async def enter(self, session) -> None:
@@ -69,6 +71,16 @@ class DataModeCommands:
 
     async def open(self, session, ip: str, port: int) -> None:
         """Open ``session.conn`` to ``ip``:``port`` straight into data mode (not ``switches_open``)."""
+        raise NotImplementedError
+
+    async def resume(self, session) -> None:
+        """Back into data mode after an escape that proved the module had not left it (the peer's
+        bytes looked like the module's close word); raises OSError if the connection cannot."""
+        await self.enter(session)
+
+    async def alive(self, session) -> bool:
+        """Whether the module still holds ``session.conn``'s connection (asked in command mode, after
+        a close word, to check that it was the module's)."""
         raise NotImplementedError
 
     async def leave(self, session, peer_closed: bool) -> None:

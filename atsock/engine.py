@@ -18,18 +18,25 @@ before anything else until one is answered ``OK``.
 Transparent modes: a command may hand the line over to raw data (:class:`RawLine`); from its
 ``CONNECT`` or prompt on, the channel parses nothing and the bytes go to the raw line's sink, while
 every other command waits in the queue. A holder (:meth:`Engine.hold`) keeps the queue for its own
-commands around such a period, so that nothing else goes out between entering and leaving.
+commands around such a period, so that nothing else goes out between entering and leaving. A word
+of the module's in the raw bytes is only a suspicion (:meth:`RawLine.suspect`); raw data ends when
+the holder has proved it and calls :meth:`Engine.resolve_raw` (see :mod:`atsock.transparent`).
 """
 import asyncio
 import logging
 import re
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 
 from .atcmd import CommandLine, build
-from .channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, Urc
+from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
+                      RawSuspect, Urc)
 from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
+from .timings import ExchangeTimes
+from .escape import BOOT_NOTICES, DEFAULT_TIMING, ESCAPE, leave_stale_data_mode
+from .rawstream import RawWords
 from .wiretrace import received, sent, tracing as _tracing
 
 log = logging.getLogger("atsock.engine")
@@ -67,10 +74,13 @@ class EngineStats:
     urcs: int = 0
     protocol_errors: int = 0
     by_name: Counter = field(default_factory=Counter)
+    exchange_times: ExchangeTimes = field(default_factory=ExchangeTimes)  # written to final result
 
     def snapshot(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k != "by_name"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("by_name", "exchange_times")}
         data["by_name"] = dict(self.by_name)
+        data["exchange_seconds"] = {"count": self.exchange_times.count, "sum": self.exchange_times.sum,
+                                    "buckets": self.exchange_times.cumulative()}
         return data
 
 
@@ -83,14 +93,20 @@ RAW_HOLD = 0.05   # raw bytes that might begin the mode's ending word are data i
 class RawLine:
     """What the engine does with the line while it carries raw data.
 
-    ``sink(data)`` takes the bytes; ``ended(word)`` is called once when the mode ends: with the
-    module's word that ended it (``b"\\r\\nNO CARRIER\\r\\n"``...), ``b""`` when the holder left
-    it without one, or None when the port was lost.
+    ``sink(data)`` takes the bytes; ``suspect(word)`` hears of a word of the module's in them (or
+    the peer's same bytes: what follows waits for :meth:`Engine.resolve_raw`); ``ended(word)`` is
+    called once when the mode ends: with the module's word that ended it
+    (``b"\\r\\nNO CARRIER\\r\\n"``...), or None when the port or the module was lost.
+    ``overflow(held)``: more bytes came while a suspicion was resolved than may be kept.
     """
 
-    def __init__(self, sink: Callable[[bytes], None], ended: Callable[[Optional[bytes]], None]):
+    def __init__(self, sink: Callable[[bytes], None], ended: Callable[[Optional[bytes]], None],
+                 suspect: Callable[[bytes], None] = lambda word: None,
+                 overflow: Callable[[int], None] = lambda held: None):
         self.sink = sink
+        self.suspect = suspect
         self.ended = ended
+        self.overflow = overflow
         self.active = False  # set while the line carries this raw data
 
 
@@ -112,6 +128,7 @@ class _Pending:
     withdrawn: bool = False      # its caller gave up before it went out
     deadline: float = 0.0        # the watchdog's verdict time while it is in flight
     budget: float = 0.0
+    written_at: float = 0.0      # when it went out (time.monotonic), for the exchange's duration
 
     @property
     def abandoned(self) -> bool:
@@ -148,8 +165,12 @@ class Engine(asyncio.Protocol):
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
         self.probe_command: Tuple[CommandLine, Optional[str]] = (build("AT"), None)
+        #: data mode's (guard, settle) seconds: how a module left in data mode is brought back at
+        #: start-up (the longest the dialects document, until the modem knows its own)
+        self.escape_timing: Tuple[float, float] = DEFAULT_TIMING
         self.gone: Optional[BaseException] = None
         self.unhandled = 0  # lines no one took (boot text, noise), and the last of them
+        self.boot_notices = 0  # how often a module said it had started (atsock.escape.BOOT_NOTICES)
         self.last_unhandled: Optional[str] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -275,6 +296,8 @@ class Engine(asyncio.Protocol):
                 received(event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
+            if event.text in BOOT_NOTICES:  # (in the middle of a probe's answer, where no URC is known)
+                self.boot_notices += 1
         elif isinstance(event, Final):
             if _tracing():
                 received(event.text)
@@ -286,10 +309,18 @@ class Engine(asyncio.Protocol):
             self._dispatch_urc(event)
         elif isinstance(event, Prompt):
             self._on_prompt(pending)
+        elif isinstance(event, RawSuspect):
+            if _tracing():
+                received(event.word, " (may end data mode)")
+            if self._raw is not None:
+                self._raw.suspect(event.word)
         elif isinstance(event, RawEnd):
             if _tracing():
                 received(event.word, " (end of data mode)")
             self._end_raw(event.word)
+        elif isinstance(event, RawOverflow):
+            if self._raw is not None:
+                self._raw.overflow(event.held)
         elif isinstance(event, ProtocolError):
             self._protocol_error(event.reason, event.header)
 
@@ -318,6 +349,8 @@ class Engine(asyncio.Protocol):
 
     def _dispatch_urc(self, urc: Urc) -> None:
         self.stats.urcs += 1
+        if urc.text in BOOT_NOTICES:
+            self.boot_notices += 1
         for matches, handler in self._urc_handlers:
             if matches(urc.text):
                 try:
@@ -353,7 +386,7 @@ class Engine(asyncio.Protocol):
         raw: Optional[RawLine] = None,
         raw_after: FrozenSet[str] = frozenset(),
         raw_after_prompt: bool = False,
-        raw_ends: Tuple[bytes, ...] = (),
+        raw_words: Optional[RawWords] = None,
     ) -> Response:
         """Run one AT command and return its response.
 
@@ -364,12 +397,13 @@ class Engine(asyncio.Protocol):
         just before the command is written; if it returns an exception, the command fails with it
         and is never sent. ``owner`` is the holder a command belongs to (:meth:`hold`). With
         ``raw``, a final in ``raw_after`` (or, with ``raw_after_prompt``, the prompt, answered as
-        final ``>``) hands the line over to raw data until one of ``raw_ends`` comes.
+        final ``>``) hands the line over to raw data; ``raw_words`` are the module's words that may
+        end it (:mod:`atsock.rawstream`).
         """
-        if (raw_after or raw_after_prompt) and (raw is None or not raw_ends):
+        if (raw_after or raw_after_prompt) and (raw is None or raw_words is None):
             raise ValueError("a command that hands the line over to raw data needs a RawLine and its ending words")
         pending = self._enqueue(self._command(text, response_prefixes, extra_finals, not_final, raw_after,
-                                              raw_after_prompt, raw_ends, prompt_line),
+                                              raw_after_prompt, raw_words, prompt_line),
                                 payload, timeout, prompt_timeout, guard=guard, owner=owner, raw=raw)
         response = await pending.final
         if check and not response.final.ok:
@@ -388,16 +422,16 @@ class Engine(asyncio.Protocol):
         if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
             if len(self._chained) >= 64:
                 self._chained.clear()
-            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, ())
+            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, None)
         return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)
 
     @staticmethod
-    def _command(text, response_prefixes, extra_finals, not_final, raw_after, raw_after_prompt, raw_ends,
-                 prompt_line: Optional[str] = None) -> Command:
+    def _command(text, response_prefixes, extra_finals, not_final, raw_after, raw_after_prompt,
+                 raw_words: Optional[RawWords], prompt_line: Optional[str] = None) -> Command:
         if not isinstance(text, CommandLine):
             raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
         return Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final),
-                       frozenset(raw_after), raw_after_prompt, tuple(raw_ends), prompt_line=prompt_line)
+                       frozenset(raw_after), raw_after_prompt, raw_words, prompt_line=prompt_line)
 
     async def sync(self, attempts: int, timeout: float = 1.0) -> None:
         """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting.
@@ -405,11 +439,14 @@ class Engine(asyncio.Protocol):
         ``APP RDY``): the next probe waits ``timeout`` too, and if no probe is answered ``OK``,
         :class:`CommandFailed` says what it answered instead of a time-out."""
         refused = None
-        for _ in range(attempts):
+        for attempt in range(attempts):
+            notices = self.boot_notices
             pending = self._enqueue(Command(build("AT")), None, timeout, timeout, probe=True)
             try:
                 response = await pending.final
             except CommandTimeout:
+                if attempt == 0:  # perhaps in a data mode an earlier process left it in
+                    await leave_stale_data_mode(self, timeout, notices)
                 continue
             if response.final.ok:
                 return
@@ -469,6 +506,7 @@ class Engine(asyncio.Protocol):
 
     def _begin(self, pending: _Pending) -> None:
         self._active = pending
+        pending.written_at = time.monotonic()
         pending.written = True
         self.stats.commands += 1
         self.stats.by_name[pending.command.name] += 1
@@ -521,6 +559,8 @@ class Engine(asyncio.Protocol):
     def _finish(self, pending: _Pending, response: Optional[Response] = None,
                 error: Optional[BaseException] = None) -> None:
         self._active = None
+        if response is not None:
+            self.stats.exchange_times.observe(time.monotonic() - pending.written_at)
         if pending.probe and response is not None:
             if response.final.ok and self._identifies(pending, response):
                 self._needs_resync = False
@@ -586,16 +626,46 @@ class Engine(asyncio.Protocol):
         return self._raw is not None
 
     def expect_raw_end(self, word: bytes) -> None:
-        """While raw: ``word`` from the module ends the mode too (once it can come)."""
+        """While raw: ``word`` is the module's answer to the escape, which may come from now on."""
         self.channel.expect_raw_end(word)
 
-    def leave_raw(self) -> None:
-        """Back to lines without the module saying so (it leaves its mode silently)."""
-        if self._raw is None:
-            return
-        for event in self.channel.leave_raw():
+    @property
+    def raw_suspended(self) -> bool:
+        """Raw bytes wait for :meth:`resolve_raw` (a word of the module's, or the peer's same bytes, came)."""
+        return self._raw is not None and self.channel.raw_suspended
+
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
+        """The module's word that :meth:`resolve_raw` would end raw data at now, if any."""
+        return self.channel.raw_end(answered) if self._raw is not None else None
+
+    def resolve_raw(self, answered: bool = True) -> bool:
+        """The holder made sure the module is in command mode: the held bytes up to the module's
+        word are data, the word ends raw data, what follows is read as lines. False (still raw)
+        when no word is there. Without ``answered``, the escape's answers there do not count."""
+        events = self.channel.resolve_raw(answered)
+        for event in events:
             self._route(event)
-        self._end_raw(b"")
+        return bool(events)
+
+    def abandon_raw(self) -> None:
+        """Raw data ends without a word (the module restarted, the port went, it left silently):
+        bytes held as the possible start of a word are data; a suspicion's held bytes are dropped."""
+        if self._raw is not None:
+            for event in self.channel.release_held():
+                self._route(event)
+            self.channel.abandon()
+            self._end_raw(None)
+
+    def write_escape(self, then_end_line: bool = False) -> None:
+        """``+++`` between commands (a module that an earlier process left in data mode); the
+        caller keeps the guard times. ``then_end_line``: the command terminator alone, which ends
+        the line a module in command mode took those ``+`` for (it answers ERROR, or nothing)."""
+        if self._active is not None or self._raw is not None:
+            raise RuntimeError("the escape goes out only between commands")
+        data = self.channel.terminator if then_end_line else ESCAPE
+        if _tracing():
+            sent(data, " (leaving a data mode)")
+        self._write(data)
 
     def _end_raw(self, word: Optional[bytes]) -> None:
         raw, self._raw = self._raw, None

@@ -13,10 +13,9 @@ Three shapes share the stream:
   after which exactly ``n`` bytes are taken as data, whatever they contain.
 
 A fourth shape takes the whole stream: in *raw* mode (a module's transparent or passthrough mode,
-entered with :meth:`FrameReader.enter_raw`) every byte is data until one of the module's own
-words that end the mode (``\\r\\nNO CARRIER\\r\\n``...) appears; lines are read again after it.
-Bytes that could be the start of such a word are held back until the next bytes tell, or until
-:meth:`FrameReader.release_held` gives them up as data.
+entered with :meth:`FrameReader.enter_raw`) every byte is data, read by :class:`~atsock.rawstream.RawStream`:
+a word of the module's (``\\r\\nNO CARRIER\\r\\n``...) is only a candidate, held until the session has
+proved where the mode ended (:meth:`FrameReader.resolve_raw`); lines are read again after that.
 
 Which headers announce payload is the dialect's knowledge, passed in as :class:`PayloadRule`.
 Every line and every announced length is bounded, so a noisy or hostile modem cannot make the
@@ -25,7 +24,9 @@ at the next line.
 """
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Pattern, Sequence, Tuple, Union
+from typing import List, Optional, Pattern, Sequence, Union
+
+from .rawstream import RawEndFrame, RawFrame, RawOverflowFrame, RawStream, RawSuspectFrame, RawWords
 
 DEFAULT_MAX_LINE = 2048
 _LINE_BREAKS = b"\r\n"
@@ -67,22 +68,13 @@ class PayloadFrame:
 
 
 @dataclass(frozen=True)
-class RawFrame:
-    data: bytes
-
-
-@dataclass(frozen=True)
-class RawEndFrame:
-    word: bytes  # the module's word that ended raw mode, as it came
-
-
-@dataclass(frozen=True)
 class FrameError:
     reason: str
     header: Optional[str] = None  # the refused payload header, when there was one
 
 
-Frame = Union[LineFrame, PromptFrame, PayloadFrame, RawFrame, RawEndFrame, FrameError]
+Frame = Union[LineFrame, PromptFrame, PayloadFrame, RawFrame, RawSuspectFrame, RawEndFrame, RawOverflowFrame,
+              FrameError]
 
 
 def decode(raw: bytes) -> str:
@@ -99,8 +91,7 @@ class FrameReader:
         self._payload_left = 0
         self._discarding = False
         self._after_prompt = False
-        self._raw_ends: Tuple[bytes, ...] = ()  # while raw: the words that end it
-        self._end_bytes: frozenset = frozenset()  # every byte value in them (most data ends in none)
+        self._raw: Optional[RawStream] = None  # while the stream is raw data (a transparent mode)
 
     def add_rule(self, rule: PayloadRule) -> None:
         self._rules.append(rule)
@@ -113,7 +104,7 @@ class FrameReader:
     @property
     def partial(self) -> int:
         """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
-        if self._raw_ends:
+        if self._raw is not None:
             return 0  # raw mode: held-back bytes are :attr:`held`, not a stalled frame
         if self._payload_header is not None:
             return len(self._buf) + 1
@@ -125,68 +116,50 @@ class FrameReader:
         self._payload_header = None
         self._discarding = False
         self._after_prompt = False
-        self._raw_ends = ()
+        self._raw = None
 
-    # --- raw mode -----------------------------------------------------------------------------
+    # --- raw mode (see atsock.rawstream) -------------------------------------------------------
     @property
     def raw(self) -> bool:
-        return bool(self._raw_ends)
+        return self._raw is not None
 
-    def enter_raw(self, ends: Sequence[bytes]) -> None:
-        """From the next byte on everything is data, until one of ``ends`` comes."""
-        if not ends or not all(ends):
-            raise ValueError("raw mode needs the words that end it")
-        self._raw_ends = tuple(ends)
-        self._end_bytes = frozenset(b"".join(self._raw_ends))
+    def enter_raw(self, words: RawWords) -> None:
+        """From the next byte on everything is data; ``words`` are the module's that may end it."""
+        self._raw = RawStream(words)
         self._after_prompt = False
 
     def expect_end(self, word: bytes) -> None:
-        """One more word that ends raw mode (the ``OK`` after an escape, once it may come)."""
-        if self._raw_ends and word and word not in self._raw_ends:
-            self._raw_ends += (word,)
-            self._end_bytes = frozenset(b"".join(self._raw_ends))
+        """The module's answer to the escape, which may come from now on."""
+        if self._raw is not None:
+            self._raw.expect_answer(word, len(self._buf))
 
     @property
     def held(self) -> int:
         """Raw bytes held back because they may begin a word that ends raw mode."""
-        return len(self._buf) if self._raw_ends else 0
+        return self._raw.held(self._buf) if self._raw is not None else 0
+
+    @property
+    def suspended(self) -> bool:
+        """A candidate came: raw bytes are held until :meth:`resolve_raw`."""
+        return self._raw is not None and self._raw.suspended
 
     def release_held(self) -> List[Frame]:
         """The held bytes were data after all (nothing completed the word in time)."""
-        if not self._raw_ends or not self._buf:
+        return self._raw.release(self._buf) if self._raw is not None else []
+
+    def raw_end(self, answered: bool = True) -> Optional[bytes]:
+        """The word :meth:`resolve_raw` would end raw data at now (None: no word yet)."""
+        found = self._raw.end(self._buf, answered) if self._raw is not None else None
+        return found[1] if found is not None else None
+
+    def resolve_raw(self, answered: bool = True) -> List[Frame]:
+        """The module is in command mode: the data up to its word and the word, then lines again.
+        Empty (still raw) if no word is there; without ``answered`` the escape's answers do not count."""
+        frames = self._raw.resolve(self._buf, answered) if self._raw is not None else None
+        if frames is None:
             return []
-        data = bytes(self._buf)
-        self._buf.clear()
-        return [RawFrame(data)]
-
-    def leave_raw(self) -> List[Frame]:
-        """Back to lines without an ending word (a module that says nothing when it leaves);
-        what was held is data."""
-        frames = self.release_held()
-        self._raw_ends = ()
+        self._raw = None
         return frames
-
-    def _take_raw(self, frames: List[Frame]) -> bool:
-        buf = self._buf
-        if not buf:
-            return False
-        cut, word = -1, b""
-        for end in self._raw_ends:
-            at = buf.find(end)
-            if at >= 0 and (cut < 0 or at < cut):
-                cut, word = at, end
-        if cut >= 0:
-            if cut:
-                frames.append(RawFrame(bytes(buf[:cut])))
-            del buf[:cut + len(word)]
-            self._raw_ends = ()
-            frames.append(RawEndFrame(word))
-            return True
-        keep = _longest_start(buf, self._raw_ends) if buf[-1] in self._end_bytes else 0
-        if len(buf) > keep:
-            frames.append(RawFrame(bytes(buf[:len(buf) - keep])))
-            del buf[:len(buf) - keep]
-        return False
 
     def feed(self, data: bytes) -> List[Frame]:
         self.push(data)
@@ -203,8 +176,8 @@ class FrameReader:
         """Append the next frame (raw mode: the data up to an ending word, and that word); return
         False when more bytes are needed. Between steps the caller may switch to raw mode."""
         buf = self._buf
-        if self._raw_ends:
-            return self._take_raw(frames)
+        if self._raw is not None:
+            return self._raw.step(buf, frames)
         if self._payload_header is not None:
             return self._take_payload(frames)
         if self._discarding:
@@ -272,17 +245,6 @@ class FrameReader:
         frames.append(PayloadFrame(self._payload_header, data))
         self._payload_header = None
         return True
-
-
-def _longest_start(buf: bytearray, words: Sequence[bytes]) -> int:
-    """The length of the longest end of ``buf`` that is the beginning of one of ``words``."""
-    best = 0
-    for word in words:
-        for size in range(min(len(word) - 1, len(buf)), best, -1):
-            if buf.endswith(word[:size]):
-                best = size
-                break
-    return best
 
 
 def payload_rule(pattern: bytes, max_length: int, partial: Optional[bytes] = None) -> PayloadRule:

@@ -2,24 +2,38 @@
 
 Trouble is what a dialect reports when the module rebooted (``RDY``/``ready``), the network took
 the data context or the Wi-Fi away, registration was lost, the module stopped answering, or the
-serial port vanished (USB unplug). Sockets that could not survive it have already failed with a
-meaningful errno; this only gets the modem back so that new sockets work: it reopens the port if it
-is gone (the same path, as often as ``reopen_interval`` allows, until ``reopen_timeout``), then runs
-the dialect's bring-up again. After ``max_attempts`` failed bring-ups the modem is ``failed``.
+serial port vanished (USB unplug, or the connection to a serial server on the network). Sockets
+that could not survive it have already failed with a meaningful errno; this only gets the modem
+back so that new sockets work: it reopens the port if it is gone (the same path or URL, until
+``reopen_timeout``), then runs the dialect's bring-up again. After ``max_attempts`` failed bring-ups
+the modem is ``failed``. Every wait between two tries is randomised and bounded
+(:mod:`atsock.backoff`), so that many modems that lost their ports or their network together do
+not all come back in step.
 """
 import asyncio
+import itertools
 import logging
 from typing import Optional
 
+from .backoff import Backoff
+
 log = logging.getLogger("atsock.recovery")
+
+#: between two tries to reopen a port: 0.125-0.25 s at first, never more than 4-8 s (a USB port
+#: re-enumerates within a second or two; a serial server's host may take minutes to reboot)
+REOPEN_BACKOFF = (0.25, 8.0)
+#: between two failed bring-ups: 0.25-0.5 s, 0.5-1 s... up to 15-30 s (each costs the network a
+#: registration or a Wi-Fi join)
+BRING_UP_BACKOFF = (0.5, 30.0)
 
 
 class Recovery:
-    def __init__(self, modem, max_attempts: int = 5, reopen_interval: float = 0.5, reopen_timeout: float = 60.0):
+    def __init__(self, modem, max_attempts: int = 5, reopen_timeout: float = 60.0):
         self.modem = modem
         self.max_attempts = max_attempts
-        self.reopen_interval = reopen_interval
         self.reopen_timeout = reopen_timeout
+        self.reopen_backoff = Backoff(*REOPEN_BACKOFF)
+        self.bring_up_backoff = Backoff(*BRING_UP_BACKOFF)
         self.recoveries = 0  # completed recoveries, for long-running services to watch
         self._task: Optional[asyncio.Task] = None
 
@@ -60,7 +74,7 @@ class Recovery:
                     break
                 if life.can("recover"):
                     life.recover()
-                await asyncio.sleep(min(0.25 * 2 ** attempt, 5.0))
+                await asyncio.sleep(self.bring_up_backoff.delay(attempt - 1))
         log.error("modem %s failed: %d recovery attempt(s) after %s", self.modem.port, tried, kind)
         if life.can("fail"):
             life.fail()
@@ -68,11 +82,11 @@ class Recovery:
     async def _reopen(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reopen_timeout
-        while True:
+        for attempt in itertools.count():
+            await asyncio.sleep(self.reopen_backoff.delay(attempt))
             try:
                 await self.modem.reopen_port()
                 return
             except (OSError, ValueError) as exc:
                 if loop.time() > deadline:
                     raise OSError(f"serial port {self.modem.port} did not come back: {exc}") from None
-            await asyncio.sleep(self.reopen_interval)

@@ -51,6 +51,8 @@ class SocketCore:
         self._settling = set()
         self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
+        if commands.data_mode is not None:  # start-up brings back a module left in data mode with these
+            engine.escape_timing = (commands.data_mode.guard, commands.data_mode.settle)
 
     # --- what callers may do ------------------------------------------------------------------
     def refusal(self, conn: Connection, op: Op) -> OSError:
@@ -90,8 +92,7 @@ class SocketCore:
             self.commands.check_tls(conn.tls)
         if conn.data_mode_wanted:
             modes = self._data_modes(conn)
-            if self.engine.held_by is not None:
-                raise os_error(errno.EBUSY, "another socket's data mode holds the modem's line")
+            self._check_line_unheld()
             if not modes.switches_open:
                 await self._connect_in_data_mode(conn, ip, port, timeout, local_port)
                 return
@@ -248,9 +249,9 @@ class SocketCore:
         """
         session = conn.data_session
         if session is not None and dest is None:
-            if session.carrying:
-                return await session.send(data, timeout)
-            await asyncio.shield(session.done)  # leaving data mode: the rest goes by command
+            sent = await session.send(data, timeout)
+            if sent is not None:
+                return sent  # (None: the session gave the socket back to command mode)
         sender = ChunkSender(self, conn, data, dest, timeout)
         sender.start()
         try:
@@ -442,22 +443,33 @@ class SocketCore:
     async def enter_data_mode(self, conn: Connection) -> None:
         """Switch an open TCP connection to data mode (dialects whose modules can)."""
         modes = self._data_modes(conn)
-        if conn.data_session is not None:
-            return
         if not modes.switches_open:
             raise os_error(errno.EOPNOTSUPP, "this module opens its data-mode connection itself: enter data mode "
                                              "before connect()")
         self.require(conn, Op.SEND)
+        self._check_line_unheld(conn)
         session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
-        try:
-            await session.start()
-        finally:
-            if not session.entered and session.done.done():
-                conn.data_session = None
+        await session.start()  # if it fails, the session has let go of the socket
 
     async def leave_data_mode(self, conn: Connection) -> None:
         if conn.data_session is not None:
             await conn.data_session.finish()
+
+    def _check_line_unheld(self, conn: Optional[Connection] = None) -> None:
+        """Data mode takes the line: refused while this socket or another one has it."""
+        if conn is not None and conn.data_session is not None:
+            raise os_error(errno.EALREADY, "this socket is already in data mode (data_mode() blocks do not nest)")
+        if self.engine.held_by is not None:
+            raise os_error(errno.EBUSY, "another socket's data mode holds the modem's line")
+
+    def data_mode_closed(self, conn: Connection, released: bool) -> None:
+        """A connection's data mode ended with the connection (the peer closed it, or, where data
+        mode opened it, the block ended): every byte came through the line or was fetched while
+        leaving, so the stream ends here, with no fetch. ``released``: the module's id is free."""
+        if released and conn.id is not None and self.slots.owner(conn.id) is conn:
+            self.slots.free(conn)
+        if conn.kind is Kind.TCP and conn.allows(Op.DELIVER):
+            self._finish(conn)
 
     async def _connect_in_data_mode(self, conn: Connection, ip: str, port: int, timeout: Optional[float],
                                     local_port: int) -> None:
@@ -471,11 +483,7 @@ class SocketCore:
             raise os_error(errno.EBUSY, "data mode needs the module to itself: close its other sockets first")
         conn.become(Kind.TCP)
         session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
-        try:
-            await self._open(conn, lambda: session.start((ip, port)), timeout, f"connecting to {ip}:{port} in data mode")
-        finally:
-            if not session.entered and session.done.done():
-                conn.data_session = None
+        await self._open(conn, lambda: session.start((ip, port)), timeout, f"connecting to {ip}:{port} in data mode")
         conn.remote = (ip, port)
         conn.life.connect_done()
         self._settle_early_close(conn)

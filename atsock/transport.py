@@ -1,11 +1,13 @@
 """Open a serial port and connect it to an asyncio protocol (the engine).
 
-Two transports share the same protocol, hence the same AT parser:
+Three transports share the same protocol, hence the same AT parser:
 
 * ports with an OS descriptor (a UART, a USB ACM port, a pty) use pyserial-asyncio, which lets the
   event loop wait on the descriptor itself — no extra thread, no polling;
-* any other pyserial URL (``socket://``, ``rfc2217://``, ``loop://``...) gets a small reader thread
-  that hands what it reads to the loop.
+* serial servers on the network (``rfc2217://``, ``socket://``) use asyncio's TCP transport
+  (:mod:`atsock.netserial`);
+* any other pyserial URL (``loop://``, ``spy://``...) gets a small reader thread that hands what
+  it reads to the loop.
 """
 import asyncio
 import errno
@@ -20,6 +22,7 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
+from .netserial import NetworkSerialTransport, is_network_url, open_network_port
 
 log = logging.getLogger("atsock.transport")
 
@@ -36,6 +39,9 @@ def _has_descriptor(port: serial.SerialBase) -> bool:
 async def open_serial(loop: asyncio.AbstractEventLoop, url, baudrate: int,
                       protocol_factory: Callable[[], asyncio.Protocol]):
     """``url`` is a device path or pyserial URL, or an already open pyserial port."""
+    if is_network_url(url):
+        protocol = protocol_factory()
+        return await open_network_port(loop, url, baudrate, protocol), protocol
     if isinstance(url, serial.SerialBase):
         port = url
         port.timeout = 0
@@ -76,7 +82,12 @@ def open_port(url: str, baudrate: int, exclusive: bool = True) -> serial.SerialB
 async def sent_by_os(transport: asyncio.BaseTransport) -> bool:
     """Wait until the OS has sent what the transport handed it, where it can tell (``tcdrain`` on a
     real serial device); False where it cannot: a pty (its far end reads when it likes) or a port
-    without a descriptor. Then only a clock of the line's own rate knows."""
+    without a descriptor. Then only a clock of the line's own rate knows. A serial server on the
+    network is waited for until its host has acknowledged every byte; what its own buffers hold
+    then is unknown, so it is False too."""
+    if isinstance(transport, NetworkSerialTransport):
+        await transport.acknowledged()
+        return False
     fd = _descriptor(transport)
     if fd is None or _is_pty(fd):
         return False

@@ -518,7 +518,8 @@ class socket(SocketArguments):
 
 class DataModeBlock:
     """What :meth:`socket.data_mode` returns: entering switches (or arms ``connect()`` to switch),
-    leaving goes back to command mode."""
+    leaving goes back to command mode. Blocks do not nest: a second one on the same socket is
+    refused with ``EALREADY`` and leaves the first as it was."""
 
     def __init__(self, sock: socket):
         self._sock = sock
@@ -527,6 +528,8 @@ class DataModeBlock:
         sock = self._sock
         sock._check_open()
         conn = sock._conn
+        if conn.data_mode_wanted or conn.data_session is not None:
+            raise os_error(errno.EALREADY, "this socket is already in data mode (data_mode() blocks do not nest)")
         if conn.state is S.FRESH:
             conn.data_mode_wanted = True
         elif conn.state is S.CONNECTED:

@@ -6,6 +6,7 @@
     python -m bench --no-tls           # without host and module TLS against plain TCP (bench.tls)
     python -m bench --no-data-mode     # without data mode (bench.scenarios, transparent/passthrough)
     python -m bench --no-many          # without many modems in one process (bench.many)
+    python -m bench --no-remote        # without the modem behind ser2net (bench.remote)
 
 Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
 and on ESP-AT 2.4 (8192 bytes a send) for the paced rates.
@@ -20,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import asyncio_bench, floor, many, pacing, report, tls
+from . import asyncio_bench, floor, many, pacing, remote, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -28,6 +29,7 @@ LATENCIES = [0.0, 0.005]
 LARGE_SENDS = "2.4"  # ESP-AT firmware whose AT+CIPSEND takes 8192 bytes
 DATA_MODE = [(921600, 0.0), (921600, 0.005), (115200, 0.0)]
 MODEM_COUNTS = [1, 2, 4, 8]
+REMOTE_MODEMS = 4  # of the most modems, this many through ser2net as well
 
 
 def sizes(baud, quick: bool) -> int:
@@ -81,6 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-data-mode", action="store_true", help="skip data mode")
     parser.add_argument("--no-many", action="store_true", help="skip many modems in one process")
     parser.add_argument("--no-asyncio", action="store_true", help="skip asyncio streams against the blocking API")
+    parser.add_argument("--no-remote", action="store_true", help="skip the modem behind ser2net")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -124,6 +127,13 @@ def main(argv=None) -> int:
             for count in MODEM_COUNTS:
                 log(f"{count} modems at 921600 baud in one process, {'data' if data_mode else 'command'} mode")
                 results["many"].append(many.measure(count, "quectel", 921600, seconds, data_mode=data_mode))
+            if not args.no_remote:
+                count = MODEM_COUNTS[-1]
+                log(f"{count} modems, {REMOTE_MODEMS} through ser2net, {'data' if data_mode else 'command'} mode")
+                results["many"].append(many.measure(count, "quectel", 921600, seconds, data_mode=data_mode,
+                                                    remote=REMOTE_MODEMS))
+    if not args.no_remote:
+        results["remote"] = {"paths": remote.run(args.quick, log, dialects), "clients": remote.clients(args.quick)}
     if not args.no_tls:
         log(f"host and module TLS against plain TCP at {tls.BAUD} baud")
         results["tls"] = [tls.measure(dialect, tls.size_for(tls.BAUD, args.quick)) for dialect in dialects]

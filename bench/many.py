@@ -1,6 +1,6 @@
 """Many modems driven from one process: every modem uploading and downloading at once.
 
-    python -m bench.many [--modems 1 --modems 8] [--dialect quectel] [--rate 921600] [--seconds 8]
+    python -m bench.many [--modems 1 --modems 8] [--dialect quectel] [--rate 921600] [--seconds 8] [--remote 4]
 
 Each modem is an emulator process of its own on its own pty, at the given line rate; atsock opens
 all of them in this process (one engine loop thread per modem) and runs, per modem, an upload and a
@@ -10,6 +10,8 @@ share one line's worth), or with ``--data-mode`` on one socket in data mode (the
 Reported per modem count: aggregate goodput, each modem's download, upload and both together as a
 share of its line (the worst and the best modem), this process's CPU per MiB moved, and the CPU the
 emulators and the peer used meanwhile (on a small machine they compete for the same cores).
+With ``--remote N``, N of the modems are reached through ser2net on loopback (``rfc2217://``, one
+ser2net process per modem, counted with the emulators).
 """
 import argparse
 import json
@@ -18,7 +20,7 @@ import sys
 import threading
 import time
 
-from .scenarios import MIB, _spawn, open_modem, spawn_emulator
+from .scenarios import MIB, Remote, _spawn, open_modem, spawn_emulator
 
 COUNTS = [1, 2, 4, 8]
 BLOCK = 64 * 1024
@@ -99,14 +101,15 @@ def _close_all(pairs) -> None:
 
 
 def measure(count: int, dialect: str = "quectel", baud: int = 921600, seconds: float = 8.0,
-            warm_up: float = 2.0, data_mode: bool = False) -> dict:
+            warm_up: float = 2.0, data_mode: bool = False, remote: int = 0) -> dict:
     peer, port = _spawn(["-m", "bench.peer"])
-    emulators, modems, pairs = [], [], []
+    emulators, servers, modems, pairs = [], [], [], []
     try:
         for _ in range(count):
             emulators.append(spawn_emulator(dialect, baud))
-        for _, tty in emulators:
-            modems.append(open_modem(dialect, tty, baud))
+        servers = [Remote(tty) for _, tty in emulators[:remote]]
+        for index, (_, tty) in enumerate(emulators):
+            modems.append(open_modem(dialect, servers[index].url if index < remote else tty, baud))
         pairs = [_Pair(modem, int(port), data_mode) for modem in modems]
         stop = threading.Event()
         threads = [threading.Thread(target=work, args=(stop,), daemon=True)
@@ -114,7 +117,7 @@ def measure(count: int, dialect: str = "quectel", baud: int = 921600, seconds: f
         for thread in threads:
             thread.start()
         time.sleep(warm_up)
-        children = [process.pid for process, _ in emulators] + [peer.pid]
+        children = [process.pid for process, _ in emulators] + [peer.pid] + [p for s in servers for p in s.pids]
         before = [pair.counts() for pair in pairs]
         child_cpu = sum(_cpu_seconds(pid) for pid in children)
         cpu, started = time.process_time(), time.perf_counter()
@@ -130,6 +133,8 @@ def measure(count: int, dialect: str = "quectel", baud: int = 921600, seconds: f
         _close_all(pairs)
         for modem in modems:
             modem.close()
+        for server in servers:
+            server.close()
         for process, _ in emulators:
             process.terminate()
             process.wait(10)
@@ -139,7 +144,8 @@ def measure(count: int, dialect: str = "quectel", baud: int = 921600, seconds: f
     downs = [(a[0] - b[0]) / elapsed / line for a, b in zip(after, before)]
     ups = [(a[1] - b[1]) / elapsed / line for a, b in zip(after, before)]
     moved = sum(a[0] - b[0] + a[1] - b[1] for a, b in zip(after, before))
-    return {"modems": count, "dialect": dialect, "baud": baud, "data_mode": data_mode, "seconds": elapsed,
+    return {"modems": count, "remote": remote, "dialect": dialect, "baud": baud, "data_mode": data_mode,
+            "seconds": elapsed,
             "bytes_per_s": moved / elapsed, "download_of_line": downs, "upload_of_line": ups,
             "both_of_line": [down + up for down, up in zip(downs, ups)],
             "cpu_per_mib": cpu / (moved / MIB) if moved else None,
@@ -150,7 +156,8 @@ def measure(count: int, dialect: str = "quectel", baud: int = 921600, seconds: f
 def describe(result: dict) -> str:
     downs, ups, both = result["download_of_line"], result["upload_of_line"], result["both_of_line"]
     mode = "data mode" if result["data_mode"] else "command mode"
-    return (f"{result['modems']} × {result['dialect']} at {result['baud']}, {mode}: "
+    remote = f" ({result['remote']} through ser2net)" if result.get("remote") else ""
+    return (f"{result['modems']} × {result['dialect']} at {result['baud']}{remote}, {mode}: "
             f"{result['bytes_per_s'] / 1e3:.0f} kB/s in all; per modem down {min(downs) * 100:.1f}–"
             f"{max(downs) * 100:.1f}%, up {min(ups) * 100:.1f}–{max(ups) * 100:.1f}%, both "
             f"{min(both) * 100:.1f}–{max(both) * 100:.1f}% of its line; CPU {result['cpu_per_mib']:.3f} s/MiB here "
@@ -165,9 +172,11 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=921600, metavar="BAUD")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--data-mode", action="store_true", help="one socket per modem in data mode (full duplex)")
+    parser.add_argument("--remote", type=int, default=0, metavar="N", help="N of the modems through ser2net on loopback")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = [measure(count, args.dialect, args.rate, args.seconds, data_mode=args.data_mode)
+    results = [measure(count, args.dialect, args.rate, args.seconds, data_mode=args.data_mode,
+                       remote=min(args.remote, count))
                for count in args.modems or COUNTS]
     print(json.dumps(results, indent=2) if args.json else "\n".join(map(describe, results)))
     return 0

@@ -49,13 +49,18 @@ def serve(conn: socket.socket) -> None:
                 while conn.recv(65536):
                     pass
             elif verb == "ECHO":
-                while True:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    conn.sendall(data)
+                echo(conn)
         except OSError:
             pass
+
+
+def echo(conn: socket.socket) -> None:
+    """Sends back what comes, until the other end closes."""
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        conn.sendall(data)
 
 
 def _flood(conn: socket.socket) -> None:

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from . import asyncio_bench, tls
+from . import asyncio_bench, remote, tls
 
 TARGETS = {"download": 0.98, "upload": 0.95, "all_busy": 0.80, "fairness": 0.5, "download_cpu_vs_floor": 3.0,
            "upload_cpu_vs_floor": 8.0, "data_mode": 0.97, "data_mode_cpu_vs_floor": 2.0, "many": 0.90}
@@ -47,7 +47,8 @@ def many_table(results: dict) -> str:
     for run in results.get("many", []):
         spans = [f"{min(run[k]) * 100:.1f}–{max(run[k]) * 100:.1f}%"
                  for k in ("download_of_line", "upload_of_line", "both_of_line")]
-        rows.append(f"| {run['modems']} | {'data' if run['data_mode'] else 'command'} | "
+        through = f" ({run['remote']} through ser2net)" if run.get("remote") else ""
+        rows.append(f"| {run['modems']}{through} | {'data' if run['data_mode'] else 'command'} | "
                     f"{run['bytes_per_s'] / 1e3:.0f} kB/s | {spans[0]} | {spans[1]} | {spans[2]} | "
                     f"{run['cpu_per_mib']:.3f}s ({run['process_cpu_share'] * 100:.0f}%) | "
                     f"{run['emulators_cpu_share'] * 100:.0f}% |")
@@ -90,6 +91,10 @@ def table(results: dict) -> str:
     lines = ["\n".join(rows), ""]
     for title, text in (("Data mode (one socket, `with sock.data_mode()`)", data_mode_table(results)),
                         ("Many modems in one process, all uploading and downloading at once", many_table(results)),
+                        ("A modem on another machine (ser2net on loopback, RFC 2217; bench.delay adds the network's "
+                         "delay)", remote.table(results.get("remote", {}).get("paths", []))),
+                        ("RFC 2217 clients through ser2net, unthrottled",
+                         remote.clients_table(results.get("remote", {}).get("clients", []))),
                         ("The emulator's UART against an ideal line", pacing_table(results))):
         if text.count("\n") > 1:
             lines += [f"{title}:", "", text, ""]
@@ -142,7 +147,7 @@ def targets(results: dict):
                 check(f"{name} {direction} CPU × floor", run[direction]["cpu_per_mib"] / floor[key],
                       TARGETS["data_mode_cpu_vs_floor"], at_least=False)
     for run in results.get("many", []):
-        if run["modems"] == max(r["modems"] for r in results["many"]):
+        if run["modems"] == max(r["modems"] for r in results["many"]):  # some of them remote or not
             shares = run["download_of_line"] + run["upload_of_line"] if run["data_mode"] else run["both_of_line"]
             check(f"{run['modems']} modems, {'data' if run['data_mode'] else 'command'} mode, worst modem",
                   min(shares), TARGETS["many"])
@@ -194,7 +199,8 @@ def plot(results: dict, path: Path) -> bool:
     return True
 
 
-def update_readme(readme: Path, text: str) -> None:
+def update_readme(readme: Path, text: str, markers=(README_START, README_END)) -> None:
+    """Put ``text`` between the two markers of ``readme`` (any Markdown page)."""
     content = readme.read_text()
-    start, end = content.index(README_START) + len(README_START), content.index(README_END)
+    start, end = content.index(markers[0]) + len(markers[0]), content.index(markers[1])
     readme.write_text(content[:start] + "\n" + text + "\n" + content[end:])

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import atsock
+from fakemodem.ser2net import Ser2net
 
 ROOT = Path(__file__).resolve().parent.parent
 WIFI = {"ssid": "bench-net", "key": "bench-key"}
@@ -37,22 +38,52 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
 
 def open_modem(dialect: str, tty: str, baud, **extra):
     settings = dict(apn="bench", **extra) if dialect == "quectel" else dict(WIFI, **extra)
-    if baud:  # the line's rate: data mode's guard times count line time
+    if baud:  # the line's rate: data mode's guard times count line time (and RFC 2217 sets it remotely)
         settings["baudrate"] = baud
     return atsock.open_modem(tty, dialect=dialect, **settings)
 
 
+class Remote:
+    """The emulator's pty behind ser2net on loopback (RFC 2217), and with ``delay`` a relay that
+    holds every piece that long each way (bench.delay): a modem on another machine."""
+
+    def __init__(self, tty: str, delay: float = 0.0, tuned: bool = True):
+        self.server = Ser2net(tty, tuned=tuned)
+        self.relay = None
+        self.url = self.server.url
+        if delay:
+            self.relay, port = _spawn(["-m", "bench.delay", str(self.server.port), str(delay)])
+            self.url = f"rfc2217://127.0.0.1:{port}"
+
+    @property
+    def pids(self):
+        return [p.pid for p in (self.server.process, self.relay) if p is not None]
+
+    def close(self) -> None:
+        if self.relay is not None:
+            self.relay.terminate()
+            self.relay.wait(10)
+        self.server.close()
+
+
 class Session:
-    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), **settings):
+    """``remote``: None for the pty itself, else the one-way delay (seconds) of a ser2net path
+    (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``."""
+
+    def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
+                 ser2net_defaults: bool = False, url_options: str = "", **settings):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
-        self.modem = open_modem(dialect, tty, baud, **settings)
+        self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
+        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud, **settings)
 
     def close(self) -> None:
         self.modem.close()
+        if self.remote is not None:
+            self.remote.close()
         for process in (self.emulator, self.peer):
             process.terminate()
             process.wait(10)

@@ -510,10 +510,12 @@ SITUATIONS = [
     Situation("data-mode", "Data mode", "transparent / passthrough data mode", {
         "quectel": "`AT+QISWTMD` switches the open connection to transparent access: bytes cross the line "
                    "raw both ways, and `+++` between two silences of the guard time brings it back to "
-                   "buffer access, the socket still open.",
+                   "buffer access, the socket still open; `OK` answers the escape, and a command only the "
+                   "module answers (`AT+CMEE?`) proves the line is in command mode before anything else.",
         "esp": "Passthrough exists only in single-connection mode: the block switches the module to it, "
-               "opens its own connection, and restores multi-connection mode (closing that connection) "
-               "after `+++`.",
+               "opens its own connection, and after `+++` (answered `+QUITT`, which `AT+SYSMSG` asks for) "
+               "and a command only the module answers, reads what came meanwhile and restores "
+               "multi-connection mode, closing that connection.",
     }, data_mode),
     Situation("cmux", "CMUX", "open_modem(..., cmux=True): commands and sockets over the multiplexer", {
         "quectel": "After plain `AT`, notices are routed to the first virtual port and `AT+CMUX` turns the line "

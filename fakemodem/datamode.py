@@ -4,6 +4,12 @@ and ``+++`` framed by guard times takes the line back to command mode.
 Both dialects use it: Quectel access mode 2 (guard 1 s either side, the three ``+`` within 1 s)
 and ESP-AT passthrough (20 ms). Host bytes are handed on in packets, as the firmware sends them:
 when ``packet_size`` bytes are collected or after ``idle`` seconds without more.
+
+What makes ``+++`` an escape: silence for the guard time before the first ``+``, exactly three,
+silence for the guard time after the third. ``rule`` says how close the three must be: "window"
+(all within the guard time of the first: Quectel's manual, ESP-AT 2.x's documents) or "packet"
+(each within the guard time of the one before, so that they make one packet between two
+silences: ESP8266 AT 1.x's "a single packet containing +++").
 """
 import asyncio
 from typing import Callable
@@ -13,9 +19,12 @@ ESCAPE = 0x2B  # "+"
 
 class DataMode:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, guard: float, packet_size: int, idle: float,
-                 on_data: Callable[[bytes], None], on_escape: Callable[[], None]):
+                 on_data: Callable[[bytes], None], on_escape: Callable[[], None], rule: str = "window"):
+        if rule not in ("window", "packet"):
+            raise ValueError(f"rule is 'window' or 'packet', not {rule!r}")
         self._loop = loop
         self.guard = guard
+        self.rule = rule
         self.packet_size = packet_size
         self.idle = idle
         self._on_data = on_data
@@ -38,10 +47,14 @@ class DataMode:
         for byte in data:
             if byte == ESCAPE and self._could_escape(now):
                 self._pluses += 1
-                if self._pluses == 1:  # the three must come within the guard time
+                if self._pluses == 1:
                     self._first_plus = now
-                    self._escape_timer = self._loop.call_at(now + self.guard, self._give_back_pluses)
-                elif self._pluses == 3:  # and then silence for the guard time
+                if self._pluses < 3:  # the next must come in time (the first's window, or this one's)
+                    if self._escape_timer is not None:
+                        self._escape_timer.cancel()
+                    since = self._first_plus if self.rule == "window" else now
+                    self._escape_timer = self._loop.call_at(since + self.guard, self._give_back_pluses)
+                else:  # and then silence for the guard time
                     self._escape_timer.cancel()
                     self._escape_timer = self._loop.call_at(now + self.guard, self.escape)
             else:
@@ -58,7 +71,8 @@ class DataMode:
     def _could_escape(self, now: float) -> bool:
         if self._pluses == 0:
             return now - self._last >= self.guard  # silence before the first "+"
-        return self._pluses < 3 and now - self._first_plus <= self.guard
+        since = self._first_plus if self.rule == "window" else self._last
+        return self._pluses < 3 and now - since <= self.guard
 
     def _give_back_pluses(self) -> None:
         """What looked like the start of an escape was data after all."""

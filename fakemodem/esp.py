@@ -19,7 +19,9 @@ open (defaults first): ``cipstatus_style`` ("generation": the STATUS values of e
 documents; "1.x": the 1.x values everywhere, as drivers read them), ``uart_report`` ("actual": AT+UART_CUR? shows the rate the 80 MHz clock
 makes; "requested"), ``passthrough_prompt`` (b"\\r\\nOK\\r\\n\\r\\n>"), ``passthrough_close``
 ("CLOSED": the peer's close ends passthrough with ``CLOSED``; "silent"), ``escape_guard`` (0.02 s
-around ``+++``), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
+around ``+++``), ``escape_rule`` (the generation's: "packet" on 1.x, a packet that is exactly
+``+++``; "window" on 2.x, the three within the guard time of the first), ``before_at`` ("error":
+a line with other characters before ``AT`` answers ERROR; "ignored": they are dropped), ``sendex_recv_count`` ("received": ``Recv <n> bytes`` counts bytes taken; "sent":
 after unescaping), ``rejoin_disconnect`` (True: ``WIFI DISCONNECT`` before joining again while
 joined), ``connect_failure`` ("CLOSED": a failed AT+CIPSTART answers ERROR then ``<id>,CLOSED``;
 "CONNECT FAIL": 1.x prints ``<id>,CONNECT FAIL`` instead of CLOSED), ``recvlen_unused`` (""
@@ -112,13 +114,14 @@ class EspModule(EmulatedModule):
                  cipclose_reports_closed: bool = True, send_max: Optional[int] = None,
                  rx_window: Optional[int] = None, prompt: Optional[bytes] = None, cipstatus_style: str = "generation",
                  uart_report: str = "actual", passthrough_prompt: bytes = b"\r\nOK\r\n\r\n>",
-                 passthrough_close: str = "CLOSED", escape_guard: float = 0.02, sendex_recv_count: str = "received",
+                 passthrough_close: str = "CLOSED", escape_guard: float = 0.02, escape_rule: Optional[str] = None,
+                 sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
                  recvdata_crlf: bool = False, ipv6_got: str = "after_ok", server_timeout: int = 180,
                  identity: Optional[dict] = None,
-                 client_ca=(), client_pki=(), faults: Optional[Faults] = None):
+                 client_ca=(), client_pki=(), before_at: str = "error", faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
-                         latency=latency)
+                         latency=latency, before_at=before_at)
         serial.terminator = b"\r\n"
         serial.busy_reply = b"\r\nbusy p...\r\n"
         self.profile, self.firmware = profiles.esp(firmware)
@@ -135,6 +138,7 @@ class EspModule(EmulatedModule):
         for name, value, allowed in (("cipstatus_style", cipstatus_style, ("generation", "1.x")),
                                      ("uart_report", uart_report, ("actual", "requested")),
                                      ("passthrough_close", passthrough_close, ("CLOSED", "silent")),
+                                     ("escape_rule", escape_rule, (None, "window", "packet")),
                                      ("sendex_recv_count", sendex_recv_count, ("received", "sent")),
                                      ("passive_rearm", passive_rearm, ("empty", "read")),
                                      ("connect_failure", connect_failure, ("CLOSED", "CONNECT FAIL")),
@@ -149,6 +153,8 @@ class EspModule(EmulatedModule):
         self.passthrough_prompt = passthrough_prompt
         self.passthrough_close = passthrough_close
         self.escape_guard = escape_guard
+        # 1.x: "a single packet containing +++"; 2.x: the three within 20 ms (fakemodem/datamode.py)
+        self.escape_rule = escape_rule or ("packet" if self.major == 1 else "window")
         self.sendex_recv_count = sendex_recv_count
         self.rejoin_disconnect = rejoin_disconnect
         self.connect_failure = connect_failure

@@ -153,7 +153,7 @@ class Sending:
         packet = m.profile.frame_max
         m.serial.enter_data_mode(DataMode(asyncio.get_running_loop(), guard=m.escape_guard, packet_size=packet,
                                           idle=0.02, on_data=lambda data: self._send_raw(link, data),
-                                          on_escape=self._escaped))
+                                          on_escape=self._escaped, rule=m.escape_rule))
         if link.bridge.rx if link.kind == "TCP" else link.bridge.datagrams:
             self.links._on_data(link)
 

@@ -48,7 +48,11 @@ class PortSetting:
 class EmulatedModule:
     splitter = staticmethod(split_args)  # how the arguments of a write command are split
 
-    def __init__(self, serial: SerialSide, faults: Faults, *, boot_delay: float, echo: bool, latency: float):
+    def __init__(self, serial: SerialSide, faults: Faults, *, boot_delay: float, echo: bool, latency: float,
+                 before_at: str = "error"):
+        if before_at not in ("error", "ignored"):
+            raise ValueError(f"before_at is 'error' or 'ignored', not {before_at!r}")
+        self.before_at = before_at  # a line with other characters before "AT": ERROR, or those dropped
         self.uart_side = serial  # the UART's own command port
         self.faults = faults
         self.boot_delay = boot_delay
@@ -136,6 +140,9 @@ class EmulatedModule:
             return  # a hung module reads and says nothing
         if self.command_faults():
             return
+        if self.before_at == "ignored":  # ("+++AT", say: an escape sent to a module in command mode)
+            start = line.upper().find("AT")
+            line = line[start:] if start > 0 else line
         if self.refusing():
             self.final("ERROR")
             return

@@ -1,6 +1,11 @@
 """A pseudo-terminal pair: the emulator keeps the master, any serial library opens the slave path."""
 import os
+import termios
 import tty
+from typing import Optional
+
+#: termios speed constants (B115200...) -> baud
+SPEEDS = {getattr(termios, name): int(name[1:]) for name in dir(termios) if name[:1] == "B" and name[1:].isdigit()}
 
 
 class PtyPort:
@@ -11,6 +16,14 @@ class PtyPort:
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self._slave)
         # Holding the slave open keeps the master readable between clients (no EIO on close).
+
+    def host_baudrate(self) -> Optional[int]:
+        """The line rate whoever opened the port asked for (its termios output speed): a pty has no
+        rate of its own, but it keeps what was set, as a UART driver would apply it."""
+        try:
+            return SPEEDS.get(termios.tcgetattr(self._slave)[5])
+        except (OSError, termios.error):
+            return None
 
     def close(self) -> None:
         for fd in (self.master, self._slave):

@@ -20,6 +20,8 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``transparent_close`` ("NO CARRIER"): what the peer's close prints while the line is in
   transparent mode ("NO CARRIER", or "urc" for ``+QIURC: "closed",<id>``);
 * ``escape_guard`` (1.0): seconds of silence before and after ``+++`` (the three within it);
+* ``before_at`` ("error"): a line with other characters before ``AT`` answers ERROR, or
+  "ignored": they are dropped (fakemodem/module.py);
 * ``qisend_cancel`` ("OK"): the answer to a variable-length AT+QISEND cancelled with ESC;
 * ``qisendex_max`` (512): the most bytes AT+QISENDEX takes;
 * ``hex_length`` ("bytes"): with AT+QICFG="dataformat" hex, lengths count data bytes ("bytes")
@@ -114,13 +116,13 @@ class QuectelModule(EmulatedModule):
                  family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
                  ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
                  qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
-                 cmux: Optional[dict] = None, faults: Optional[Faults] = None):
+                 before_at: str = "error", cmux: Optional[dict] = None, faults: Optional[Faults] = None):
         if boot_manner not in BOOT_MANNERS:
             raise ValueError(f"boot_manner is one of {', '.join(BOOT_MANNERS)}, not {boot_manner!r}")
         if boot_delay is None:  # a module that was on goes down first and is deaf for seconds
             boot_delay = 3.0 if boot_manner == "warm" else 0.05
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
-                         latency=latency)
+                         latency=latency, before_at=before_at)
         self.profile = profiles.quectel(model)
         # what the identification and status commands answer: the profile's, with ``identity`` put in
         self.identity, self.radio = customised(self.profile.identity, self.profile.radio, identity or {})
@@ -272,7 +274,9 @@ class QuectelModule(EmulatedModule):
     # --- events (tests trigger them through FakeModem) ---------------------------------------------
     def restart(self) -> None:
         """Reboot: sockets and contexts gone, settings back to power-on, boot URCs again (the
-        files of the UFS stay: they are in flash)."""
+        files of the UFS stay: they are in flash). A line in transparent mode just stops: no
+        ``NO CARRIER``, the boot URCs come in the middle of the data."""
+        self.services.data.stop_transparent()
         self.cmux.stop()  # a restarted module talks plain AT
         self.services.drop_all()
         self.ssl.restart()

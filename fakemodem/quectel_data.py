@@ -254,6 +254,13 @@ class DataPaths:
         if sock.unread:
             self.services.on_data(sock)
 
+    def stop_transparent(self) -> None:
+        """The module restarts: no port is transparent any more, and no word says so."""
+        for sock in self.services.sockets.values():
+            if sock.carrier is not None:
+                sock.carrier.leave_data_mode()
+                sock.carrier = None
+
     def connection_lost(self, sock) -> None:
         """The connection ended while a port carried it: that port is back in command mode."""
         self.m.on_port(sock.carrier, self._lost, sock)

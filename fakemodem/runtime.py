@@ -113,6 +113,10 @@ class FakeModem:
         """Every command line the emulator has read, in order (since the last replug)."""
         return list(self.call(lambda: list(self.serial.received_commands)))
 
+    def host_baudrate(self):
+        """The baud rate the host set on the port (termios), e.g. through a serial server's RFC 2217."""
+        return self._pty.host_baudrate()
+
     def set_faults(self, config) -> None:
         """Change the injected faults while running (e.g. only once the driver is up)."""
         def apply():

@@ -31,7 +31,7 @@ class Server:
     def __init__(self, *args):
         self.process = subprocess.Popen(atsock_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True)
-        first = self.process.stdout.readline()
+        first = self.first_line = self.process.stdout.readline()
         match = re.search(r"(127\.0\.0\.1|0\.0\.0\.0|\[::1\]):(\d+)", first)
         if not match:
             self.stop()

@@ -1,6 +1,6 @@
-"""Real peers the tests need but do not ship: a mosquitto broker and micropython-lib's clients.
+"""Real peers the tests need but do not ship: a mosquitto broker, ser2net and micropython-lib's clients.
 
-Both are fetched from the package registries on first use (Debian for mosquitto, PyPI for the
+All are fetched from the package registries on first use (Debian for mosquitto and ser2net, PyPI for the
 micropython-lib sdists, whose missing setup.py keeps pip from installing them) so that CI on a
 fresh machine has them too. Downloads are checked against the registry's SHA-256 and cached.
 """
@@ -65,6 +65,11 @@ def _debian_binary(name: str, package: str) -> str:
 
 def _mosquitto_binary() -> str:
     return _debian_binary("mosquitto", "mosquitto")
+
+
+def ser2net_binary() -> str:
+    """Debian's ser2net (version 4: YAML configuration), the serial server of modem farms."""
+    return _debian_binary("ser2net", "ser2net")
 
 
 def mosquitto_client(name: str) -> str:

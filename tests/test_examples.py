@@ -126,8 +126,8 @@ def test_benchmark_runs_and_reports_ratios(tmp_path):
     output = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--dialect", "quectel", "--rate", "0",
                              "--latency", "0", "--output", str(output), "--plot", str(tmp_path / "plot.png"),
-                             # (data mode, many modems and asyncio have their own tests; the suite keeps its time)
-                             "--no-data-mode", "--no-many", "--no-asyncio"],
+                             # (data mode, many modems, asyncio and remote modems have their own tests: the suite keeps its time)
+                             "--no-data-mode", "--no-many", "--no-asyncio", "--no-remote"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     import json

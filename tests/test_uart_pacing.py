@@ -38,6 +38,9 @@ class LogicalLoop:
         heapq.heappush(self._timers, (when, next(self._order), timer, callback))
         return timer
 
+    def call_later(self, delay, callback):
+        return self.call_at(self.now + delay, callback)
+
     def add_reader(self, fd, callback):
         self.readers[fd] = callback
 

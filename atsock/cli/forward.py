@@ -2,6 +2,7 @@
 through the modem, for programs that cannot speak SOCKS (an MQTT client, a database shell...)."""
 import logging
 
+from .exporter import add_metrics_option
 from .options import add_modem_options, format_address, host_port
 from .dial import connect
 from .relay import Server, serve_through_modem
@@ -26,6 +27,7 @@ def add_parser(subparsers, parents):
                         help="give up connecting to the destination after this long (default 30; an ESP-AT "
                              "module runs a connect to its end, so there its own verdict is awaited)")
     add_modem_options(parser)
+    add_metrics_option(parser)
     parser.set_defaults(run=run)
 
 

@@ -131,6 +131,9 @@ def probe_port(device: str, baudrate: int) -> dict:
     try:
         with SerialAT(device, baudrate=baudrate) as port:
             answer = port.exchange("AT", PROBE_TIMEOUT)
+            if answer is None:  # perhaps left in data mode: that AT went to the far end
+                port.leave_data_mode(PROBE_TIMEOUT)
+                answer = port.exchange("AT", PROBE_TIMEOUT)
             if answer is None or answer[1] != "OK":
                 return {"answers_at": False, "module": None}
             lines, final = port.exchange("ATI", PROBE_TIMEOUT) or ([], None)

@@ -18,6 +18,7 @@ import sys
 import threading
 from typing import Callable, Set
 
+from .exporter import metrics_served
 from .options import listener, open_modem
 
 log = logging.getLogger("atsock.cli.relay")
@@ -179,14 +180,14 @@ def _interrupt(signum, frame) -> None:
 
 def serve_through_modem(args, serve_client, describe) -> int:
     """Open the modem, accept clients on ``args.listen`` and hand each to
-    ``serve_client(client, address, modem, server, args)`` until interrupted; ``describe(listening)``
-    is the first line printed (what listens where)."""
+    ``serve_client(client, address, modem, server, args)`` until interrupted, with its metrics at
+    ``args.metrics`` if given; ``describe(listening)`` begins the first line printed (what listens where)."""
     listening = listener(args.listen)
-    with open_modem(args) as modem:
+    with open_modem(args) as modem, metrics_served(args.metrics, modem) as metrics:
         slots = Slots(modem.max_sockets)
         server = Server(listening, slots, lambda client, address: serve_client(client, address, modem, server, args))
-        print(f"{describe(listening).rstrip()} ({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)",
-              flush=True)
+        print(f"{describe(listening).rstrip()} ({modem.dialect_class.name} modem on {args.port}, {slots.count} sockets)"
+              + (f", metrics at {metrics}" if metrics else ""), flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -15,6 +15,7 @@ import serial
 from .. import atcmd, wiretrace
 from ..channel import ATChannel, Command, Event, Final, Intermediate, Prompt
 from ..transport import open_port
+from ..escape import DEFAULT_TIMING, stale_escape_waits
 
 MAX_LINE = 4096
 SAMPLE = 256
@@ -138,6 +139,18 @@ class SerialAT:
         """Stop waiting for the answer of the command in flight (Ctrl-C in the console)."""
         with self._lock:
             self._channel.abandon()
+
+    def leave_data_mode(self, unanswered_for: float) -> None:
+        """``+++`` between guard silences, for a module an earlier program left in data mode (see
+        :mod:`atsock.escape`), then a line end (a module in command mode took the ``+`` for the
+        start of a line); what it says to all that is dropped."""
+        before, after = stale_escape_waits(DEFAULT_TIMING, unanswered_for)
+        time.sleep(before)
+        self._write(ESCAPE.encode("ascii"))
+        time.sleep(after)
+        self._write(self._channel.terminator)
+        time.sleep(0.2)  # (its ERROR, if it answers one, comes and goes unheeded)
+        self.abandon()
 
     @property
     def noisy(self) -> bool:

@@ -88,7 +88,7 @@ class BringUp:
         self.d.commands.recv_chunk = recv_limit(self.major)
         one = atcmd.number(1, 0, 1)
         await self.d.command(atcmd.build(self.cur("AT+CWMODE"), one), timeout=T_QUERY)
-        await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)
+        await self._multi_connection()
         await self.d.command(atcmd.build("AT+CIPDINFO", one), timeout=T_QUERY)  # senders of UDP datagrams
         passive = atcmd.number(1 if s.receive == "passive" else 0, 0, 1)
         await self.d.command(atcmd.build("AT+CIPRECVMODE", passive), timeout=T_QUERY)
@@ -127,6 +127,18 @@ class BringUp:
         for command in (atcmd.build("AT+CIPSERVER", atcmd.number(0, 0, 1)),
                         atcmd.build("AT+CIPCLOSE", atcmd.number(5, 0, 5)), atcmd.build("AT+CIPCLOSE")):
             await self.d.command(command, timeout=T_QUERY, check=False)
+
+    async def _multi_connection(self) -> None:
+        """AT+CIPMUX=1, also after an earlier process left passthrough's single link behind (its
+        data mode escaped at start-up): that link is closed and normal transmission restored."""
+        one = atcmd.number(1, 0, 1)
+        response = await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY, check=False)
+        if response.final.ok:
+            return
+        log.info("the module is in single-connection mode with a link open: closing it")
+        await self.d.command(atcmd.build("AT+CIPMODE", atcmd.number(0, 0, 1)), timeout=T_QUERY, check=False)
+        await self.d.command(atcmd.build("AT+CIPCLOSE"), timeout=T_QUERY, check=False)
+        await self.d.command(atcmd.build("AT+CIPMUX", one), timeout=T_QUERY)
 
     async def _enable_ipv6(self) -> None:
         """AT+CIPV6=1 before any join (the IPv6 addresses are obtained by AT+CWJAP); what keeps

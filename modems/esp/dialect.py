@@ -25,6 +25,7 @@ log = logging.getLogger("atsock.esp")
 IP_NETWORK = {0: 1, AF_INET: 2, AF_INET6: 3}  # AT+CIPDOMAIN's <ip network> for a wanted family
 _LINK_EVENT = re.compile(r"^(\d),(CONNECT|CLOSED|CONNECT FAIL)$")
 _IPD = re.compile(r'\+IPD,(\d),(\d{1,9})(?:,"?([^",]*)"?,(\d{1,5}))?$')
+_IPD_SINGLE = re.compile(r'\+IPD,(\d{1,9})(?:,"?([^",]*)"?,(\d{1,5}))?$')  # single-connection mode
 
 
 class EspDialect(Dialect):
@@ -41,6 +42,8 @@ class EspDialect(Dialect):
         payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX,
                      partial=rb'\+CIPRECVDATA:(?:\d{1,9}(?:,(?:"(?:[0-9A-Fa-f.:]{1,45}(?:"(?:,\d{0,5})?)?)?)?)?)?'),
         payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
+        # single-connection mode, after passthrough: +IPD,<len>[,<ip>,<port>]:<data>
+        payload_rule(rb'\+IPD,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
     state_words = {"registering": "joining Wi-Fi"}
@@ -138,7 +141,7 @@ class EspDialect(Dialect):
     def _on_ipd(self, urc: Urc) -> None:
         match = _IPD.match(urc.text)
         if match is None:
-            log.warning("malformed +IPD header %r", urc.text)
+            self._on_single_ipd(urc)
             return
         slot_id = int(match.group(1))
         if urc.data is None:
@@ -146,6 +149,14 @@ class EspDialect(Dialect):
         else:
             sender = (match.group(3), int(match.group(4))) if match.group(3) is not None else None
             self.core.data_pushed(slot_id, urc.data, sender)
+
+    def _on_single_ipd(self, urc: Urc) -> None:
+        """Data in single-connection mode, which only passthrough's end uses: pushed data is the
+        passthrough link's; a notice (passive receive) is read by the passthrough's own leaving."""
+        if _IPD_SINGLE.match(urc.text) is None:
+            log.warning("malformed +IPD header %r", urc.text)
+        elif urc.data is not None:
+            self.commands.data_mode.pushed(urc.data)
 
     def _on_protocol_error(self, reason: str, header: Optional[str]) -> None:
         """A refused +IPD header names the link whose data is now lost: that socket fails."""

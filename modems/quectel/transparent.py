@@ -6,6 +6,8 @@ leave                  ``+++`` alone between two silences of 1 s -> ``OK``; the 
                        access mode again (received data announced by ``+QIURC: "recv"`` as before)
 peer closes            ``NO CARRIER`` (or, on modules set so, ``+QIURC: "closed",<id>``); the
                        connectID stays the host's until ``AT+QICLOSE``
+module restarts        ``RDY`` (its first boot notice) in the middle of the data
+is it still there?     ``AT+QISTATE=1,<id>``: a line for the id in state 2 (or 3) while connected
 =====================  ======================================================================
 """
 import errno
@@ -13,10 +15,13 @@ import errno
 from atsock import atcmd
 from atsock.dialect import DataModeCommands
 from atsock.errors import os_error
+from atsock.fields import parse_int, split_fields
+from atsock.rawstream import RawWords
 
 from .codes import T_QUERY, quectel_error
 
 CONNECT = frozenset({"CONNECT"})
+CONNECTED_STATES = (2, 3)  # <socket_state> of a connected client: 2 in the documents, 3 in a BG96 log
 
 
 class QuectelTransparent(DataModeCommands):
@@ -27,8 +32,9 @@ class QuectelTransparent(DataModeCommands):
         self._conn_id = conn_id  # connection -> checked connectID parameter
         self.guard = guard
 
-    def ends(self, conn):
-        return b"\r\nNO CARRIER\r\n", b'\r\n+QIURC: "closed",%d\r\n' % conn.id
+    def words(self, conn) -> RawWords:
+        closed = b'\r\n+QIURC: "closed",%d\r\n' % conn.id  # also the buffer mode's notice, after an escape
+        return RawWords(closes=(b"\r\nNO CARRIER\r\n", closed), restarts=(b"\r\nRDY\r\n",), notices=(closed,))
 
     async def enter(self, session) -> None:
         response = await session.enter_command(
@@ -40,3 +46,12 @@ class QuectelTransparent(DataModeCommands):
         if final.error_code is not None:
             raise quectel_error(final.error_code)
         raise os_error(errno.EIO, f"the modem refused transparent mode ({final.text})")
+
+    async def alive(self, session) -> bool:
+        response = await session.command(atcmd.build("AT+QISTATE", atcmd.number(1, 1, 1), self._conn_id(session.conn)),
+                                         timeout=T_QUERY, response_prefixes=("+QISTATE:",), check=False)
+        for value in response.values("+QISTATE:"):
+            fields = split_fields(value)
+            if len(fields) > 5 and parse_int(fields[0], 0, 11) == session.conn.id:
+                return parse_int(fields[5], 0, 4) in CONNECTED_STATES
+        return False
