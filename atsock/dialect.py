@@ -166,6 +166,8 @@ class Dialect:
         self.life = life
         #: the serial port's protocol when it is not the engine itself (a multiplexer under it)
         self.line: Optional[asyncio.Protocol] = None
+        #: where sockets in data mode run when not on the engine (a multiplexer's channels)
+        self.data_lines = None
         self.core = None  # the SocketCore, attached by the Modem once ``commands`` exists
         self.local_ip: Optional[str] = None
         self.local_ipv6: Optional[str] = None

@@ -113,6 +113,7 @@ class Modem:
         rate = getattr(port, "baudrate", None) or baudrate  # an open pyserial port has its own
         self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
         self.dialect.core = self.core
+        self.core.data_lines = self.dialect.data_lines
         self.dialect.report_trouble = self._trouble
         self.dialect.report_progress = self._report_progress
         self.engine.on_gone(self._port_gone)

@@ -95,17 +95,20 @@ class DataLine(Protocol):
 
 class DataSession:
     """``core`` is the :class:`atsock.socketcore.SocketCore`; ``line_rate`` the port's bytes a second
-    (None: unknown, the guard alone is waited)."""
+    (None: unknown, the guard alone is waited). ``line`` is where the session runs (the core's engine
+    unless given: a multiplexer's channel), ``clock`` when its bytes leave the port (by default
+    counted from ``line_rate``: the session's bytes are the line's)."""
 
-    def __init__(self, core, conn, modes, line_rate: Optional[float]):
+    def __init__(self, core, conn, modes, line_rate: Optional[float], line: Optional[DataLine] = None,
+                 clock: Optional[LineClock] = None):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.core = core
-        self.engine = core.engine
+        self.engine = line if line is not None else core.engine
         self.conn = conn
         self.modes = modes
         self.raw = RawLine(self._arrived, self._ended, self._suspect, self._overflow)
-        self.clock = LineClock(line_rate)
+        self.clock = clock if clock is not None else LineClock(line_rate)
         self.pluses = PlusGuard(modes.guard)
         self.stage = Stage.ENTERING
         self.outcome: Optional[str] = None

@@ -21,6 +21,7 @@ import logging
 from collections import Counter
 from typing import Callable, Dict, Iterable, List, Optional
 
+from ..escape import LineClock
 from .control import Message, Type
 from .frames import DEFAULT_N1, FLAG, FrameReader
 from .mux import (CONTROL, Answered, Closed, ClosedDown, Data, FlowChanged, Multiplexer, NotSupported, Opened,
@@ -53,6 +54,7 @@ class ChannelTransport(asyncio.Transport):
         self._pending = bytearray()
         self._closing = False
         self.held = False  # the engine was asked to pause because of this channel's own backlog
+        self.leaves_at = 0.0  # when this channel's last byte will have left the port
 
     def write(self, data) -> None:
         if self._closing:
@@ -107,6 +109,7 @@ class MuxLine(asyncio.Protocol):
         self.serial: Optional[asyncio.Transport] = None
         self.mux: Optional[Multiplexer] = None
         self._channels: Dict[int, ChannelTransport] = {}
+        self.clock = LineClock(None)  # when the last byte written to the port will have left it
         self._waiting: Dict[object, asyncio.Future] = {}
         self._paused = False
         self._totals: Counter = Counter()  # counters of multiplexers that ended
@@ -126,6 +129,8 @@ class MuxLine(asyncio.Protocol):
     # --- asyncio.Protocol (the serial port's side) --------------------------------------------
     def connection_made(self, transport) -> None:
         self.serial = transport
+        rate = getattr(transport.get_extra_info("serial"), "baudrate", None)
+        self.clock = LineClock(rate / 10 if rate else None)  # 10 bits a byte
         self.mux = None
         self._channels.clear()
         self.engine.connection_made(transport)  # plain until AT+CMUX
@@ -258,13 +263,15 @@ class MuxLine(asyncio.Protocol):
             raise
         return transport
 
-    async def close_channel(self, dlci: int) -> None:
-        if self.mux is not None and dlci in self._channels:
-            try:
-                await self._close(dlci)
-            except MuxRefused as exc:
-                log.warning("closing DLCI %d: %s", dlci, exc)
-            self._channels.pop(dlci, None)
+    def carries(self, dlci: int, protocol: asyncio.Protocol) -> bool:
+        """Whether ``dlci`` is open and ``protocol``'s."""
+        channel = self._channels.get(dlci)
+        return (channel is not None and channel.get_protocol() is protocol and self.mux is not None
+                and self.mux.state(dlci) is State.OPEN)
+
+    @property
+    def n1(self) -> int:
+        return self.mux.n1 if self.mux is not None else DEFAULT_N1
 
     def _attach(self, dlci: int, protocol: asyncio.Protocol) -> ChannelTransport:
         transport = self._channels[dlci] = ChannelTransport(self, dlci, protocol)
@@ -309,13 +316,18 @@ class MuxLine(asyncio.Protocol):
         if mux is not None and self.serial is not None:
             frames = channel.take(mux)
             if frames:
-                self.serial.write(frames)
+                channel.leaves_at = self._send(frames)
         channel.check_backlog(self._paused)
 
     def _flush(self) -> None:
         out = self.mux.data_to_send() if self.mux is not None else b""
         if out and self.serial is not None:
-            self.serial.write(out)
+            self._send(out)
+
+    def _send(self, data: bytes) -> float:
+        """Write to the port; returns when the last of it will have left (the shared line's clock)."""
+        self.serial.write(data)
+        return self.clock.add(len(data), asyncio.get_running_loop().time())
 
     def _frames(self, data: bytes) -> None:
         """One read: its frames' events in order, the data of a channel's consecutive frames
@@ -339,7 +351,7 @@ class MuxLine(asyncio.Protocol):
         self._deliver(run_dlci, run)
         out = mux.data_to_send()  # answers to the module's commands (its close-down's too)
         if out and self.serial is not None:
-            self.serial.write(out)
+            self._send(out)
         if self.mux is mux and mux.reader.stats.noise_bytes != noise and self.boot_words:
             self._look_at_noise(mux)
 

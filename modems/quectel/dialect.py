@@ -37,8 +37,9 @@ class QuectelDialect(Dialect):
         self.settings = make_settings(Settings, self.name, settings)  # TypeError/ValueError before the port is touched
         self.commands = QuectelSockets(engine, self.settings.context_id, self.settings.timeouts)
         self.commands.data_mode = QuectelTransparent(conn_id, self.settings.escape_guard)
-        self.mux = QuectelMux(engine) if self.settings.cmux else None
-        self.line = self.mux.line if self.mux is not None else None
+        self.mux = QuectelMux(engine, self.probe) if self.settings.cmux else None
+        if self.mux is not None:
+            self.line, self.data_lines = self.mux.line, self.mux.channels
         self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None,
                                  self.mux)
         self._resolver = Resolver(engine, self.settings.context_id)
