@@ -316,6 +316,27 @@ def cmux_session(r: Run) -> None:
     r.call("modem.close()", r.modem.close)
 
 
+def cmux_data_mode(r: Run) -> None:
+    r.given("the module is on", until=r.variant.booted)
+    r.given("`modem` opened with `cmux=True`", lambda: r.open_modem(cmux=True))
+    peers, socks = [r.peer(), r.peer()], [r.socket(), r.socket()]
+    r.given("TCP sockets `a` and `b` connected to two peers",
+            lambda: [(s.connect(("127.0.0.1", p.port)), p.accept()) for s, p in zip(socks, peers)])
+    a, b = socks
+    blocks = [a.data_mode(), b.data_mode()]
+    r.call("with a.data_mode():", blocks[0].__enter__, headline=True)
+    r.call("with b.data_mode():", blocks[1].__enter__)
+    r.call('a.sendall(b"hello")', lambda: a.sendall(b"hello"))
+    r.call('b.sendall(b"world")', lambda: b.sendall(b"world"))
+    r.call('modem.at("AT+CSQ")', lambda: r.modem.at("AT+CSQ").lines)
+    r.event('the peers answer b"hi a" and b"hi b"',
+            lambda: [p.conn.sendall(text) for p, text in zip(peers, (b"hi a", b"hi b"))],
+            until=lambda records: sum(1 for rec in records if "payload" in rec and rec.get("dir") == "out") >= 2)
+    r.call("a.recv(4), b.recv(4)", lambda: (a.recv(4), b.recv(4)))
+    r.call("(the end of b's block)", lambda: blocks[1].__exit__(None, None, None))
+    r.call("(the end of a's block)", lambda: blocks[0].__exit__(None, None, None))
+
+
 def cmux_leftover(r: Run) -> None:
     r.given("the module is on", until=r.variant.booted)
     r.given("a program multiplexed the line (`AT+CMUX`, channels 0, 1 and 2 open) and died without "
@@ -523,6 +544,13 @@ SITUATIONS = [
                    "channel and DLCI 1, where the bring-up, commands and notices run as on a plain line. "
                    "`close()` closes DLCI 1 (DISC) and the multiplexer (CLD): the module is plain AT again.",
     }, cmux_session, emulator={}, families=("quectel",),
+              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
+    Situation("cmux-data-mode", "CMUX", "two sockets in data mode at once, a command beside them", {
+        "quectel": "Each socket's data mode runs on a channel of its own (DLCI 2, 3; opened the first time "
+                   "with echo off and numeric errors): `AT+QISWTMD` there, the bytes raw in that channel's "
+                   "frames, and the escape, its `OK` and the probe there too, while DLCI 1 goes on taking "
+                   "commands.",
+    }, cmux_data_mode, emulator={}, families=("quectel",),
               elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
     Situation("cmux-leftover", "CMUX", "open_modem(..., cmux=True) after a program died multiplexing", {
         "quectel": "The module stays multiplexed when its host goes (27.010 has no link supervision, and no "
