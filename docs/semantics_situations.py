@@ -355,6 +355,12 @@ def die_in_cmux(port: str) -> None:
             line.read(6)
 
 
+def cmux(key: str, title: str, why: str, run: Callable[[Run], None]) -> Situation:
+    """A CMUX situation: Quectel only, on a module of its own (it leaves the line multiplexed)."""
+    return Situation(key, "CMUX", title, {"quectel": why}, run, emulator={}, families=("quectel",),
+                     elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)")
+
+
 SITUATIONS = [
     Situation("open-modem", "Bring-up", "open_modem", {
         "quectel": "The module is brought to a known state (echo off, numeric errors, registration reports), "
@@ -538,24 +544,17 @@ SITUATIONS = [
                "and a command only the module answers, reads what came meanwhile and restores "
                "multi-connection mode, closing that connection.",
     }, data_mode),
-    Situation("cmux", "CMUX", "open_modem(..., cmux=True): commands and sockets over the multiplexer", {
-        "quectel": "After plain `AT`, notices are routed to the first virtual port and `AT+CMUX` turns the line "
-                   "into frames (TS 27.010 basic option, frames of at most 127 bytes); SABM opens the control "
-                   "channel and DLCI 1, where the bring-up, commands and notices run as on a plain line. "
-                   "`close()` closes DLCI 1 (DISC) and the multiplexer (CLD): the module is plain AT again.",
-    }, cmux_session, emulator={}, families=("quectel",),
-              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
-    Situation("cmux-data-mode", "CMUX", "two sockets in data mode at once, a command beside them", {
-        "quectel": "Each socket's data mode runs on a channel of its own (DLCI 2, 3; opened the first time "
-                   "with echo off and numeric errors): `AT+QISWTMD` there, the bytes raw in that channel's "
-                   "frames, and the escape, its `OK` and the probe there too, while DLCI 1 goes on taking "
-                   "commands.",
-    }, cmux_data_mode, emulator={}, families=("quectel",),
-              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
-    Situation("cmux-leftover", "CMUX", "open_modem(..., cmux=True) after a program died multiplexing", {
-        "quectel": "The module stays multiplexed when its host goes (27.010 has no link supervision, and no "
-                   "Quectel source gives an idle rule): plain `AT` goes unanswered, SABM on DLCI 0 is "
-                   "answered UA, so the leftover multiplexer is closed down (CLD) and a fresh one made.",
-    }, cmux_leftover, emulator={}, families=("quectel",),
-              elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)"),
+    cmux("cmux", "open_modem(..., cmux=True): commands and sockets over the multiplexer",
+         "After plain `AT`, notices are routed to the first virtual port and `AT+CMUX` turns the line into "
+         "frames (TS 27.010 basic option, frames of at most 127 bytes); SABM opens the control channel and "
+         "DLCI 1, where the bring-up, commands and notices run as on a plain line. `close()` closes DLCI 1 "
+         "(DISC) and the multiplexer (CLD): the module is plain AT again.", cmux_session),
+    cmux("cmux-data-mode", "two sockets in data mode at once, a command beside them",
+         "Each socket's data mode runs on a channel of its own (DLCI 2, 3; opened the first time with echo "
+         "off and numeric errors): `AT+QISWTMD` there, the bytes raw in that channel's frames, and the "
+         "escape, its `OK` and the probe there too, while DLCI 1 goes on taking commands.", cmux_data_mode),
+    cmux("cmux-leftover", "open_modem(..., cmux=True) after a program died multiplexing",
+         "The module stays multiplexed when its host goes (27.010 has no link supervision, and no Quectel "
+         "source gives an idle rule): plain `AT` goes unanswered, SABM on DLCI 0 is answered UA, so the "
+         "leftover multiplexer is closed down (CLD) and a fresh one made.", cmux_leftover),
 ]
