@@ -22,13 +22,21 @@ from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP,
                         TCP_NODELAY)
 from .current import current_modem
 from .errors import DataContextError, ModemError, RegistrationError, SimError, StartupError
-from .micropython import install
 from .modem import Modem, open_modem
 from .rawat import ATCommandError, ATResult
 from .usock import getaddrinfo, socket
 
 error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
+
+
+def __getattr__(name: str):
+    """``atsock.install`` on first use: MicroPython's module names and platform stand-ins pull in
+    the asyncio layer and TLS, which ``import atsock`` (the command line too) need not pay for."""
+    if name == "install":
+        from .micropython import install
+        return install
+    raise AttributeError(f"module 'atsock' has no attribute {name!r}")
 
 __all__ = [
     "open_modem", "Modem", "ModemError", "SimError", "RegistrationError", "DataContextError", "StartupError",

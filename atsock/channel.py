@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import FrozenSet, List, Optional, Pattern, Sequence, Tuple, Union
 
-from .framing import DEFAULT_MAX_LINE, FrameError, FrameReader, PayloadFrame, PayloadRule, PromptFrame
+from .framing import DEFAULT_MAX_LINE, FrameReader, LineFrame, PayloadFrame, PayloadRule, PromptFrame
 from .rawstream import RawEndFrame, RawFrame, RawOverflowFrame, RawSuspectFrame, RawWords
 
 BASIC_FINALS = frozenset({"OK", "ERROR"})
@@ -177,6 +177,11 @@ class ATChannel:
         """Bytes of an unfinished frame held by the framer."""
         return self._framer.partial
 
+    @property
+    def due(self) -> int:
+        """Bytes certain to come before the frame under way is complete (see FrameReader.due)."""
+        return self._framer.due
+
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
         self._current = None
@@ -233,28 +238,31 @@ class ATChannel:
         return [self._classify(frame) for frame in frames] + self.receive(b"")
 
     def _classify(self, frame) -> Optional[Event]:
-        if isinstance(frame, RawFrame):
+        kind = type(frame)  # (lines and payloads first: they are most of what a modem says)
+        if kind is LineFrame:
+            return self._classify_line(frame.text)
+        if kind is PayloadFrame:
+            if self._is_own_answer(frame.header):
+                return Intermediate(frame.header, frame.data)
+            return Urc(frame.header, frame.data)
+        if kind is RawFrame:
             return RawData(frame.data)
-        if isinstance(frame, RawSuspectFrame):
+        if kind is RawSuspectFrame:
             return RawSuspect(frame.word)
-        if isinstance(frame, RawEndFrame):
+        if kind is RawEndFrame:
             return RawEnd(frame.word)
-        if isinstance(frame, RawOverflowFrame):
+        if kind is RawOverflowFrame:
             return RawOverflow(frame.held)
-        if isinstance(frame, PromptFrame):
+        if kind is PromptFrame:
             current = self._current
             if current is not None and current.raw_after_prompt:
                 self._framer.enter_raw(current.raw_words)
                 self._current = None
                 return Final(">")
             return Prompt()
-        if isinstance(frame, FrameError):
-            return ProtocolError(frame.reason, frame.header)
-        if isinstance(frame, PayloadFrame):
-            if self._is_own_answer(frame.header):
-                return Intermediate(frame.header, frame.data)
-            return Urc(frame.header, frame.data)
-        text = frame.text
+        return ProtocolError(frame.reason, frame.header)  # FrameError: the only kind left
+
+    def _classify_line(self, text: str) -> Optional[Event]:
         current = self._current
         if current is None:
             return Urc(text)

@@ -8,7 +8,9 @@ belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A diale
 * :class:`SocketCommands`: one coroutine per exchange with the module (open, fetch once, close),
   each writing its command and parsing the answer, nothing more; a send chunk as the command to
   write (:meth:`SocketCommands.send_exchange`) and the verdict on its answer
-  (:meth:`SocketCommands.send_outcome`), so that the core can chain chunks without a task switch.
+  (:meth:`SocketCommands.send_outcome`), so that the core can chain chunks without a task switch;
+  likewise a fetch as one command and the parsing of its answer (:meth:`SocketCommands.fetch_exchange`),
+  so that the drain chains its fetches.
 
 A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems/`` with these two
 classes, registered with :func:`atsock.registry.register`.
@@ -17,7 +19,7 @@ import asyncio
 import enum
 import errno
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Awaitable, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .atcmd import CommandLine
 from .constants import AF_INET
@@ -44,6 +46,22 @@ class Exchange:
     timeout: float
     extra_finals: FrozenSet[str] = frozenset()
     not_final: FrozenSet[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FetchExchange:
+    """A fetch as one command, as :meth:`Engine.submit` takes it, and what its answer means:
+    ``parse(response)`` gives (data, sender), None when the module holds nothing more, or raises
+    OSError. A final in ``retry`` (ESP-AT's ``busy p...``) asks for the same command again later.
+    ``explain(response)``, where given, is awaited for an answer that is not ``OK``: the error,
+    when finding its cause takes another exchange (Quectel asks ``AT+QIGETERROR``)."""
+
+    text: CommandLine
+    timeout: float
+    response_prefixes: Tuple[str, ...]
+    parse: Callable[[object], Optional[Tuple[bytes, Optional[Address]]]]
+    retry: FrozenSet[str] = frozenset()
+    explain: Optional[Callable[[object], Awaitable[OSError]]] = None
 
 
 class DataModeCommands:
@@ -136,6 +154,11 @@ class SocketCommands:
     async def fetch(self, conn, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
         """One read of data the module holds; None when it has nothing left."""
         raise NotImplementedError
+
+    def fetch_exchange(self, conn) -> Optional[FetchExchange]:
+        """:meth:`fetch` as one command, where it is one: the drain then queues each fetch from the
+        reader callback that parsed the one before. None (the default): the drain awaits :meth:`fetch`."""
+        return None
 
     async def peer_address(self, slot_id: int) -> Optional[Address]:
         """The address of an accepted client, when its notice did not carry it."""

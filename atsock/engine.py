@@ -71,6 +71,7 @@ class EngineStats:
     payload_writes: int = 0
     bytes_written: int = 0
     bytes_read: int = 0
+    reads: int = 0  # reads of the port that returned data: the engine's wake-ups for input
     urcs: int = 0
     protocol_errors: int = 0
     by_name: Counter = field(default_factory=Counter)
@@ -148,6 +149,7 @@ class Engine(asyncio.Protocol):
         self._gone_handlers: List[Callable[[], None]] = []
         self._unresponsive_handlers: List[Callable[[], None]] = []
         self._transport: Optional[asyncio.Transport] = None
+        self._read_hint: Optional[Callable[[Optional[int]], None]] = None  # the transport's expect(), if any
         self._queue: Deque[_Pending] = deque()
         self._active: Optional[_Pending] = None
         self._needs_resync = False
@@ -200,7 +202,7 @@ class Engine(asyncio.Protocol):
         self._needs_resync = False
         self._failed_probes = 0
         self._gave_up = False
-        self.channel.abandon()
+        self._drop_frames()
 
     def abandon_in_flight(self, error: BaseException) -> None:
         """The module restarted: the command in flight will never be answered. It fails with
@@ -209,18 +211,21 @@ class Engine(asyncio.Protocol):
         pending = self._active
         if pending is None:
             return
-        self.channel.abandon()
+        self._drop_frames()
         self._finish(pending, error=error)
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._read_hint = getattr(transport, "expect", None)
 
     def data_received(self, data: bytes) -> None:
         """Route what one read brought, then start the next command. The channel classified every
         event of the read against the command it had in flight; a command begun part-way (after a
         protocol error, say) would have the rest of the read taken as its answer."""
-        self.stats.bytes_read += len(data)
+        stats = self.stats
+        stats.bytes_read += len(data)
+        stats.reads += 1
         self._routing = True
         try:
             for event in self.channel.receive(data):
@@ -229,12 +234,20 @@ class Engine(asyncio.Protocol):
             self._routing = False
         self._pump()
         channel = self.channel
+        if self._read_hint is not None:
+            self._read_hint(channel.due)
         if channel.partial:
             self._watch_stall(FRAME_IDLE)
         elif channel.raw_held:
             self._watch_stall(RAW_HOLD)
         else:
             self._stall_at = None
+
+    def _drop_frames(self) -> None:
+        """Forget what is half-read; the port wakes the reader for any byte again."""
+        self.channel.abandon()
+        if self._read_hint is not None:
+            self._read_hint(None)
 
     def _watch_stall(self, seconds: float) -> None:
         """A frame that stops half-way is noticed by one timer that is armed rarely: each read only
@@ -262,6 +275,7 @@ class Engine(asyncio.Protocol):
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if self.gone is not None:
             return  # already handled (a reopen attempt that failed)
+        self._read_hint = None  # (the next transport brings its own)
         self.gone = exc or ModemGone("serial port closed")
         log.log(logging.WARNING if exc else logging.DEBUG, "serial port closed: %s", exc)
         waiting = ([self._active] if self._active else []) + list(self._queue)
@@ -329,7 +343,7 @@ class Engine(asyncio.Protocol):
         answer cannot be trusted), resynchronise, and let the dialect fail the socket concerned."""
         self.stats.protocol_errors += 1
         log.info("protocol error from modem: %s", reason)  # the socket concerned gets EPROTO
-        self.channel.abandon()
+        self._drop_frames()
         self._needs_resync = True
         if self._active is not None:
             self._finish(self._active, error=ProtocolViolation(reason))
@@ -412,17 +426,19 @@ class Engine(asyncio.Protocol):
 
     def submit(self, text: CommandLine, *, on_done: Done, timeout: float, extra_finals: FrozenSet[str] = frozenset(),
                not_final: FrozenSet[str] = frozenset(), payload: Optional[bytes] = None,
-               prompt_timeout: float = 5.0, guard: Optional[Guard] = None) -> _Pending:
+               prompt_timeout: float = 5.0, guard: Optional[Guard] = None,
+               response_prefixes: Tuple[str, ...] = ()) -> _Pending:
         """Queue a command whose verdict goes to ``on_done(response, error)``, called from the
         reader callback that parsed it (or with the error that stopped it). ``on_done`` may queue
         the next command at once: it goes out in the same wake-up. The returned handle's
         ``withdraw()`` keeps the command from going out if it has not yet."""
-        key = (text, extra_finals, not_final)
+        key = (text, extra_finals, not_final, response_prefixes)
         command = self._chained.get(key)
         if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
             if len(self._chained) >= 64:
                 self._chained.clear()
-            command = self._chained[key] = self._command(text, (), extra_finals, not_final, frozenset(), False, None)
+            command = self._chained[key] = self._command(text, response_prefixes, extra_finals, not_final, frozenset(),
+                                                         False, None)
         return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)
 
     @staticmethod
@@ -548,7 +564,7 @@ class Engine(asyncio.Protocol):
         if pending.lines:  # what came while it waited was not its answer after all (boot text, noise)
             self.unhandled += len(pending.lines)
             self.last_unhandled = pending.lines[-1].text
-        self.channel.abandon()
+        self._drop_frames()
         if pending.probe:
             self._failed_probes += 1
         else:
@@ -680,7 +696,7 @@ class Engine(asyncio.Protocol):
 
     def mark_out_of_step(self) -> None:
         """The module's state is unknown (it did not answer as its mode promised): probes first."""
-        self.channel.abandon()
+        self._drop_frames()
         self._needs_resync = True
 
     def write_raw(self, data) -> None:

@@ -110,6 +110,14 @@ class FrameReader:
             return len(self._buf) + 1
         return len(self._buf.lstrip(b"\r\n"))
 
+    @property
+    def due(self) -> int:
+        """Bytes certain to come before the frame under way is complete: the rest of an announced
+        payload (0 when no payload is under way, since nothing else announces its length)."""
+        if self._payload_header is None:
+            return 0
+        return max(0, self._payload_left - len(self._buf))
+
     def reset(self) -> None:
         """Forget any partial frame: used when the engine resynchronises with the modem."""
         self._buf.clear()

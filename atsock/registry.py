@@ -4,7 +4,6 @@ atsock's core does not import any dialect. Dialect packages announce themselves 
 ``atsock.dialects`` entry point group (``modems`` does so in ``pyproject.toml``), or a program
 registers its own class with :func:`register` before opening a modem.
 """
-from importlib import metadata
 from typing import Dict, List, Type
 
 _registered: Dict[str, Type] = {}
@@ -16,6 +15,7 @@ def register(name: str, dialect_class: Type) -> None:
 
 
 def _entry_points():
+    from importlib import metadata  # (when a dialect is looked up, not at ``import atsock``: it costs milliseconds)
     return list(metadata.entry_points(group=_GROUP))
 
 

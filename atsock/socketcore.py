@@ -26,7 +26,7 @@ from typing import Callable, Optional, Set, Tuple
 
 from .connection import Connection, Kind
 from .dialect import SocketCommands
-from .drain import DrainScheduler
+from .drain import ChainHooks, DrainScheduler
 from .engine import Engine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import Op, SocketState
@@ -46,7 +46,9 @@ class SocketCore:
         self.engine = engine
         self.commands = commands
         self.slots = Slots(commands.max_links)
-        self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail)
+        self.drains = DrainScheduler(self._fetch_once, self._finish, self.fail,
+                                     ChainHooks(self._fetch_exchange, engine.submit,
+                                                lambda conn: self.guard(conn, Op.FETCH), self._deliver))
         self._known: "weakref.WeakSet[Connection]" = weakref.WeakSet()  # opened and not closed yet
         self._settling = set()
         self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
@@ -298,6 +300,9 @@ class SocketCore:
         data, sender = got
         self._deliver(conn, data, sender)
         return True
+
+    def _fetch_exchange(self, conn: Connection):
+        return None if conn.id is None else self.commands.fetch_exchange(conn)
 
     def deliver_raw(self, conn: Connection, data: bytes) -> None:
         """Bytes of a connection in data mode, as they came off the line."""

@@ -22,6 +22,7 @@ import serial_asyncio
 
 from . import port_holders
 from .errors import os_error
+from .readpacing import ReadPacer
 from .netserial import NetworkSerialTransport, is_network_url, open_network_port
 
 log = logging.getLogger("atsock.transport")
@@ -123,6 +124,36 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
     def __init__(self, loop, protocol, port):
         super().__init__(loop, protocol, port)
         self._fd = port.fileno()
+        self._pacer = ReadPacer()
+        self._paused_until: Optional[asyncio.TimerHandle] = None
+
+    def expect(self, due: Optional[int]) -> None:
+        """``due`` more bytes are certain to come (0: the frame is complete; None: given up). On a
+        port seen to deliver at its line rate, stop listening until they can be there, instead of
+        waking at every arrival (:mod:`atsock.readpacing`). The rate is read from the port each
+        time: a baud rate changed meanwhile counts at once."""
+        if self._paused_until is not None or self._closing:
+            return
+        baudrate = self._serial.baudrate if self._serial is not None else None
+        seconds = self._pacer.pause(due, baudrate / 10 if baudrate else None, self._loop.time())
+        if seconds and not self._closing:
+            self._remove_reader()
+            self._paused_until = self._loop.call_later(seconds, self._read_again)
+
+    def _read_again(self) -> None:
+        """The pause is over: listen again, and take what it waited for now rather than a loop turn
+        later. (A terminal with VMIN 0 reads b"" when nothing waits: that is not an end of file
+        here; a port that really went away shows at the reader's next turn.)"""
+        self._paused_until = None
+        if self._closing:
+            return
+        self._ensure_reader()
+        try:
+            data = os.read(self._fd, READ_CHUNK)
+        except OSError:
+            return
+        if data:
+            self._protocol.data_received(data)
 
     def write(self, data) -> None:
         if self._closing:

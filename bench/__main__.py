@@ -6,6 +6,7 @@
     python -m bench --no-tls           # without host and module TLS against plain TCP (bench.tls)
     python -m bench --no-data-mode     # without data mode (bench.scenarios, transparent/passthrough)
     python -m bench --no-many          # without many modems in one process (bench.many)
+    python -m bench --cpu-share 20,10,5,3,2   # also atsock held to these percents of one core (bench.capped; root)
     python -m bench --no-remote        # without the modem behind ser2net (bench.remote)
 
 Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
@@ -16,12 +17,13 @@ Results go to bench/results/latest.json and docs/bench-goodput.png.
 """
 import argparse
 import logging
+import os
 import resource
 import sys
 import time
 from pathlib import Path
 
-from . import asyncio_bench, floor, many, pacing, remote, report, tls
+from . import asyncio_bench, capped, cgroup, floor, imports, many, pacing, remote, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -83,12 +85,21 @@ def main(argv=None) -> int:
     parser.add_argument("--no-data-mode", action="store_true", help="skip data mode")
     parser.add_argument("--no-many", action="store_true", help="skip many modems in one process")
     parser.add_argument("--no-asyncio", action="store_true", help="skip asyncio streams against the blocking API")
+    parser.add_argument("--cpu-share", type=capped.parse_shares, metavar="PERCENTS",
+                        help="also run atsock held to these shares of one core, e.g. 20,10,5,3,2 (needs root)")
+    parser.add_argument("--cpu-plot", type=Path, default=ROOT / "docs" / "bench-cpu-share.png")
     parser.add_argument("--no-remote", action="store_true", help="skip the modem behind ser2net")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     def log(message):
         print(message, file=sys.stderr, flush=True)
+
+    with cgroup.weighted(log) as group:  # the emulators and peers ahead of other work on the machine
+        return run(args, group, log)
+
+
+def run(args, group, log) -> int:
 
     dialects = args.dialect or ["quectel", "esp8285"]
     rates = [rate or None for rate in args.rate] if args.rate else RATES
@@ -141,6 +152,11 @@ def main(argv=None) -> int:
         log("asyncio streams against the blocking API")
         results["asyncio"] = [asyncio_bench.measure(dialect, baud, args.quick)
                               for dialect in dialects for baud in asyncio_bench.RATES]
+    if args.cpu_share:
+        results["capped"] = capped.measure(group, dialects, args.cpu_share, [baud for baud in capped.RATES if baud in paced],
+                                           capped.MODES, args.quick, log)
+    results["import"] = imports.measure()
+    results["load_after"] = os.getloadavg()
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     results["seconds"] = time.time() - started
 
@@ -152,6 +168,8 @@ def main(argv=None) -> int:
     report.write_json(results, args.output)
     drawn = report.plot(results, args.plot)
     log(f"results: {args.output}" + (f", plot: {args.plot}" if drawn else " (no matplotlib: no plot)"))
+    if capped.plot(results.get("capped", {}), args.cpu_plot):
+        log(f"CPU share plot: {args.cpu_plot}")
     if args.update_readme:
         report.update_readme(ROOT / "README.md", text)
     return 0

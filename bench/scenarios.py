@@ -68,15 +68,19 @@ class Remote:
 
 class Session:
     """``remote``: None for the pty itself, else the one-way delay (seconds) of a ser2net path
-    (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``."""
+    (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``.
+    ``before_open()`` runs once the peer and emulator processes are started (bench.capped caps this
+    process there, leaving them out of it)."""
 
     def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
-                 ser2net_defaults: bool = False, url_options: str = "", **settings):
+                 ser2net_defaults: bool = False, url_options: str = "", before_open=None, **settings):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
         self.peer_port = int(port)
         self.emulator, tty = spawn_emulator(dialect, baud, latency, firmware, emulator_args)
+        if before_open is not None:
+            before_open()
         self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
         self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud, **settings)
 
@@ -109,14 +113,22 @@ class Session:
 
     # --- measurements ---------------------------------------------------------------------------
     def download(self, size: int) -> dict:
+        """``wire_bytes``: what crossed the line both ways meanwhile (commands and answers take
+        turns on it: ``bytes / wire_bytes`` is the protocol's ceiling for this download)."""
         sock = self.connect(f"SOURCE {size}")
+        wire = self._wire_bytes()
         cpu, started = time.process_time(), time.perf_counter()
         data = sock.read()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        wire = self._wire_bytes() - wire
         sock.close()
         if len(data) != size:
             raise RuntimeError(f"download came back short: {len(data)} of {size}")
-        return self._rates(size, seconds, cpu)
+        return dict(self._rates(size, seconds, cpu), wire_bytes=wire)
+
+    def _wire_bytes(self) -> int:
+        stats = self.modem.stats
+        return stats["bytes_read"] + stats["bytes_written"]
 
     def upload(self, size: int) -> dict:
         payload = os.urandom(size)

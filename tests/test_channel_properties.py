@@ -84,6 +84,41 @@ def test_payloads_come_back_exactly_with_urcs_between_lines(responses, cuts):
         assert chan.in_flight is None
 
 
+# every dialect's length-delimited answers: (header for n bytes, what follows the payload, whether
+# the header is known complete at its last byte: ESP-AT 2.x's short +CIPRECVDATA form may still
+# become the longer one with the sender until the bytes after it tell)
+PAYLOAD_FRAMES = {
+    "quectel": [(b"\r\n+QIRD: %d\r\n", b"\r\n\r\nOK\r\n", True),
+                (b'\r\n+QIRD: %d,"127.0.0.1",5000\r\n', b"\r\n\r\nOK\r\n", True)],
+    "esp": [(b"\r\n+CIPRECVDATA,%d:", b"\r\nOK\r\n", True), (b"\r\n+CIPRECVDATA:%d,", b"\r\nOK\r\n", False),
+            (b'\r\n+CIPRECVDATA:%d,"127.0.0.1",5000,', b"\r\nOK\r\n", True), (b"\r\n+IPD,0,%d:", b"", True)],
+}
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.sampled_from(sorted(DIALECTS)), st.data(), st.binary(max_size=MAX_PAYLOAD // 2),
+       st.lists(st.integers(0, 100_000), max_size=40))
+def test_what_is_due_is_exactly_the_payload_still_missing(dialect, data, payload, cuts):
+    """The read path sleeps on ``due`` (bytes certain to come). Fed in any pieces, it never
+    exceeds the payload bytes not yet fed, so never what the stream still carries; once a header
+    is known complete it is exactly that count, and 0 again after the payload."""
+    header, trailer, known_at_end = data.draw(st.sampled_from(PAYLOAD_FRAMES[dialect]))
+    head = header % len(payload)
+    stream = head + payload + trailer
+    chan = channel(dialect)
+    points = sorted(set(c % (len(stream) + 1) for c in cuts))
+    events, start = [], 0
+    for end in points + [len(stream)]:
+        events += chan.receive(stream[start:end])
+        start = end
+        missing = max(0, min(len(payload), len(head) + len(payload) - end))
+        assert chan.due <= missing
+        if known_at_end and len(head) <= end:
+            assert chan.due == missing
+    assert chan.due == 0
+    assert [e.data for e in events if getattr(e, "data", None) is not None] == [payload]
+
+
 def test_a_random_megabyte_of_noise_is_survived():
     """One long run beyond hypothesis's sizes: 1 MiB of token soup in random pieces."""
     rng = random.Random(2024)

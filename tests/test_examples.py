@@ -135,7 +135,23 @@ def test_benchmark_runs_and_reports_ratios(tmp_path):
     run = report["runs"][0]
     assert run["download"]["bytes"] == run["upload"]["bytes"] > 0
     assert run["all_busy"]["sockets"] == 12
-    assert "CPU × floor" in result.stdout and "| quectel | unthrottled |" in result.stdout
+    assert "import atsock (ms, best)" in result.stdout and "| quectel | unthrottled |" in result.stdout
     tls = report["tls"][0]  # host TLS against plain TCP on the same line, as ratios
     assert tls["tls"]["download"]["bytes"] == tls["plain"]["download"]["bytes"] > 0
     assert "host TLS goodput / plain TCP" in result.stdout
+
+
+def test_capped_benchmark_runs_atsock_under_a_cpu_quota():
+    """``--cpu-share``'s runs (figures never asserted): a worker moves itself into a quota'd group,
+    its emulator and peer stay out of it, and the benchmark's groups are gone afterwards."""
+    from bench import cgroup
+    if cgroup.available():
+        pytest.skip(cgroup.available())
+    process = subprocess.Popen([sys.executable, "-m", "bench.capped", "--quick", "--dialect", "quectel", "--rate",
+                                "921600", "--mode", "command", "--share", "50"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    rows = [line for line in out.splitlines() if line.startswith("| quectel | 921600 | command |")]
+    assert len(rows) == 2 and "| uncapped |" in rows[0] and "| 50% (" in rows[1]
+    assert not any((root / f"atsock-bench-{process.pid}").exists() for root in (cgroup.V1, cgroup.V2))

@@ -30,7 +30,7 @@ from typing import Optional, Set, Tuple
 from atsock import atcmd
 from atsock.connection import Connection, Kind
 from atsock.constants import AF_INET6
-from atsock.dialect import Exchange, SendOutcome, SocketCommands
+from atsock.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 from atsock.tls.module import handshake_error
@@ -93,6 +93,7 @@ class EspLinks(SocketCommands):
         self.engine = dialect.engine
         self.send_chunk = self.max_datagram = dialect.settings.send_max or SEND_MAX  # bring-up asks the firmware
         self.recv_chunk = RECV_CHUNK  # bytes per AT+CIPRECVDATA (bring-up: more on 2.x)
+        self._fetches = {}  # (id, UDP?, chunk) -> its FetchExchange, built once
         self.push_limit = ACTIVE_LIMIT if dialect.settings.receive == "active" else None
         self.server_open = False
         self.connect_seen: Set[int] = set()  # ids whose <id>,CONNECT came while their CIPSTART ran
@@ -199,16 +200,34 @@ class EspLinks(SocketCommands):
         raise os_error(errno.EPIPE, f"the module refused to send ({final}): the link is closed")
 
     async def fetch(self, conn: Connection, guard) -> Optional[Tuple[bytes, Optional[Address]]]:
-        response = await self.d.command(atcmd.build("AT+CIPRECVDATA", link_id(conn),
-                                                    atcmd.number(self.recv_chunk, 1, FRAME_MAX)),
-                                        timeout=self.t_read, response_prefixes=("+CIPRECVDATA",), check=False,
-                                        guard=guard)
+        response = await self.d.command(self._read_command(conn.id), timeout=self.t_read,
+                                        response_prefixes=("+CIPRECVDATA",), check=False, guard=guard)
+        return self._read_answer(response, conn.kind is Kind.UDP)
+
+    def fetch_exchange(self, conn: Connection) -> Optional[FetchExchange]:
+        """``AT+CIPRECVDATA=<id>,<chunk>``, offered again while the module answers ``busy p...``."""
+        key = (conn.id, conn.kind is Kind.UDP, self.recv_chunk)
+        exchange = self._fetches.get(key)
+        if exchange is None:
+            if len(self._fetches) >= 4 * MAX_LINKS:
+                self._fetches.clear()  # (chunk sizes of an earlier firmware)
+            udp = key[1]
+            exchange = self._fetches[key] = FetchExchange(
+                self._read_command(conn.id), self.t_read, ("+CIPRECVDATA",),
+                lambda response: self._read_answer(response, udp), retry=BUSY)
+        return exchange
+
+    def _read_command(self, slot_id: int) -> atcmd.CommandLine:
+        return atcmd.build("AT+CIPRECVDATA", link_id(slot_id), atcmd.number(self.recv_chunk, 1, FRAME_MAX))
+
+    @staticmethod
+    def _read_answer(response, udp: bool) -> Optional[Tuple[bytes, Optional[Address]]]:
         line = response.first("+CIPRECVDATA")
         if line is not None and line.data is None:
             raise os_error(errno.EPROTO, f"+CIPRECVDATA without its data: {line.text[:60]!r}")
         if not response.final.ok or line is None or not line.data:
             return None  # ERROR: nothing buffered (documented for 2.x)
-        if conn.kind is not Kind.UDP:
+        if not udp:
             return line.data, None
         match = _RECVDATA_SENDER.match(line.text)
         return line.data, ((match.group(1), int(match.group(2))) if match else None)

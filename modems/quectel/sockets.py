@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 from atsock import atcmd
 from atsock.connection import Connection, Kind
 from atsock.constants import AF_INET, AF_INET6
-from atsock.dialect import Exchange, SendOutcome, SocketCommands
+from atsock.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
 from atsock.fields import parse_int, split_fields
 
@@ -78,6 +78,7 @@ class QuectelSockets(SocketCommands):
         self.t_close = timeouts.get("close", T_QICLOSE)
         self.incoming_refused = 0  # "incoming full" notices: clients the module turned away
         self._open_waiters: Dict[int, asyncio.Future] = {}
+        self._fetches: Dict[int, FetchExchange] = {}  # each id's AT+QIRD, built once
         self._keepalive: Optional[int] = 0  # what AT+QICFG="tcp/keepalive" is set to (0: off)
         self.tls = QuectelTls(engine, self.ctx, self.t_open, self.t_read, self.t_close)
 
@@ -160,14 +161,40 @@ class QuectelSockets(SocketCommands):
         if conn.id in self.tls.secure:
             return await self.tls.fetch(conn, guard)
         udp = conn.kind is Kind.UDP
-        command = atcmd.build("AT+QIRD", conn_id(conn)) if udp else \
-            atcmd.build("AT+QIRD", conn_id(conn), atcmd.number(QIRD_MAX, 1, QIRD_MAX))
+        command = atcmd.build("AT+QIRD", conn_id(conn)) if udp else self._read_command(conn.id)
         response = await self.engine.command(command, timeout=self.t_read, response_prefixes=("+QIRD:",),
                                              check=False, guard=guard)
         if not response.final.ok:
-            code = await cause.module_code(self.engine, response.final)
-            why = f": modem error {code}, {TEXT.get(code, 'unknown')}" if code else ""
-            raise os_error(errno.ECONNRESET, f"modem cannot read connectID {conn.id} ({response.final.text}{why})")
+            raise await self._read_refused(response, conn.id)
+        return self._read_answer(response, conn.id, udp)
+
+    async def _read_refused(self, response, slot_id: int) -> OSError:
+        """A refused AT+QIRD, with the module's own cause where it keeps one (AT+QIGETERROR)."""
+        code = await cause.module_code(self.engine, response.final)
+        why = f": modem error {code}, {TEXT.get(code, 'unknown')}" if code else ""
+        return os_error(errno.ECONNRESET, f"modem cannot read connectID {slot_id} ({response.final.text}{why})")
+
+    def fetch_exchange(self, conn: Connection) -> Optional[FetchExchange]:
+        """A TCP connection's ``AT+QIRD=<id>,1500`` (UDP and module TLS take :meth:`fetch`)."""
+        if conn.kind is not Kind.TCP or conn.id in self.tls.secure:
+            return None
+        slot_id = conn.id
+        exchange = self._fetches.get(slot_id)
+        if exchange is None:
+            exchange = self._fetches[slot_id] = FetchExchange(
+                self._read_command(slot_id), self.t_read, ("+QIRD:",),
+                lambda response: self._read_answer(response, slot_id, False),
+                explain=lambda response: self._read_refused(response, slot_id))
+        return exchange
+
+    @staticmethod
+    def _read_command(slot_id: int) -> atcmd.CommandLine:
+        return atcmd.build("AT+QIRD", conn_id(slot_id), atcmd.number(QIRD_MAX, 1, QIRD_MAX))
+
+    @staticmethod
+    def _read_answer(response, slot_id, udp: bool) -> Optional[Tuple[bytes, Optional[Tuple[str, int]]]]:
+        if not response.final.ok:
+            raise os_error(errno.ECONNRESET, f"modem cannot read connectID {slot_id} ({response.final.text})")
         line = response.first("+QIRD:")
         if line is None or line.data is None:
             raise os_error(errno.EPROTO, f"AT+QIRD answered without a +QIRD header: {response.lines!r}")
