@@ -10,6 +10,7 @@ from atsock.cmux.frames import Frame, FrameReader, Kind, encode
 from atsock.cmux.line import AT_DLCI, MuxLine, MuxRefused
 from atsock.engine import Engine
 from atsock.atcmd import build
+from modems.quectel import QuectelDialect
 
 
 class FakeSerial(asyncio.Transport):
@@ -53,10 +54,10 @@ async def settle():
         await asyncio.sleep(0)
 
 
-async def multiplexed(monkeypatch):
+async def multiplexed(monkeypatch, channel=None):
     """A line whose module answers every SABM at once: (line, serial, engine)."""
     monkeypatch.setattr("atsock.cmux.line.ENTRY_PAUSE", 0)
-    engine = Engine(ATChannel())
+    engine = Engine(channel or ATChannel())
     line = MuxLine(engine, boot_words=(b"RDY",))
     serial = FakeSerial()
     line.connection_made(serial)
@@ -168,4 +169,21 @@ def test_a_refused_channel_raises(monkeypatch):
         line.data_received(module(Frame(5, Kind.DM, cr=True, pf=True)))
         with pytest.raises(MuxRefused):
             await opening
+    run(body())
+
+
+def test_read_pacing_hints_pass_through_while_one_channel_carries_anything(monkeypatch):
+    async def body():
+        hints = []
+        line, serial, engine = await multiplexed(monkeypatch, ATChannel(payload_rules=QuectelDialect.payload_rules))
+        serial.expect = hints.append
+        line.data_received(module(Frame(1, Kind.UIH, b"\r\n+QIRD: 1500\r\n" + bytes(100), cr=False)))
+        assert hints[-1] == 1400  # the payload's bytes still to come
+        other = Engine(ATChannel())
+        opening = asyncio.ensure_future(line.open_channel(2, other))
+        await settle()
+        line.data_received(module(ua(2)))
+        await opening
+        line.data_received(module(Frame(1, Kind.UIH, bytes(100), cr=False)))
+        assert hints[-1] is None  # DLCI 2 might bring bytes meanwhile: no pause
     run(body())

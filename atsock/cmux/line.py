@@ -80,6 +80,12 @@ class ChannelTransport(asyncio.Transport):
             if not line_paused:
                 self._protocol.resume_writing()
 
+    def expect(self, due: Optional[int]) -> None:
+        """The engine's hint that ``due`` more bytes of a frame are certain to come (see
+        :meth:`atsock.transport.DescriptorTransport.expect`): passed on to the port while this is
+        the only channel that carries anything."""
+        self._line.expect(self, due)
+
     def get_write_buffer_size(self) -> int:
         """What waits here and what the port has not taken yet (its bytes may be another channel's:
         the line is one, and this is what stands before this channel's next byte)."""
@@ -172,6 +178,17 @@ class MuxLine(asyncio.Protocol):
         if self.mux is None:
             return [self.engine]
         return [channel.get_protocol() for channel in self._channels.values()]
+
+    def expect(self, channel: ChannelTransport, due: Optional[int]) -> None:
+        """Read pacing through the multiplexer: the port may stop listening until ``due`` bytes of
+        ``channel``'s can be there (fewer on the line than with their frames: a pause on the short
+        side), but only while no other channel has anything that might come meanwhile."""
+        hint = getattr(self.serial, "expect", None)
+        if hint is None:
+            return
+        if due and any(other is not channel for other in self._channels.values()):
+            due = None  # another channel's bytes could be waiting: read on arrival
+        hint(due)
 
     def serial_backlog(self) -> int:
         return self.serial.get_write_buffer_size() if self.serial is not None else 0
