@@ -1,6 +1,6 @@
 """CMUX: two sockets in data mode at once, with commands beside them, against plain data mode.
 
-    python -m bench.cmux [--rate 921600] [--seconds 10] [--json]
+    python -m bench.cmux [--rate 921600] [--seconds 10] [--json] [--update-readme]
 
 One Quectel emulator, paced at the rate, and the peer, each in a process of its own. Plain: one
 socket in data mode (the peer echoes what comes: the line is loaded both ways). CMUX
@@ -20,14 +20,17 @@ import time
 
 import atsock
 
-from .scenarios import MIB, Session, _spawn, spawn_emulator
+from .scenarios import MIB, ROOT, Session, _spawn, spawn_emulator
 
 BLOCK = 4096
+READ = 65536
 CSQ_EVERY = 0.5
 
 
 class _Echoer:
-    """A socket in data mode that writes a seeded random stream and checks what the peer echoes."""
+    """A socket in data mode that writes a seeded random stream and checks what the peer echoes
+    (the stream repeats a random mebibyte, so that neither making it nor checking it costs this
+    process much of the CPU that is measured)."""
 
     def __init__(self, modem, peer_port: int, seed: int):
         self.sock = modem.socket()
@@ -36,30 +39,32 @@ class _Echoer:
         self.sock.write(b"ECHO\n")
         self.block = self.sock.data_mode()
         self.block.__enter__()
-        self._out = random.Random(seed)
-        self._back = random.Random(seed)
+        pattern = random.Random(seed).randbytes(MIB)
+        self._ring = pattern + pattern[:READ]  # any READ bytes from any offset, without wrapping
         self.sent = self.received = 0
         self.mismatches = 0
-        self._expected = b""
 
     def writing(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            data = self._out.randbytes(BLOCK)
-            self.sock.sendall(data)
-            self.sent += len(data)
+            start = self.sent % MIB
+            self.sock.sendall(self._ring[start:start + BLOCK])
+            self.sent += BLOCK
 
     def reading(self, until: threading.Event) -> None:
         """Until ``until`` is set and every byte sent came back."""
         while not (until.is_set() and self.received >= self.sent):
-            data = self.sock.recv(65536)
+            data = self.sock.recv(READ)
             if not data:
                 raise RuntimeError("the echo ended early")
-            while len(self._expected) < len(data):
-                self._expected += self._back.randbytes(BLOCK)
-            if data != self._expected[:len(data)]:
+            start = self.received % MIB
+            if data != self._ring[start:start + len(data)]:
                 self.mismatches += 1
-            self._expected = self._expected[len(data):]
             self.received += len(data)
+
+    def handed_over(self) -> int:
+        """Bytes sent that have left this process's buffers (sendall returns once they are queued)."""
+        session = self.sock._conn.data_session  # (the line it runs on: the modem's or a channel's)
+        return self.sent - (session.engine.unsent if session is not None else 0)
 
     def close(self) -> None:
         self.block.__exit__(None, None, None)
@@ -117,11 +122,11 @@ def measure(cmux: bool, baud: int = 921600, seconds: float = 10.0, warm_up: floa
         for thread in work + readers:
             thread.start()
         time.sleep(warm_up)
-        before = [(e.sent, e.received) for e in echoers]
+        before = [(e.handed_over(), e.received) for e in echoers]
         cpu, started = time.process_time(), time.perf_counter()
         echoes_before = commands.echoes if commands else 0
         time.sleep(seconds)
-        after = [(e.sent, e.received) for e in echoers]
+        after = [(e.handed_over(), e.received) for e in echoers]
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         echoes = (commands.echoes - echoes_before) if commands else 0
         stop.set()
@@ -173,6 +178,38 @@ def describe_framing(result: dict) -> str:
                      f"{cmux[way]['cpu_per_mib']:.3f} s/MiB" for way in ("download", "upload"))
 
 
+TITLE = ("CMUX (quectel, `cmux=True`): two sockets in data mode at once, a third echoing in command mode and "
+         "`modem.at(\"AT+CSQ\")` meanwhile, against one socket in plain data mode; the multiplexer's cost in "
+         "command mode")
+
+
+def table(results: dict) -> str:
+    """The README's rows: ``results`` as ``python -m bench`` keeps them under "cmux"."""
+    if not results:
+        return ""
+    rows = ["| line (baud) | run | up (of the line) | down | CPU/MiB | byte-exact | beside it |",
+            "|---|---|---|---|---|---|---|"]
+    for run in results["data_mode"]:
+        beside = (f"{run['echoes_per_s']:.1f} command-mode echoes/s, AT+CSQ ≤ {run['csq_max_seconds']:.2f} s"
+                  if run["cmux"] else "—")
+        rows.append(f"| {run['baud']} | {'CMUX' if run['cmux'] else 'plain'} data mode, {run['sockets']} "
+                    f"socket{'s' if run['sockets'] > 1 else ''} | {run['up_of_line'] * 100:.1f}% | "
+                    f"{run['down_of_line'] * 100:.1f}% | {run['cpu_per_mib']:.3f}s | "
+                    f"{'yes' if run['byte_exact'] else 'NO'} | {beside} |")
+    cost = results["framing"]
+    for way in ("upload", "download"):
+        plain, cmux = cost["plain"][way], cost["cmux"][way]
+        share = f"{plain['of_line_rate'] * 100:.1f}% → {cmux['of_line_rate'] * 100:.1f}%"
+        rows.append(f"| {cost['baud']} | command mode, one socket, plain → CMUX | "
+                    f"{share if way == 'upload' else ''} | {share if way == 'download' else ''} | "
+                    f"{plain['cpu_per_mib']:.3f}s → {cmux['cpu_per_mib']:.3f}s | — | — |")
+    return "\n".join(rows)
+
+
+def run_all(baud: int = 921600, seconds: float = 10.0) -> dict:
+    return {"data_mode": [measure(cmux, baud, seconds) for cmux in (False, True)], "framing": framing(baud)}
+
+
 def describe(result: dict) -> str:
     text = (f"{'CMUX' if result['cmux'] else 'plain'} data mode at {result['baud']}, {result['sockets']} socket(s): "
             f"up {result['up_of_line'] * 100:.1f}%, down {result['down_of_line'] * 100:.1f}% of the line, "
@@ -188,11 +225,14 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=int, default=921600, metavar="BAUD")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--update-readme", action="store_true", help="put the rows into README.md's benchmark tables")
     args = parser.parse_args(argv)
-    results = [measure(cmux, args.rate, args.seconds) for cmux in (False, True)]
-    cost = framing(args.rate)
-    print(json.dumps({"data_mode": results, "framing": cost}, indent=2) if args.json else
-          "\n".join(list(map(describe, results)) + [describe_framing(cost)]))
+    results = run_all(args.rate, args.seconds)
+    print(json.dumps(results, indent=2) if args.json else
+          "\n".join(list(map(describe, results["data_mode"])) + [describe_framing(results["framing"])]))
+    if args.update_readme:
+        from .report import update_readme_section  # (report shows this module's table: imported here, not above)
+        update_readme_section(ROOT / "README.md", TITLE, table(results))
     return 0
 
 

@@ -33,8 +33,11 @@ ACK_TIMEOUT = 1.0   # seconds for a UA (or a control response) before the comman
 ATTEMPTS = 3
 ENTRY_PAUSE = 0.3   # after AT+CMUX's OK: a BG95 deadlocks on a SABM within 100 ms (cmux.md §7.1)
 AT_DLCI = 1         # the AT engine's channel: commands and notices (AT+QCFG="cmux/urcport",1)
-HOLD_HIGH = 65536   # bytes a stopped channel holds before its engine is asked to pause writing
+HOLD_HIGH = 65536   # bytes a channel holds before its engine is asked to pause writing
 HOLD_LOW = 16384
+PORT_QUEUE = 2048   # bytes of data channels' frames let wait in the port's buffer: a command goes
+                    # behind at most these (and what the OS holds), not behind every channel's backlog
+SLICE = 4 * DEFAULT_N1  # a data channel's turn: then the next channel's
 
 
 class MuxRefused(OSError):
@@ -43,8 +46,9 @@ class MuxRefused(OSError):
 
 class ChannelTransport(asyncio.Transport):
     """One DLC as an asyncio transport for an engine. Writes wait here while the module has stopped
-    the channel (MSC, FCoff) or while it is not open yet; above ``HOLD_HIGH`` bytes waiting, the
-    engine is asked to pause, as a transport asks when its buffer fills."""
+    the channel (MSC, FCoff), while it is not open yet, or, for a data channel, until the port has
+    room (:meth:`MuxLine.pump`); above ``HOLD_HIGH`` bytes waiting, the engine is asked to pause,
+    as a transport asks when its buffer fills."""
 
     def __init__(self, line: "MuxLine", dlci: int, protocol: asyncio.Protocol):
         super().__init__()
@@ -62,23 +66,27 @@ class ChannelTransport(asyncio.Transport):
         self._pending += data
         self._line.pump(self)
 
-    def take(self, mux: Multiplexer) -> bytes:
-        """Frames for what waits, if the channel may send now."""
+    def take(self, mux: Multiplexer, limit: Optional[int] = None) -> bytes:
+        """Frames for what waits (at most ``limit`` bytes of it), if the channel may send now."""
         if not self._pending or not mux.can_send(self.dlci):
             return b""
-        mux.send(self.dlci, bytes(self._pending))
-        self._pending.clear()
+        count = len(self._pending) if limit is None else min(limit, len(self._pending))
+        mux.send(self.dlci, bytes(self._pending[:count]))
+        del self._pending[:count]
         return mux.data_to_send()
 
-    def check_backlog(self, line_paused: bool) -> None:
+    @property
+    def waiting(self) -> int:
+        return len(self._pending)
+
+    def check_backlog(self) -> None:
         waiting = len(self._pending)
         if waiting > HOLD_HIGH and not self.held:
             self.held = True
             self._protocol.pause_writing()
         elif waiting <= HOLD_LOW and self.held:
             self.held = False
-            if not line_paused:
-                self._protocol.resume_writing()
+            self._protocol.resume_writing()
 
     def expect(self, due: Optional[int]) -> None:
         """The engine's hint that ``due`` more bytes of a frame are certain to come (see
@@ -162,22 +170,18 @@ class MuxLine(asyncio.Protocol):
         self.engine.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        """The port's buffer is full: plain, the engine waits; multiplexed, the data channels'
+        frames do (each channel holds its bytes, and pauses its own engine when they are many)."""
         self._paused = True
-        for protocol in self._protocols():
-            protocol.pause_writing()
+        if self.mux is None:
+            self.engine.pause_writing()
 
     def resume_writing(self) -> None:
         self._paused = False
         if self.mux is None:
             self.engine.resume_writing()
-        for channel in list(self._channels.values()):
-            if not channel.held:
-                channel.get_protocol().resume_writing()
-
-    def _protocols(self) -> List[asyncio.Protocol]:
-        if self.mux is None:
-            return [self.engine]
-        return [channel.get_protocol() for channel in self._channels.values()]
+        else:
+            self._schedule()
 
     def expect(self, channel: ChannelTransport, due: Optional[int]) -> None:
         """Read pacing through the multiplexer: the port may stop listening until ``due`` bytes of
@@ -256,6 +260,7 @@ class MuxLine(asyncio.Protocol):
     def _begin(self, n1: int) -> None:
         self.mux = Multiplexer(n1)
         self._channels.clear()
+        self._port_queue(PORT_QUEUE)
 
     def _plain(self) -> None:
         """Back to plain AT: the engine writes to the port again."""
@@ -264,7 +269,15 @@ class MuxLine(asyncio.Protocol):
         self.mux = None
         self._channels.clear()
         if self.serial is not None:
+            self._port_queue(None)
             self.engine.connection_made(self.serial)
+
+    def _port_queue(self, high: Optional[int]) -> None:
+        """How much the port's buffer may hold before it says so (None: its own default)."""
+        try:
+            self.serial.set_write_buffer_limits(high=high)
+        except (AttributeError, NotImplementedError):
+            pass  # a transport without limits: data channels go on as the port takes them
 
     # --- channels -----------------------------------------------------------------------------
     async def open_channel(self, dlci: int, protocol: asyncio.Protocol) -> ChannelTransport:
@@ -329,12 +342,35 @@ class MuxLine(asyncio.Protocol):
 
     # --- frames -------------------------------------------------------------------------------
     def pump(self, channel: ChannelTransport) -> None:
+        """A channel has bytes to send. Commands and notices (DLCIs 0, 1) go at once, whole; data
+        channels take turns, a slice each, while the port's buffer has room (:meth:`_schedule`)."""
+        if self.mux is None or self.serial is None:
+            return
+        if channel.dlci <= AT_DLCI:
+            self._send_from(channel)
+        else:
+            self._schedule()
+        channel.check_backlog()
+
+    def _schedule(self) -> None:
         mux = self.mux
-        if mux is not None and self.serial is not None:
-            frames = channel.take(mux)
-            if frames:
-                channel.leaves_at = self._send(frames)
-        channel.check_backlog(self._paused)
+        if mux is None or self.serial is None:
+            return
+        data = [channel for dlci, channel in sorted(self._channels.items()) if dlci > AT_DLCI]
+        for channel in self._channels.values():
+            if channel.dlci <= AT_DLCI:
+                self._send_from(channel)
+        while not self._paused and self.serial_backlog() < PORT_QUEUE:
+            if not any([self._send_from(channel, SLICE) for channel in data]):
+                break
+        for channel in list(self._channels.values()):
+            channel.check_backlog()
+
+    def _send_from(self, channel: ChannelTransport, limit: Optional[int] = None) -> bool:
+        frames = channel.take(self.mux, limit)
+        if frames:
+            channel.leaves_at = self._send(frames)
+        return bool(frames)
 
     def _flush(self) -> None:
         out = self.mux.data_to_send() if self.mux is not None else b""
@@ -395,8 +431,7 @@ class MuxLine(asyncio.Protocol):
             log.debug("CMUX flow control: %s %s", "all channels" if event.dlci is None else f"DLCI {event.dlci}",
                       "stopped" if event.stopped else "resumed")
             if not event.stopped:
-                for channel in list(self._channels.values()):
-                    self.pump(channel)
+                self._schedule()
         elif isinstance(event, StatusReceived):
             log.debug("CMUX modem status of DLCI %d: %s", event.dlci, event.signals)
         elif isinstance(event, ClosedDown):
