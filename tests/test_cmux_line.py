@@ -7,7 +7,7 @@ import pytest
 from atsock.channel import ATChannel
 from atsock.cmux.control import Message, Signals, Type, msc
 from atsock.cmux.frames import Frame, FrameReader, Kind, encode
-from atsock.cmux.line import AT_DLCI, MuxLine, MuxRefused
+from atsock.cmux.line import AT_DLCI, PORT_QUEUE, SLICE, MuxLine, MuxRefused
 from atsock.engine import Engine
 from atsock.atcmd import build
 from modems.quectel import QuectelDialect
@@ -186,4 +186,31 @@ def test_read_pacing_hints_pass_through_while_one_channel_carries_anything(monke
         await opening
         line.data_received(module(Frame(1, Kind.UIH, bytes(100), cr=False)))
         assert hints[-1] is None  # DLCI 2 might bring bytes meanwhile: no pause
+    run(body())
+
+
+def test_commands_go_before_the_data_channels_backlog(monkeypatch):
+    async def body():
+        line, serial, engine = await multiplexed(monkeypatch)
+        held = []  # what the port has not taken: it drains only when told
+        serial.write = lambda data: (serial.written.extend(data), held.append(len(data)))
+        serial.get_write_buffer_size = lambda: sum(held)
+        other = Engine(ATChannel())
+        opening = asyncio.ensure_future(line.open_channel(2, other))
+        await settle()
+        line.data_received(module(ua(2)))
+        await opening
+        serial.take_frames()
+        held.clear()
+        other.transport.write(bytes(100_000))       # a data channel's burst
+        data = sum(len(f.info) for f in serial.take_frames())
+        assert 0 < data <= PORT_QUEUE + SLICE      # the rest waits in its channel
+        command = asyncio.ensure_future(engine.command(build("AT"), timeout=5))
+        await settle()
+        assert Frame(1, Kind.UIH, b"AT\r") in serial.take_frames()  # at once, behind only what the port holds
+        held.clear()
+        line.resume_writing()                       # the port has room again: the next slices
+        assert sum(len(f.info) for f in serial.take_frames() if f.dlci == 2) > 0
+        line.data_received(module(Frame(1, Kind.UIH, b"\r\nOK\r\n", cr=False)))
+        assert (await command).final.ok
     run(body())
