@@ -14,6 +14,7 @@ import time
 import pytest
 
 import atsock
+from atsock.transparent import RECEIVE_HIGH
 from fakemodem import FakeModem
 
 from .conftest import emulator_options
@@ -180,3 +181,30 @@ def test_the_modules_brake_holds_the_socket_without_losing_a_byte(tcp_server, br
             assert wait_until(lambda: len(got) == len(payload), 60)
             time.sleep(0.5)
         assert bytes(got) == payload
+
+
+def test_a_slow_reader_brakes_the_module_on_its_channel_only(tcp_server, echo_server):
+    """The caller does not read: past 64 KiB waiting, atsock asks the module to hold that channel
+    (MSC with FC set); the module stops sending on it (and reading from the peer), so the host holds
+    a bounded amount; once the caller reads, everything comes, in order, and the brake is off."""
+    payload = os.urandom(2 * 1024 * 1024)
+
+    def pour(conn):
+        conn.recv(2)
+        conn.sendall(payload)
+        conn.recv(1)
+
+    peer = tcp_server(pour)
+    with cmux_emulator() as fm, cmux_modem(fm) as modem:
+        slow = connected(modem, peer.port)
+        other = connected(modem, echo_server.port)
+        with slow.data_mode(), other.data_mode():
+            slow.write(b"go")
+            assert wait_until(lambda: fm.call(lambda: fm.module.cmux.session.ports[2].line.stopped))
+            # bounded: the mark and what was on its way; the rest waits in the module and the peer
+            assert slow._conn.buffered < 4 * RECEIVE_HIGH
+            other.write(b"meanwhile")                  # the other channel goes on
+            assert read_exactly(other, 9) == b"meanwhile"
+            got = read_exactly(slow, len(payload))
+            assert got == payload
+            assert not fm.call(lambda: fm.module.cmux.session.ports[2].line.stopped)

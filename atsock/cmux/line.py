@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Callable, Dict, Iterable, List, Optional
 
 from ..escape import LineClock
-from .control import Message, Type
+from .control import Message, Signals, Type
 from .frames import DEFAULT_N1, FLAG, FrameReader
 from .mux import (CONTROL, Answered, Closed, ClosedDown, Data, FlowChanged, Multiplexer, NotSupported, Opened,
                   Refused, State, StatusReceived)
@@ -87,6 +87,11 @@ class ChannelTransport(asyncio.Transport):
         elif waiting <= HOLD_LOW and self.held:
             self.held = False
             self._protocol.resume_writing()
+
+    def brake(self, on: bool) -> None:
+        """Ask the module to hold (or to go on with) what it sends on this channel: an MSC with FC
+        set (or clear). Bytes already on their way still come."""
+        self._line.signals(self.dlci, Signals(fc=on))
 
     def expect(self, due: Optional[int]) -> None:
         """The engine's hint that ``due`` more bytes of a frame are certain to come (see
@@ -193,6 +198,12 @@ class MuxLine(asyncio.Protocol):
         if due and any(other is not channel for other in self._channels.values()):
             due = None  # another channel's bytes could be waiting: read on arrival
         hint(due)
+
+    def signals(self, dlci: int, signals: Signals) -> None:
+        """Our MSC for ``dlci``."""
+        if self.mux is not None and self.mux.state(CONTROL) is State.OPEN and not self.mux.closed_down:
+            self.mux.signals(dlci, signals)
+            self._flush()
 
     def serial_backlog(self) -> int:
         return self.serial.get_write_buffer_size() if self.serial is not None else 0
