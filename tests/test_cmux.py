@@ -261,6 +261,7 @@ def test_the_module_may_end_the_multiplexer(ending):
 
 
 def test_nsc_to_our_command_is_reported():
-    mux = opened(0)
-    mux.negotiate(Parameters(2, 127))
-    assert mux.receive_data(h("F9 01 EF 07 11 03 83 70 F9")) == [NotSupported(Type.PN)]
+    mux = opened(0, 1)
+    mux.signals(1, Signals(fc=True))
+    refusal = control(Message(Type.NSC, False, bytes([(Type.MSC << 2) | 3])))
+    assert mux.receive_data(module(refusal)) == [NotSupported(Type.MSC)]

@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 from collections import Counter
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, Optional
 
 from ..escape import LineClock
 from .control import Message, Signals, Type
@@ -111,7 +111,7 @@ class ChannelTransport(asyncio.Transport):
         return self._closing
 
     def close(self) -> None:
-        """The engine is done with the channel; :meth:`MuxLine.close_channel` closes the DLC."""
+        """The engine is done with the channel (the DLC closes with the multiplexer)."""
         self._closing = True
 
     def get_protocol(self):

@@ -180,13 +180,6 @@ class Multiplexer:
         """Our MSC for ``dlci``: ``Signals(fc=True)`` asks the module to stop sending on it."""
         self._control(msc(dlci, signals))
 
-    def test(self, pattern: bytes) -> None:
-        """A Test command; the module echoes ``pattern`` (:class:`Answered`) if it knows Test."""
-        self._control(Message(Type.TEST, True, pattern))
-
-    def negotiate(self, parameters: Parameters) -> None:
-        self._control(Message(Type.PN, True, parameters.value()))
-
     # --- the wire's side --------------------------------------------------------------------------
     def receive_data(self, data) -> List[Event]:
         events: List[Event] = []
