@@ -9,6 +9,12 @@ one more per socket in data mode. What an engine writes goes out in UIH frames; 
 sends on a DLC reaches that engine's ``data_received`` as plain bytes, so the AT channel above
 parses exactly what it would parse on a plain UART.
 
+Writing: commands and notices (DLCIs 0, 1) go out at once; data channels take turns, a slice each,
+while the port's buffer holds little, so that a command waits behind what the port already holds,
+not behind every channel's backlog. A channel the module stopped (MSC, FCoff) keeps its bytes; one
+that keeps too many pauses its engine's writers. Each channel's last byte is timed on the shared
+line's clock, for data mode's silences.
+
 Timers live here, not in :mod:`atsock.cmux.mux`: an open or close that stays unanswered for
 ``ACK_TIMEOUT`` is sent again, up to ``ATTEMPTS`` times in all (T1 and N2 of cmux.md §2.2, with
 room for a loaded host). A module that starts talking plain text while multiplexed (its boot
@@ -74,10 +80,6 @@ class ChannelTransport(asyncio.Transport):
         mux.send(self.dlci, bytes(self._pending[:count]))
         del self._pending[:count]
         return mux.data_to_send()
-
-    @property
-    def waiting(self) -> int:
-        return len(self._pending)
 
     def check_backlog(self) -> None:
         waiting = len(self._pending)
