@@ -38,9 +38,14 @@ first), listed in fakemodem/README.md:
 ``virtual_dtr``       False / True: an MSC with RTC clear ends data mode on its channel (DTR drop)
 ``flow_control``      "none" / "msc" / "fcoff": the brake the module puts on the host when a
                       data-mode socket cannot take the host's bytes as fast as they come
+``output_order``      "turns" / "fifo": the virtual ports' frames take the UART a frame each in
+                      turn, about 20 ms of the line queued ahead (a command's answer waits behind
+                      a frame of each busy channel), or in the order written, behind every byte
+                      already queued (behind every data channel's backlog)
 """
 import asyncio
 import logging
+from collections import deque
 from typing import Dict, List, Optional
 
 from .atcommand import ATCommand
@@ -54,7 +59,7 @@ OPTIONS = {
     "test": "echo", "pn": "nsc", "psc": "answer", "cld_address": "rule", "disc0": "close", "urcport": 1,
     "default_n1": 127, "max_speed": 8, "long_length": False, "bad_fcs": "drop", "entry_delay": 0.0,
     "early_frame": "ignore", "exit_delay": 0.0, "idle_exit": None, "escape_scope": "channel",
-    "settings_scope": "module", "virtual_dtr": False, "flow_control": "none",
+    "settings_scope": "module", "virtual_dtr": False, "flow_control": "none", "output_order": "turns",
 }
 CHOICES = {
     "unknown_channel": ("DM", "silent"), "closed_channel": ("DM", "silent"), "uih_poll": (False, True),
@@ -63,6 +68,7 @@ CHOICES = {
     "urcport": (0, 1, 2, 3, 4), "default_n1": (127, 31), "long_length": (False, True), "bad_fcs": ("drop", "accept"),
     "early_frame": ("ignore", "deadlock"), "escape_scope": ("channel", "line"),
     "settings_scope": ("module", "channel"), "virtual_dtr": (False, True), "flow_control": ("none", "msc", "fcoff"),
+    "output_order": ("turns", "fifo"),
 }
 # control message types (cmux.md §8)
 NSC, TEST, PSC, FCOFF, PN, FCON, CLD, MSC = 0x04, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38
@@ -74,6 +80,8 @@ RANGES = [(0, 0), (0, 0), (1, 8), (1, 32768), (1, 255), (0, 100), (2, 255), (1, 
 DEFAULTS = [0, 0, 5, 127, 10, 3, 30, 10, 2]
 FLOW_HIGH = 65536  # bytes waiting for a data-mode socket's peer before the module brakes the host
 FLOW_CHECK = 0.01
+AHEAD_SECONDS = 0.02  # output_order "turns": this much of the line's time queued on the UART, the rest in turns
+AHEAD_MIN = 256       # ...but at least this many bytes (and 4096 on an unpaced line)
 
 
 def options(given: Optional[dict]) -> dict:
@@ -105,7 +113,7 @@ class ChannelOutput:
 
     @property
     def backlog(self) -> int:
-        return self.mux.uart.backlog + len(self.held)
+        return self.mux.uart.backlog + self.mux.queued.get(self.dlci, 0) + len(self.held)
 
     def write(self, data: bytes) -> None:
         self.held += data
@@ -157,6 +165,11 @@ class Multiplexer:
         self._flow_timer = None
         self._braked: set = set()  # channels stopped by our MSC (flow_control "msc")
         self._braking = False      # FCoff sent (flow_control "fcoff")
+        # output_order "turns": each port's frames not yet on the UART (and their octets), the ports in turn
+        self._frames: Dict[int, deque] = {}
+        self.queued: Dict[int, int] = {}
+        self._turns: deque = deque()
+        self._pump_timer = None
         if self.o["idle_exit"]:
             self._idle_timer = loop.call_later(self.o["idle_exit"], self._check_idle)
 
@@ -220,9 +233,11 @@ class Multiplexer:
     def _disconnect(self, dlci: int) -> None:
         if dlci == 0:
             if self.o["disc0"] == "close":
+                self._drain()
                 self._answer(0, UA)
                 self.service.end(self)
         elif dlci in self.ports:
+            self._drain(dlci)
             self._answer(dlci, UA)
             self._close_port(self.ports.pop(dlci))
         else:
@@ -242,6 +257,7 @@ class Multiplexer:
                 continue  # the host's answers to our own MSC or FCoff
             answer = control_message(kind, False, value)
             if kind == CLD:
+                self._drain()
                 address = 0x03 if self.o["cld_address"] == "copy" else 0x01
                 self._raw(build(0, UIH, answer, command_bit=address == 0x03, poll=self.o["uih_poll"]), 0, "CLD response")
                 self.service.end(self)
@@ -313,8 +329,53 @@ class Multiplexer:
         """A port's output, in UIH frames of at most N1 octets."""
         poll, long_length = self.o["uih_poll"], self.o["long_length"]
         n1 = self.n1
-        self.uart.write(b"".join(build(dlci, UIH, data[i:i + n1], command_bit=False, poll=poll,
-                                       long_length=long_length) for i in range(0, len(data), n1)))
+        frames = [build(dlci, UIH, data[i:i + n1], command_bit=False, poll=poll, long_length=long_length)
+                  for i in range(0, len(data), n1)]
+        if self.o["output_order"] == "fifo":
+            self.uart.write(b"".join(frames))
+            return
+        waiting = self._frames.setdefault(dlci, deque())
+        if not waiting:
+            self._turns.append(dlci)
+        waiting.extend(frames)
+        self.queued[dlci] = self.queued.get(dlci, 0) + sum(map(len, frames))
+        self._pump()
+
+    def _ahead(self) -> int:
+        rate = self.uart.baudrate
+        return max(AHEAD_MIN, int(rate / 10 * AHEAD_SECONDS)) if rate else 4096
+
+    def _pump(self) -> None:
+        """A frame of each waiting port in turn while the UART has less than ``_ahead`` queued
+        (the module's own frames, control and UA/DM, go straight to the UART: they come first)."""
+        ahead = self._ahead()
+        while self._turns and self.uart.backlog < ahead:
+            dlci = self._turns.popleft()
+            waiting = self._frames[dlci]
+            self._put(dlci, waiting.popleft())
+            if waiting:
+                self._turns.append(dlci)
+        if self._turns and self._pump_timer is None:
+            rate = self.uart.baudrate
+            wait = ahead / 4 / (rate / 10) if rate else 0.002
+            self._pump_timer = self.loop.call_later(max(wait, 0.001), self._pumped)
+
+    def _pumped(self) -> None:
+        self._pump_timer = None
+        self._pump()
+
+    def _put(self, dlci: int, frame: bytes) -> None:
+        self.queued[dlci] -= len(frame)
+        self.uart.write(frame)
+
+    def _drain(self, dlci: Optional[int] = None) -> None:
+        """Before a channel (or the multiplexer) closes: what its port wrote goes out first."""
+        for each in ([dlci] if dlci is not None else list(self._turns)):
+            waiting = self._frames.get(each)
+            while waiting:
+                self._put(each, waiting.popleft())
+            if each in self._turns:
+                self._turns.remove(each)
 
     def _answer(self, dlci: int, kind: int) -> None:
         """UA or DM, with F set, C/R 1 as a response of the responder."""
@@ -354,7 +415,8 @@ class Multiplexer:
         port.close()
 
     def close(self) -> None:
-        for timer in (self._idle_timer, self._flow_timer):
+        """The session ends (close-down, restart, idle): frames still waiting their turn are lost."""
+        for timer in (self._idle_timer, self._flow_timer, self._pump_timer):
             if timer is not None:
                 timer.cancel()
         for port in list(self.ports.values()):
