@@ -14,10 +14,11 @@ from modems.quectel import QuectelDialect
 
 
 class FakeSerial(asyncio.Transport):
-    def __init__(self):
+    def __init__(self, baudrate=None):
         super().__init__()
         self.written = bytearray()
         self.closed = False
+        self.baudrate = baudrate
 
     def write(self, data):
         self.written += data
@@ -31,7 +32,7 @@ class FakeSerial(asyncio.Transport):
         return 0
 
     def get_extra_info(self, name, default=None):
-        return default
+        return self if name == "serial" and self.baudrate else default  # (pyserial's Serial has baudrate)
 
     def close(self):
         self.closed = True
@@ -54,12 +55,12 @@ async def settle():
         await asyncio.sleep(0)
 
 
-async def multiplexed(monkeypatch, channel=None):
+async def multiplexed(monkeypatch, channel=None, baudrate=None):
     """A line whose module answers every SABM at once: (line, serial, engine)."""
     monkeypatch.setattr("atsock.cmux.line.ENTRY_PAUSE", 0)
     engine = Engine(channel or ATChannel())
     line = MuxLine(engine, boot_words=(b"RDY",))
-    serial = FakeSerial()
+    serial = FakeSerial(baudrate)
     line.connection_made(serial)
     start = asyncio.ensure_future(line.start())
     for dlci in (0, AT_DLCI):
@@ -68,6 +69,17 @@ async def multiplexed(monkeypatch, channel=None):
         line.data_received(module(ua(dlci)))
     await start
     return line, serial, engine
+
+
+async def data_channel(line, serial):
+    """DLCI 2 opened for an engine of its own (what it took to open it read off the port)."""
+    other = Engine(ATChannel())
+    opening = asyncio.ensure_future(line.open_channel(2, other))
+    await settle()
+    line.data_received(module(ua(2)))
+    await opening
+    serial.take_frames()
+    return other
 
 
 def run(coro):
@@ -195,12 +207,7 @@ def test_commands_go_before_the_data_channels_backlog(monkeypatch):
         held = []  # what the port has not taken: it drains only when told
         serial.write = lambda data: (serial.written.extend(data), held.append(len(data)))
         serial.get_write_buffer_size = lambda: sum(held)
-        other = Engine(ATChannel())
-        opening = asyncio.ensure_future(line.open_channel(2, other))
-        await settle()
-        line.data_received(module(ua(2)))
-        await opening
-        serial.take_frames()
+        other = await data_channel(line, serial)
         held.clear()
         other.transport.write(bytes(100_000))       # a data channel's burst
         data = sum(len(f.info) for f in serial.take_frames())
@@ -211,6 +218,31 @@ def test_commands_go_before_the_data_channels_backlog(monkeypatch):
         held.clear()
         line.resume_writing()                       # the port has room again: the next slices
         assert sum(len(f.info) for f in serial.take_frames() if f.dlci == 2) > 0
+        line.data_received(module(Frame(1, Kind.UIH, b"\r\nOK\r\n", cr=False)))
+        assert (await command).final.ok
+    run(body())
+
+
+def test_a_port_that_takes_everything_gets_data_as_the_line_carries_it(monkeypatch):
+    """A pty or a USB adapter takes tens of KiB at once and says nothing of them: the line's clock
+    (its baud rate) keeps data channels to about PORT_QUEUE bytes ahead, so a command waits behind
+    those, and the next slices go as the line carries the first ones."""
+    async def body():
+        line, serial, engine = await multiplexed(monkeypatch, baudrate=921600)
+        other = await data_channel(line, serial)
+        other.transport.write(bytes(100_000))
+        first = sum(len(f.info) for f in serial.take_frames())
+        assert 0 < first <= PORT_QUEUE + SLICE  # the port would have taken all of it
+        command = asyncio.ensure_future(engine.command(build("AT"), timeout=5))
+        await settle()
+        assert Frame(1, Kind.UIH, b"AT\r") in serial.take_frames()
+        later = 0
+        for _ in range(500):  # the port never says it has room: the clock alone lets more go
+            await asyncio.sleep(0.01)
+            later += sum(len(f.info) for f in serial.take_frames() if f.dlci == 2)
+            if later > PORT_QUEUE + SLICE:
+                break
+        assert later > PORT_QUEUE + SLICE
         line.data_received(module(Frame(1, Kind.UIH, b"\r\nOK\r\n", cr=False)))
         assert (await command).final.ok
     run(body())

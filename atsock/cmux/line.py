@@ -10,8 +10,10 @@ sends on a DLC reaches that engine's ``data_received`` as plain bytes, so the AT
 parses exactly what it would parse on a plain UART.
 
 Writing: commands and notices (DLCIs 0, 1) go out at once; data channels take turns, a slice each,
-while the port's buffer holds little, so that a command waits behind what the port already holds,
-not behind every channel's backlog. A channel the module stopped (MSC, FCoff) keeps its bytes; one
+while little waits to leave (in the port's buffer, and by the line's clock: the OS takes far more
+than the line carries at once, a pty or a USB adapter tens of KiB), so that a command waits behind
+about ``PORT_QUEUE`` bytes, not behind every channel's backlog. (A line faster than its baud rate,
+a module on USB, is then held to that rate: give the real one.) A channel the module stopped (MSC, FCoff) keeps its bytes; one
 that keeps too many pauses its engine's writers. Each channel's last byte is timed on the shared
 line's clock, for data mode's silences.
 
@@ -41,8 +43,8 @@ ENTRY_PAUSE = 0.3   # after AT+CMUX's OK: a BG95 deadlocks on a SABM within 100 
 AT_DLCI = 1         # the AT engine's channel: commands and notices (AT+QCFG="cmux/urcport",1)
 HOLD_HIGH = 65536   # bytes a channel holds before its engine is asked to pause writing
 HOLD_LOW = 16384
-PORT_QUEUE = 2048   # bytes of data channels' frames let wait in the port's buffer: a command goes
-                    # behind at most these (and what the OS holds), not behind every channel's backlog
+PORT_QUEUE = 2048   # bytes of data channels' frames let wait to leave: a command goes behind at
+                    # most these, not behind every channel's backlog
 SLICE = 4 * DEFAULT_N1  # a data channel's turn: then the next channel's
 
 
@@ -133,6 +135,7 @@ class MuxLine(asyncio.Protocol):
         self.clock = LineClock(None)  # when the last byte written to the port will have left it
         self._waiting: Dict[object, asyncio.Future] = {}
         self._paused = False
+        self._refill: Optional[asyncio.TimerHandle] = None  # data channels go on once the line has carried some
         self._totals: Counter = Counter()  # counters of multiplexers that ended
         self._sniffer: Optional[FrameReader] = None  # frames looked for on the plain line (start-up)
 
@@ -373,11 +376,24 @@ class MuxLine(asyncio.Protocol):
         for channel in self._channels.values():
             if channel.dlci <= AT_DLCI:
                 self._send_from(channel)
-        while not self._paused and self.serial_backlog() < PORT_QUEUE:
-            if not any([self._send_from(channel, SLICE) for channel in data]):
-                break
+        sent = True
+        while sent and not self._paused and self._queued() < PORT_QUEUE:
+            sent = any([self._send_from(channel, SLICE) for channel in data])
+        if sent and not self._paused and self._refill is None and self.clock.rate:
+            # the clock stopped them: again once half of what waits has left
+            self._refill = asyncio.get_running_loop().call_later(PORT_QUEUE / 2 / self.clock.rate, self._refilled)
         for channel in list(self._channels.values()):
             channel.check_backlog()
+
+    def _queued(self) -> int:
+        """Bytes written that have not left: in the port's buffer, or, by the line's clock, in the
+        OS's (a pty or a USB adapter takes tens of KiB at once, and says nothing of them)."""
+        ahead = (self.clock.free - asyncio.get_running_loop().time()) * self.clock.rate if self.clock.rate else 0
+        return max(self.serial_backlog(), int(ahead))
+
+    def _refilled(self) -> None:
+        self._refill = None
+        self._schedule()
 
     def _send_from(self, channel: ChannelTransport, limit: Optional[int] = None) -> bool:
         frames = channel.take(self.mux, limit)
