@@ -3,15 +3,17 @@
 Random frames, random cuts, corrupted check sequences and noise: the reader never raises, holds at
 most one bounded frame, gives the same frames however the stream is cut, drops exactly the frames
 whose FCS does not check (counting them) and returns every other one; the station fed anything in
-any state never raises.
+any state never raises. ``ATSOCK_CMUX_EXAMPLES`` sets the examples per property (300 here).
 """
+import os
+
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from atsock.cmux.control import Message, Type, msc, Signals
 from atsock.cmux.frames import FLAG, Frame, FrameReader, Kind, encode
 from atsock.cmux.mux import Multiplexer
 
-EXAMPLES = 1000
+EXAMPLES = int(os.environ.get("ATSOCK_CMUX_EXAMPLES", "300"))
 N1 = 127
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
