@@ -39,7 +39,7 @@ first), listed in fakemodem/README.md:
 ``flow_control``      "none" / "msc" / "fcoff": the brake the module puts on the host when a
                       data-mode socket cannot take the host's bytes as fast as they come
 ``output_order``      "turns" / "fifo": the virtual ports' frames take the UART a frame each in
-                      turn, about 20 ms of the line queued ahead (a command's answer waits behind
+                      turn, about 50 ms of the line queued ahead (a command's answer waits behind
                       a frame of each busy channel), or in the order written, behind every byte
                       already queued (behind every data channel's backlog)
 """
@@ -80,7 +80,7 @@ RANGES = [(0, 0), (0, 0), (1, 8), (1, 32768), (1, 255), (0, 100), (2, 255), (1, 
 DEFAULTS = [0, 0, 5, 127, 10, 3, 30, 10, 2]
 FLOW_HIGH = 65536  # bytes waiting for a data-mode socket's peer before the module brakes the host
 FLOW_CHECK = 0.01
-AHEAD_SECONDS = 0.02  # output_order "turns": this much of the line's time queued on the UART, the rest in turns
+AHEAD_SECONDS = 0.05  # output_order "turns": this much of the line's time queued on the UART, the rest in turns
 AHEAD_MIN = 256       # ...but at least this many bytes (and 4096 on an unpaced line)
 
 
@@ -357,7 +357,7 @@ class Multiplexer:
                 self._turns.append(dlci)
         if self._turns and self._pump_timer is None:
             rate = self.uart.baudrate
-            wait = ahead / 4 / (rate / 10) if rate else 0.002
+            wait = ahead / 2 / (rate / 10) if rate else 0.002
             self._pump_timer = self.loop.call_later(max(wait, 0.001), self._pumped)
 
     def _pumped(self) -> None:

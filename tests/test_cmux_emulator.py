@@ -366,7 +366,7 @@ def test_the_module_brakes_the_host_while_a_peer_is_slow(client_for, brake, stop
 @pytest.mark.parametrize("order", ["turns", "fifo"])
 def test_a_channels_answer_waits_behind_a_frame_of_each_busy_channel_or_behind_all(client_for, order):
     """output_order: the ports' frames take the paced UART in turns (an answer on DLCI 1 goes
-    behind about 20 ms of the line and a frame of DLCI 2), or in the order written (behind all)."""
+    behind about 50 ms of the line and a frame of DLCI 2), or in the order written (behind all)."""
     fm, c = client_for(module={"baudrate": 115200}, output_order=order)
     c.multiplex(1, 2)
     burst = 20000
@@ -378,4 +378,4 @@ def test_a_channels_answer_waits_behind_a_frame_of_each_busy_channel_or_behind_a
     fm.call(write)
     frames = c.send(until=lambda got: on(got, 1) and len(on(got, 2)) == burst)
     before = len(on(frames[:next(i for i, f in enumerate(frames) if f.dlci == 1)], 2))
-    assert before <= 1024 if order == "turns" else before == burst
+    assert before <= 2048 if order == "turns" else before == burst
