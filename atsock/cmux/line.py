@@ -359,7 +359,7 @@ class MuxLine(asyncio.Protocol):
     # --- frames -------------------------------------------------------------------------------
     def pump(self, channel: ChannelTransport) -> None:
         """A channel has bytes to send. Commands and notices (DLCIs 0, 1) go at once, whole; data
-        channels take turns, a slice each, while the port's buffer has room (:meth:`_schedule`)."""
+        channels take turns, a slice each, while little waits to leave (:meth:`_schedule`)."""
         if self.mux is None or self.serial is None:
             return
         if channel.dlci <= AT_DLCI:
