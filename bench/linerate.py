@@ -71,7 +71,7 @@ def switch(dialect: str, repeats: int, log) -> dict:
 
 def path(dialect: str, quick: bool, log) -> dict:
     size = (2 if quick else 10) * FAST // 10 // 1024 * 1024
-    session = Session(dialect, BOOT, 0.0, modem_options=dict(baudrate=FAST, flow_control="rtscts"))
+    session = Session(dialect, BOOT, 0.0, baudrate=FAST, flow_control="rtscts")
     try:
         if session.modem.baudrate != FAST:
             raise RuntimeError(f"the line stayed at {session.modem.baudrate} baud")

@@ -36,11 +36,11 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
     return _spawn(args + list(extra_args))
 
 
-def open_modem(dialect: str, tty: str, baud, **options):
+def open_modem(dialect: str, tty: str, baud, **extra):
     settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
     if baud:  # the line's rate: data mode's guard times count line time (and RFC 2217 sets it remotely)
         settings["baudrate"] = baud
-    return atsock.open_modem(tty, dialect=dialect, **dict(settings, **options))
+    return atsock.open_modem(tty, dialect=dialect, **dict(settings, **extra))
 
 
 class Remote:
@@ -70,11 +70,11 @@ class Session:
     """``remote``: None for the pty itself, else the one-way delay (seconds) of a ser2net path
     (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``.
     ``before_open()`` runs once the peer and emulator processes are started (bench.capped caps this
-    process there, leaving them out of it). ``modem_options`` go to ``open_modem`` (bench.linerate:
-    a module booting at ``baud`` opened at another rate)."""
+    process there, leaving them out of it). ``settings`` go to ``open_modem``, after ``baud``
+    (bench.linerate: a module booting at ``baud`` opened at another rate; bench.cmux: cmux=True)."""
 
     def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
-                 ser2net_defaults: bool = False, url_options: str = "", before_open=None, modem_options=None):
+                 ser2net_defaults: bool = False, url_options: str = "", before_open=None, **settings):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
@@ -83,8 +83,7 @@ class Session:
         if before_open is not None:
             before_open()
         self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
-        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud,
-                                **(modem_options or {}))
+        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud, **settings)
 
     def close(self) -> None:
         self.modem.close()

@@ -23,7 +23,7 @@ DIRECTIVE = re.compile(r"^<!-- (readme|include): (.+?) -->$|^<!-- (differences) 
 LINKS = {"fakemodem/README.md": "emulator.md", "docs/": ""}
 # README sections the site shows on docs/guide.md: links to them from other pages go there
 GUIDE_SECTIONS = ("ordinary-python-libraries-in-process", "tls", "asyncio", "line-rate-and-flow-control", "data-mode",
-                  "the-modules-own-tls")
+                  "the-modules-own-tls", "cmux")
 
 
 def _site_links(text: str) -> str:

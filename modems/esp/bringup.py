@@ -71,7 +71,7 @@ class BringUp:
         return False
 
     async def run(self, life: ModemLifecycle) -> None:
-        e, s, line = self.engine, self.settings, self.d.line
+        e, s, line = self.engine, self.settings, self.d.serial_line
         await startup.sync(e, s.sync_timeout, line)
         if s.reset:
             await self._reset()
@@ -105,7 +105,7 @@ class BringUp:
         """AT+RST, for a module with nothing left by an earlier program. Some 2.x builds refuse it:
         then what could be left (a server, links) is closed by hand. A module that restarts and
         never says ``ready`` goes on if it answers AT, and is reported as such if it does not."""
-        e, line = self.engine, self.d.line
+        e, line = self.engine, self.d.serial_line
         boot_rate = await self._boot_rate()
         self._ready = asyncio.get_running_loop().create_future()
         try:
@@ -129,7 +129,7 @@ class BringUp:
 
     async def _boot_rate(self) -> Optional[int]:
         """The rate the module restarts at (``AT+UART_DEF?``), where the line could change."""
-        if self.d.line is None:
+        if self.d.serial_line is None:
             return None
         response = await self.d.command(EspLine.boot_query, timeout=T_QUERY, response_prefixes=("+UART_DEF:",),
                                         check=False)
