@@ -140,10 +140,11 @@ class ATChannel:
         payload_rules: Sequence[PayloadRule] = (),
         max_line: int = DEFAULT_MAX_LINE,
         terminator: bytes = b"\r",
+        fast: bool = True,  # False: the framer's reference reading (see FrameReader)
     ):
         self._urc_prefixes = tuple(urc_prefixes)
         self._urc_patterns: Tuple[Pattern[str], ...] = ()
-        self._framer = FrameReader(payload_rules, max_line)
+        self._framer = FrameReader(payload_rules, max_line, fast)
         self._current: Optional[Command] = None
         self._terminator = terminator
 
