@@ -183,6 +183,10 @@ class ATChannel:
         """Bytes certain to come before the frame under way is complete (see FrameReader.due)."""
         return self._framer.due
 
+    def waiting(self) -> Tuple[int, int, int]:
+        """(:attr:`due`, :attr:`partial`, :attr:`raw_held`) at once, as a port's reader asks after every read."""
+        return self._framer.waiting()
+
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
         self._current = None

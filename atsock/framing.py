@@ -24,7 +24,7 @@ at the next line.
 """
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Pattern, Sequence, Union
+from typing import Dict, List, Optional, Pattern, Sequence, Tuple, Union
 
 from .rawstream import RawEndFrame, RawFrame, RawOverflowFrame, RawStream, RawSuspectFrame, RawWords
 
@@ -87,8 +87,8 @@ def decode(raw: bytes) -> str:
 
 class FrameReader:
     """``fast``: a payload whose trailer is already there is taken with it, the trailer's line
-    frame ready-made (:meth:`_take_payload`); ``fast=False`` is the reference reading, one frame
-    at a time, which the tests hold the fast one to."""
+    frame ready-made (:meth:`step`); ``fast=False`` is the reference reading, which never does,
+    and which the tests hold the fast one to."""
 
     def __init__(self, payload_rules: Sequence[PayloadRule] = (), max_line: int = DEFAULT_MAX_LINE,
                  fast: bool = True):
@@ -134,20 +134,23 @@ class FrameReader:
     @property
     def partial(self) -> int:
         """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
-        if self._raw is not None:
-            return 0  # raw mode: held-back bytes are :attr:`held`, not a stalled frame
-        if self._payload_header is not None:
-            return len(self._buf) + 1
-        return len(self._buf.lstrip(b"\r\n"))
+        return self.waiting()[1]
 
     @property
     def due(self) -> int:
         """Bytes certain to come before the frame under way is complete: the rest of an announced
         payload and the trailer its answer ends with (0 when no payload is under way, since
         nothing else announces its length)."""
-        if self._payload_header is None:
-            return 0
-        return max(0, self._payload_left + len(self._payload_trailer) - len(self._buf))
+        return self.waiting()[0]
+
+    def waiting(self) -> Tuple[int, int, int]:
+        """(:attr:`due`, :attr:`partial`, :attr:`held`) at once: what a port's reader asks after every read."""
+        buf = self._buf
+        if self._raw is not None:  # raw mode: held-back bytes are held, not a stalled frame
+            return 0, 0, self._raw.held(buf)
+        if self._payload_header is not None:
+            return max(0, self._payload_left + len(self._payload_trailer) - len(buf)), len(buf) + 1, 0
+        return 0, len(buf.lstrip(b"\r\n")) if buf else 0, 0
 
     def reset(self) -> None:
         """Forget any partial frame: used when the engine resynchronises with the modem."""
@@ -175,7 +178,7 @@ class FrameReader:
     @property
     def held(self) -> int:
         """Raw bytes held back because they may begin a word that ends raw mode."""
-        return self._raw.held(self._buf) if self._raw is not None else 0
+        return self.waiting()[2]
 
     @property
     def suspended(self) -> bool:
@@ -217,8 +220,20 @@ class FrameReader:
         buf = self._buf
         if self._raw is not None:
             return self._raw.step(buf, frames)
-        if self._payload_header is not None:
-            return self._take_payload(frames)
+        if self._payload_header is not None:  # (most of what a modem sends: taken here, not in a call)
+            left = self._payload_left
+            if len(buf) < left:
+                return False
+            frames.append(PayloadFrame(self._payload_header, bytes(buf[:left])))
+            self._payload_header = None
+            trailer = self._payload_trailer
+            end = self._trailer_frames.get(trailer) if trailer else None
+            if end is not None and buf.startswith(trailer, left):
+                del buf[:left + len(trailer)]  # the trailer's line as the reference reading would make it
+                frames.append(end)
+            else:
+                del buf[:left]
+            return True
         if self._discarding:
             end = buf.find(b"\n")
             if end < 0:
@@ -275,21 +290,6 @@ class FrameReader:
         del buf[: end + 1]
         if line:
             frames.append(LineFrame(line))
-        return True
-
-    def _take_payload(self, frames: List[Frame]) -> bool:
-        buf, left = self._buf, self._payload_left
-        if len(buf) < left:
-            return False
-        frames.append(PayloadFrame(self._payload_header, bytes(buf[:left])))
-        self._payload_header = None
-        trailer = self._payload_trailer
-        end = self._trailer_frames.get(trailer) if trailer else None
-        if end is not None and buf.startswith(trailer, left):
-            del buf[:left + len(trailer)]  # the trailer's line as the reference reading would make it
-            frames.append(end)
-        else:
-            del buf[:left]
         return True
 
 
