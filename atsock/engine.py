@@ -47,7 +47,7 @@ Guard = Callable[[], Optional[BaseException]]
 Done = Callable[[Optional["Response"], Optional[BaseException]], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     final: Final
     lines: List[Intermediate]
@@ -111,7 +111,7 @@ class RawLine:
         self.active = False  # set while the line carries this raw data
 
 
-@dataclass
+@dataclass(slots=True)  # (one per command: slots make it quicker to build and to read)
 class _Pending:
     command: Command
     payload: Optional[bytes]
@@ -236,7 +236,8 @@ class Engine(asyncio.Protocol):
                     self._route(event, trace)
         finally:
             self._routing = False
-        self._pump()
+        if self._active is None:
+            self._pump()
         due, partial, held = channel.waiting()
         if self._read_hint is not None:
             self._read_hint(due)
@@ -489,7 +490,8 @@ class Engine(asyncio.Protocol):
         pending = _Pending(command, payload, timeout, prompt_timeout, future, on_done, probe, guard, owner, raw)
         self._queue.append(pending)
         self._gave_up = False
-        self._pump()
+        if not self._routing:
+            self._pump()
         return pending
 
     def _pump(self) -> None:
@@ -597,7 +599,8 @@ class Engine(asyncio.Protocol):
             self._raw = pending.raw  # the answer handed the line over: what follows is data
             self._raw.active = True
         self._settle(pending, response, error)
-        self._pump()
+        if not self._routing:  # (data_received pumps once the read's events are all routed)
+            self._pump()
 
     @staticmethod
     def _settle(pending: _Pending, response: Optional[Response], error: Optional[BaseException]) -> None:

@@ -64,6 +64,9 @@ class PromptFrame:
     pass
 
 
+PROMPT_FRAME = PromptFrame()
+
+
 @dataclass(frozen=True)
 class PayloadFrame:
     header: str
@@ -255,7 +258,7 @@ class FrameReader:
         if buf[0] == 0x3E:  # ">"
             del buf[0]
             self._after_prompt = True
-            frames.append(PromptFrame())
+            frames.append(PROMPT_FRAME)
             return True
         for rule in self._rules:
             if not buf.startswith(rule.prefix):

@@ -49,7 +49,8 @@ async def _until_readable(conn: Connection, timeout: Optional[float], want: int 
 
 def _holds(conn: Connection, want: int) -> bool:
     """``want`` bytes are buffered, or no more will come (end of stream, an error)."""
-    return conn.buffered >= want or conn.inbox.eof or conn.error is not None
+    inbox = conn.inbox
+    return inbox.buffered >= want or inbox.eof or conn.error is not None
 
 
 def _wake(change: asyncio.Future) -> None:
