@@ -15,6 +15,7 @@ belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A diale
 A new module family (a SIMCom ``CIPOPEN`` dialect, say) is a package in ``modems/`` with these two
 classes, registered with :func:`atsock.registry.register`.
 """
+import asyncio
 import enum
 import errno
 from dataclasses import dataclass
@@ -186,6 +187,10 @@ class Dialect:
     def __init__(self, engine: Engine, life: ModemLifecycle):
         self.engine = engine
         self.life = life
+        #: the serial port's protocol when it is not the engine itself (a multiplexer under it)
+        self.line: Optional[asyncio.Protocol] = None
+        #: where sockets in data mode run when not on the engine (a multiplexer's channels)
+        self.data_lines = None
         self.core = None  # the SocketCore, attached by the Modem once ``commands`` exists
         self.local_ip: Optional[str] = None
         self.local_ipv6: Optional[str] = None

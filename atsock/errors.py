@@ -21,8 +21,9 @@ from typing import Optional
 #: what to check when a port does not answer AT (open_modem and the command line say it)
 NO_ANSWER_HINT = ("likely causes: the wrong interface of a multi-port modem (a Quectel module's AT port is "
                   "usually its interface 2, not the DM or NMEA port), the wrong baud rate, or another program "
-                  "(ModemManager, a terminal) holding the port; `atsock ports` lists the ports, their roles "
-                  "and who holds them")
+                  "(ModemManager, a terminal) holding the port, or a Quectel module an earlier session left "
+                  "multiplexed (open it with cmux=True, which closes that down); `atsock ports` lists the "
+                  "ports, their roles and who holds them")
 
 
 def os_error(code: int, detail: Optional[str] = None) -> OSError:

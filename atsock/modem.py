@@ -62,8 +62,9 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
     online, and return it.
 
     ``settings`` go to the dialect: for Quectel ``apn``, ``user``, ``password``, ``auth``,
-    ``context_id``, ``ip_version`` ("ipv4", "ipv6", "ipv4v6"), ``pin``, ``registration_timeout``;
-    for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
+    ``context_id``, ``ip_version`` ("ipv4", "ipv6", "ipv4v6"), ``pin``, ``registration_timeout``,
+    ``cmux`` (True: the line as a TS 27.010 multiplexer, AT commands on one channel and a channel
+    per socket in data mode); for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
     With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
     a vanished port, up to ``max_recovery_attempts`` bring-ups in a row; a failure only the user
     can mend (a wrong PIN, a denied registration, a refused APN: ``ModemError.final``) ends it.
@@ -112,13 +113,14 @@ class Modem:
         rate = getattr(port, "baudrate", None) or baudrate  # an open pyserial port has its own
         self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
         self.dialect.core = self.core
+        self.core.data_lines = self.dialect.data_lines
         self.dialect.report_trouble = self._trouble
         self.dialect.report_progress = self._report_progress
         self.engine.on_gone(self._port_gone)
         self.engine.on_unresponsive(lambda: self._trouble("unresponsive", errno.ETIMEDOUT,
                                                           "the modem stopped answering", False))
         loop = asyncio.get_running_loop()
-        await open_serial(loop, port, baudrate, lambda: self.engine)
+        await open_serial(loop, port, baudrate, self._port_protocol)
         await asyncio.sleep(0)  # let connection_made run
         self.life.open_port()
         try:
@@ -185,8 +187,13 @@ class Modem:
 
     @property
     def stats(self) -> dict:
-        """Counters of what crossed the wire (commands, by name, bytes), for demos and benchmarks."""
-        return self.engine.stats.snapshot() if self.engine else {}
+        """Counters of what crossed the wire (commands, by name, bytes), for demos and benchmarks;
+        with ``cmux=True`` the multiplexer's under ``"cmux"``."""
+        data = self.engine.stats.snapshot() if self.engine else {}
+        line = self.dialect.line if self.dialect is not None else None
+        if line is not None:
+            data["cmux"] = line.stats()
+        return data
 
     @property
     def recoveries(self) -> int:
@@ -278,7 +285,7 @@ class Modem:
             raise OSError(f"cannot reopen {self.port!r}: only ports given by path or URL can come back")
         self.engine.revive()
         try:
-            await open_serial(asyncio.get_running_loop(), self.port, self.baudrate, lambda: self.engine)
+            await open_serial(asyncio.get_running_loop(), self.port, self.baudrate, self._port_protocol)
         except BaseException:
             self.engine.gone = self.engine.gone or OSError("serial port not back yet")
             raise
@@ -387,7 +394,7 @@ class Modem:
             if online:
                 await asyncio.wait_for(self._close_everything(), 30)
         finally:
-            self.engine.close()
+            self._close_port()
             await asyncio.sleep(0)
             self.life.port_closed()
 
@@ -403,8 +410,16 @@ class Modem:
     async def _release_port(self) -> None:
         """Close the port before the loop stops: the transport closes it on the loop's next turn,
         and a port left open (after a failed bring-up) keeps its exclusive lock: EBUSY next time."""
-        self.engine.close()
+        self._close_port()
         await asyncio.sleep(0)
+
+    def _port_protocol(self):
+        """What the serial port feeds: the engine, or the multiplexer under it (``cmux=True``)."""
+        line = self.dialect.line if self.dialect is not None else None
+        return line or self.engine
+
+    def _close_port(self) -> None:
+        self._port_protocol().close()
 
     def __enter__(self) -> "Modem":
         return self

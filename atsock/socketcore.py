@@ -53,6 +53,7 @@ class SocketCore:
         self._settling = set()
         self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
+        self.data_lines = None  # where data-mode sessions run when not on the engine (atsock.cmux.channels)
         if commands.data_mode is not None:  # start-up brings back a module left in data mode with these
             engine.escape_timing = (commands.data_mode.guard, commands.data_mode.settle)
 
@@ -453,7 +454,13 @@ class SocketCore:
                                              "before connect()")
         self.require(conn, Op.SEND)
         self._check_line_unheld(conn)
-        session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
+        lines = self.data_lines
+        if lines is None:
+            session = conn.data_session = DataSession(self, conn, modes, self.line_rate)
+        else:  # a channel of its own (a multiplexer's): the engine goes on serving everyone else
+            line, clock = await lines.take()
+            session = conn.data_session = DataSession(self, conn, modes, self.line_rate, line, clock)
+            session.done.add_done_callback(lambda _: lines.give_back(line))
         await session.start()  # if it fails, the session has let go of the socket
 
     async def leave_data_mode(self, conn: Connection) -> None:

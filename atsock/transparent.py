@@ -55,6 +55,7 @@ ESCAPE_ATTEMPTS = 3
 PROBE_ATTEMPTS = 3      # the first probe after an escape into command mode may meet the stray "+++"
 PROBE_TIMEOUT = 1.0
 WRITE_PIECE = 16 * 1024
+RECEIVE_HIGH = 64 * 1024  # bytes received and not read above which a line that can brake the module does
 FLUSH_DELAY = 0.001     # a held "+" goes this long after its guard window (timers may fire early)
 
 
@@ -95,17 +96,20 @@ class DataLine(Protocol):
 
 class DataSession:
     """``core`` is the :class:`atsock.socketcore.SocketCore`; ``line_rate`` the port's bytes a second
-    (None: unknown, the guard alone is waited)."""
+    (None: unknown, the guard alone is waited). ``line`` is where the session runs (the core's engine
+    unless given: a multiplexer's channel), ``clock`` when its bytes leave the port (by default
+    counted from ``line_rate``: the session's bytes are the line's)."""
 
-    def __init__(self, core, conn, modes, line_rate: Optional[float]):
+    def __init__(self, core, conn, modes, line_rate: Optional[float], line: Optional[DataLine] = None,
+                 clock: Optional[LineClock] = None):
         loop = asyncio.get_running_loop()
         self._loop = loop
         self.core = core
-        self.engine = core.engine
+        self.engine = line if line is not None else core.engine
         self.conn = conn
         self.modes = modes
         self.raw = RawLine(self._arrived, self._ended, self._suspect, self._overflow)
-        self.clock = LineClock(line_rate)
+        self.clock = clock if clock is not None else LineClock(line_rate)
         self.pluses = PlusGuard(modes.guard)
         self.stage = Stage.ENTERING
         self.outcome: Optional[str] = None
@@ -123,6 +127,7 @@ class DataSession:
         self._flush: Optional[asyncio.TimerHandle] = None
         self._entering: Optional[asyncio.Future] = None
         self._task: Optional[asyncio.Future] = None  # the proof under way
+        self._braking: Optional[asyncio.Future] = None  # the module is asked to hold this connection's bytes
         self._change = loop.create_future()     # resolved at every change of stage (writers wait on it)
 
     # --- for the dialect ----------------------------------------------------------------------
@@ -184,6 +189,19 @@ class DataSession:
     def _arrived(self, data: bytes) -> None:
         self.bytes_in += len(data)
         self.core.deliver_raw(self.conn, data)
+        if self.conn.buffered >= RECEIVE_HIGH and self._braking is None:
+            brake = getattr(self.engine.transport, "brake", None)
+            if brake is not None:  # a line that can ask the module to hold them (a CMUX channel's MSC)
+                brake(True)
+                self._braking = asyncio.ensure_future(self._release_brake(brake))
+
+    async def _release_brake(self, brake) -> None:
+        """The module goes on once the reader has taken most of what waits, or the session ends."""
+        conn = self.conn
+        while conn.buffered > RECEIVE_HIGH // 4 and not self.done.done():
+            await asyncio.wait([conn.notifier.next_change(), self.done], return_when=asyncio.FIRST_COMPLETED)
+        brake(False)
+        self._braking = None
 
     def _suspect(self, word: bytes) -> None:
         """A word of the module's (or the peer's same bytes) in the stream: prove which (entering or

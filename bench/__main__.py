@@ -8,6 +8,7 @@
     python -m bench --no-many          # without many modems in one process (bench.many)
     python -m bench --cpu-share 20,10,5,3,2   # also atsock held to these percents of one core (bench.capped; root)
     python -m bench --no-remote        # without the modem behind ser2net (bench.remote)
+    python -m bench --no-cmux          # without two data-mode sockets at once over CMUX (bench.cmux)
 
 Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
 and on ESP-AT 2.4 (8192 bytes a send) for the paced rates.
@@ -23,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import asyncio_bench, capped, cgroup, floor, imports, many, pacing, remote, report, tls
+from . import asyncio_bench, capped, cgroup, cmux, floor, imports, many, pacing, remote, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -83,6 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--no-tls", action="store_true", help="skip host and module TLS against plain TCP")
     parser.add_argument("--no-data-mode", action="store_true", help="skip data mode")
+    parser.add_argument("--no-cmux", action="store_true", help="skip data mode on several sockets at once over CMUX")
     parser.add_argument("--no-many", action="store_true", help="skip many modems in one process")
     parser.add_argument("--no-asyncio", action="store_true", help="skip asyncio streams against the blocking API")
     parser.add_argument("--cpu-share", type=capped.parse_shares, metavar="PERCENTS",
@@ -131,6 +133,9 @@ def run(args, group, log) -> int:
         results["data_mode"] = [run_data_mode(dialect, baud, latency, args.quick, log)
                                 for dialect in dialects for baud, latency in DATA_MODE
                                 if baud in rates and latency in latencies]
+    if not args.no_cmux and "quectel" in dialects and 921600 in rates:
+        log("CMUX at 921600 baud: two sockets in data mode at once, commands beside them; plain against CMUX")
+        results["cmux"] = cmux.run_all(921600, 4.0 if args.quick else 10.0)
     if not args.no_many:
         seconds = 4.0 if args.quick else 8.0
         results["many"] = []

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from . import asyncio_bench, capped, remote, tls
+from . import asyncio_bench, capped, cmux, remote, tls
 
 TARGETS = {"download": 0.98, "upload": 0.95, "all_busy": 0.80, "fairness": 0.5, "download_cpu_vs_floor": 0.5,
            "upload_cpu_vs_floor": 4.0, "data_mode": 0.97, "data_mode_cpu_vs_floor": 2.0, "many": 0.90,
@@ -107,6 +107,7 @@ def table(results: dict) -> str:
                          "delay)", remote.table(results.get("remote", {}).get("paths", []))),
                         ("RFC 2217 clients through ser2net, unthrottled",
                          remote.clients_table(results.get("remote", {}).get("clients", []))),
+                        (cmux.TITLE, cmux.table(results.get("cmux", {}))),
                         ("The emulator's UART against an ideal line", pacing_table(results))):
         if text.count("\n") > 1:
             lines += [f"{title}:", "", text, ""]
@@ -221,6 +222,23 @@ def plot(results: dict, path: Path) -> bool:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def update_readme_section(readme: Path, title: str, text: str) -> None:
+    """Put one titled table into the README's benchmark block (a benchmark run on its own), in place
+    of the one with that title, or before the emulator's UART table."""
+    content = readme.read_text()
+    start, end = content.index(README_START), content.index(README_END)
+    block = content[start:end]
+    section = f"{title}:\n\n{text}\n\n"
+    if f"{title}:\n" in block:
+        at = block.index(f"{title}:\n")
+        after = block.index("\n\n", block.index("\n|", at)) + 2
+        block = block[:at] + section + block[after:]
+    else:
+        at = block.index("The emulator's UART against an ideal line:")
+        block = block[:at] + section + block[at:]
+    readme.write_text(content[:start] + block + content[end:])
 
 
 def update_readme(readme: Path, text: str, markers=(README_START, README_END)) -> None:

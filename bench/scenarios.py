@@ -36,8 +36,8 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
     return _spawn(args + list(extra_args))
 
 
-def open_modem(dialect: str, tty: str, baud):
-    settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
+def open_modem(dialect: str, tty: str, baud, **extra):
+    settings = dict(apn="bench", **extra) if dialect == "quectel" else dict(WIFI, **extra)
     if baud:  # the line's rate: data mode's guard times count line time (and RFC 2217 sets it remotely)
         settings["baudrate"] = baud
     return atsock.open_modem(tty, dialect=dialect, **settings)
@@ -73,7 +73,7 @@ class Session:
     process there, leaving them out of it)."""
 
     def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
-                 ser2net_defaults: bool = False, url_options: str = "", before_open=None):
+                 ser2net_defaults: bool = False, url_options: str = "", before_open=None, **settings):
         self.dialect, self.baud, self.latency, self.firmware = dialect, baud, latency, firmware
         self.line_rate = baud / 10 if baud else None  # bytes per second, 10 bits a byte
         self.peer, port = _spawn(["-m", "bench.peer"])
@@ -82,7 +82,7 @@ class Session:
         if before_open is not None:
             before_open()
         self.remote = Remote(tty, remote, tuned=not ser2net_defaults) if remote is not None else None
-        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud)
+        self.modem = open_modem(dialect, self.remote.url + url_options if self.remote else tty, baud, **settings)
 
     def close(self) -> None:
         self.modem.close()

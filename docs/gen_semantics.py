@@ -25,7 +25,7 @@ from fakemodem import FakeModem  # noqa: E402
 
 from semantics_run import Run, Step, Variant  # noqa: E402
 from semantics_situations import BLACKHOLE, SITUATIONS  # noqa: E402
-from wire_trace import HOST, Tape  # noqa: E402
+from wire_trace import Tape, is_command  # noqa: E402
 
 PAGES = ROOT / "docs" / "semantics"
 HOSTS = {"echo.test": "127.0.0.1", "tls.test": "127.0.0.1"}
@@ -137,7 +137,7 @@ def render_variant(variant: Variant, steps: Dict[str, List[Step]]) -> str:
 
 def commands_sent(steps: List[Step], kinds=("call", "event")) -> int:
     return sum(1 for step in steps if step.kind in kinds
-               for direction, text in step.lines if direction == HOST and text[:2].upper() == "AT")
+               for direction, text in step.lines if is_command(direction, text))
 
 
 def render_index(recorded: Dict[str, Dict[str, List[Step]]]) -> str:

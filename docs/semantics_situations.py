@@ -5,11 +5,15 @@ gives their titles. A situation the driver cannot do yet has ``pending`` instead
 pages list it as not recorded, so that it is filled in, not forgotten.
 """
 import socket
+import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Tuple, Union
 
+import serial
+
 import atsock
 from atsock import ssl
+from atsock.cmux.frames import Frame, Kind, encode
 
 from semantics_run import Run, TlsPeer, Variant
 
@@ -299,6 +303,64 @@ def data_mode(r: Run) -> None:
     r.closes(s.close)
 
 
+def cmux_session(r: Run) -> None:
+    r.given("the module is on", until=r.variant.booted)
+    r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
+           lambda: r.open_modem(cmux=True), headline=True)
+    r.call('modem.at("AT+CSQ")', lambda: r.modem.at("AT+CSQ").lines)
+    s, peer = connected(r)
+    r.call('s.send(b"hello")', lambda: s.send(b"hello"))
+    r.event('the peer sends b"world"', lambda: peer.conn.sendall(b"world"))
+    r.call("s.recv(5)", lambda: s.recv(5))
+    r.call("s.close()", s.close)
+    r.call("modem.close()", r.modem.close)
+
+
+def cmux_data_mode(r: Run) -> None:
+    r.given("the module is on", until=r.variant.booted)
+    r.given("`modem` opened with `cmux=True`", lambda: r.open_modem(cmux=True))
+    peers, socks = [r.peer(), r.peer()], [r.socket(), r.socket()]
+    r.given("TCP sockets `a` and `b` connected to two peers",
+            lambda: [(s.connect(("127.0.0.1", p.port)), p.accept()) for s, p in zip(socks, peers)])
+    a, b = socks
+    blocks = [a.data_mode(), b.data_mode()]
+    r.call("with a.data_mode():", blocks[0].__enter__, headline=True)
+    r.call("with b.data_mode():", blocks[1].__enter__)
+    r.call('a.sendall(b"hello")', lambda: a.sendall(b"hello"))
+    r.call('b.sendall(b"world")', lambda: b.sendall(b"world"))
+    r.call('modem.at("AT+CSQ")', lambda: r.modem.at("AT+CSQ").lines)
+    r.event('the peers answer b"hi a" and b"hi b"',
+            lambda: [p.conn.sendall(text) for p, text in zip(peers, (b"hi a", b"hi b"))],
+            until=lambda records: sum(1 for rec in records if "payload" in rec and rec.get("dir") == "out") >= 2)
+    r.call("a.recv(4), b.recv(4)", lambda: (a.recv(4), b.recv(4)))
+    r.call("(the end of b's block)", lambda: blocks[1].__exit__(None, None, None))
+    r.call("(the end of a's block)", lambda: blocks[0].__exit__(None, None, None))
+
+
+def cmux_leftover(r: Run) -> None:
+    r.given("the module is on", until=r.variant.booted)
+    r.given("a program multiplexed the line (`AT+CMUX`, channels 0, 1 and 2 open) and died without "
+            "closing it down", lambda: die_in_cmux(r.fm.port))
+    r.call('modem = usocket.open_modem(port, dialect="quectel", apn="internet", cmux=True)',
+           lambda: r.open_modem(cmux=True), headline=True)
+
+
+def die_in_cmux(port: str) -> None:
+    with serial.Serial(port, timeout=1) as line:
+        line.write(b"AT+CMUX=0,0,5,127,10,3,30,10,2\r")
+        line.read_until(b"OK\r\n")
+        time.sleep(0.3)
+        for dlci in (0, 1, 2):
+            line.write(encode(Frame(dlci, Kind.SABM, pf=True)))
+            line.read(6)
+
+
+def cmux(key: str, title: str, why: str, run: Callable[[Run], None]) -> Situation:
+    """A CMUX situation: Quectel only, on a module of its own (it leaves the line multiplexed)."""
+    return Situation(key, "CMUX", title, {"quectel": why}, run, emulator={}, families=("quectel",),
+                     elsewhere="ESP-AT has no multiplexer (`cmux=True` raises TypeError)")
+
+
 SITUATIONS = [
     Situation("open-modem", "Bring-up", "open_modem", {
         "quectel": "The module is brought to a known state (echo off, numeric errors, registration reports), "
@@ -482,4 +544,17 @@ SITUATIONS = [
                "and a command only the module answers, reads what came meanwhile and restores "
                "multi-connection mode, closing that connection.",
     }, data_mode),
+    cmux("cmux", "open_modem(..., cmux=True): commands and sockets over the multiplexer",
+         "After plain `AT`, notices are routed to the first virtual port and `AT+CMUX` turns the line into "
+         "frames (TS 27.010 basic option, frames of at most 127 bytes); SABM opens the control channel and "
+         "DLCI 1, where the bring-up, commands and notices run as on a plain line. `close()` closes DLCI 1 "
+         "(DISC) and the multiplexer (CLD): the module is plain AT again.", cmux_session),
+    cmux("cmux-data-mode", "two sockets in data mode at once, a command beside them",
+         "Each socket's data mode runs on a channel of its own (DLCI 2, 3; opened the first time with echo "
+         "off and numeric errors): `AT+QISWTMD` there, the bytes raw in that channel's frames, and the "
+         "escape, its `OK` and the probe there too, while DLCI 1 goes on taking commands.", cmux_data_mode),
+    cmux("cmux-leftover", "open_modem(..., cmux=True) after a program died multiplexing",
+         "The module stays multiplexed when its host goes (27.010 has no link supervision, and no Quectel "
+         "source gives an idle rule): plain `AT` goes unanswered, SABM on DLCI 0 is answered UA, so the "
+         "leftover multiplexer is closed down (CLD) and a fresh one made.", cmux_leftover),
 ]

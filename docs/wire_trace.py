@@ -15,9 +15,12 @@ from typing import Callable, Iterable, List, Optional, Set, Tuple
 HOST, MODULE, NOTE = "→", "←", "·"
 SHOWN_PAYLOAD = 16  # a payload up to this long and printable is shown, not just counted
 EVENTS = {"boot": "the module boots", "restart": "the module restarts", "unplug": "the cable comes out",
-          "replug": "the cable goes back in"}
+          "replug": "the cable goes back in", "cmux": "the line carries CMUX frames from here on",
+          "cmux end": "the line is plain AT again"}
 
 Line = Tuple[str, str]  # (direction, text)
+LOST, IGNORED = "(lost: the module is still booting)", "(ignored: the module reads only frames)"
+UNREAD = (LOST, IGNORED)  # what the host sent that the module did not read as a command
 
 
 class Tape:
@@ -72,43 +75,63 @@ def _payload(data: bytes) -> str:
 
 
 def wire_lines(records: Iterable[dict]) -> List[Line]:
-    """The records as lines: what the module printed split at its line ends, payloads inline."""
+    """The records as lines: what the module printed split at its line ends, payloads inline. On a
+    multiplexed line each channel's lines start with its DLCI in brackets, and the frames that
+    open, close or control the multiplexer are shown as what they are (``[0] SABM``)."""
     lines: List[Line] = []
-    pending = ""  # module output not yet ended by CR or LF
+    pending: dict = {}  # per channel (None: the line itself), module output not yet ended by CR or LF
 
     def flush():
-        nonlocal pending
-        if pending.strip():
-            lines.append((MODULE, pending.strip()))
-        pending = ""
+        for channel, text in pending.items():
+            if text.strip():
+                lines.append((MODULE, _on(channel, text.strip())))
+        pending.clear()
 
     for record in records:
-        if record.get("dir") == "out":
+        channel = record.get("dlci")
+        if record.get("dir") == "out" and "frame" not in record:
             if "text" in record:
-                pieces = re.split(r"[\r\n]+", pending + record["text"])
-                pending = pieces.pop()
-                lines.extend((MODULE, piece.strip()) for piece in pieces if piece.strip())
+                pieces = re.split(r"[\r\n]+", pending.get(channel, "") + record["text"])
+                pending[channel] = pieces.pop()
+                lines.extend((MODULE, _on(channel, piece.strip())) for piece in pieces if piece.strip())
             elif "payload" in record:
-                pending += _payload(base64.b64decode(record["payload"]))
+                pending[channel] = pending.get(channel, "") + _payload(base64.b64decode(record["payload"]))
             elif "raw" in record:
                 flush()
                 lines.append((MODULE, f"[{record['bytes']} bytes of noise]"))
             continue
         flush()
-        if record.get("dir") == "in":
+        if "frame" in record:
+            lines.append((HOST if record["dir"] == "in" else MODULE, _on(channel, record["frame"])))
+        elif record.get("dir") == "in":
             if "line" in record:
-                lines.append((HOST, record["line"]))
+                lines.append((HOST, _on(channel, record["line"])))
             elif "payload" in record:
-                lines.append((HOST, _payload(base64.b64decode(record["payload"]))))
+                lines.append((HOST, _on(channel, _payload(base64.b64decode(record["payload"])))))
             elif "dropped" in record:
                 lost = base64.b64decode(record["dropped"]).decode("latin-1").strip()
-                lines.append((HOST, f"{lost}   (lost: the module is still booting)"))
+                lines.append((HOST, f"{lost}   {LOST}"))
+            elif "ignored" in record:
+                lost = base64.b64decode(record["ignored"]).decode("latin-1").strip()
+                lines.append((HOST, f"{lost}   {IGNORED}"))
             elif "refused" in record:
                 lines.append((HOST, f"{record['refused'].strip()}   (refused: the module is busy)"))
         elif record.get("event") in EVENTS:
             lines.append((NOTE, EVENTS[record["event"]]))
     flush()
     return lines
+
+
+def _on(channel, text: str) -> str:
+    return text if channel is None else f"[{channel}] {text}"
+
+
+_CHANNEL = re.compile(r"^\[\d+\] ")
+
+
+def is_command(direction: str, text: str) -> bool:
+    """Whether a line is a command the host sent (on whichever channel) that the module read."""
+    return direction == HOST and _CHANNEL.sub("", text)[:2].upper() == "AT" and not text.endswith(UNREAD)
 
 
 FINAL = re.compile(r"(OK|ERROR|SEND OK|SEND FAIL|FAIL|NO CARRIER|CONNECT|\+CM[ES] ERROR:.*)")
@@ -118,8 +141,8 @@ def answered(records: List[dict]) -> bool:
     """Whether every command line among ``records`` has had its final result (the module answers
     every line it reads with one, so a step ends only when its commands have)."""
     lines = wire_lines(records)
-    commands = sum(1 for direction, text in lines if direction == HOST and text[:2].upper() == "AT")
-    finals = sum(1 for direction, text in lines if direction == MODULE and FINAL.fullmatch(text))
+    commands = sum(1 for direction, text in lines if is_command(direction, text))
+    finals = sum(1 for direction, text in lines if direction == MODULE and FINAL.fullmatch(_CHANNEL.sub("", text)))
     return finals >= commands
 
 

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 
-from . import dialects, identity, profiles
+from . import cmux, dialects, identity, profiles
 from .faults import parse_cli
 from .runtime import FakeModem
 
@@ -104,6 +104,24 @@ def _identity(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _cmux(text: str):
+    """A CMUX switch: NAME=VALUE, the value a number, true/false/none or a word (fakemodem/cmux.py)."""
+    name, given = _pair(text)
+    words = {"true": True, "false": False, "none": None}
+    if given.lower() in words:
+        value = words[given.lower()]
+    else:
+        try:
+            value = float(given) if "." in given else int(given)
+        except ValueError:
+            value = given
+    try:
+        cmux.options({name: value})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name, value
+
+
 def _link(text: str) -> str:
     """A path for the symlink: its directory must exist, and only a symlink may be replaced."""
     path = os.path.abspath(text)
@@ -129,7 +147,7 @@ def _option(text: str):
 
 
 QUECTEL_FLAGS = ("registration_delay", "model", "sim", "pin", "apn_required", "registration", "registration_mix",
-                 "boot_manner", "app_ready_delay")
+                 "boot_manner", "app_ready_delay", "cmux")
 ESP_FLAGS = ("network", "firmware", "client_ca", "boot_noise", "vendor_banner", "boot_outcome")
 
 
@@ -173,6 +191,9 @@ def main(argv=None) -> int:
     parser.add_argument("--identity", action="append", type=_identity, default=[], metavar="NAME=VALUE",
                         help="replace a field of the profile's identity or radio (repeatable), e.g. "
                              "imei=866349041749536 or csq=12,99 (fakemodem/identity.py)")
+    parser.add_argument("--cmux", action="append", type=_cmux, default=[], metavar="NAME=VALUE",
+                        help="quectel: a reading of what the CMUX references leave open (repeatable), e.g. "
+                             "urcport=0 or uih_poll=true (fakemodem/cmux.py)")
     parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
@@ -203,6 +224,8 @@ def main(argv=None) -> int:
     options.update({name: getattr(args, name) for name in own if getattr(args, name) not in (None, [])})
     if args.dialect == "esp8285":
         options["networks"] = dict(options.pop("network", []))
+    elif "cmux" in options:
+        options["cmux"] = dict(options["cmux"])
     options.update(args.option)
     try:
         fake = FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,

@@ -62,6 +62,12 @@ class DataMode:
                 self._take(bytes([byte]))
             self._last = now
 
+    def disturb(self) -> None:
+        """A byte elsewhere on the line (another channel of a multiplexer whose guard times count
+        the whole line): the silence around ``+++`` is broken, as a byte of this data would."""
+        self._give_back_pluses()
+        self._last = self._loop.time()
+
     def _could_escape(self, now: float) -> bool:
         if self._pluses == 0:
             return now - self._last >= self.guard  # silence before the first "+"

@@ -5,7 +5,10 @@ read, so the peer's TCP window closes exactly as it would against a real module 
 full. Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
 """
 import asyncio
+import fcntl
 import socket
+import struct
+import termios
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
 
@@ -103,6 +106,18 @@ class TcpBridge(asyncio.Protocol):
     @property
     def unacked(self) -> int:
         return self.transport.get_write_buffer_size() if self.transport else 0
+
+    def untaken(self) -> int:
+        """Bytes sent that the peer has not taken: the transport's and the kernel's send queue (the
+        host's buffers are far larger than a module's, so they count as the module's)."""
+        if self.transport is None:
+            return 0
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(self.transport.get_extra_info("socket").fileno(),
+                                                    termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+        except (OSError, AttributeError):
+            queued = 0
+        return self.unacked + queued
 
     def close(self) -> None:
         self.closed = True

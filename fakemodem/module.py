@@ -4,8 +4,14 @@ A dialect subclasses :class:`EmulatedModule`, fills ``self.handlers`` (command n
 and says how it announces boot, how it frames a result line, and how it answers a command whose
 parameters do not parse. Faults that strike before a command (reboot, network drop, echo back on)
 and the one-off events ``hang`` and ``restart`` live here.
+
+A module may have more than one command port: a multiplexer's virtual ports (fakemodem/cmux.py)
+each run :meth:`EmulatedModule.serve_port`. ``module.serial`` is then the port the command in hand
+came from (a context variable each port's loop sets), so that a handler's answer goes back where
+its command came from without knowing there is more than one.
 """
 import asyncio
+import contextvars
 import logging
 
 from .atcommand import ATCommand, parse, split_args
@@ -13,6 +19,30 @@ from .serial_side import SerialSide
 from .faults import Faults
 
 log = logging.getLogger("fakemodem")
+
+_port: contextvars.ContextVar = contextvars.ContextVar("fakemodem_port", default=None)
+
+
+class PortSetting:
+    """A module setting (``ATE``, ``AT+CMEE``...) that a port may keep a copy of its own, as
+    ``own_<name>`` (a multiplexer channel whose settings are its own); otherwise the module's
+    ``_<name>``. Read and written through the port of the command in hand."""
+
+    def __init__(self, name: str):
+        self.own, self.module_wide = "own_" + name, "_" + name
+
+    def __get__(self, module, owner=None):
+        if module is None:
+            return self
+        own = getattr(module.serial, self.own, None)
+        return getattr(module, self.module_wide) if own is None else own
+
+    def __set__(self, module, value) -> None:
+        port = module.serial
+        if getattr(port, self.own, None) is not None:
+            setattr(port, self.own, value)
+        else:
+            setattr(module, self.module_wide, value)
 
 
 class EmulatedModule:
@@ -23,10 +53,10 @@ class EmulatedModule:
         if before_at not in ("error", "ignored"):
             raise ValueError(f"before_at is 'error' or 'ignored', not {before_at!r}")
         self.before_at = before_at  # a line with other characters before "AT": ERROR, or those dropped
-        self.serial = serial
+        self.uart_side = serial  # the UART's own command port
         self.faults = faults
         self.boot_delay = boot_delay
-        self.echo = echo
+        self._echo = echo
         self.latency = latency
         self.handlers = {"": self.at, "E0": self.echo_off, "E1": self.echo_on}
         # command name -> information lines of its test form (=?), or None where that form is not
@@ -34,6 +64,21 @@ class EmulatedModule:
         self.test_answers = {}
         self._hung_until = 0.0
         self._reboot = asyncio.Event()
+
+    @property
+    def serial(self) -> SerialSide:
+        """The port of the command in hand: the UART's, or a multiplexer's virtual port."""
+        return _port.get() or self.uart_side
+
+    echo = PortSetting("echo")
+
+    def on_port(self, port: SerialSide, function, *args):
+        """Run ``function(*args)`` as if the command in hand had come from ``port`` (for what a
+        port's data mode does later, from a timer or the host socket's side)."""
+        def run():
+            _port.set(port)
+            return function(*args)
+        return contextvars.copy_context().run(run)
 
     # --- for the dialect to provide -----------------------------------------------------------
     def announce_boot(self) -> None:
@@ -68,19 +113,26 @@ class EmulatedModule:
         while True:
             await self._boot()
             while not self._reboot.is_set():
-                line = await self.serial.read_command(self.echo, interrupted=self._reboot.is_set)
+                line = await self.uart_side.read_command(self.echo, interrupted=self._reboot.is_set)
                 if line is not None:
                     await self._execute(line)
+
+    async def serve_port(self, port: SerialSide) -> None:
+        """The command loop of a second port: its lines run as the UART's do, answered on it."""
+        _port.set(port)  # in this task's own context
+        while True:
+            line = await port.read_command(lambda: self.echo)
+            await self._execute(line)
 
     async def _boot(self) -> None:
         """Down and up again on the module's own clock: nothing the host sends (or not) changes when."""
         self._reboot.clear()
         self.going_down()
-        self.serial.listening = False  # input before boot completes is lost, as on a module
-        self.serial.discard_input()
+        self.uart_side.listening = False  # input before boot completes is lost, as on a module
+        self.uart_side.discard_input()
         await asyncio.sleep(self.boot_delay)
-        self.serial.listening = True
-        self.serial.note("boot")
+        self.uart_side.listening = True
+        self.uart_side.note("boot")
         self.announce_boot()
 
     async def _execute(self, line: str) -> None:
@@ -145,10 +197,10 @@ class EmulatedModule:
 
     def restart(self) -> None:
         """The dialect resets its state, then this makes the loop boot again."""
-        self.serial.note("restart")
-        self.serial.leave_data_mode()
+        self.uart_side.note("restart")
+        self.uart_side.leave_data_mode()
         self._reboot.set()  # the loop boots again once the command in hand (if any) is done,
-        self.serial.wake()  # or at once if it is waiting for a command
+        self.uart_side.wake()  # or at once if it is waiting for a command
 
     @property
     def data_mode(self) -> bool:

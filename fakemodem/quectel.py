@@ -66,6 +66,7 @@ from typing import Dict, Optional
 
 from . import ipv6, profiles
 from .atcommand import ATCommand
+from .cmux import CmuxService
 from .quectel_files import FileSystem
 from .quectel_registration import Registration
 from .quectel_sim import Sim
@@ -74,7 +75,7 @@ from .quectel_ssl import SslService
 from .serial_side import SerialSide
 from .faults import Faults
 from .identity import QuectelAnswers, customised
-from .module import EmulatedModule
+from .module import EmulatedModule, PortSetting
 from .network import Network
 from .quectel_sockets import SocketServices
 
@@ -115,7 +116,7 @@ class QuectelModule(EmulatedModule):
                  family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
                  ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
                  qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
-                 before_at: str = "error", faults: Optional[Faults] = None):
+                 before_at: str = "error", cmux: Optional[dict] = None, faults: Optional[Faults] = None):
         if boot_manner not in BOOT_MANNERS:
             raise ValueError(f"boot_manner is one of {', '.join(BOOT_MANNERS)}, not {boot_manner!r}")
         if boot_delay is None:  # a module that was on goes down first and is deaf for seconds
@@ -186,7 +187,7 @@ class QuectelModule(EmulatedModule):
         self.qiact_delay = qiact_delay
         if cmee not in (0, 1, 2):
             raise ValueError("cmee is 0, 1 or 2")
-        self.cmee = self._power_on_cmee = cmee
+        self._cmee = self.power_on_cmee = cmee
         self.qisde = True
         self.fun = 1
         self.last_error = 0
@@ -197,10 +198,11 @@ class QuectelModule(EmulatedModule):
         self.services = SocketServices(self)
         self.files = FileSystem(self, ufs_size, qfupl_timeout, qfupl_checksum_pad)
         self.ssl = SslService(self, self.files, ssl_check_host, ssl_tls13, ssl_failure_error)
+        self.cmux = CmuxService(self, cmux)
         self._tasks: set = set()
-        self._power_on_echo = echo
+        self.power_on_echo = echo
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
-        self._held_urcs = []  # URCs that came while the line was in transparent mode
+        self._held_urcs = {}  # port -> URCs that came while it was in transparent mode
         self.handlers.update({
             "+CMEE": self.cmee_cmd, "+QISDE": self.qisde_cmd, "+CFUN": self.cfun, "+QICSGP": self.qicsgp, "+QIACT": self.qiact, "+QIDEACT": self.qideact,
             "+QIOPEN": self.services.qiopen, "+QICLOSE": self.services.qiclose,
@@ -215,11 +217,13 @@ class QuectelModule(EmulatedModule):
         self.handlers.update(self.network_registration.handlers())
         self.handlers.update(self.files.handlers())
         self.handlers.update(self.ssl.handlers())
+        self.handlers.update(self.cmux.handlers())
         self.test_answers.update(self.bring_up.test_answers())
         self.test_answers.update(self.sim.test_answers())
         self.test_answers.update(self.network_registration.test_answers())
         self.test_answers.update(self.files.test_answers())
         self.test_answers.update(self.ssl.test_answers())
+        self.test_answers.update(self.cmux.test_answers())
         self.test_answers.update({
             "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+QISDE": ["+QISDE: (0,1)"],
             "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"],
@@ -273,11 +277,12 @@ class QuectelModule(EmulatedModule):
         files of the UFS stay: they are in flash). A line in transparent mode just stops: no
         ``NO CARRIER``, the boot URCs come in the middle of the data."""
         self.services.data.stop_transparent()
+        self.cmux.stop()  # a restarted module talks plain AT
         self.services.drop_all()
         self.ssl.restart()
         for ctx in self.contexts.values():
             ctx.active = False
-        self.echo, self.cmee, self.qisde, self.fun = self._power_on_echo, self._power_on_cmee, True, 1
+        self._echo, self._cmee, self.qisde, self.fun = self.power_on_echo, self.power_on_cmee, True, 1
         self.sim.restart()
         self.network_registration.restart()
         self.settings = QiSettings(self.profile)
@@ -286,7 +291,7 @@ class QuectelModule(EmulatedModule):
         self.recvind = self._power_on_recvind
         if self.saved_rate != self.serial_rate():  # the saved line rate (AT&W) returns after a reset
             self.set_rate(self.saved_rate)
-        self._held_urcs = []
+        self._held_urcs = {}
         super().restart()
 
     def drop_network(self, announce: bool = True) -> None:
@@ -346,17 +351,39 @@ class QuectelModule(EmulatedModule):
             self.serial.write(self.faults.noise(self.BENIGN_URCS) + b"\r\n" + text.encode() + b"\r\n")
 
     def urc(self, text: str) -> None:
-        data = b"\r\n" + text.encode("latin-1") + b"\r\n"
-        if self.serial.data_mode is not None:  # the line is one socket's: the others' news waits
-            self._held_urcs.append(data)
-            return
-        self.serial.write(data)
+        self.notice(b"\r\n" + text.encode("latin-1") + b"\r\n")
+
+    def notice(self, head: bytes, payload: bytes = b"", tail: bytes = b"") -> None:
+        """Something unasked (a URC, pushed data) on the port(s) notices go to: the UART, or while
+        multiplexed the ones AT+QCFG="cmux/urcport" names. A port in transparent mode carries one
+        socket's bytes only: the others' news waits until it is back."""
+        for port in self.cmux.notice_ports():
+            if port.data_mode is not None:
+                self._held_urcs.setdefault(port, []).append((head, payload, tail))
+            elif payload:
+                port.write_frame(head, payload, tail)
+            else:
+                port.write(head + tail)
 
     def release_urcs(self) -> None:
-        """What happened while the line was in transparent mode, reported once it is back."""
-        held, self._held_urcs = self._held_urcs, []
-        for data in held:
-            self.serial.write(data)
+        """What happened while the port was in transparent mode, reported once it is back."""
+        for head, payload, tail in self._held_urcs.pop(self.serial, []):
+            if payload:
+                self.serial.write_frame(head, payload, tail)
+            else:
+                self.serial.write(head + tail)
+
+    def channel_closed(self, port) -> None:
+        """A multiplexer channel closed: its data mode ends without a word, its news is dropped."""
+        self.services.data.channel_closed(port)
+        self._held_urcs.pop(port, None)
+
+    def carried_backlog(self, port) -> int:
+        """Bytes the host sent in ``port``'s transparent mode that the socket's peer has not taken."""
+        for sock in self.services.sockets.values():
+            if sock.carrier is port and sock.bridge is not None and hasattr(sock.bridge, "untaken"):
+                return sock.bridge.untaken()
+        return 0
 
     def shown(self, address: str) -> str:
         """An address as this module prints it (IPv6 per ``ipv6_upper``/``ipv6_compressed``)."""
@@ -379,6 +406,8 @@ class QuectelModule(EmulatedModule):
             self.final(f"+CME ERROR: {code}")
         else:
             self.final("ERROR")
+
+    cmee = PortSetting("cmee")  # AT+CMEE: the module's, or a multiplexer channel's own
 
     # --- basic commands -------------------------------------------------------------------------
     async def cmee_cmd(self, cmd: ATCommand) -> None:

@@ -22,8 +22,7 @@ class DataPaths:
     def __init__(self, services):
         self.services = services
         self.m = services.m
-        self.transparent = None       # the socket whose bytes the line carries now
-        self.last_transparent = None  # what ATO resumes
+        self.last_transparent = {}  # port -> the socket ATO resumes there
 
     def _socket(self, cmd: ATCommand):
         return self.services.sockets.get(cmd.number(0, 0, self.services.max_id))
@@ -210,20 +209,24 @@ class DataPaths:
             else:
                 data, where = bridge.read(m.profile.max_read), ""
             head = f'\r\n+QIURC: "recv",{sock.id},{self._shown_length(data)}{where}'.encode()
-            m.serial.write_frame(head + self._separator(), self._shown(data), b"\r\n" if m.push_crlf else b"")
-        pace_to_line(bridge, m.serial)
+            m.notice(head + self._separator(), self._shown(data), b"\r\n" if m.push_crlf else b"")
+        pace_to_line(bridge, m.uart_side)
 
     # --- transparent mode (access mode 2) -----------------------------------------------------------
     def enter_transparent(self, sock) -> None:
+        """The port the command came from (the UART, or a multiplexer channel) carries the socket."""
         m = self.m
+        port = m.serial
         sock.access_mode = 2
-        self.transparent = self.last_transparent = sock
+        sock.carrier = port
+        self.last_transparent[port] = sock
         m.final("CONNECT")
         mode = DataMode(asyncio.get_running_loop(), guard=m.escape_guard,
                         packet_size=m.settings["transpktsize"][0],
                         idle=m.settings["transwaittm"][0] * m.profile.transwaittm_unit,
-                        on_data=lambda packet: self._send_raw(sock, packet), on_escape=lambda: self._escaped(sock))
-        m.serial.enter_data_mode(mode)
+                        on_data=lambda packet: self._send_raw(sock, packet),
+                        on_escape=lambda: m.on_port(port, self._escaped, sock))
+        port.enter_data_mode(mode)
         if sock.unread:
             self.pass_through(sock)
 
@@ -234,16 +237,16 @@ class DataPaths:
 
     def pass_through(self, sock) -> None:
         """Received data goes to the host as it is."""
-        bridge = sock.bridge
+        bridge, port = sock.bridge, sock.carrier
         while sock.unread:
             data = bridge.read()[0] if sock.datagrams else bridge.read(65536)
-            self.m.serial.write_frame(b"", data)
-        pace_to_line(bridge, self.m.serial)
+            port.write_frame(b"", data)
+        pace_to_line(bridge, port)
 
     def _escaped(self, sock) -> None:
         """``+++`` with its guard times: OK, and the socket is in buffer access mode."""
         self.m.serial.leave_data_mode()
-        self.transparent = None
+        sock.carrier = None
         sock.access_mode = 0
         sock.armed = True
         self.m.final("OK")
@@ -252,24 +255,43 @@ class DataPaths:
             self.services.on_data(sock)
 
     def stop_transparent(self) -> None:
-        """The module restarts: the line is no longer transparent, and no word says so."""
-        self.m.serial.leave_data_mode()
-        self.transparent = None
+        """The module restarts: no port is transparent any more, and no word says so."""
+        for sock in self.services.sockets.values():
+            if sock.carrier is not None:
+                sock.carrier.leave_data_mode()
+                sock.carrier = None
 
     def connection_lost(self, sock) -> None:
-        """The connection ended while the line carried it: back to command mode."""
-        self.m.serial.leave_data_mode()
-        self.transparent = None
+        """The connection ended while a port carried it: that port is back in command mode."""
+        self.m.on_port(sock.carrier, self._lost, sock)
+
+    def _lost(self, sock) -> None:
+        m = self.m
+        m.serial.leave_data_mode()
+        sock.carrier = None
         sock.access_mode = 0
-        if self.m.transparent_close == "NO CARRIER":
-            self.m.final("NO CARRIER")
+        if m.transparent_close == "NO CARRIER":
+            m.final("NO CARRIER")
         else:
-            self.m.urc(f'+QIURC: "closed",{sock.id}')
-        self.m.release_urcs()
+            m.serial.write(f'\r\n+QIURC: "closed",{sock.id}\r\n'.encode())  # on the port that carried it
+        m.release_urcs()
+
+    def channel_closed(self, port) -> None:
+        """A multiplexer channel closed under its transparent mode: the socket stays open, in
+        buffer access mode (a fixed reading: no source says)."""
+        self.last_transparent.pop(port, None)
+        for sock in list(self.services.sockets.values()):
+            if sock.carrier is port:
+                port.leave_data_mode()
+                sock.carrier = None
+                sock.access_mode = 0
+                sock.armed = True
+                if sock.unread:
+                    self.services.on_data(sock)
 
     async def ato(self, cmd: ATCommand) -> None:
         """ATO: back into the transparent connection; NO CARRIER if there is none to resume."""
-        sock = self.last_transparent
+        sock = self.last_transparent.get(self.m.serial)
         if sock is None or self.services.sockets.get(sock.id) is not sock or sock.state != CONNECTED:
             self.m.final("NO CARRIER")
             return

@@ -50,6 +50,7 @@ class Socket:
     opener: Optional[asyncio.Task] = None
     armed: bool = True  # "recv" URC edge trigger: re-armed by a read that finds nothing
     version: int = 4    # IP version of the host socket behind it
+    carrier: object = None  # the port (UART or multiplexer channel) whose transparent mode carries it
 
     @property
     def datagrams(self) -> bool:
@@ -240,14 +241,14 @@ class SocketServices:
         if sock.opener is not None or self.sockets.get(sock.id) is not sock:
             return
         sock.state = CLOSING
-        if self.data.transparent is sock:
+        if sock.carrier is not None:
             self.data.connection_lost(sock)
         else:
             self.m.urc(f'+QIURC: "closed",{sock.id}')
 
     # --- closing and state ------------------------------------------------------------------------
     def drop(self, sock: Socket) -> None:
-        if self.data.transparent is sock:
+        if sock.carrier is not None:
             self.data.connection_lost(sock)
         if sock.opener is not None:
             sock.opener.cancel()

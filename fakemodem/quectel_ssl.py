@@ -325,8 +325,8 @@ class SslService:
         while client.unread:
             data = client.bridge.read(m.profile.max_read)
             head = f'\r\n+QSSLURC: "recv",{client.id},{len(data)}\r\n'.encode()
-            m.serial.write_frame(head, data, b"\r\n" if m.push_crlf else b"")
-        pace_to_line(client.bridge, m.serial)
+            m.notice(head, data, b"\r\n" if m.push_crlf else b"")
+        pace_to_line(client.bridge, m.uart_side)
 
     # --- events from the host side ------------------------------------------------------------------
     def on_data(self, client: SslClient) -> None:

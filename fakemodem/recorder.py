@@ -15,8 +15,14 @@ crash of the emulator (or of whatever drives it) up to the last event. Fields:
 ``raw``      out: bytes that are not text (boot noise, injected garbage), base64
 ``refused``  in: a line answered ``busy`` and dropped while a command ran (Latin-1)
 ``dropped``  in: bytes that reached the module while it could not listen (booting), base64
+``ignored``  in: bytes outside any frame while the line is multiplexed (not read as commands), base64
 ``event``    ``"start"`` (first record, with ``dialect``, ``options`` and wall-clock
-             ``started_at``), ``"boot"``, ``"restart"``, ``"unplug"``, ``"replug"``, ``"stop"``
+             ``started_at``), ``"boot"``, ``"restart"``, ``"unplug"``, ``"replug"``, ``"stop"``,
+             ``"cmux"`` (the UART carries frames from here on), ``"cmux end"`` (plain AT again)
+``frame``    while the line is multiplexed (AT+CMUX): a frame that opens, closes or controls the
+             multiplexer, described (``"SABM"``, ``"UA"``, ``"CLD"``, ``"MSC FC=1"``...)
+``dlci``     on a multiplexed line, the channel of a frame, and of the lines, text and payloads
+             that its frames carried (absent: the line itself)
 
 Times are when the module took or wrote the bytes; on a paced line (``baudrate``) they reach the
 host later, at the line rate.
@@ -63,6 +69,9 @@ class Recorder:
     def dropped(self, data: bytes) -> None:
         self._record({"dir": "in", "dropped": _b64(data), "bytes": len(data)})
 
+    def ignored(self, data: bytes) -> None:
+        self._record({"dir": "in", "ignored": _b64(data), "bytes": len(data)})
+
     # --- module to host -------------------------------------------------------------------------
     def output(self, data: bytes) -> None:
         if data and _TEXT.issuperset(data):
@@ -74,6 +83,9 @@ class Recorder:
         if data:
             self._record({"dir": "out", "payload": _b64(data), "bytes": len(data)})
 
+    def frame(self, direction: str, dlci: int, description: str) -> None:
+        self._record({"dir": direction, "frame": description, "dlci": dlci})
+
     # --- events ---------------------------------------------------------------------------------
     def event(self, name: str) -> None:
         self._record({"event": name})
@@ -83,6 +95,24 @@ class Recorder:
             self.event("stop")
             with self._lock:
                 self._file.close()
+
+    def channel(self, dlci: int) -> "Recorder":
+        """The same recording, with every record marked as one multiplexer channel's."""
+        return _ChannelRecorder(self, dlci)
+
+
+class _ChannelRecorder(Recorder):
+    """A view of a :class:`Recorder` for one channel: its own file and clock are the recording's."""
+
+    def __init__(self, recorder: Recorder, dlci: int):  # the base's file and clock are not opened again
+        self._recording = recorder
+        self._dlci = dlci
+
+    def _record(self, fields: dict) -> None:
+        self._recording._record(dict(fields, dlci=self._dlci))
+
+    def close(self) -> None:
+        """The recording is closed by its owner, not by a channel."""
 
 
 def _plain(options: dict) -> dict:

@@ -33,6 +33,7 @@ class SerialSide:
         self.busy_reply: Optional[bytes] = None
         self.executing = False
         self.data_mode = None  # a fakemodem.datamode.DataMode while the line carries raw data
+        self.frames = None  # a multiplexer (fakemodem/cmux.py) while the line carries its frames
         self._want_payload = 0  # payload bytes read_exact still waits for
         self._awaiting_command = False
         self._staged = deque()
@@ -48,6 +49,9 @@ class SerialSide:
         if not self.listening:
             if self.recorder is not None:
                 self.recorder.dropped(data)
+            return
+        if self.frames is not None:
+            self.frames.feed(data)  # it records what it reads
             return
         if self.data_mode is not None:
             if self.recorder is not None:
@@ -86,6 +90,15 @@ class SerialSide:
             self.data_mode.close()
             self.data_mode = None
 
+    def divert(self, frames) -> None:
+        """From now on the bytes go to ``frames`` (a multiplexer), those already received first;
+        ``divert(None)``: command lines again."""
+        self.frames = frames
+        if frames is not None and self._inbox:
+            pending = bytes(self._inbox)
+            self._inbox.clear()
+            frames.feed(pending)
+
 
     def _refuse_lines(self) -> None:
         """Input during a running command: every complete line is answered busy and dropped."""
@@ -115,9 +128,10 @@ class SerialSide:
         if self._arrived is not None and not self._arrived.done():
             self._arrived.set_result(None)
 
-    async def read_command(self, echo: bool, interrupted: Callable[[], bool] = lambda: False) -> Optional[str]:
-        """The next command line, echoed back (terminator included) when ``echo`` is on; None as
-        soon as ``interrupted()`` says so while no whole line has arrived."""
+    async def read_command(self, echo, interrupted: Callable[[], bool] = lambda: False) -> Optional[str]:
+        """The next command line, echoed back (terminator included) when ``echo`` is on (``echo``
+        may be a function, asked once the line is complete: a setting another port may change);
+        None as soon as ``interrupted()`` says so while no whole line has arrived."""
         while True:
             if interrupted():
                 return None
@@ -136,7 +150,7 @@ class SerialSide:
                 continue
             raw = bytes(self._inbox[:end])
             del self._inbox[: end + len(self.terminator)]
-            if echo:
+            if echo() if callable(echo) else echo:
                 self.write(raw + self.terminator)
             line = raw.decode("latin-1").strip()
             if line:

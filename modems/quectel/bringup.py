@@ -38,10 +38,13 @@ class Settings:
     sync_timeout: float = 10.0
     timeouts: Optional[dict] = None  # "open", "send", "read", "close": seconds instead of the notes'
     escape_guard: float = 1.0  # data mode: the silence the module needs around "+++" (quectel-tcpip.md §12)
+    cmux: bool = False  # the line as a TS 27.010 multiplexer (cmux.py): data mode on several sockets at once
 
     def __post_init__(self):
         self.timeouts = check_timeouts(self.timeouts, ("open", "send", "read", "close"))
         check_seconds(self.escape_guard, "escape_guard")
+        if not isinstance(self.cmux, bool):
+            raise TypeError(f"cmux is True or False, not {self.cmux!r}")
         atcmd.text(self.apn, "APN", 62)
         atcmd.text(self.user, "user name", 64)
         atcmd.text(self.password, "password", 64)
@@ -72,9 +75,10 @@ def context_addresses(fields: List[str]) -> Tuple[Optional[str], Optional[str]]:
 
 
 class BringUp:
-    def __init__(self, engine, settings: Settings, is_ours: Callable[[int], bool]):
+    def __init__(self, engine, settings: Settings, is_ours: Callable[[int], bool], mux=None):
         self.engine = engine
         self.settings = settings
+        self.mux = mux  # a QuectelMux with cmux=True: the line is multiplexed before anything else
         self._is_ours = is_ours  # connectIDs this process holds (the rest were left by an earlier one)
         self.local_ip: Optional[str] = None
         self.local_ipv6: Optional[str] = None
@@ -87,6 +91,8 @@ class BringUp:
 
     async def run(self, life: ModemLifecycle) -> None:
         e, s = self.engine, self.settings
+        if self.mux is not None:
+            await self.mux.enter(lambda: startup.sync(e, s.sync_timeout))
         await startup.sync(e, s.sync_timeout)
         life.synced()
         await e.command(atcmd.build("ATE0"), timeout=T_QUERY)

@@ -14,6 +14,7 @@ from modems.settings import make_settings
 from atsock import registration
 
 from .bringup import CONTEXT_TYPES, BringUp, Settings
+from .cmux import QuectelMux
 from .codes import MAX_LINKS, QIRD_MAX, READ_TRAILER
 from .dns import Resolver
 from .sockets import QuectelSockets, conn_id, incoming_notice
@@ -37,7 +38,11 @@ class QuectelDialect(Dialect):
         self.settings = make_settings(Settings, self.name, settings)  # TypeError/ValueError before the port is touched
         self.commands = QuectelSockets(engine, self.settings.context_id, self.settings.timeouts)
         self.commands.data_mode = QuectelTransparent(conn_id, self.settings.escape_guard)
-        self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None)
+        self.mux = QuectelMux(engine, self.probe) if self.settings.cmux else None
+        if self.mux is not None:
+            self.line, self.data_lines = self.mux.line, self.mux.channels
+        self._bring_up = BringUp(engine, self.settings, lambda slot_id: self.core.slots.holder(slot_id) is not None,
+                                 self.mux)
         self._resolver = Resolver(engine, self.settings.context_id)
         self._domains = {}  # registration query prefix -> its last <stat>, from bring-up and URCs
         engine.on_urc("+QIOPEN:", lambda urc: self.commands.on_qiopen(urc.text))
@@ -72,6 +77,10 @@ class QuectelDialect(Dialect):
 
     async def resolve(self, host: str, family: int = 0) -> List[str]:
         return await self._resolver.resolve(host)  # the module picks the record types (ipv6.md §1.6)
+
+    async def shut_down(self) -> None:
+        if self.mux is not None:
+            await self.mux.leave()  # the module back in plain AT mode for whoever opens it next
 
     def forget_connections(self) -> None:
         self.commands.tls.forget()
