@@ -126,7 +126,10 @@ def test_rfc2217_carries_data_mode(remote_modem, dialect, echo_server):
         sock.write(b"after")
         got = b""
         while not got.endswith(b"after"):
-            piece = sock.read(5)
+            try:
+                piece = sock.read(5)
+            except OSError as exc:  # say what did come back
+                raise AssertionError(f"read {got!r}, then nothing: {exc}") from exc
             assert piece, got
             got += piece
         # an escape the module missed (a silence broken on the way: README, data mode) sent its
