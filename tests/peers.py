@@ -1,6 +1,7 @@
-"""Real peers the tests need but do not ship: a mosquitto broker, ser2net and micropython-lib's clients.
+"""Real peers the tests need but do not ship: a mosquitto broker, ser2net and micropython-lib's clients
+(and the tools the documentation tests use: Chromium, npm).
 
-All are fetched from the package registries on first use (Debian for mosquitto and ser2net, PyPI for the
+All are fetched from the package registries on first use (Debian for mosquitto, ser2net, Chromium and npm, PyPI for the
 micropython-lib sdists, whose missing setup.py keeps pip from installing them) so that CI on a
 fresh machine has them too. Downloads are checked against the registry's SHA-256 and cached.
 """
@@ -70,6 +71,16 @@ def _mosquitto_binary() -> str:
 def ser2net_binary() -> str:
     """Debian's ser2net (version 4: YAML configuration), the serial server of modem farms."""
     return _debian_binary("ser2net", "ser2net")
+
+
+def chromium_binary() -> str:
+    """Debian's Chromium, for the tests that look at the documentation site in a browser."""
+    return _debian_binary("chromium", "chromium")
+
+
+def npm_binary() -> str:
+    """Debian's npm: the documentation site ships the Mermaid script from the npm registry."""
+    return _debian_binary("npm", "npm")
 
 
 def mosquitto_client(name: str) -> str:
