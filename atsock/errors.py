@@ -101,6 +101,8 @@ class ModemError(OSError):
         super().__init__(code, self.message())
 
     def message(self, spell=lambda setting: f"{setting}=...") -> str:
+        """The message with the setting spelt by ``spell`` (the command line's ``--pin`` for the library's
+        ``pin=...``)."""
         text = self.reason
         if self.advice:
             text += "; " + self.advice.format(setting=spell(self.setting) if self.setting else "")

@@ -168,7 +168,8 @@ class BringUp:
         if not response.final.ok:
             codes = [split_fields(v)[0] for v in response.values("+CWJAP:")]
             code = int(codes[0]) if codes and codes[0].isdigit() else 0
-            number, text, setting = JOIN_ERRORS.get(code, (errno.ECONNREFUSED, f"Wi-Fi join failed (code {code})", None))
+            unknown = (errno.ECONNREFUSED, f"Wi-Fi join failed (code {code})", None)
+            number, text, setting = JOIN_ERRORS.get(code, unknown)
             raise ModemError(number, f"{text}: {ssid!r}", advice="check {setting}" if setting else "", setting=setting,
                              docs=docs_link("troubleshooting", "esp-join-codes"))
         life.registered()
