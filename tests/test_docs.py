@@ -97,6 +97,7 @@ def test_the_site_builds_offline_without_warnings(site):
     what, commands = home.index("atsock is MicroPython's usocket API"), home.index("examples/http_get.py")
     assert what < commands < home.index("python -m pytest") < home.index("Of the two commands")
     assert "above" not in home[:home.index("Of the two commands") + 200]
+    assert "Real hardware covers wiring" in home and not re.search(r"\w\.md\b", home)  # pages by title, not file
     assert (site / "bench-goodput.png").exists() and "bench-goodput.png" in \
         (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
 
