@@ -65,8 +65,10 @@ def undocumented():
             for member in shown_members(target, names, filters):
                 visit(member, None, filters, False)
 
-    for path, options in directives():
-        loader.load(path.split(".")[0])
+    pages = list(directives())
+    for package in {path.split(".")[0] for path, _ in pages}:
+        loader.load(package)
+    for path, options in pages:
         visit(loader.modules_collection[path], options.get("members"), tuple(options.get("filters", ["!^_"])))
     assert len(seen) > 100  # the walk reached the pages' contents
     return missing
