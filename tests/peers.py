@@ -57,10 +57,15 @@ def _debian_binary(name: str, package: str) -> str:
     if os.geteuid() != 0:
         raise RuntimeError(f"{name} is not installed and the tests are not root: apt-get install {package}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # test workers installing at once take turns
+    install = ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", package]
+    try:
+        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", *wait, "update", "-q"], env=env, check=True, capture_output=True, text=True)
+            subprocess.run(install, env=env, check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        said = getattr(exc, "stderr", None) or exc
+        raise RuntimeError(f"{name} is not installed and Debian's {package} could not be installed: {said}") from exc
     return shutil.which(name) or f"/usr/sbin/{name}"
 
 
