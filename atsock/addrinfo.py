@@ -10,7 +10,7 @@ from typing import List
 
 from .constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
 from .errors import os_error
-from .inet import family_name, family_of
+from .inet import canonical, family_name, family_of
 from . import validate
 
 AI_PASSIVE = _std.AI_PASSIVE
@@ -43,8 +43,11 @@ def _port(port, flags: int) -> int:
 
 
 def _v6_sockaddr(ip: str, port: int) -> tuple:
-    """``(address, port, flowinfo, scope_id)`` with the zone as a number, as CPython gives it."""
+    """``(address, port, flowinfo, scope_id)`` with the zone as a number and the address spelt by
+    the C library, as CPython gives them (``ipaddress`` spells IPv4-mapped and -compatible
+    addresses otherwise, and a mapped one another way again from Python 3.13 on)."""
     address, scope = validate.split_scope(ip)
+    address = canonical(address)
     if scope is None:
         return (address, port, 0, 0)
     if scope.isdigit():

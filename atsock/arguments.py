@@ -5,6 +5,11 @@ so programs and their tests see the same failures on a modem socket as on a host
 number comes out as a plain ``int`` (``operator.index``), so no ``int`` subclass can format
 itself into something else later. One deliberate difference: ``str`` data is accepted and sent
 as UTF-8, as MicroPython (and QuecPython's documented examples) do.
+
+The checks follow the CPython that runs them. Where CPython's own checks changed between the
+versions atsock supports (3.11 to 3.13), the change is named once, below, and taken from
+``sys.version_info``: a program sees on a modem socket what it sees on a host socket of the same
+Python.
 """
 import errno
 import math
@@ -15,6 +20,13 @@ from typing import Optional, Tuple
 INT_BITS, LONG_BITS = 32, 64  # C int and long on the platforms CPython's socket module is built for
 # CPython keeps a timeout in nanoseconds in a signed 64-bit integer
 MAX_TIMEOUT_NS = 2 ** 63 - 1
+
+# --- what changed between CPython versions (the only place atsock asks which one runs) ------------
+# 3.12: setblocking() reads its flag as any object's truth (PyObject_IsTrue), so None, 1.5 and "x"
+# pass; 3.11 wanted an integer that fits a C long
+FLAG_IS_TRUTH = sys.version_info >= (3, 12)
+# 3.13: the nanosecond type made public (PyTime_t), and named so in its overflow message
+PYTIME_T = "PyTime_t" if sys.version_info >= (3, 13) else "_PyTime_t"
 
 
 def _plain(value) -> int:
@@ -89,8 +101,9 @@ def flags(value) -> int:
 
 
 def flag(value) -> bool:
-    """``setblocking``'s flag: an integer (CPython reads it as a C long), not any object."""
-    return bool(c_int(value, LONG_BITS))
+    """``setblocking``'s flag: any object's truth from 3.12 on (what its ``__bool__`` raises, if it
+    raises), before that an integer that fits a C long."""
+    return bool(value) if FLAG_IS_TRUTH else bool(c_int(value, LONG_BITS))
 
 
 def timeout(value) -> Optional[float]:
@@ -109,7 +122,7 @@ def timeout(value) -> Optional[float]:
     else:
         nanoseconds = _plain(value) * 10 ** 9  # TypeError for str, Fraction, objects with __float__...
         if not -MAX_TIMEOUT_NS - 1 <= nanoseconds <= MAX_TIMEOUT_NS:
-            raise OverflowError("timestamp too large to convert to C _PyTime_t")
+            raise OverflowError(f"timestamp too large to convert to C {PYTIME_T}")
     if nanoseconds < 0:
         raise ValueError("Timeout value out of range")
     return float(nanoseconds) / 1e9 if nanoseconds % 10 ** 9 else float(nanoseconds // 10 ** 9)

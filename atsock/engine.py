@@ -29,6 +29,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
+from weakref import WeakValueDictionary
 
 from .atcmd import CommandLine, build
 from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
@@ -162,7 +163,10 @@ class Engine(asyncio.Protocol):
         self._holder: object = None  # while held, only this holder's commands go out
         self._raw: Optional[RawLine] = None
         self._writable: Optional[asyncio.Event] = None  # cleared while the transport asks us to pause
-        self._chained: dict = {}  # commands of submit(), by text and finals
+        # commands of submit(), by text and finals, while one is queued or in flight: a chain queues
+        # its next command from the completion of the one before, so a chunk length or read size it
+        # repeats is built once, and the one-off lengths (a send's last chunk) go with their exchange
+        self._chained: "WeakValueDictionary[tuple, Command]" = WeakValueDictionary()
         self._routing = False  # while one read's events are routed, the next command waits (see data_received)
         #: resync probe: a command whose answer carries a line only it produces, so that a stray
         #: OK left over from garbage cannot pass for the probe's (dialects set their own)
@@ -435,8 +439,6 @@ class Engine(asyncio.Protocol):
         key = (text, extra_finals, not_final, response_prefixes)
         command = self._chained.get(key)
         if command is None:  # a chain repeats its commands (the same send length, chunk after chunk)
-            if len(self._chained) >= 64:
-                self._chained.clear()
             command = self._chained[key] = self._command(text, response_prefixes, extra_finals, not_final, frozenset(),
                                                          False, None)
         return self._enqueue(command, payload, timeout, prompt_timeout, guard=guard, on_done=on_done)

@@ -4,6 +4,7 @@ Both families are served over loopback only: an IPv6 socket of the module is a h
 ``::1``, an IPv4 one on 127.0.0.1.
 """
 import ipaddress
+import struct
 from typing import Optional
 
 LOOPBACK = {4: "127.0.0.1", 6: "::1"}
@@ -28,5 +29,9 @@ def printed(text: str, upper: bool = True, compressed: bool = True) -> str:
     address = ipaddress.ip_address(text)
     if address.version == 4:
         return str(address)
-    shown = str(address) if compressed else ":".join(format(int(g, 16), "x") for g in address.exploded.split(":"))
+    if compressed:  # an IPv4-mapped address ends in a dotted quad (RFC 5952, lwIP), on every Python
+        mapped = address.ipv4_mapped
+        shown = f"::ffff:{mapped}" if mapped is not None else str(address)
+    else:  # from the bytes: from Python 3.13 on, exploded ends a mapped address in a dotted quad too
+        shown = ":".join(format(group, "x") for group in struct.unpack("!8H", address.packed))
     return shown.upper() if upper else shown

@@ -44,8 +44,11 @@ def requests_get(url, cafile=None):
 
 
 def httpx_get(url, cafile=None):
+    import ssl
+
     import httpx
-    response = httpx.get(url, timeout=30, verify=cafile or True)
+    # a context, not a path: httpx 0.28 deprecates verify=<str>
+    response = httpx.get(url, timeout=30, verify=ssl.create_default_context(cafile=cafile) if cafile else True)
     response.raise_for_status()
     return digest(response.content)
 

@@ -4,6 +4,7 @@ builds the real wheel and runs it from a fresh virtual environment.)"""
 import fnmatch
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import atsock
@@ -12,6 +13,11 @@ from .cli_support import run_atsock
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def claimed_minors():
+    """The Python versions the classifiers claim, as minor numbers of 3 (11, 12, 13)."""
+    return sorted(int(m) for m in re.findall(r'"Programming Language :: Python :: 3\.(\d+)"', PYPROJECT))
 
 
 def _include_patterns():
@@ -55,3 +61,29 @@ def test_the_quick_subset_names_test_modules_that_exist():
 
     assert QUICK_MODULES and all((ROOT / "tests" / name).is_file() for name in QUICK_MODULES)
     assert "quick:" in PYPROJECT  # the marker is registered
+
+
+def test_the_versions_claimed_are_one_range_said_alike_everywhere_and_this_is_one_of_them():
+    minors = claimed_minors()
+    assert minors == list(range(minors[0], minors[-1] + 1))
+    assert f'requires-python = ">=3.{minors[0]}"' in PYPROJECT
+    said = ", ".join(f"3.{m}" for m in minors[:-1]) + f" or 3.{minors[-1]}"  # "3.11, 3.12 or 3.13"
+    for page in ("README.md", "docs/getting-started.md"):
+        assert f"Python 3 ({said})" in (ROOT / page).read_text(encoding="utf-8"), page
+    # the suite passing on a Python not claimed is a claim to add (or a version to test, then claim)
+    assert sys.version_info[:2] in [(3, m) for m in minors], f"Python {sys.version} is not claimed"
+
+
+def test_ci_tests_the_newest_claimed_python_or_says_why_not(tmp_path):
+    """Where that interpreter is missing, .ci/newest-python skips, saying so, and CI goes on."""
+    assert "bash .ci/newest-python" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    (tmp_path / "python3").symlink_to(sys.executable)  # the script reads pyproject.toml with python3
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path), "ATSOCK_NEWEST_PYTHON": str(tmp_path / "none")}
+    done = subprocess.run(["bash", str(ROOT / ".ci" / "newest-python")], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    newest = claimed_minors()[-1]
+    if sys.version_info[:2] == (3, newest):
+        assert done.stdout == f"python3 is Python 3.{newest}, the newest claimed: the README's command tested it\n"
+    else:
+        assert done.stdout.startswith(f"skipped: no Python 3.{newest} here (tried {tmp_path / 'none'})")

@@ -2,11 +2,13 @@
 hold that keeps the queue for one owner, completion callbacks that chain commands, and the
 watchdog; plus the socket machine's table of allowed operations."""
 import asyncio
+import gc
+import weakref
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from atsock.atcmd import build
+from atsock.atcmd import build, number
 from atsock.channel import ATChannel, Command, Final, Intermediate, RawData, RawEnd, RawSuspect, Urc
 from atsock.engine import Engine, RawLine
 from atsock.errors import CommandTimeout
@@ -190,6 +192,32 @@ def test_a_completion_callback_queues_the_next_command_in_the_same_wake_up():
             engine.data_received(b"\r\nOK\r\n")  # the answer, and within this call the next command
         assert answers == ["OK", "OK", "OK"]
         assert len(transport.written) == 3
+
+    asyncio.run(run())
+
+
+def test_a_chain_builds_the_command_it_repeats_once_and_the_engine_keeps_none_after_it():
+    async def run():
+        engine, transport = engine_with_transport()
+        lengths = [1460, 1460, 1460, 312]  # a send's chunks: one full length repeated, then a one-off
+        handles = []
+
+        def send(response=None, error=None):
+            if len(handles) < len(lengths):
+                text = build("AT+QISEND", number(0, 0, 11), number(lengths[len(handles)], 1, 1460))
+                handles.append(engine.submit(text, on_done=send, timeout=1.0))
+
+        send()
+        while len(transport.written) < len(lengths):
+            engine.data_received(b"\r\nOK\r\n")
+        engine.data_received(b"\r\nOK\r\n")
+        commands = [handle.command for handle in handles]
+        assert [command.text for command in commands] == [f"AT+QISEND=0,{n}" for n in lengths]
+        assert commands[0] is commands[1] is commands[2] and commands[3] is not commands[0]
+        kept = [weakref.ref(command) for command in commands]
+        del commands, handles
+        gc.collect()
+        assert [ref() for ref in kept] == [None] * len(kept)  # else every send length ever used stays
 
     asyncio.run(run())
 

@@ -18,7 +18,7 @@ from atsock import ssl, usock
 from atsock.checked import CHECKS, SocketArguments, is_checked
 
 from .conftest import TcpServer
-from .test_hostile import LyingInt
+from .test_hostile import LyingInt, NoTruth
 from .test_tls import ca, client_context, server_cert  # noqa: F401 (fixtures)
 
 WAIT = 10
@@ -76,20 +76,22 @@ def outcome(call):
         return "raised", type(exc)
 
 
-# refused by CPython's socket and its SSLSocket alike, before the stream is touched
+# refused by CPython's socket and its SSLSocket alike, before the stream is touched (but
+# setblocking(None) and setblocking(1.5), which CPython takes from 3.12 on: then atsock does too)
 EVERY_SOCKET = [("recv", (-1,)), ("recv", (1.5,)), ("recv", ("10",)), ("recv", (None,)), ("recv", (2 ** 70,)),
                 ("recv", (0,)), ("recv_into", (b"read-only",)), ("recv_into", ("text",)), ("send", (5,)),
                 ("send", ([1, 2],)), ("send", (None,)), ("sendall", (7,)), ("sendall", (None,)),
                 ("settimeout", (float("nan"),)), ("settimeout", (-1,)), ("settimeout", (float("inf"),)),
                 ("settimeout", ("1",)), ("setblocking", (None,)), ("setblocking", (1.5,)),
-                ("setsockopt", (atsock.SOL_SOCKET, atsock.SO_KEEPALIVE, None)), ("getsockopt", (1, 2, 5000)),
-                ("getsockopt", ("1", 2))]
+                ("setblocking", (NoTruth(),)), ("setsockopt", (atsock.SOL_SOCKET, atsock.SO_KEEPALIVE, None)),
+                ("getsockopt", (1, 2, 5000)), ("getsockopt", ("1", 2))]
 # what CPython's SSLSocket refuses besides: flags, and addresses on a connected stream
 TLS_ONLY = [("recv", (1, atsock.MSG_PEEK)), ("recv", (1, atsock.MSG_DONTWAIT)), ("send", (b"x", atsock.MSG_DONTWAIT)),
             ("sendall", (b"x", atsock.MSG_DONTWAIT)), ("recv_into", (bytearray(4), 0, atsock.MSG_PEEK)),
             ("recvfrom", (10,)), ("recvfrom_into", (bytearray(4),)), ("sendto", (b"x", ("127.0.0.1", 80)))]
-LISTENING = [("settimeout", (float("nan"),)), ("settimeout", ("1",)), ("setblocking", (None,)), ("listen", ("2",)),
-             ("listen", (2 ** 40,)), ("listen", (None,)), ("getsockopt", (1, 2, 5000)),
+LISTENING = [("settimeout", (float("nan"),)), ("settimeout", ("1",)), ("setblocking", (None,)),
+             ("setblocking", (NoTruth(),)), ("listen", ("2",)), ("listen", (2 ** 40,)), ("listen", (None,)),
+             ("getsockopt", (1, 2, 5000)),
              ("setsockopt", (atsock.SOL_SOCKET, atsock.SO_REUSEADDR, None)), ("bind", (("127.0.0.1", "80"),)),
              ("bind", (("127.0.0.1", 70000),)), ("bind", ("127.0.0.1:80",))]
 

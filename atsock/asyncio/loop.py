@@ -129,13 +129,6 @@ def new_event_loop() -> ModemEventLoop:
 
 def run(main, *, debug=None):
     """CPython's ``asyncio.run``, on a :class:`ModemEventLoop`."""
-    if not hasattr(asyncio, "Runner"):  # CPython before 3.11: its run() takes the policy's loop
-        previous = asyncio.get_event_loop_policy()
-        asyncio.set_event_loop_policy(ModemEventLoopPolicy())
-        try:
-            return asyncio.run(main, debug=debug)
-        finally:
-            asyncio.set_event_loop_policy(previous)
     with asyncio.Runner(debug=debug, loop_factory=ModemEventLoop) as runner:
         return runner.run(main)
 

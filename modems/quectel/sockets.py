@@ -25,6 +25,7 @@ import asyncio
 import errno
 import ipaddress
 import logging
+import struct
 from typing import Dict, List, Optional, Tuple
 
 from atsock import atcmd
@@ -53,9 +54,11 @@ def conn_id(conn_or_id) -> atcmd.Param:
 
 def address(ip: str) -> atcmd.Param:
     """An IP literal as QIOPEN/QISEND take it: IPv6 in eight groups of lower-case hex, without
-    ``::`` (the form mbed's BG96 driver sends; whether modules take ``::`` is unconfirmed)."""
+    ``::`` (the form mbed's BG96 driver sends; whether modules take ``::`` is unconfirmed). The
+    groups come from the address's bytes: ``exploded`` ends an IPv4-mapped address in a dotted
+    quad from Python 3.13 on."""
     if ":" in ip:
-        ip = ":".join(format(int(group, 16), "x") for group in ipaddress.IPv6Address(ip).exploded.split(":"))
+        ip = ":".join(format(group, "x") for group in struct.unpack("!8H", ipaddress.IPv6Address(ip).packed))
     return atcmd.text(ip, "address", 64)
 
 
