@@ -6,6 +6,7 @@ from atsock.errors import docs_link, os_error
 MAX_LINKS = 12
 QISEND_MAX = 1460
 QIRD_MAX = 1500
+READ_TRAILER = b"\r\n\r\nOK\r\n"  # after the data of a +QIRD or +QSSLRECV answer (at-reference §8)
 
 # Maximum response times from the application notes (seconds), with a margin where the note's
 # figure is the module's own limit.
