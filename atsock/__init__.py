@@ -16,27 +16,45 @@ to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
 """
 __version__ = "0.1.0"  # the one place the version is written (pyproject.toml reads it from here)
 
+import importlib
+from typing import TYPE_CHECKING
+
 from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
                         SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
                         TCP_NODELAY)
 from .current import current_modem
 from .errors import DataContextError, ModemError, RegistrationError, SimError, StartupError
-from .modem import Modem, open_modem
-from .rawat import ATCommandError, ATResult
-from .usock import getaddrinfo, socket
 
 error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
 
+#: public names whose modules are imported on first use: the engine and what it stands on (asyncio,
+#: pyserial, transitions) come with the first modem or socket, not with ``import atsock`` (which the
+#: command line's ``--help`` pays for too); ``install`` brings MicroPython's module names and the
+#: platform stand-ins
+_ON_FIRST_USE = {"open_modem": "modem", "Modem": "modem", "socket": "usock", "getaddrinfo": "usock",
+                 "ATCommandError": "rawat", "ATResult": "rawat", "install": "micropython"}
+
+if TYPE_CHECKING:  # what they are, for readers, checkers and the reference pages
+    from .micropython import install
+    from .modem import Modem, open_modem
+    from .rawat import ATCommandError, ATResult
+    from .usock import getaddrinfo, socket
+
 
 def __getattr__(name: str):
-    """``atsock.install`` on first use: MicroPython's module names and platform stand-ins pull in
-    the asyncio layer and TLS, which ``import atsock`` (the command line too) need not pay for."""
-    if name == "install":
-        from .micropython import install
-        return install
-    raise AttributeError(f"module 'atsock' has no attribute {name!r}")
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atsock' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # (from now on an attribute like any other)
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
+
 
 __all__ = [
     "open_modem", "Modem", "ModemError", "SimError", "RegistrationError", "DataContextError", "StartupError",

@@ -48,6 +48,11 @@ class Command:
     prompt_line: Optional[str] = None  # a line that asks for the payload instead of "> " (AT+QFUPL's CONNECT)
 
     @cached_property
+    def encoded(self) -> bytes:
+        """The command line's bytes (a chained command goes out many times)."""
+        return self.text.encode("ascii")
+
+    @cached_property
     def name(self) -> str:
         """``AT+QIRD=0,1500`` -> ``AT+QIRD``: for statistics and logs."""
         for sep in "=?":
@@ -92,6 +97,9 @@ class Urc:
 @dataclass(frozen=True)
 class Prompt:
     pass
+
+
+PROMPT = Prompt()  # (it carries nothing: one will do for every chunk of a send)
 
 
 @dataclass(frozen=True)
@@ -140,10 +148,14 @@ class ATChannel:
         payload_rules: Sequence[PayloadRule] = (),
         max_line: int = DEFAULT_MAX_LINE,
         terminator: bytes = b"\r",
+        fast: bool = True,  # False: the framer's reference reading (see FrameReader)
     ):
         self._urc_prefixes = tuple(urc_prefixes)
         self._urc_patterns: Tuple[Pattern[str], ...] = ()
-        self._framer = FrameReader(payload_rules, max_line)
+        self._framer = FrameReader(payload_rules, max_line, fast)
+        #: waiting() -> (:attr:`due`, :attr:`partial`, :attr:`raw_held`) at once, as a port's reader asks
+        #: after every read (the framer's own answer)
+        self.waiting = self._framer.waiting
         self._current: Optional[Command] = None
         self._terminator = terminator
 
@@ -170,7 +182,7 @@ class ATChannel:
         if self._current is not None:
             raise ChannelBusy(f"{self._current.text!r} is still in flight")
         self._current = command
-        return command.text.encode("ascii") + self._terminator
+        return command.encoded + self._terminator
 
     @property
     def partial(self) -> int:
@@ -181,6 +193,7 @@ class ATChannel:
     def due(self) -> int:
         """Bytes certain to come before the frame under way is complete (see FrameReader.due)."""
         return self._framer.due
+
 
     def abandon(self) -> None:
         """Give up on the command in flight (its final never came) and drop partial frames."""
@@ -259,7 +272,7 @@ class ATChannel:
                 self._framer.enter_raw(current.raw_words)
                 self._current = None
                 return Final(">")
-            return Prompt()
+            return PROMPT
         return ProtocolError(frame.reason, frame.header)  # FrameError: the only kind left
 
     def _classify_line(self, text: str) -> Optional[Event]:
@@ -271,7 +284,7 @@ class ATChannel:
         if text in current.not_final:
             return Intermediate(text)
         if text == current.prompt_line:
-            return Prompt()
+            return PROMPT
         if text in BASIC_FINALS or text in current.extra_finals or text.startswith(ERROR_PREFIXES):
             self._current = None
             if text in current.raw_after:

@@ -15,7 +15,15 @@ import inspect
 
 from . import arguments, inet
 
-UNSET = object()  # an argument not given (None is a value CPython refuses for some)
+class _Unset:
+    """An argument not given (None is a value CPython refuses for some): ``help()`` and the API
+    reference say so rather than show a sentinel's name."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+UNSET = _Unset()
 
 
 def _size_and_flags(size, flags, method: str) -> tuple:

@@ -10,7 +10,7 @@ from typing import Optional, Tuple, Union
 
 from .constants import AF_INET
 from .inbox import AcceptQueue, DatagramInbox, StreamInbox
-from .lifecycle import Op, SocketLifecycle, SocketState
+from .lifecycle import SocketLifecycle, SocketState
 from .readiness import Notifier
 
 Address = Tuple[str, int]
@@ -28,6 +28,7 @@ class Connection:
         self.kind = kind
         self.id: Optional[int] = None          # the module's id, while the module holds it for us
         self.life = SocketLifecycle()
+        self.allows = self.life.allows  # allows(op): may it do ``op`` now? (asked before every exchange)
         self.inbox: Union[StreamInbox, DatagramInbox, AcceptQueue] = _inbox_for(kind)
         self.error: Optional[OSError] = None   # why it failed; raised once the inbox is empty
         self.send_error: Optional[OSError] = None  # why sending stopped; receiving may go on
@@ -52,9 +53,6 @@ class Connection:
     @property
     def state(self) -> SocketState:
         return self.life.state
-
-    def allows(self, op: Op) -> bool:
-        return self.life.allows(op)
 
     def become(self, kind: Kind, backlog: int = 1) -> None:
         """A fresh TCP socket turns into a listener (or back) before it is opened."""

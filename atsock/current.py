@@ -25,6 +25,7 @@ def closed(modem) -> None:
 
 
 def current_modem():
+    """The most recently opened modem that is still open; ``ENETDOWN`` when there is none."""
     with _lock:
         if not _open_modems:
             raise os_error(errno.ENETDOWN, "no modem is open: call atsock.open_modem() first")

@@ -103,6 +103,8 @@ class _ChainedDrain:
     def __init__(self, scheduler: DrainScheduler, conn: Connection):
         self._scheduler, self._conn, self._hooks = scheduler, conn, scheduler._chain
         self._exchange = None
+        self._guard = None
+        self._slot_id: Optional[int] = None  # the id the exchange and the guard were made for
         self._busy = 0
         self._waiting: Optional[asyncio.Task] = None  # waiting for the reader to make room
 
@@ -126,14 +128,17 @@ class _ChainedDrain:
         if conn.buffered >= HIGH_WATER:
             self._waiting = asyncio.ensure_future(self._after_room())
             return
-        exchange = self._exchange = self._hooks.exchange(conn)
+        if conn.id is None or conn.id != self._slot_id:  # (the same command and guard for every fetch of an id)
+            self._exchange, self._guard = self._hooks.exchange(conn), self._hooks.guard(conn)
+            self._slot_id = conn.id
+        exchange = self._exchange
         if exchange is None:  # the module closed the connection; what it held was read before
             self._nothing_left()
             return
         try:
             self._hooks.submit(exchange.text, on_done=self._answered, timeout=exchange.timeout,
                                response_prefixes=exchange.response_prefixes, extra_finals=exchange.retry,
-                               guard=self._hooks.guard(conn))
+                               guard=self._guard)
         except Exception as exc:  # the port is gone
             self._stop(exc)
 

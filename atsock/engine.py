@@ -48,7 +48,7 @@ Guard = Callable[[], Optional[BaseException]]
 Done = Callable[[Optional["Response"], Optional[BaseException]], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Response:
     final: Final
     lines: List[Intermediate]
@@ -112,7 +112,7 @@ class RawLine:
         self.active = False  # set while the line carries this raw data
 
 
-@dataclass
+@dataclass(slots=True)  # (one per command: slots make it quicker to build and to read)
 class _Pending:
     command: Command
     payload: Optional[bytes]
@@ -237,19 +237,24 @@ class Engine(asyncio.Protocol):
         stats = self.stats
         stats.bytes_read += len(data)
         stats.reads += 1
+        channel = self.channel
         self._routing = True
         try:
-            for event in self.channel.receive(data):
-                self._route(event)
+            events = channel.receive(data)
+            if events:
+                trace = _tracing()
+                for event in events:
+                    self._route(event, trace)
         finally:
             self._routing = False
-        self._pump()
-        channel = self.channel
+        if self._active is None:
+            self._pump()
+        due, partial, held = channel.waiting()
         if self._read_hint is not None:
-            self._read_hint(channel.due)
-        if channel.partial:
+            self._read_hint(due)
+        if partial:
             self._watch_stall(FRAME_IDLE)
-        elif channel.raw_held:
+        elif held:
             self._watch_stall(RAW_HOLD)
         else:
             self._stall_at = None
@@ -309,44 +314,48 @@ class Engine(asyncio.Protocol):
         if self._writable is not None:
             self._writable.set()
 
-    def _route(self, event) -> None:
+    def _route(self, event, trace: Optional[bool] = None) -> None:
+        """One event to whoever takes it (``trace``: whether the wire trace is on, when known)."""
+        if trace is None:
+            trace = _tracing()
+        kind = type(event)
         pending = self._active
-        if isinstance(event, RawData):
-            if self._raw is not None:
-                self._raw.sink(event.data)
-            else:
-                log.warning("%d bytes of raw data with no one to take them", len(event.data))
-        elif isinstance(event, Intermediate):
-            if _tracing():
+        if kind is Intermediate:
+            if trace:
                 received(event.text, f" [{len(event.data)} bytes]" if event.data is not None else "")
             if pending is not None:
                 pending.lines.append(event)
             if event.text in BOOT_NOTICES:  # (in the middle of a probe's answer, where no URC is known)
                 self.boot_notices += 1
-        elif isinstance(event, Final):
-            if _tracing():
+        elif kind is Final:
+            if trace:
                 received(event.text)
             if pending is not None:
                 self._finish(pending, Response(event, pending.lines))
-        elif isinstance(event, Urc):
-            if _tracing():
+        elif kind is Urc:
+            if trace:
                 received(event.text, (f" [{len(event.data)} bytes]" if event.data is not None else "") + " (urc)")
             self._dispatch_urc(event)
-        elif isinstance(event, Prompt):
+        elif kind is RawData:
+            if self._raw is not None:
+                self._raw.sink(event.data)
+            else:
+                log.warning("%d bytes of raw data with no one to take them", len(event.data))
+        elif kind is Prompt:
             self._on_prompt(pending)
-        elif isinstance(event, RawSuspect):
-            if _tracing():
+        elif kind is RawSuspect:
+            if trace:
                 received(event.word, " (may end data mode)")
             if self._raw is not None:
                 self._raw.suspect(event.word)
-        elif isinstance(event, RawEnd):
-            if _tracing():
+        elif kind is RawEnd:
+            if trace:
                 received(event.word, " (end of data mode)")
             self._end_raw(event.word)
-        elif isinstance(event, RawOverflow):
+        elif kind is RawOverflow:
             if self._raw is not None:
                 self._raw.overflow(event.held)
-        elif isinstance(event, ProtocolError):
+        elif kind is ProtocolError:
             self._protocol_error(event.reason, event.header)
 
     def _protocol_error(self, reason: str, header: Optional[str] = None) -> None:
@@ -493,7 +502,8 @@ class Engine(asyncio.Protocol):
         pending = _Pending(command, payload, timeout, prompt_timeout, future, on_done, probe, guard, owner, raw)
         self._queue.append(pending)
         self._gave_up = False
-        self._pump()
+        if not self._routing:
+            self._pump()
         return pending
 
     def _pump(self) -> None:
@@ -601,7 +611,8 @@ class Engine(asyncio.Protocol):
             self._raw = pending.raw  # the answer handed the line over: what follows is data
             self._raw.active = True
         self._settle(pending, response, error)
-        self._pump()
+        if not self._routing:  # (data_received pumps once the read's events are all routed)
+            self._pump()
 
     @staticmethod
     def _settle(pending: _Pending, response: Optional[Response], error: Optional[BaseException]) -> None:

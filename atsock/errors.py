@@ -18,6 +18,19 @@ import socket as _std
 from typing import Optional
 
 
+#: Where the documentation is published: messages point there, never at the repository's files.
+#: A placeholder until the project has a public address, the same as pyproject.toml's
+#: [project.urls] Documentation and mkdocs.yml's site_url (tests/test_docs.py holds them together).
+DOCS_URL = "https://atsock.github.io/atsock/"
+
+
+def docs_link(page: str, anchor: str = "") -> str:
+    """The address of a page of the published docs (``page`` as named in ``docs/``, without
+    ``.md``), at ``anchor`` where given. Give both as literals: a test finds every call and checks
+    that the built site has that page and anchor."""
+    return f"{DOCS_URL}{page}/" + (f"#{anchor}" if anchor else "")
+
+
 #: what to check when a port does not answer AT (open_modem and the command line say it)
 NO_ANSWER_HINT = ("likely causes: the wrong interface of a multi-port modem (a Quectel module's AT port is "
                   "usually its interface 2, not the DM or NMEA port), the wrong baud rate, or another program "
@@ -89,6 +102,8 @@ class ModemError(OSError):
         super().__init__(code, self.message())
 
     def message(self, spell=lambda setting: f"{setting}=...") -> str:
+        """The message with the setting spelt by ``spell`` (the command line's ``--pin`` for the library's
+        ``pin=...``)."""
         text = self.reason
         if self.advice:
             text += "; " + self.advice.format(setting=spell(self.setting) if self.setting else "")

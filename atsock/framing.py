@@ -24,7 +24,7 @@ at the next line.
 """
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Pattern, Sequence, Union
+from typing import Dict, List, Optional, Pattern, Sequence, Tuple, Union
 
 from .rawstream import RawEndFrame, RawFrame, RawOverflowFrame, RawStream, RawSuspectFrame, RawWords
 
@@ -49,6 +49,9 @@ class PayloadRule:
     # every unfinished beginning of a header (matched against the whole buffer): while the bytes
     # so far could still become this header, later rules (a shorter header that fits them) wait
     partial: Optional[Pattern[bytes]] = None
+    # what the module always sends after the payload (``\r\n\r\nOK\r\n`` after a +QIRD answer; a
+    # pushed +IPD has none): counted in what is due, so that one read can take both
+    trailer: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class LineFrame:
 @dataclass(frozen=True)
 class PromptFrame:
     pass
+
+
+PROMPT_FRAME = PromptFrame()
 
 
 @dataclass(frozen=True)
@@ -83,18 +89,45 @@ def decode(raw: bytes) -> str:
 
 
 class FrameReader:
-    def __init__(self, payload_rules: Sequence[PayloadRule] = (), max_line: int = DEFAULT_MAX_LINE):
-        self._rules = list(payload_rules)
+    """``fast``: a payload whose trailer is already there is taken with it, the trailer's line
+    frame ready-made (:meth:`step`); ``fast=False`` is the reference reading, which never does,
+    and which the tests hold the fast one to."""
+
+    def __init__(self, payload_rules: Sequence[PayloadRule] = (), max_line: int = DEFAULT_MAX_LINE,
+                 fast: bool = True):
+        self._rules: List[PayloadRule] = []
         self._max_line = max_line
+        self._fast = fast
+        self._trailer_frames: Dict[bytes, LineFrame] = {}  # trailer -> the frame the reference reading makes of it
         self._buf = bytearray()
         self._payload_header: Optional[str] = None
         self._payload_left = 0
+        self._payload_trailer = b""
         self._discarding = False
         self._after_prompt = False
         self._raw: Optional[RawStream] = None  # while the stream is raw data (a transparent mode)
+        for rule in payload_rules:
+            self.add_rule(rule)
 
     def add_rule(self, rule: PayloadRule) -> None:
         self._rules.append(rule)
+        if self._fast:
+            self._trailer_frames = {}
+            for trailer in {rule.trailer for rule in self._rules if rule.trailer}:
+                frame = self._reference_frame(trailer)
+                if frame is not None:
+                    self._trailer_frames[trailer] = frame
+
+    def _reference_frame(self, trailer: bytes) -> Optional["LineFrame"]:
+        """The one line frame the reference reading makes of ``trailer`` (None: it makes something
+        else, or a header could begin with it, and the trailer is read the reference way)."""
+        if not all(rule.prefix for rule in self._rules):
+            return None
+        reference = FrameReader(self._rules, self._max_line, fast=False)
+        frames = reference.feed(trailer)
+        if len(frames) == 1 and type(frames[0]) is LineFrame and not reference.buffered:
+            return frames[0]
+        return None
 
     @property
     def buffered(self) -> int:
@@ -104,19 +137,23 @@ class FrameReader:
     @property
     def partial(self) -> int:
         """Bytes of a frame begun but not finished (0 between frames and after a prompt)."""
-        if self._raw is not None:
-            return 0  # raw mode: held-back bytes are :attr:`held`, not a stalled frame
-        if self._payload_header is not None:
-            return len(self._buf) + 1
-        return len(self._buf.lstrip(b"\r\n"))
+        return self.waiting()[1]
 
     @property
     def due(self) -> int:
         """Bytes certain to come before the frame under way is complete: the rest of an announced
-        payload (0 when no payload is under way, since nothing else announces its length)."""
-        if self._payload_header is None:
-            return 0
-        return max(0, self._payload_left - len(self._buf))
+        payload and the trailer its answer ends with (0 when no payload is under way, since
+        nothing else announces its length)."""
+        return self.waiting()[0]
+
+    def waiting(self) -> Tuple[int, int, int]:
+        """(:attr:`due`, :attr:`partial`, :attr:`held`) at once: what a port's reader asks after every read."""
+        buf = self._buf
+        if self._raw is not None:  # raw mode: held-back bytes are held, not a stalled frame
+            return 0, 0, self._raw.held(buf)
+        if self._payload_header is not None:
+            return max(0, self._payload_left + len(self._payload_trailer) - len(buf)), len(buf) + 1, 0
+        return 0, len(buf.lstrip(b"\r\n")) if buf else 0, 0
 
     def reset(self) -> None:
         """Forget any partial frame: used when the engine resynchronises with the modem."""
@@ -144,7 +181,7 @@ class FrameReader:
     @property
     def held(self) -> int:
         """Raw bytes held back because they may begin a word that ends raw mode."""
-        return self._raw.held(self._buf) if self._raw is not None else 0
+        return self.waiting()[2]
 
     @property
     def suspended(self) -> bool:
@@ -186,8 +223,20 @@ class FrameReader:
         buf = self._buf
         if self._raw is not None:
             return self._raw.step(buf, frames)
-        if self._payload_header is not None:
-            return self._take_payload(frames)
+        if self._payload_header is not None:  # (most of what a modem sends: taken here, not in a call)
+            left = self._payload_left
+            if len(buf) < left:
+                return False
+            frames.append(PayloadFrame(self._payload_header, bytes(buf[:left])))
+            self._payload_header = None
+            trailer = self._payload_trailer
+            end = self._trailer_frames.get(trailer) if trailer else None
+            if end is not None and buf.startswith(trailer, left):
+                del buf[:left + len(trailer)]  # the trailer's line as the reference reading would make it
+                frames.append(end)
+            else:
+                del buf[:left]
+            return True
         if self._discarding:
             end = buf.find(b"\n")
             if end < 0:
@@ -209,7 +258,7 @@ class FrameReader:
         if buf[0] == 0x3E:  # ">"
             del buf[0]
             self._after_prompt = True
-            frames.append(PromptFrame())
+            frames.append(PROMPT_FRAME)
             return True
         for rule in self._rules:
             if not buf.startswith(rule.prefix):
@@ -227,6 +276,7 @@ class FrameReader:
                 return True
             self._payload_header = header
             self._payload_left = length
+            self._payload_trailer = rule.trailer
             return True
         end = buf.find(b"\n")
         if end < 0:
@@ -245,19 +295,10 @@ class FrameReader:
             frames.append(LineFrame(line))
         return True
 
-    def _take_payload(self, frames: List[Frame]) -> bool:
-        if len(self._buf) < self._payload_left:
-            return False
-        data = bytes(self._buf[: self._payload_left])
-        del self._buf[: self._payload_left]
-        frames.append(PayloadFrame(self._payload_header, data))
-        self._payload_header = None
-        return True
 
-
-def payload_rule(pattern: bytes, max_length: int, partial: Optional[bytes] = None) -> PayloadRule:
+def payload_rule(pattern: bytes, max_length: int, partial: Optional[bytes] = None, trailer: bytes = b"") -> PayloadRule:
     return PayloadRule(re.compile(pattern), max_length, _literal_prefix(pattern),
-                       re.compile(partial) if partial is not None else None)
+                       re.compile(partial) if partial is not None else None, trailer)
 
 
 def _literal_prefix(pattern: bytes) -> bytes:

@@ -71,14 +71,25 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, flow_c
     settings across a restart of the module (``AT&W`` / ``AT+UART_DEF``); otherwise closing the modem
     leaves the module at the rate it was found at.
 
-    ``settings`` go to the dialect: for Quectel ``apn``, ``user``, ``password``, ``auth``,
-    ``context_id``, ``ip_version`` ("ipv4", "ipv6", "ipv4v6"), ``pin``, ``registration_timeout``,
-    ``cmux`` (True: the line as a TS 27.010 multiplexer, AT commands on one channel and a channel
-    per socket in data mode); for ESP-AT ``ssid``, ``key``, ``receive``, ``ipv6``.
+    ``settings`` go to the dialect, which checks them before the port is touched:
+
+    - both: ``timeouts`` (a dict of seconds for "open", "send", "read" and "close", in place of the
+      manuals' figures), ``sync_timeout`` (how long the module may take to answer ``AT``, 10 s),
+      ``escape_guard`` (data mode: the silence around ``+++``, 1 s on Quectel, 0.02 s on ESP-AT);
+    - Quectel: ``apn``, ``user``, ``password``, ``auth`` ("none", "pap" or "chap"; "pap" where a
+      user or password is given), ``context_id`` (1 to 16), ``ip_version`` ("ipv4", "ipv6",
+      "ipv4v6"), ``pin``, ``registration_timeout`` (90 s), ``registration_poll`` (1 s) and
+      ``cmux`` (True: the line as a TS 27.010 multiplexer, AT commands on one channel and a
+      channel per socket in data mode);
+    - ESP-AT: ``ssid``, ``key``, ``receive`` ("passive", the default: the host fetches, with
+      back-pressure; "active": the module pushes), ``ipv6`` (ESP-AT 2.x), ``reset`` (``AT+RST``
+      first, the default), ``send_max`` (bytes per ``AT+CIPSEND``; by default what the firmware
+      takes) and ``escape_settle`` (the wait after leaving passthrough, 1 s).
+
     With ``recover`` (the default) the modem brings itself back after a reboot, a lost network or
     a vanished port, up to ``max_recovery_attempts`` bring-ups in a row; a failure only the user
     can mend (a wrong PIN, a denied registration, a refused APN: ``ModemError.final``) ends it.
-    ``progress(text)``, where given, is told (on the engine thread) what bring-up waits for, in
+    ``progress``, where given, is called (on the engine thread) with what bring-up waits for, in
     words: "waiting for the network: searching (LTE)...".
     A bring-up that fails raises an ``OSError``; the modem's own failures are
     :class:`~atsock.errors.ModemError` subclasses (``SimError``, ``RegistrationError``,
@@ -90,6 +101,9 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, flow_c
 
 
 class Modem:
+    """One module on one serial port: its engine thread, its dialect and its sockets. Made by
+    :func:`open_modem`, online when it returns; ``close()`` (or ``with``) closes its sockets and the
+    port."""
     def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, flow_control: Optional[str] = None,
                  save_baudrate: bool = False, recover: bool = True, max_recovery_attempts: int = 5,
                  progress: Optional[Callable[[str], None]] = None, **settings):
@@ -193,6 +207,8 @@ class Modem:
     # --- state ----------------------------------------------------------------------------------
     @property
     def state(self) -> ModemState:
+        """Where the modem is in its lifecycle (:class:`~atsock.lifecycle.ModemState`: ``online``,
+        ``recovering``, ``failed``...); the Lifecycles page of the docs draws the machine."""
         return self.life.state
 
     def on_state_change(self, listener: Callable[[str, str], None]) -> None:
@@ -240,10 +256,13 @@ class Modem:
 
     @property
     def local_ip(self) -> Optional[str]:
+        """The module's IPv4 address on its network (the data context's, or the Wi-Fi station's), ``None``
+        before bring-up gives one."""
         return self.dialect.local_ip if self.dialect else None
 
     @property
     def local_ipv6(self) -> Optional[str]:
+        """The module's IPv6 address, where its context or Wi-Fi has one; else ``None``."""
         return self.dialect.local_ipv6 if self.dialect else None
 
     def family_refusal(self, family: int) -> Optional[str]:
@@ -263,6 +282,7 @@ class Modem:
 
     @property
     def max_datagram(self) -> int:
+        """The longest datagram the module sends in one command (larger ones are ``EMSGSIZE``)."""
         return self.core.commands.max_datagram
 
     @property
@@ -386,9 +406,12 @@ class Modem:
 
     # --- for programs that name their modem -------------------------------------------------------
     def socket(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0) -> usock.socket:
+        """A socket on this modem (``atsock.socket`` makes one on the modem opened last)."""
         return usock.socket(af, type, proto, modem=self)
 
     def getaddrinfo(self, host, port, af=0, type=0, proto=0, flags=0):
+        """``getaddrinfo`` through this modem's DNS, as ``atsock.getaddrinfo`` is through the last one
+        opened."""
         return resolve_addrinfo(lambda: self, host, port, af, type, proto, flags)
 
     # --- Wi-Fi (dialects that join a network) ---------------------------------------------------
@@ -399,12 +422,19 @@ class Modem:
         return method
 
     def join(self, ssid: str, key: str = "") -> None:
+        """Join a Wi-Fi network (ESP-AT ``AT+CWJAP``) and use it from now on, recoveries included; a
+        refusal raises :class:`~atsock.errors.ModemError` with the module's reason. ``EOPNOTSUPP`` on a
+        cellular modem."""
         self.run(self._wifi("join")(ssid, key))
 
     def leave(self) -> None:
+        """Leave the Wi-Fi network (``AT+CWQAP``): the sockets fail with ``ENETDOWN`` and the modem waits
+        in ``registering`` until :meth:`join`."""
         self.run(self._wifi("leave")())
 
     def ifconfig(self):
+        """MaixPy's ``(ip, netmask, gateway, dns, dhcp, mac, ssid)`` of the Wi-Fi station, ``"0"`` where
+        the module does not tell."""
         return self.run(self._wifi("ifconfig")())
 
     # --- closing --------------------------------------------------------------------------------

@@ -19,16 +19,22 @@ Readiness = Callable[[], Tuple[bool, bool]]  # (readable, writable) now
 
 
 class ChangeCounter:
-    """A condition variable that every change of any connection notifies."""
+    """A condition variable that every change of any connection notifies.
+
+    A change costs the engine's thread a lock and a notification only while some thread waits: a
+    waiter counts itself in under the lock before it looks at the version a last time, and a change
+    raises the version before it looks at the count, so one of the two always sees the other."""
 
     def __init__(self):
         self._cond = threading.Condition()
         self.version = 0
+        self._waiting = 0
 
     def bump(self) -> None:
-        with self._cond:
-            self.version += 1
-            self._cond.notify_all()
+        self.version += 1
+        if self._waiting:
+            with self._cond:
+                self._cond.notify_all()
 
     def wait_until(self, ready: Callable[[], bool], timeout: Optional[float]) -> bool:
         """Wait until ``ready()`` is true (checked after every change) or ``timeout`` runs out.
@@ -44,7 +50,11 @@ class ChangeCounter:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
-                self._cond.wait_for(lambda: self.version != seen, left)
+                self._waiting += 1
+                try:
+                    self._cond.wait_for(lambda: self.version != seen, left)
+                finally:
+                    self._waiting -= 1
 
 
 changes = ChangeCounter()
@@ -125,22 +135,38 @@ class Notifier:
     def __init__(self, readiness: Readiness):
         self._readiness = readiness
         self._waiters: List[asyncio.Future] = []
+        self._awaiting: List[Tuple[asyncio.Future, Callable[[], bool]]] = []  # (future, until) of next_change
         self.signal: Optional[ReadySignal] = None
 
     async def wait(self) -> None:
         await self.next_change()
 
-    def next_change(self) -> asyncio.Future:
-        """A future resolved at the next :meth:`notify` (or by whoever else holds it: a timer)."""
+    def next_change(self, until: Optional[Callable[[], bool]] = None) -> asyncio.Future:
+        """A future resolved at the next :meth:`notify` (or by whoever else holds it: a timer); with
+        ``until``, at the first one after which ``until()`` holds: a reader that wants a certain
+        amount is not woken for every piece on the way to it."""
         future = asyncio.get_running_loop().create_future()
-        self._waiters.append(future)
+        if until is None:
+            self._waiters.append(future)
+        else:
+            self._awaiting.append((future, until))
         return future
 
     def notify(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for future in waiters:
-            if not future.done():
-                future.set_result(None)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for future in waiters:
+                if not future.done():
+                    future.set_result(None)
+        if self._awaiting:
+            waiting, self._awaiting = self._awaiting, []
+            for future, until in waiting:
+                if future.done():
+                    continue
+                if until():
+                    future.set_result(None)
+                else:
+                    self._awaiting.append((future, until))
         if self.signal is not None:
             self.signal.refresh(self._readiness)
         changes.bump()
@@ -155,3 +181,4 @@ class Notifier:
     def close(self) -> None:
         if self.signal is not None:
             self.signal.close()
+

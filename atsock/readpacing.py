@@ -9,9 +9,11 @@ kernel's buffer, and one read takes them all.
 
 A USB modem ignores the baud rate and delivers far faster than it: waiting out line times there
 would slow it down. So the pacer pauses only on a port it has seen deliver no faster than its rate:
-it watches a long frame arrive without pausing first, and again every ``RECHECK`` frames, and a
-rate change (a new baud rate) starts the watching over. A frame shorter than ``WATCH_MIN`` of line
-time is never paused, so a short answer is read the moment it arrives.
+it watches a long frame arrive without pausing first, and again after ``RECHECK`` frames, then after
+twice as many each time the port is found paced again (up to ``RECHECK_MAX``: a watched frame is
+read at every arrival, a dozen reads at 921600 baud), and a rate change (a new baud rate) or a fast
+frame starts the watching over. A frame shorter than ``WATCH_MIN`` of line time is never paused, so
+a short answer is read the moment it arrives.
 
 Sans-I/O: the caller passes the clock and the rate.
 """
@@ -23,7 +25,8 @@ HELD_MAX = 2048       # bytes left waiting at most: a terminal's input buffer ho
                       # stalls the line (a pty's writer waits; a UART would lean on its flip buffer)
 WATCH_MIN = 0.005     # seconds of line time a frame must have left to be watched (shorter ones are noise)
 PACED_MARGIN = 1.5    # a frame that arrives faster than this many times the rate: the port is not paced
-RECHECK = 32          # frames between two watched ones, once the port is known to be paced
+RECHECK = 32          # long frames between two watched ones, once the port is known to be paced...
+RECHECK_MAX = 1024    # ...doubled after each watch that finds it paced again, up to this many
 
 
 class ReadPacer:
@@ -31,27 +34,29 @@ class ReadPacer:
         self.paced: Optional[bool] = None   # does the port deliver at its line rate? None: not seen yet
         self._rate: Optional[float] = None  # bytes a second the verdict holds for
         self._watch: Optional[Tuple[float, int]] = None  # (when, bytes due then) of the frame being watched
-        self._in_frame = False
-        self._frames = 0
+        self.in_frame = False  # a frame is under way (while not, a complete one changes nothing)
+        self._recheck = RECHECK  # long frames from one watch to the next
+        self._unwatched = 0      # long frames since the last watch
 
     def pause(self, due: Optional[int], rate: Optional[float], now: float) -> float:
         """Seconds the reader may sleep now that ``due`` more bytes are certain to come on a line
         of ``rate`` bytes a second (None: unknown); 0 to read on arrival. ``due`` 0 means the frame
         is complete; None that it was given up (the bytes it counted on may never come)."""
         if rate != self._rate:
-            self.paced, self._rate, self._watch = None, rate, None
+            self.paced, self._rate, self._watch, self._recheck = None, rate, None, RECHECK
         if not due:
             if due == 0 and self._watch is not None:
                 self._judge(now)
-            self._watch, self._in_frame = None, False
+            self._watch, self.in_frame = None, False
             return 0.0
         if not rate:
             return 0.0
-        if not self._in_frame:
-            self._in_frame = True
-            self._frames += 1
-            if due / rate >= WATCH_MIN and (self.paced is None or self._frames % RECHECK == 0):
-                self._watch = (now, due)
+        if not self.in_frame:
+            self.in_frame = True
+            if due / rate >= WATCH_MIN:
+                self._unwatched += 1
+                if self.paced is None or self._unwatched >= self._recheck:
+                    self._watch, self._unwatched = (now, due), 0
         if self._watch is not None or not self.paced:
             return 0.0
         wait = min(due, HELD_MAX) / rate
@@ -60,4 +65,6 @@ class ReadPacer:
     def _judge(self, now: float) -> None:
         started, count = self._watch
         elapsed = now - started
-        self.paced = elapsed > 0 and count / elapsed <= PACED_MARGIN * self._rate
+        paced = elapsed > 0 and count / elapsed <= PACED_MARGIN * self._rate
+        self._recheck = min(2 * self._recheck, RECHECK_MAX) if paced and self.paced else RECHECK
+        self.paced = paced

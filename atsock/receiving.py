@@ -20,29 +20,37 @@ log = logging.getLogger("atsock.socket")
 READ_CHUNK = 16 * 1024
 
 
-async def _until_readable(conn: Connection, timeout: Optional[float]) -> None:
+async def _until_readable(conn: Connection, timeout: Optional[float], want: int = 1) -> None:
     """Wait for data, end of stream or an error, at most ``timeout`` seconds. A timer and the
     connection's own notice, with no task of its own: a stream read in data mode waits once per
-    piece that comes off the line."""
-    if conn.readable:
+    piece that comes off the line. With ``want``, data counts once that much is buffered: a read
+    that gathers wakes once for many fetches, not once for each."""
+    ready = (lambda: conn.readable) if want <= 1 else (lambda: _holds(conn, want))
+    if ready():
         return
     if timeout == 0:
         raise os_error(errno.EAGAIN)
     if timeout is None:
-        while not conn.readable:
-            await conn.wait_change()
+        while not ready():
+            await conn.notifier.next_change(ready)
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not conn.readable:
+    while not ready():
         if loop.time() >= deadline:
             raise timeout_error()
-        change = conn.notifier.next_change()
+        change = conn.notifier.next_change(ready)
         timer = loop.call_at(deadline, _wake, change)
         try:
             await change
         finally:
             timer.cancel()
+
+
+def _holds(conn: Connection, want: int) -> bool:
+    """``want`` bytes are buffered, or no more will come (end of stream, an error)."""
+    inbox = conn.inbox
+    return inbox.buffered >= want or inbox.eof or conn.error is not None
 
 
 def _wake(change: asyncio.Future) -> None:
@@ -86,11 +94,16 @@ async def gather(core: SocketCore, conn: Connection, limit: Optional[int], until
     got = bytearray()
     try:
         while limit is None or len(got) < limit:
-            if not conn.readable:
-                if timeout == 0:
-                    break
-                await _until_readable(conn, timeout)
             want = READ_CHUNK if limit is None else limit - len(got)
+            if timeout == 0:
+                if not conn.readable:
+                    break
+            elif until is None:
+                # one wake-up for a good piece, not for every fetch (READ_CHUNK stays below the
+                # drain's HIGH_WATER, at which fetching waits for the reader to make room)
+                await _until_readable(conn, timeout, min(want, READ_CHUNK))
+            elif not conn.readable:
+                await _until_readable(conn, timeout)  # (a line may end in any piece)
             if until is not None:
                 cut = conn.inbox.data.find(until)
                 if cut >= 0:

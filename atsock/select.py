@@ -52,20 +52,26 @@ def _mask_of(obj) -> int:
 
 
 class poll:
+    """MicroPython's poll object: register atsock sockets (or anything with a descriptor), then ``poll()``
+    or ``ipoll()`` for the ones ready."""
     def __init__(self):
         self._registered: Dict[object, int] = {}
 
     def register(self, obj, eventmask: int = POLLIN | POLLOUT) -> None:
+        """Watch ``obj`` for ``eventmask`` (``POLLIN | POLLOUT`` by default); registering it again replaces
+        its mask. ``POLLERR``, ``POLLHUP`` and ``POLLNVAL`` are reported anyway."""
         if isinstance(obj, int) and obj < 0:
             raise ValueError(f"file descriptor cannot be a negative integer ({obj})")
         self._registered[obj] = eventmask
 
     def modify(self, obj, eventmask: int) -> None:
+        """A new ``eventmask`` for a registered ``obj``; ``ENOENT`` for one that is not, as in MicroPython."""
         if obj not in self._registered:
             raise OSError(2, "object is not registered")  # ENOENT, as MicroPython
         self._registered[obj] = eventmask
 
     def unregister(self, obj) -> None:
+        """Stop watching ``obj`` (one not registered is ignored, as in MicroPython)."""
         self._registered.pop(obj, None)
 
     def _ready(self) -> List[Tuple[object, int]]:

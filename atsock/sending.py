@@ -56,6 +56,7 @@ class ChunkSender:
         self._handle = None
         self._exchange = None  # the last chunk's command, again for a chunk of the same length
         self._exchange_length = 0
+        self._guard = None  # the core's guard, made with the exchange
         self._timer: Optional[asyncio.TimerHandle] = None
         self.result: asyncio.Future = loop.create_future()  # the count sent, or the error
 
@@ -97,9 +98,10 @@ class ChunkSender:
             if exchange is None or len(chunk) != self._exchange_length:
                 exchange = self._exchange = self._commands.send_exchange(conn, chunk, self._dest)
                 self._exchange_length = len(chunk)
+                self._guard = self._core.guard(conn, Op.SEND)  # (for the id the connection has now: as the command)
             self._handle = self._core.engine.submit(
                 exchange.text, on_done=self._answered, timeout=exchange.timeout, extra_finals=exchange.extra_finals,
-                not_final=exchange.not_final, payload=chunk, guard=self._core.guard(conn, Op.SEND))
+                not_final=exchange.not_final, payload=chunk, guard=self._guard)
         except Exception as exc:  # a chunk the dialect refuses (EMSGSIZE), a port that is gone
             self._failed(exc)
 

@@ -82,8 +82,8 @@ class SocketCore:
         longer holds the id it had when the command was queued, or may no longer do ``op``."""
         slot_id = conn.id
 
-        def check() -> Optional[BaseException]:
-            if slot_id is not None and self.slots.owner(slot_id) is not conn:
+        def check():  # (no annotation: one is evaluated at every definition, and a guard is made per command)
+            if slot_id is not None and self.slots.holder(slot_id) is not conn:
                 return self.refusal(conn, op) if conn.state is S.CLOSED else \
                     os_error(errno.ECONNRESET, "the module no longer holds this connection")
             return None if conn.allows(op) else self.refusal(conn, op)

@@ -184,7 +184,7 @@ class DescriptorTransport(LineControl, serial_asyncio.SerialTransport):
         port seen to deliver at its line rate, stop listening until they can be there, instead of
         waking at every arrival (:mod:`atsock.readpacing`). The rate is read from the port each
         time: a baud rate changed meanwhile counts at once."""
-        if self._paused_until is not None or self._closing:
+        if self._paused_until is not None or self._closing or (not due and not self._pacer.in_frame):
             return
         baudrate = self._serial.baudrate if self._serial is not None else None
         seconds = self._pacer.pause(due, baudrate / 10 if baudrate else None, self._loop.time())

@@ -97,13 +97,17 @@ class socket(SocketArguments):
 
     # --- timeouts -------------------------------------------------------------------------------
     def settimeout(self, value: Optional[float]) -> None:
+        """``None`` blocks; seconds raise ``OSError(ETIMEDOUT)`` (a ``TimeoutError``) after that long; 0
+        never waits. The rules of each call are in the module's docstring."""
         self._timeout = value
         self._check_open()  # after storing it, as CPython does: gettimeout() tells the same
 
     def gettimeout(self) -> Optional[float]:
+        """What :meth:`settimeout` set: ``None`` (blocking), ``0.0`` (non-blocking) or seconds."""
         return self._timeout
 
     def setblocking(self, flag: bool) -> None:
+        """``setblocking(True)`` is ``settimeout(None)``, ``setblocking(False)`` is ``settimeout(0)``."""
         self._timeout = None if flag else 0.0
         self._check_open()
 
@@ -125,6 +129,10 @@ class socket(SocketArguments):
         return "", "0.0.0.0", "127.0.0.1", "localhost", self._modem.local_ip
 
     def bind(self, address) -> None:
+        """Choose the local port. The host is one of the modem's own addresses (``""``, ``"0.0.0.0"``, its
+        IP, or their IPv6 forms; a name is not looked up): the module binds nothing else
+        (``EADDRNOTAVAIL``). A UDP socket opens its service at once; a TCP one uses the port when it
+        connects or listens."""
         host, port = address
         self._check_open()
         # (a name is never looked up: the modem binds its own addresses only)
@@ -162,6 +170,8 @@ class socket(SocketArguments):
             self._open_with_port(lambda port: self._modem.bind_udp(self._conn, port, peer, self._open_timeout))
 
     def getsockname(self):
+        """``(address, port)`` on the modem's side: the module's own address on its network (not this
+        host's), and port 0 until one is chosen."""
         self._check_open()
         if self.family == AF_INET6:
             local = self._modem.local_ipv6 or "::"
@@ -170,6 +180,8 @@ class socket(SocketArguments):
         return inet.sockaddr((local, self._local_port or self._conn.local_port or 0), self.family)
 
     def getpeername(self):
+        """The peer's address: the connected TCP peer, or the one ``connect()`` fixed for a UDP socket;
+        ``ENOTCONN`` otherwise."""
         self._check_open()
         peer = self._peer if self._udp else self._conn.remote
         if peer is None or (not self._udp and self._state in (S.FRESH, S.OPENING, S.LISTENING)):
@@ -178,6 +190,9 @@ class socket(SocketArguments):
 
     # --- connecting -----------------------------------------------------------------------------
     def connect(self, address) -> None:
+        """Connect to ``(host, port)``, a name resolved by the modem's DNS first. A TCP socket opens the
+        module's connection (``AT+QIOPEN``, ``AT+CIPSTART``); a non-blocking one raises ``EINPROGRESS``
+        and connects in the background (watch it with ``poll``). A UDP socket fixes its peer."""
         host, port = address
         self._check_open()
         self._connect(self._resolve(host), port)
@@ -248,6 +263,9 @@ class socket(SocketArguments):
 
     # --- servers --------------------------------------------------------------------------------
     def listen(self, backlog: int = UNSET) -> None:
+        """Serve TCP on the module at the bound port, or an ephemeral one (``AT+QIOPEN`` "TCP LISTENER",
+        ``AT+CIPSERVER``). ``backlog`` is capped by the module's ids (one less than ``max_sockets``);
+        without one, 2."""
         depth = None if backlog is UNSET else backlog
         self._check_open()
         if self._udp:
@@ -261,6 +279,7 @@ class socket(SocketArguments):
         self._open_with_port(lambda port: self._modem.listen(self._conn, port, depth, self._open_timeout))
 
     def accept(self):
+        """``(socket, address)`` of the next client the module let in; waits as the socket's time-out says."""
         self._check_open()
         if self._state is not S.LISTENING:
             raise os_error(errno.EINVAL, "socket is not listening")
@@ -270,6 +289,9 @@ class socket(SocketArguments):
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, data, flags: int = 0) -> int:
+        """Hand ``data`` to the module (``AT+QISEND``, ``AT+CIPSEND``, in chunks) and return the count it
+        took: fewer than given where it refused part-way (the error comes with the next call) or a
+        non-blocking send had room for one chunk. ``MSG_DONTWAIT`` makes this call non-blocking."""
         timeout = self._call_timeout(flags)
         self._check_open()
         if self._udp:
@@ -290,6 +312,7 @@ class socket(SocketArguments):
             raise
 
     def sendall(self, data, flags: int = 0) -> None:
+        """Send all of ``data``, chunk after chunk, or raise; a UDP socket sends it as one datagram."""
         if self._udp:
             self.send(data, flags)
             return
@@ -349,6 +372,9 @@ class socket(SocketArguments):
 
     # --- receiving ------------------------------------------------------------------------------
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to ``bufsize`` bytes the peer sent, ``b""`` at end of stream; a UDP socket's next datagram
+        (the rest of a longer one is dropped). ``MSG_PEEK`` leaves them in the socket, ``MSG_DONTWAIT``
+        makes this call non-blocking."""
         timeout = self._call_timeout(flags)
         if bufsize == 0:
             return b""  # as in CPython: nothing asked, nothing waited for, in any state
@@ -360,6 +386,7 @@ class socket(SocketArguments):
         return self._modem.receive(self._conn, bufsize, timeout, peek=bool(flags & MSG_PEEK))
 
     def recvfrom(self, bufsize: int, flags: int = 0):
+        """``(data, address)``: :meth:`recv` with the sender's address (a TCP socket's peer)."""
         timeout = self._call_timeout(flags)
         if not self._udp:
             self._check_open()
@@ -378,11 +405,13 @@ class socket(SocketArguments):
         return data[:bufsize], inet.sockaddr(sender, self.family)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        """As :meth:`recv`, into ``buffer`` (at most ``nbytes`` bytes, 0: its length); returns the count."""
         data = self.recv(nbytes, flags)
         buffer[:len(data)] = data
         return len(data)
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        """As :meth:`recvfrom`, into ``buffer``; returns ``(count, address)``."""
         data, sender = self.recvfrom(nbytes, flags)
         buffer[:len(data)] = data
         return len(data), sender
@@ -398,6 +427,8 @@ class socket(SocketArguments):
         return self._modem.gather(self._conn, limit, None, self._timeout)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
+        """MicroPython's ``readinto(buf[, nbytes])``: :meth:`read` into ``buf``; returns the count, or
+        ``None`` where a non-blocking socket has nothing yet."""
         limit = len(buf) if nbytes is None else min(nbytes, len(buf))
         data = self.read(limit)
         if data is None:
@@ -406,6 +437,8 @@ class socket(SocketArguments):
         return len(data)
 
     def readline(self) -> Optional[bytes]:
+        """The bytes up to and including the next ``b"\n"`` (or to the end of the stream); ``None`` where a
+        non-blocking socket's connect is still under way."""
         self._check_open()
         if not self._udp and not self._connect_settled(self._timeout):
             return None
@@ -413,6 +446,10 @@ class socket(SocketArguments):
 
     # --- options --------------------------------------------------------------------------------
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
+        """The options the modules have: ``SO_REUSEADDR`` (kept, as the module binds its own ports),
+        ``SO_KEEPALIVE`` and ``TCP_KEEPALIVE`` (idle minutes, 0 to 120; given to the module when the
+        connection opens), ``TCP_NODELAY`` (kept and reported: the modules have no Nagle switch); any
+        other is ``ENOPROTOOPT``."""
         self._check_open()
         value = arguments.option_int(value)
         if level == SOL_SOCKET and option == SO_REUSEADDR:
@@ -431,6 +468,8 @@ class socket(SocketArguments):
             raise os_error(errno.ENOPROTOOPT, f"socket option ({level}, {option}) is not supported by the modem")
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
+        """An option :meth:`setsockopt` took, or ``SO_ERROR`` (the errno a failed connection keeps); with
+        ``buflen``, its bytes as CPython gives them."""
         self._check_open()
         value = self._option(level, option)
         # with a buflen CPython hands back the option's bytes as the kernel stores them

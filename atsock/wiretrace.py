@@ -6,6 +6,7 @@ Every part that writes it (the engine, the command line's AT console) writes the
 (``\\r``, ``\\n``, ``\\x1a``), so binary noise or a payload cannot drive the terminal that shows the
 trace. The time of each line is the logging formatter's (the command line prints it).
 """
+import functools
 import logging
 from typing import Union
 
@@ -14,8 +15,9 @@ wire = logging.getLogger("atsock.at")
 _NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
 
 
-def tracing() -> bool:
-    return wire.isEnabledFor(logging.DEBUG)  # cached by logging; the trace can be switched on any time
+#: ``tracing()``: is the trace on? Asked for every frame, so the logger's own cached answer with no
+#: call around it; the trace can be switched on any time
+tracing = functools.partial(wire.isEnabledFor, logging.DEBUG)
 
 
 def visible(text: Union[str, bytes]) -> str:

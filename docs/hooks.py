@@ -11,7 +11,8 @@ A page asks for it with an HTML comment on a line of its own:
                                    ``tests/differential.py`` (parsed, not imported: it needs the
                                    test tools)
 
-Links in the included text that point into the repository are rewritten to the site's pages.
+Links in the included text that point into the repository are rewritten to the site's pages; a
+link that shows a file's name (``[docs/hardware.md](docs/hardware.md)``) shows the page's title.
 """
 import ast
 import re
@@ -26,12 +27,24 @@ GUIDE_SECTIONS = ("ordinary-python-libraries-in-process", "tls", "asyncio", "lin
                   "the-modules-own-tls", "cmux")
 
 
-def _site_links(text: str) -> str:
+def _site_links(text: str, titles: dict) -> str:
     for path, page in LINKS.items():
         text = text.replace(f"]({path}", f"]({page}")
     for anchor in GUIDE_SECTIONS:
         text = text.replace(f"](#{anchor})", f"](guide.md#{anchor})")
-    return text
+    return FILE_NAMED_LINK.sub(lambda m: f"[{titles.get(m[2], m[1])}]({m[2]}{m[3] or ''})", text)
+
+
+FILE_NAMED_LINK = re.compile(r"\[([\w/.-]+\.md)\]\(([\w/.-]+\.md)(#[\w-]+)?\)")
+
+
+def nav_titles(nav) -> dict:
+    """{page: its title} from mkdocs.yml's nav."""
+    titles = {}
+    for item in nav or []:
+        for title, target in (item.items() if isinstance(item, dict) else ()):
+            titles.update({target: title} if isinstance(target, str) else nav_titles(target))
+    return titles
 
 
 def readme_commands(lines) -> str:
@@ -74,16 +87,16 @@ def differences_table() -> str:
     return "| what | kind | why |\n|---|---|---|\n" + "\n".join(rows)
 
 
-def expand(markdown: str) -> str:
+def expand(markdown: str, titles: dict) -> str:
     def replace(match):
         kind, argument, differences = match.groups()
         if differences:
             return differences_table()
         if kind == "readme":
-            return _site_links(readme_part(argument))
-        return _site_links((ROOT / argument).read_text(encoding="utf-8"))
+            return _site_links(readme_part(argument), titles)
+        return _site_links((ROOT / argument).read_text(encoding="utf-8"), titles)
     return DIRECTIVE.sub(replace, markdown)
 
 
 def on_page_markdown(markdown, page, config, files):  # the MkDocs hook
-    return expand(markdown)
+    return expand(markdown, nav_titles(config["nav"]))

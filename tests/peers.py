@@ -1,6 +1,7 @@
-"""Real peers the tests need but do not ship: a mosquitto broker, ser2net and micropython-lib's clients.
+"""Real peers the tests need but do not ship: a mosquitto broker, ser2net and micropython-lib's clients
+(and the tools the documentation tests use: Chromium, npm).
 
-All are fetched from the package registries on first use (Debian for mosquitto and ser2net, PyPI for the
+All are fetched from the package registries on first use (Debian for mosquitto, ser2net, Chromium and npm, PyPI for the
 micropython-lib sdists, whose missing setup.py keeps pip from installing them) so that CI on a
 fresh machine has them too. Downloads are checked against the registry's SHA-256 and cached.
 """
@@ -56,10 +57,15 @@ def _debian_binary(name: str, package: str) -> str:
     if os.geteuid() != 0:
         raise RuntimeError(f"{name} is not installed and the tests are not root: apt-get install {package}")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
-    if subprocess.run(install, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, check=True, capture_output=True)
-        subprocess.run(install, env=env, check=True, capture_output=True)
+    wait = ["-o", "DPkg::Lock::Timeout=600"]  # test workers installing at once take turns
+    install = ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", package]
+    try:
+        if subprocess.run(install, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", *wait, "update", "-q"], env=env, check=True, capture_output=True, text=True)
+            subprocess.run(install, env=env, check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        said = getattr(exc, "stderr", None) or exc
+        raise RuntimeError(f"{name} is not installed and Debian's {package} could not be installed: {said}") from exc
     return shutil.which(name) or f"/usr/sbin/{name}"
 
 
@@ -70,6 +76,16 @@ def _mosquitto_binary() -> str:
 def ser2net_binary() -> str:
     """Debian's ser2net (version 4: YAML configuration), the serial server of modem farms."""
     return _debian_binary("ser2net", "ser2net")
+
+
+def chromium_binary() -> str:
+    """Debian's Chromium, for the tests that look at the documentation site in a browser."""
+    return _debian_binary("chromium", "chromium")
+
+
+def npm_binary() -> str:
+    """Debian's npm: the documentation site ships the Mermaid script from the npm registry."""
+    return _debian_binary("npm", "npm")
 
 
 def mosquitto_client(name: str) -> str:

@@ -9,9 +9,10 @@ import random
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from atsock.channel import ATChannel, Command, Final, Intermediate, Urc
-from atsock.framing import DEFAULT_MAX_LINE
+from atsock.framing import DEFAULT_MAX_LINE, FrameReader, LineFrame
 from modems.esp import EspDialect
 from modems.quectel import QuectelDialect
+from modems.quectel.tls import PAYLOAD_RULE as QSSLRECV_RULE
 
 EXAMPLES = 1000
 MAX_PAYLOAD = 8192  # the largest payload any dialect allows
@@ -27,9 +28,10 @@ TOKENS = [b"\r\n", b"OK", b"ERROR", b"> ", b">", b"+QIRD: ", b"+IPD,0,", b"+CIPR
 stream_parts = st.lists(st.one_of(st.sampled_from(TOKENS), st.binary(max_size=40)), max_size=120)
 
 
-def channel(dialect):
+def channel(dialect, fast=True):
     urcs, rules = DIALECTS[dialect]
-    return ATChannel(urc_prefixes=urcs, payload_rules=rules)
+    return ATChannel(urc_prefixes=urcs, payload_rules=rules + ((QSSLRECV_RULE,) if dialect == "quectel" else ()),
+                     fast=fast)
 
 
 def feed(dialect, data, cuts, chan=None):
@@ -98,10 +100,11 @@ PAYLOAD_FRAMES = {
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.sampled_from(sorted(DIALECTS)), st.data(), st.binary(max_size=MAX_PAYLOAD // 2),
        st.lists(st.integers(0, 100_000), max_size=40))
-def test_what_is_due_is_exactly_the_payload_still_missing(dialect, data, payload, cuts):
+def test_what_is_due_is_exactly_the_payload_and_trailer_still_missing(dialect, data, payload, cuts):
     """The read path sleeps on ``due`` (bytes certain to come). Fed in any pieces, it never
-    exceeds the payload bytes not yet fed, so never what the stream still carries; once a header
-    is known complete it is exactly that count, and 0 again after the payload."""
+    exceeds the bytes of the payload and of the answer's trailer (``\r\nOK\r\n`` after a read
+    command's data; none after a pushed +IPD) not yet fed, so never what the stream still carries;
+    once a header is known complete and until its payload is, it is exactly that count; 0 after."""
     header, trailer, known_at_end = data.draw(st.sampled_from(PAYLOAD_FRAMES[dialect]))
     head = header % len(payload)
     stream = head + payload + trailer
@@ -111,12 +114,65 @@ def test_what_is_due_is_exactly_the_payload_still_missing(dialect, data, payload
     for end in points + [len(stream)]:
         events += chan.receive(stream[start:end])
         start = end
-        missing = max(0, min(len(payload), len(head) + len(payload) - end))
+        missing = max(0, min(len(payload) + len(trailer), len(stream) - end))
         assert chan.due <= missing
-        if known_at_end and len(head) <= end:
+        if known_at_end and len(head) <= end < len(head) + len(payload):
             assert chan.due == missing
     assert chan.due == 0
     assert [e.data for e in events if getattr(e, "data", None) is not None] == [payload]
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(DIALECTS)), stream_parts, st.lists(st.integers(0, 10_000), max_size=30))
+def test_any_stream_reads_as_the_reference_reading_reads_it(dialect, parts, cuts):
+    data = b"".join(parts)
+    assert feed(dialect, data, cuts) == feed(dialect, data, [], channel(dialect, fast=False))
+
+
+# each dialect's answers to a read command: (command, header for n bytes, trailer), and its notices
+# (a pushed +IPD carries data too)
+READ_ANSWERS = {
+    "quectel": [(Command("AT+QIRD=0,1500", ("+QIRD:",)), b"\r\n+QIRD: %d\r\n", b"\r\n\r\nOK\r\n"),
+                (Command("AT+QIRD=0", ("+QIRD:",)), b'\r\n+QIRD: %d,"10.0.0.1",5000\r\n', b"\r\n\r\nOK\r\n"),
+                (Command("AT+QSSLRECV=0,1500", ("+QSSLRECV:",)), b"\r\n+QSSLRECV: %d\r\n", b"\r\n\r\nOK\r\n")],
+    "esp": [(Command("AT+CIPRECVDATA=0,2048", ("+CIPRECVDATA",)), b"\r\n+CIPRECVDATA,%d:", b"\r\nOK\r\n"),
+            (Command("AT+CIPRECVDATA=0,8192", ("+CIPRECVDATA",)), b"+CIPRECVDATA:%d,", b"\r\nOK\r\n"),
+            (Command("AT+CIPRECVDATA=0,8192", ("+CIPRECVDATA",)), b'+CIPRECVDATA:%d,"10.0.0.1",5000,', b"\r\nOK\r\n")],
+}
+NOTICES = {"quectel": [b'\r\n+QIURC: "recv",0\r\n', b'\r\n+QIURC: "closed",1\r\n', b"\r\n+CPIN: READY\r\n"],
+           "esp": [b"\r\n+IPD,1,3:abc", b"\r\n+IPD,0,12\r\n", b"\r\n1,CLOSED\r\n", b"\r\nWIFI GOT IP\r\n"]}
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(DIALECTS)), st.data(), st.lists(st.integers(0, 100_000), max_size=40))
+def test_read_answers_with_notices_anywhere_read_as_the_reference_reading_reads_them(dialect, data, cuts):
+    """Read answers in every form, with notices before them, between their data and their trailer,
+    and after them, cut anywhere: the fast reading (a trailer already there taken with the data)
+    gives the reference reading's events, and so does the whole stream at once."""
+    fast, reference, whole = channel(dialect), channel(dialect, fast=False), channel(dialect)
+    got = {"fast": [], "reference": [], "whole": []}
+    for _ in range(data.draw(st.integers(1, 4))):
+        command, header, trailer = data.draw(st.sampled_from(READ_ANSWERS[dialect]))
+        payload = data.draw(st.binary(max_size=1500))
+        notices = st.lists(st.sampled_from(NOTICES[dialect]), max_size=2).map(b"".join)
+        stream = (data.draw(notices) + header % len(payload) + payload + data.draw(notices) + trailer
+                  + data.draw(notices))
+        for name, chan in (("fast", fast), ("reference", reference), ("whole", whole)):
+            chan.begin(command)
+            got[name] += feed(dialect, stream, [] if name == "whole" else cuts, chan)
+    assert got["fast"] == got["reference"] == got["whole"]
+    assert fast.in_flight is None and reference.in_flight is None
+
+
+def test_a_whole_read_answer_takes_its_trailer_with_its_data():
+    """The fast reading is the one that runs: the trailer's frame is the ready-made one."""
+    for trailer, rules in ((b"\r\n\r\nOK\r\n", QuectelDialect.payload_rules), (b"\r\nOK\r\n", EspDialect.payload_rules)):
+        header = READ_ANSWERS["quectel" if rules is QuectelDialect.payload_rules else "esp"][0][1]
+        reader = FrameReader(rules)
+        frames = reader.feed(header % 5 + b"OK\r\n>" + trailer + b"\r\nRDY\r\n")
+        assert frames[1] is reader._trailer_frames[trailer]
+        assert frames[1:] == [LineFrame("OK"), LineFrame("RDY")]
+        assert FrameReader(rules, fast=False).feed(header % 5 + b"OK\r\n>" + trailer + b"\r\nRDY\r\n") == frames
 
 
 def test_a_random_megabyte_of_noise_is_survived():

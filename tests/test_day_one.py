@@ -29,7 +29,8 @@ def test_no_sim_is_named_with_what_to_do():
             open_quectel(fm)
     error = failure.value
     assert (error.errno, error.state, error.final) == (errno.ENODEV, "absent", True)
-    assert "no SIM card" in str(error) and "seat a SIM" in str(error) and "troubleshooting.md#sim" in str(error)
+    assert "no SIM card" in str(error) and "seat a SIM" in str(error)
+    assert errors.docs_link("troubleshooting", "sim") in str(error)
 
 
 def test_a_locked_sim_without_a_pin_names_the_setting():
@@ -149,7 +150,7 @@ def test_a_refused_apn_names_the_apn_and_the_modules_code(style):
     error = failure.value
     assert (error.errno, error.apn, error.modem_code, error.setting) == (errno.ENETUNREACH, "internet", 561, "apn")
     assert "APN 'internet' (module error 561: PDP context opening failed)" in str(error)
-    assert "troubleshooting.md#pdp-activation" in str(error)
+    assert errors.docs_link("troubleshooting", "pdp-activation") in str(error)
     assert asked == (["AT+QIGETERROR"] if style == "ERROR" else [])   # +CME ERROR: 561 carries it already
     with FakeModem("quectel", apn_required="internet.example") as fm:
         with atsock.open_modem(fm.port, apn="internet.example") as modem:

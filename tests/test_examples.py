@@ -167,3 +167,18 @@ def test_capped_benchmark_runs_atsock_under_a_cpu_quota():
     rows = [line for line in out.splitlines() if line.startswith("| quectel | 921600 | command |")]
     assert len(rows) == 2 and "| uncapped |" in rows[0] and "| 50% (" in rows[1]
     assert not any((root / f"atsock-bench-{process.pid}").exists() for root in (cgroup.V1, cgroup.V2))
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+def test_bare_client_moves_every_byte_with_one_command_in_flight(direction):
+    """bench.bare's figures bound atsock's only if it does the same work (figures never asserted):
+    every byte between the peer and the emulator's line, one AT command per fetch of at most 1500
+    bytes (fewer where the module had less buffered) or per 1460-byte chunk."""
+    from bench import bare
+    size = 16 * bare.CHUNK
+    figures = bare.transfer(direction, 921600, size)
+    assert figures["bytes"] == size
+    if direction == "down":
+        assert figures["exchanges"] >= -(-size // 1500)
+    else:
+        assert figures["exchanges"] == 16

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import atsock
-from atsock.readpacing import HELD_MAX, PAUSE_MAX, PAUSE_MIN, RECHECK, WATCH_MIN, ReadPacer
+from atsock.readpacing import HELD_MAX, PAUSE_MAX, PAUSE_MIN, RECHECK, RECHECK_MAX, WATCH_MIN, ReadPacer
 from fakemodem import FakeModem
 
 from .conftest import emulator_options, modem_settings
@@ -80,15 +80,25 @@ def test_a_frame_given_up_is_no_evidence():
     assert pacer.paced is None
 
 
-def test_the_port_is_watched_again_every_recheck_frames():
+def watched_frames(pacer, count, seconds_per_byte=1 / RATE):
+    """The indexes of the frames among the next ``count`` that were read unpaused (watched)."""
+    return [index for index in range(count) if not arrive(pacer, 1500, RATE, 0.0, seconds_per_byte)[0][0]]
+
+
+def test_the_port_is_watched_again_ever_less_often_while_it_stays_paced():
     pacer = ReadPacer()
     arrive(pacer, 1500, RATE, 0.0, 1 / RATE)
-    unpaused = sum(not arrive(pacer, 1500, RATE, 0.0, 1 / RATE)[0][0] for _ in range(2 * RECHECK))
-    assert unpaused == 2  # one watched frame in every RECHECK
+    intervals = [RECHECK * 2 ** k for k in range(6)] + [RECHECK_MAX] * 2
+    watched = watched_frames(pacer, sum(intervals))
+    assert [b - a for a, b in zip([-1] + watched, watched)] == intervals
+    assert pacer.paced is True
     arrive(pacer, 1500, RATE, 0.0, 1 / (50 * RATE))  # the next watched frame came fast
     while pacer.paced:
         arrive(pacer, 1500, RATE, 0.0, 1 / (50 * RATE))
     assert not any(arrive(pacer, 1500, RATE, 0.0, 1 / RATE)[0])
+    for _ in range(RECHECK):
+        arrive(pacer, 1500, RATE, 0.0, 1 / RATE)
+    assert pacer.paced is True  # watched again RECHECK frames later, and found paced
 
 
 @given(st.lists(st.tuples(st.integers(1, 10_000), st.floats(0.2, 5.0)), max_size=60))

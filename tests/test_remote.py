@@ -124,7 +124,17 @@ def test_rfc2217_carries_data_mode(remote_modem, dialect, echo_server):
         block.__exit__(None, None, None)
     if dialect == "quectel":  # command mode again on the same connection
         sock.write(b"after")
-        assert sock.read(5) == b"after"
+        got = b""
+        while not got.endswith(b"after"):
+            try:
+                piece = sock.read(5)
+            except OSError as exc:  # say what did come back
+                raise AssertionError(f"read {got!r}, then nothing: {exc}") from exc
+            assert piece, got
+            got += piece
+        # an escape the module missed (a silence broken on the way: README, data mode) sent its
+        # three "+" to the echo server as data, and they come back before "after"
+        assert set(got[:-5]) <= {ord("+")} and len(got[:-5]) % 3 == 0
     sock.close()
     assert remote_modem.state == "online"
 

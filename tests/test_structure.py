@@ -1,6 +1,8 @@
 """The layering holds: no import circles, the emulator independent, one checked AT command builder."""
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,19 @@ def test_raw_parameters_are_refused():
         atcmd.build("AT+QICLOSE\rAT")
     with pytest.raises(ValueError):
         atcmd.raw("AT+CSQ\rAT+QIDEACT=1")
+
+
+def test_import_atsock_stays_light_and_gives_every_public_name():
+    """``import atsock`` brings no asyncio, no engine and no pyserial (they come with the first
+    modem or socket); every name of ``__all__`` is there all the same, as the object its module has."""
+    program = ("import sys, atsock\n"
+               "heavy = sorted(m for m in ('asyncio', 'serial', 'transitions', 'atsock.engine', 'atsock.modem')"
+               " if m in sys.modules)\n"
+               "listed = sorted(set(atsock.__all__) - set(dir(atsock)))\n"
+               "import atsock.modem, atsock.usock, atsock.rawat, atsock.micropython\n"
+               "same = all(getattr(atsock, n) is getattr(m, n) for m, names in ((atsock.modem, ('open_modem', 'Modem')),"
+               " (atsock.usock, ('socket', 'getaddrinfo')), (atsock.rawat, ('ATResult', 'ATCommandError')),"
+               " (atsock.micropython, ('install',))) for n in names)\n"
+               "print(heavy, listed, same, all(hasattr(atsock, n) for n in atsock.__all__))")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.split() == ["[]", "[]", "True", "True"], done.stderr

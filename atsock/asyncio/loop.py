@@ -27,11 +27,16 @@ _SENDFILE_BLOCK = 64 * 1024
 
 
 class ModemEventLoop(asyncio.SelectorEventLoop):
+    """CPython's selector event loop whose network methods go through the modem (this module's docstring
+    says which); the rest is the host loop's."""
     # --- names ----------------------------------------------------------------------------------
     async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        """``getaddrinfo`` through the modem's DNS, in the loop's executor."""
         return await self.run_in_executor(None, standard_socket.getaddrinfo, host, port, family, type, proto, flags)
 
     async def getnameinfo(self, sockaddr, flags=0):
+        """As :func:`atsock.standard.socket.getnameinfo` (numeric: the modules have no reverse lookup), in
+        the loop's executor."""
         return await self.run_in_executor(None, standard_socket.getnameinfo, sockaddr, flags)
 
     # --- connections ----------------------------------------------------------------------------
@@ -72,6 +77,8 @@ class ModemEventLoop(asyncio.SelectorEventLoop):
 
     async def create_datagram_endpoint(self, protocol_factory, local_addr=None, remote_addr=None, *, sock=None,
                                        **options):
+        """A UDP endpoint on the modem (``local_addr``, ``remote_addr`` as CPython takes them); a host
+        socket given as ``sock`` stays the host's."""
         if sock is not None and not isinstance(sock, usock.socket):
             return await super().create_datagram_endpoint(protocol_factory, sock=sock, **options)
         if sock is not None:
@@ -80,6 +87,8 @@ class ModemEventLoop(asyncio.SelectorEventLoop):
         return await datagram.create_datagram_endpoint(protocol_factory, local_addr, remote_addr)
 
     async def start_tls(self, transport, protocol, sslcontext, **options):
+        """CPython's, for host transports; a modem connection is opened with ``ssl=`` instead
+        (``NotImplementedError``)."""
         if isinstance(transport, asyncio.Transport) and isinstance(transport.get_extra_info("socket"), usock.socket):
             raise NotImplementedError("start_tls on a modem connection: open it with ssl= instead")
         return await super().start_tls(transport, protocol, sslcontext, **options)

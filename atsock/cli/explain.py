@@ -7,7 +7,7 @@ missing port points at ``atsock ports``.
 import errno
 from typing import Optional
 
-from ..errors import ModemError
+from ..errors import ModemError, docs_link
 
 #: open_modem settings the command line also takes from a file or the environment
 OTHER_SOURCES = {"pin": "$ATSOCK_PIN, --pin-file", "key": "$ATSOCK_WIFI_KEY, --key-file",
@@ -15,7 +15,7 @@ OTHER_SOURCES = {"pin": "$ATSOCK_PIN, --pin-file", "key": "$ATSOCK_WIFI_KEY, --k
 MISSING = frozenset({errno.ENOENT, errno.ENODEV, errno.ENXIO})
 DENIED = frozenset({errno.EACCES, errno.EPERM})
 DIALOUT = ("on Linux, serial ports belong to the 'dialout' group: sudo usermod -aG dialout $USER, then log in "
-           "again (docs/hardware.md)")
+           f"again ({docs_link('hardware', 'permissions')})")
 PORTS = "`atsock ports` lists the serial ports"
 
 

@@ -11,11 +11,12 @@ from typing import List, Optional
 
 from .. import __version__
 from . import at, forward, get, info, ports, socks
+from ..errors import docs_link
 from .explain import explain
 
 COMMANDS = (ports, info, at, get, socks, forward)
 
-EPILOG = """\
+EPILOG = f"""\
 first steps on real hardware:
   atsock ports                         which serial port is the module's AT port (and who holds it)
   atsock info /dev/ttyUSB2             model, SIM, signal, operator, registration
@@ -23,7 +24,7 @@ first steps on real hardware:
   atsock get /dev/ttyUSB2 --apn internet http://example.org/ -o page.html
   atsock socks /dev/ttyUSB2 --apn internet     then: curl --socks5-hostname 127.0.0.1:1080 http://...
 PORT may be left out: $ATSOCK_PORT, else the one serial port that answers AT
-wiring, USB ports, ModemManager, permissions: docs/hardware.md"""
+wiring, USB ports, ModemManager, permissions: {docs_link("hardware")}"""
 TRACE_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
 
 

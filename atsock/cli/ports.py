@@ -18,6 +18,7 @@ import serial
 from serial.tools import list_ports
 
 from .. import port_holders
+from ..errors import docs_link
 from .portroles import PortFacts, interface_number, role
 from .serialat import SerialAT
 
@@ -56,7 +57,7 @@ def run(args) -> int:
         print(render(report))
     if manager:
         print(f"\nModemManager is running (pid {', '.join(map(str, manager))}): it opens and probes modem "
-              "ports, so AT answers can go astray; see docs/hardware.md")
+              f"ports, so AT answers can go astray; see {docs_link('hardware', 'modemmanager')}")
     return 0
 
 
@@ -151,7 +152,7 @@ def render(report: dict) -> str:
     if report["holders"]:
         status = "BUSY, held by " + ", ".join(f"{h['name']} (pid {h['pid']})" for h in report["holders"])
     elif not report["access"]:
-        status = "no permission (join the dialout group; see docs/hardware.md)"
+        status = f"no permission (join the dialout group; see {docs_link('hardware', 'permissions')})"
     elif report["probe"] is not None:
         probe = report["probe"]
         status = ("answers AT" + (f": {probe['module']}" if probe["module"] else "")) if probe["answers_at"] \

@@ -33,6 +33,11 @@ _INDENT = re.compile(rb"^[ \t]+", re.MULTILINE)
 
 
 def install(standard_names: bool = False, flavour: str = "micropython", port=None) -> None:
+    """Make the ``flavour``'s module names (``usocket``, ``uselect``, ``ussl``...) import atsock's, in this
+    whole process (a ``ustruct``, ``ujson``... it already has stays). With ``standard_names``,
+    ``socket``, ``select``, ``ssl``, ``time`` and ``asyncio`` too, and CPython's whole surface of them
+    (:mod:`atsock.standard`), so that ordinary libraries imported afterwards use the modem. ``port``:
+    what MaixPy's ``network.ESP8285(uart)`` opens."""
     names = platforms.modules(flavour, standard_names, port)
     if standard_names:
         names.update(standard.modules())  # CPython's full surface, for ordinary libraries

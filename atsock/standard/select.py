@@ -37,29 +37,37 @@ class poll:
         self._modem_poll = _modem_select.poll()
 
     def register(self, fd, eventmask: int = POLLIN | POLLPRI | POLLOUT) -> None:
+        """Watch a descriptor or an object with ``fileno()`` for ``eventmask``; registering it again
+        replaces the mask."""
         number = _descriptor(fd)
         self.unregister_quietly(number)
         self._objects[number] = fd
         self._modem_poll.register(fd, eventmask)
 
     def modify(self, fd, eventmask: int) -> None:
+        """A new ``eventmask`` for a registered descriptor; ``FileNotFoundError`` for one that is not, as
+        in CPython."""
         number = _descriptor(fd)
         if number not in self._objects:
             raise FileNotFoundError(2, "No such file or directory")
         self._modem_poll.register(self._objects[number], eventmask)
 
     def unregister(self, fd) -> None:
+        """Stop watching a descriptor; ``KeyError`` for one that is not registered, as in CPython."""
         number = _descriptor(fd)
         if number not in self._objects:
             raise KeyError(number)
         self.unregister_quietly(number)
 
     def unregister_quietly(self, number: int) -> None:
+        """Stop watching descriptor ``number`` if it is watched (what :meth:`register` does first)."""
         obj = self._objects.pop(number, None)
         if obj is not None:
             self._modem_poll.unregister(obj)
 
     def poll(self, timeout: Optional[float] = None) -> List[Tuple[int, int]]:
+        """Wait up to ``timeout`` milliseconds (``None`` or negative: forever) and return ``[(fd,
+        events)]`` for the descriptors ready."""
         milliseconds = -1 if timeout is None or timeout < 0 else int(timeout)
         by_object = {id(obj): number for number, obj in self._objects.items()}
         return [(by_object[id(obj)], events) for obj, events in self._modem_poll.poll(milliseconds)]

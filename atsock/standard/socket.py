@@ -65,9 +65,11 @@ class socket(FileSurface, usock.socket):
     # --- CPython's object surface ---------------------------------------------------------------
     @property
     def timeout(self) -> Optional[float]:
+        """The time-out, as ``gettimeout()``: ``None``, ``0.0`` or seconds."""
         return self._timeout
 
     def getblocking(self) -> bool:
+        """False once ``settimeout(0)`` or ``setblocking(False)``, else True."""
         return self._timeout != 0
 
     def dup(self) -> "socket":
@@ -82,6 +84,8 @@ class socket(FileSurface, usock.socket):
         return twin
 
     def detach(self):
+        """``EOPNOTSUPP``: there is no kernel descriptor to hand over (``dup()`` gives a second object on
+        the connection)."""
         raise os_error(errno.EOPNOTSUPP, "a modem connection has no kernel descriptor to hand over: use dup() "
                                          "for a second object on it")
 
@@ -104,6 +108,8 @@ class socket(FileSurface, usock.socket):
         return data, [], 0, address
 
     def recvmsg_into(self, buffers, ancbufsize: int = 0, flags: int = 0):
+        """``(count, [], 0, address)``: one :meth:`recvfrom` scattered over ``buffers``; the modem carries
+        no ancillary data."""
         views = [memoryview(buffer).cast("B") for buffer in buffers]
         data, address = self.recvfrom(sum(len(view) for view in views), flags)
         taken = 0
@@ -114,12 +120,15 @@ class socket(FileSurface, usock.socket):
         return len(data), [], 0, address
 
     def sendmsg_afalg(self, *args, **kwargs):
+        """``EOPNOTSUPP``: for the kernel's AF_ALG sockets only."""
         raise os_error(errno.EOPNOTSUPP, "sendmsg_afalg is for the kernel's AF_ALG sockets")
 
     def get_inheritable(self) -> bool:
+        """False: a modem connection is this process's alone."""
         return False
 
     def set_inheritable(self, inheritable: bool) -> None:
+        """``set_inheritable(True)`` is ``EOPNOTSUPP``: a child process cannot inherit a modem connection."""
         if inheritable:
             raise os_error(errno.EOPNOTSUPP, "a child process cannot inherit a modem connection")
 
@@ -130,9 +139,13 @@ class socket(FileSurface, usock.socket):
         super()._check_open()
 
     def fileno(self) -> int:
+        """The socket's readiness descriptor (see :meth:`atsock.usock.socket.fileno`): for ``selectors``
+        and event loops, not for ``os.read``; -1 once closed."""
         return -1 if self._own_closed else super().fileno()
 
     def close(self) -> None:
+        """Close this object; the connection closes with the last object on it (:meth:`dup`) once no
+        ``makefile()`` file uses it, as in CPython."""
         self._close_wanted = True
         if self._io_refs > 0 or self._own_closed:
             return
@@ -164,10 +177,13 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
 
 
 def gethostbyname(hostname: str) -> str:
+    """The first IPv4 address the modem's DNS gives for ``hostname``."""
     return getaddrinfo(hostname, None, AF_INET)[0][4][0]
 
 
 def gethostbyname_ex(hostname: str):
+    """``(hostname, [], addresses)``: the IPv4 addresses the modem's DNS gives; no aliases (the modules'
+    lookups report none)."""
     addresses = []
     for entry in getaddrinfo(hostname, None, AF_INET):
         if entry[4][0] not in addresses:
@@ -176,6 +192,7 @@ def gethostbyname_ex(hostname: str):
 
 
 def gethostbyaddr(ip_address: str):
+    """``herror``: the modules have no reverse lookup."""
     raise herror(1, f"Unknown host: the modem has no reverse lookup for {ip_address!r}")
 
 
@@ -193,6 +210,7 @@ def getfqdn(name: str = "") -> str:
 
 
 def getdefaulttimeout() -> Optional[float]:
+    """The time-out :func:`setdefaulttimeout` set for new sockets."""
     return _default["timeout"]
 
 
@@ -250,6 +268,8 @@ def create_server(address, *, family=AF_INET, backlog=None, reuse_port=False, du
 
 
 def fromfd(fd, family, type, proto=0):
+    """The host's for ``AF_UNIX``; else ``EOPNOTSUPP``: a kernel descriptor cannot become a modem
+    connection."""
     if family == AF_UNIX:
         return _std.fromfd(fd, family, type, proto)
     raise os_error(errno.EOPNOTSUPP, "a kernel descriptor cannot become a modem connection")

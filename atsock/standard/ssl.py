@@ -28,6 +28,7 @@ class SSLSocket(FileSurface, HostTLSSocket):
     the refusal of flags are every atsock TLS socket's: :mod:`atsock.tls.base`)."""
 
     def getblocking(self) -> bool:
+        """False once the socket's time-out is 0, else True."""
         return self.gettimeout() != 0
 
     @property
@@ -36,11 +37,14 @@ class SSLSocket(FileSurface, HostTLSSocket):
         return self._tls.object
 
     def dup(self):
+        """``NotImplementedError``, as CPython's TLS sockets refuse it."""
         raise NotImplementedError(f"Can't dup() {type(self).__name__} instances")
 
 
 
 class SSLContext(tls.SSLContext):
+    """atsock's context (:class:`atsock.tls.SSLContext`) whose ``wrap_socket`` gives this module's
+    :class:`SSLSocket`."""
     host_tls_class = SSLSocket
 
 

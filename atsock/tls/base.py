@@ -39,6 +39,9 @@ class OverModemSocket(SocketArguments):
 
 
 class SSLSocket(OverModemSocket, abc.ABC):
+    """What every atsock TLS socket is, the host's TLS or the module's: ``isinstance(s, ssl.SSLSocket)``
+    holds for both, and so do the stream methods below and CPython's refusals of flags, ``recvfrom`` and
+    ``sendto``."""
     context = None                        #: the SSLContext it was made from
     server_side = False
     server_hostname: Optional[str] = None
@@ -65,14 +68,17 @@ class SSLSocket(OverModemSocket, abc.ABC):
 
     @abc.abstractmethod
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """Up to ``bufsize`` bytes of plaintext, ``b""`` at the end of the stream; flags must be 0."""
         ...
 
     @abc.abstractmethod
     def sendall(self, data, flags: int = 0) -> None:
+        """Send all of ``data`` over TLS, or raise; flags must be 0."""
         ...
 
     @abc.abstractmethod
     def close(self) -> None:
+        """End the TLS connection and close the modem socket under it."""
         ...
 
     @abc.abstractmethod
@@ -90,6 +96,8 @@ class SSLSocket(OverModemSocket, abc.ABC):
         return len(view)
 
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
+        """MicroPython's ``readinto(buf[, nbytes])``: :meth:`read` into ``buf``; the count, or ``None``
+        where a non-blocking socket has nothing yet."""
         limit = len(buf) if nbytes is None else min(nbytes, len(buf))
         data = self.read(limit)
         if data is None:
@@ -98,6 +106,7 @@ class SSLSocket(OverModemSocket, abc.ABC):
         return len(data)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
+        """As :meth:`recv`, into ``buffer`` (at most ``nbytes`` bytes, 0: its length); returns the count."""
         no_flags(flags, "recv_into")
         data = self.recv(nbytes)
         buffer[:len(data)] = data
@@ -105,12 +114,15 @@ class SSLSocket(OverModemSocket, abc.ABC):
 
     # --- what a TLS socket refuses, as CPython's does ---------------------------------------------
     def recvfrom(self, bufsize: int, flags: int = 0):
+        """``ValueError``, as on CPython's SSLSocket: the peer is :meth:`getpeername`."""
         raise ValueError("recvfrom not allowed on a TLS socket: its peer is getpeername()")
 
     def recvfrom_into(self, buffer, nbytes: int = 0, flags: int = 0):
+        """``ValueError``, as on CPython's SSLSocket: the peer is :meth:`getpeername`."""
         raise ValueError("recvfrom_into not allowed on a TLS socket: its peer is getpeername()")
 
     def sendto(self, data, flags, address) -> int:
+        """``ValueError``, as on CPython's SSLSocket: a TLS socket is connected to its peer."""
         raise ValueError("sendto not allowed on a TLS socket: it is connected to its peer")
 
     def makefile(self, mode: str = "rb", buffering: int = 0, **_ignored) -> "SSLSocket":

@@ -109,6 +109,9 @@ def _as_path(value):
 
 
 class SSLContext(_ssl.SSLContext):
+    """CPython's ``SSLContext`` with MicroPython's ways of loading certificates and ciphers (this module's
+    docstring lists them); ``wrap_socket`` takes modem sockets, and with ``module_tls`` has the module
+    do the TLS."""
     module_credentials = None  # (certificate chain, key) as PEM, for the module's own TLS
 
     def __new__(cls, protocol=_ssl.PROTOCOL_TLS_CLIENT, *args, **kwargs):
@@ -116,6 +119,7 @@ class SSLContext(_ssl.SSLContext):
 
     @property
     def verify_mode(self):
+        """CPython's; setting ``CERT_NONE`` also turns ``check_hostname`` off, as MicroPython code expects."""
         return super().verify_mode
 
     @verify_mode.setter

@@ -120,9 +120,11 @@ class ModuleTLSSocket(SSLSocket):
 
     # --- connecting: the handshake is part of it -------------------------------------------------
     def connect(self, address) -> None:
+        """Connect: the module opens the connection and its TLS in one command."""
         self._raw.connect(address)
 
     def connect_ex(self, address) -> int:
+        """As :meth:`connect`, returning the errno instead of raising it."""
         return self._raw.connect_ex(address)
 
     def do_handshake(self) -> None:
@@ -140,6 +142,7 @@ class ModuleTLSSocket(SSLSocket):
         return None
 
     def selected_alpn_protocol(self) -> Optional[str]:
+        """``None``: the modules do not tell."""
         return None
 
     def unwrap(self):
@@ -149,6 +152,7 @@ class ModuleTLSSocket(SSLSocket):
 
     # --- the plain socket's surface (flags refused, as CPython's SSLSocket refuses them) -----------
     def send(self, data, flags: int = 0) -> int:
+        """The modem socket's ``send`` (flags must be 0): the module encrypts."""
         no_flags(flags, "send")
         return self._raw.send(data)
 
@@ -170,6 +174,7 @@ class ModuleTLSSocket(SSLSocket):
         return self._raw.readinto(buf, nbytes)
 
     def readline(self) -> Optional[bytes]:
+        """The modem socket's ``readline``: the module decrypts."""
         return self._raw.readline()
 
     def pending(self) -> int:
@@ -177,27 +182,35 @@ class ModuleTLSSocket(SSLSocket):
         return self._raw._conn.buffered
 
     def settimeout(self, value: Optional[float]) -> None:
+        """The modem socket's time-out, which bounds every wait of a call on this socket."""
         self._raw.settimeout(value)
 
     def gettimeout(self) -> Optional[float]:
+        """The modem socket's time-out."""
         return self._raw.gettimeout()
 
     def setblocking(self, flag: bool) -> None:
+        """The modem socket's ``setblocking``."""
         self._raw.setblocking(flag)
 
     def getpeername(self):
+        """The peer's address: the modem socket's."""
         return self._raw.getpeername()
 
     def getsockname(self):
+        """The modem socket's local address."""
         return self._raw.getsockname()
 
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
+        """An option of the modem socket (:meth:`atsock.socket.setsockopt`)."""
         self._raw.setsockopt(level, option, value)
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
+        """An option of the modem socket (:meth:`atsock.socket.getsockopt`)."""
         return self._raw.getsockopt(level, option, buflen)
 
     def fileno(self) -> int:
+        """The modem socket's descriptor."""
         return self._raw.fileno()
 
     def _poll_mask(self) -> int:

@@ -19,6 +19,8 @@ RECORD = 16 * 1024
 
 
 class TlsSession:
+    """One TLS connection between two memory buffers (this module's docstring shows the loop that drives
+    it); ``object`` is CPython's ``SSLObject``."""
     def __init__(self, context: _ssl.SSLContext, server_side: bool = False,
                  server_hostname: Optional[str] = None, suppress_ragged_eofs: bool = True, session=None):
         if context.check_hostname and not server_side and not server_hostname:
@@ -45,6 +47,7 @@ class TlsSession:
 
     @property
     def peer_ended(self) -> bool:
+        """True once :meth:`receive` was told the peer's stream ended."""
         return self._incoming.eof
 
     # --- TLS steps: None means "feed me more" ---------------------------------------------------
@@ -101,4 +104,5 @@ class TlsSession:
             pass
 
     def pending(self) -> int:
+        """Plaintext bytes decrypted and not read yet."""
         return self.object.pending()

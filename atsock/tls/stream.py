@@ -39,6 +39,8 @@ def _is_connected(sock) -> bool:
 
 
 class HostTLSSocket(SSLSocket):
+    """TLS done on the host (CPython's ``ssl``) over an atsock socket: the module carries ciphertext only.
+    Made by ``SSLContext.wrap_socket``; the blocking rules are in this module's docstring."""
     def __init__(self, sock, context, server_side: bool = False, server_hostname: Optional[str] = None,
                  do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True, session=None):
         self._tls = TlsSession(context, server_side, server_hostname, suppress_ragged_eofs, session)
@@ -61,12 +63,15 @@ class HostTLSSocket(SSLSocket):
 
     # --- timeouts: the modem socket's own -------------------------------------------------------
     def settimeout(self, value: Optional[float]) -> None:
+        """The modem socket's time-out, which bounds every wait of a call on this socket."""
         self._raw.settimeout(value)
 
     def gettimeout(self) -> Optional[float]:
+        """The modem socket's time-out."""
         return self._raw.gettimeout()
 
     def setblocking(self, flag: bool) -> None:
+        """The modem socket's ``setblocking``."""
         self._raw.setblocking(flag)
 
     @property
@@ -126,6 +131,8 @@ class HostTLSSocket(SSLSocket):
 
     # --- handshake ------------------------------------------------------------------------------
     def do_handshake(self) -> None:
+        """Shake hands now (a connected socket does so when wrapped, unless
+        ``do_handshake_on_connect=False``); nothing once done."""
         self._check_open()
         if self._tls.handshake_done:
             return  # (a writer must not wait here for a reader that waits for the peer)
@@ -177,6 +184,8 @@ class HostTLSSocket(SSLSocket):
         return self._gather(size, None)  # (None: to the end of the stream)
 
     def readline(self) -> Optional[bytes]:
+        """Plaintext up to and including the next ``b"\n"``, or to the end of the stream; ``None`` where a
+        non-blocking socket has nothing yet."""
         return self._gather(None, b"\n")
 
     def _gather(self, limit: Optional[int], until: Optional[bytes]) -> Optional[bytes]:
@@ -218,6 +227,8 @@ class HostTLSSocket(SSLSocket):
 
     # --- sending --------------------------------------------------------------------------------
     def send(self, data, flags: int = 0) -> int:
+        """Encrypt and send up to one record (16 KiB) of ``data``; returns the plaintext count taken.
+        ``EAGAIN`` while the modem has not taken the previous record (non-blocking)."""
         no_flags(flags, "send")
         view = memoryview(data)
         self.do_handshake()
@@ -274,6 +285,7 @@ class HostTLSSocket(SSLSocket):
         return self._step(self._tls.object.version)
 
     def selected_alpn_protocol(self) -> Optional[str]:
+        """The protocol ALPN agreed on, ``None`` without one."""
         return self._step(self._tls.object.selected_alpn_protocol)
 
     @property
@@ -283,6 +295,7 @@ class HostTLSSocket(SSLSocket):
 
     @property
     def session_reused(self) -> bool:
+        """True where the handshake resumed the ``session`` given to ``wrap_socket``."""
         return self._tls.object.session_reused
 
     # --- readiness ------------------------------------------------------------------------------
@@ -346,15 +359,19 @@ class HostTLSSocket(SSLSocket):
             raise os_error(errno.EBADF, "socket is closed")
 
     def getpeername(self):
+        """The peer's address: the modem socket's."""
         return self._raw.getpeername()
 
     def getsockname(self):
+        """The modem socket's local address."""
         return self._raw.getsockname()
 
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
+        """An option of the modem socket (:meth:`atsock.socket.setsockopt`)."""
         self._raw.setsockopt(level, option, value)
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
+        """An option of the modem socket (:meth:`atsock.socket.getsockopt`)."""
         return self._raw.getsockopt(level, option, buflen)
 
     def unwrap(self):
@@ -407,6 +424,7 @@ class TLSListener(OverModemSocket):
                              suppress_ragged_eofs=suppress_ragged_eofs)
 
     def accept(self):
+        """``(TLS socket, address)`` of the next client, wrapped with the listener's context."""
         conn, address = self._raw.accept()
         try:
             return tls_class(self.context)(conn, self.context, server_side=True, **self._options), address
@@ -415,36 +433,46 @@ class TLSListener(OverModemSocket):
             raise
 
     def bind(self, address) -> None:
+        """Bind the modem socket."""
         self._raw.bind(address)
 
     def listen(self, backlog: Optional[int] = None) -> None:
+        """Listen on the modem socket (:meth:`atsock.socket.listen`)."""
         self._raw.listen(backlog)
 
     def settimeout(self, value: Optional[float]) -> None:
+        """The modem socket's time-out, which bounds every wait of a call on this socket."""
         self._raw.settimeout(value)
 
     def gettimeout(self) -> Optional[float]:
+        """The modem socket's time-out."""
         return self._raw.gettimeout()
 
     def setblocking(self, flag: bool) -> None:
+        """The modem socket's ``setblocking``."""
         self._raw.setblocking(flag)
 
     def setsockopt(self, level: int, option: int, value, optlen=None) -> None:
+        """An option of the modem socket (:meth:`atsock.socket.setsockopt`)."""
         self._raw.setsockopt(level, option, value)
 
     def getsockopt(self, level: int, option: int, buflen: int = 0):
+        """An option of the modem socket (:meth:`atsock.socket.getsockopt`)."""
         return self._raw.getsockopt(level, option, buflen)
 
     def getsockname(self):
+        """The modem socket's local address."""
         return self._raw.getsockname()
 
     def fileno(self) -> int:
+        """The listening modem socket's descriptor."""
         return self._raw.fileno()
 
     def _poll_mask(self) -> int:
         return self._raw._poll_mask()
 
     def close(self) -> None:
+        """Close the listening modem socket."""
         self._raw.close()
 
     def __enter__(self) -> "TLSListener":

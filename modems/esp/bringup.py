@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from atsock import atcmd, startup, validate
-from atsock.errors import ModemError
+from atsock.errors import ModemError, docs_link
 from atsock.fields import split_fields
 from atsock.lifecycle import ModemLifecycle
 
@@ -182,9 +182,10 @@ class BringUp:
         if not response.final.ok:
             codes = [split_fields(v)[0] for v in response.values("+CWJAP:")]
             code = int(codes[0]) if codes and codes[0].isdigit() else 0
-            number, text, setting = JOIN_ERRORS.get(code, (
-                errno.ECONNREFUSED, f"Wi-Fi join failed (code {code}; see docs/troubleshooting.md#esp-join-codes)", None))
-            raise ModemError(number, f"{text}: {ssid!r}", advice="check {setting}" if setting else "", setting=setting)
+            unknown = (errno.ECONNREFUSED, f"Wi-Fi join failed (code {code})", None)
+            number, text, setting = JOIN_ERRORS.get(code, unknown)
+            raise ModemError(number, f"{text}: {ssid!r}", advice="check {setting}" if setting else "", setting=setting,
+                             docs=docs_link("troubleshooting", "esp-join-codes"))
         life.registered()
         response = await self.d.command(atcmd.build("AT+CIFSR"), timeout=T_QUERY, response_prefixes=("+CIFSR:",))
         self.d.local_ipv6 = None  # (a global address may come later, or never: ipv6.md §2.2)

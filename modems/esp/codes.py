@@ -20,6 +20,7 @@ RECV_CHUNK = 2048        # bytes asked per AT+CIPRECVDATA on 1.x, as Zephyr does
 RECV_CHUNK_2X = 8192     # on 2.x, which documents up to 0x7fffffff (at <len>+128 bytes of heap): a whole
                          # receive window (5760) in one read
 FRAME_MAX = 8192         # bound on any announced +IPD / +CIPRECVDATA length
+READ_TRAILER = b"\r\nOK\r\n"  # after the data of a +CIPRECVDATA answer (at-reference §8.3)
 
 T_QUERY = 2.0
 T_READY = 10.0           # AT+RST to "ready" (TinyGSM waits 10 s)

@@ -16,7 +16,7 @@ from atsock.lifecycle import SocketState
 from modems.settings import make_settings
 
 from .bringup import BringUp, Settings
-from .codes import BUSY, FRAME_MAX, T_DNS
+from .codes import BUSY, FRAME_MAX, READ_TRAILER, T_DNS
 from .line import EspLine
 from .links import EspLinks
 from .passthrough import EspPassthrough
@@ -37,12 +37,13 @@ class EspDialect(Dialect):
         # active receive: +IPD,<id>,<len>[,<ip>,<port>]:<data>  (1.x prints the IP unquoted)
         # (lengths of up to 9 digits are recognised, so that absurd ones are refused, not misread)
         payload_rule(rb'\+IPD,\d,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
-        payload_rule(rb"\+CIPRECVDATA,(?P<len>\d{1,9}):", FRAME_MAX),                         # 1.x
+        payload_rule(rb"\+CIPRECVDATA,(?P<len>\d{1,9}):", FRAME_MAX, trailer=READ_TRAILER),   # 1.x
         # 2.x with the sender (AT+CIPDINFO=1); until its header is complete, the shorter form below
         # (which data beginning with a quote would also fit) waits
         payload_rule(rb'\+CIPRECVDATA:(?P<len>\d{1,9}),"[0-9A-Fa-f.:]{1,45}",\d{1,5},', FRAME_MAX,
-                     partial=rb'\+CIPRECVDATA:(?:\d{1,9}(?:,(?:"(?:[0-9A-Fa-f.:]{1,45}(?:"(?:,\d{0,5})?)?)?)?)?)?'),
-        payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX),                         # 2.x, no CIPDINFO
+                     partial=rb'\+CIPRECVDATA:(?:\d{1,9}(?:,(?:"(?:[0-9A-Fa-f.:]{1,45}(?:"(?:,\d{0,5})?)?)?)?)?)?',
+                     trailer=READ_TRAILER),
+        payload_rule(rb"\+CIPRECVDATA:(?P<len>\d{1,9}),", FRAME_MAX, trailer=READ_TRAILER),   # 2.x, no CIPDINFO
         # single-connection mode, after passthrough: +IPD,<len>[,<ip>,<port>]:<data>
         payload_rule(rb'\+IPD,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 from atsock import atcmd, registration, startup, validate
-from atsock.errors import CommandFailed, DataContextError, ModemError
+from atsock.errors import CommandFailed, DataContextError, ModemError, docs_link
 from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
 from atsock.linerate import Line
@@ -145,8 +145,8 @@ class BringUp:
         return DataContextError(errno.ENETUNREACH, f"the network refused data context {s.context_id} with APN "
                                                    f"{s.apn!r} ({said})",
                                 advice="give the operator's APN with {setting} (and user, password, auth where it "
-                                       "asks for them)", setting="apn", docs="docs/troubleshooting.md#pdp-activation",
-                                apn=s.apn, modem_code=code)
+                                       "asks for them)", setting="apn",
+                                docs=docs_link("troubleshooting", "pdp-activation"), apn=s.apn, modem_code=code)
 
     def _define_context(self, context_type: int) -> atcmd.CommandLine:
         s = self.settings

@@ -1,11 +1,12 @@
 """Quectel's numbers: the 550-574 error table as errno values, and the notes' response times."""
 import errno
 
-from atsock.errors import os_error
+from atsock.errors import docs_link, os_error
 
 MAX_LINKS = 12
 QISEND_MAX = 1460
 QIRD_MAX = 1500
+READ_TRAILER = b"\r\n\r\nOK\r\n"  # after the data of a +QIRD or +QSSLRECV answer (at-reference §8)
 
 # Maximum response times from the application notes (seconds), with a margin where the note's
 # figure is the module's own limit.
@@ -41,7 +42,7 @@ TEXT = {
 
 
 #: where the docs explain the codes: every error message that carries one says so
-DOCS = "see docs/troubleshooting.md#quectel-550-574"
+DOCS = "see " + docs_link("troubleshooting", "quectel-550-574")
 
 
 def quectel_error(code: int) -> OSError:

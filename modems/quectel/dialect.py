@@ -15,7 +15,7 @@ from atsock import registration
 
 from .bringup import CONTEXT_TYPES, BringUp, Settings
 from .cmux import QuectelMux
-from .codes import MAX_LINKS, QIRD_MAX
+from .codes import MAX_LINKS, QIRD_MAX, READ_TRAILER
 from .dns import Resolver
 from .line import QuectelLine
 from .sockets import QuectelSockets, conn_id, incoming_notice
@@ -28,8 +28,9 @@ class QuectelDialect(Dialect):
     name = "quectel"
     urc_prefixes = ("APP RDY", "+CFUN:", "+CPIN:", "+QUSIM:", "+QIND:", "POWERED DOWN")
     payload_rules = (
-        payload_rule(rb"\+QIRD: (?P<len>\d{1,9})\r\n", QIRD_MAX),
-        payload_rule(rb'\+QIRD: (?P<len>\d{1,9}),"[^"\r\n]{0,64}",\d{1,5}\r\n', QIRD_MAX),  # UDP SERVICE
+        payload_rule(rb"\+QIRD: (?P<len>\d{1,9})\r\n", QIRD_MAX, trailer=READ_TRAILER),
+        payload_rule(rb'\+QIRD: (?P<len>\d{1,9}),"[^"\r\n]{0,64}",\d{1,5}\r\n', QIRD_MAX,  # UDP SERVICE
+                     trailer=READ_TRAILER),
     )
     probe = (atcmd.query("AT+CMEE"), "+CMEE:")
     line_commands = QuectelLine()

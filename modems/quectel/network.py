@@ -12,7 +12,7 @@ import errno
 from typing import Callable, Dict, Optional
 
 from atsock import atcmd, registration
-from atsock.errors import CommandFailed, ModemError, RegistrationError
+from atsock.errors import CommandFailed, ModemError, RegistrationError, docs_link
 from atsock.fields import parse_int, split_fields
 
 from .codes import T_QUERY
@@ -20,7 +20,7 @@ from .codes import T_QUERY
 QUERIES = ("AT+CEREG", "AT+CGREG", "AT+CREG")  # LTE first: on LTE-M/NB-IoT it is the one that moves
 SEARCHING = 2
 DENIAL_POLLS = 2
-DOCS = "docs/troubleshooting.md#registration"
+DOCS = docs_link("troubleshooting", "registration")
 
 
 class RegistrationWait:

@@ -11,7 +11,7 @@ import errno
 from typing import Callable, Optional
 
 from atsock import atcmd
-from atsock.errors import CommandFailed, SimError
+from atsock.errors import CommandFailed, SimError, docs_link
 from atsock.fields import parse_int, split_fields
 
 from .codes import T_QUERY
@@ -21,7 +21,7 @@ ABSENT_GRACE = 3.0    # "+CME ERROR: 10" in the first moments after boot means "
 POLL = 1.0
 NOT_INSERTED, SIM_FAILURE, WRONG_PASSWORD = 10, 13, 16
 STARTING = {NOT_INSERTED: "not detected yet", 14: "busy"}  # what the first moments after boot say
-DOCS = "docs/troubleshooting.md#sim"
+DOCS = docs_link("troubleshooting", "sim")
 
 
 class SimUnlock:

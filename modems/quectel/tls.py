@@ -33,7 +33,7 @@ from atsock.framing import payload_rule
 from atsock.tls.module import ModuleTlsRequest, handshake_error, verification_error
 
 from . import cause
-from .codes import MAX_LINKS, QIRD_MAX, T_QUERY, quectel_error
+from .codes import MAX_LINKS, QIRD_MAX, READ_TRAILER, T_QUERY, quectel_error
 
 log = logging.getLogger("atsock.quectel")
 
@@ -44,7 +44,7 @@ T_UPLOAD = 30               # seconds the module waits for an upload's bytes
 T_UPLOAD_ANSWER = 60.0
 FILE_NOT_FOUND, FILE_EXISTS = 405, 407
 CONNECT_FAILED, ID_IN_USE = 566, 563
-PAYLOAD_RULE = payload_rule(rb"\+QSSLRECV: (?P<len>\d{1,9})\r\n", QIRD_MAX)
+PAYLOAD_RULE = payload_rule(rb"\+QSSLRECV: (?P<len>\d{1,9})\r\n", QIRD_MAX, trailer=READ_TRAILER)
 
 
 def checksum(data: bytes) -> int:
