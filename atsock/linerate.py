@@ -26,7 +26,7 @@ import logging
 from typing import Callable, List, Optional
 
 from .atcmd import CommandLine
-from .errors import CommandFailed, CommandTimeout, ModemError
+from .errors import CommandFailed, CommandTimeout, ModemError, docs_link
 from .escape import leave_stale_data_mode
 
 log = logging.getLogger("atsock.linerate")
@@ -296,8 +296,8 @@ class Line:
         if not await self._proved():
             await self._flow_off()
             raise _final(errno.EIO, "the module does not answer with RTS/CTS flow control on",
-                         "check that RTS and CTS are wired, each to its counterpart (docs/hardware.md), or open "
-                         "it without {setting}")
+                         "check that RTS and CTS are wired, each to its counterpart "
+                         f"({docs_link('hardware', '5-baud-rate-and-flow-control')}), or open it without {{setting}}")
 
     async def _host_flow(self) -> None:
         """RTS/CTS on the host's side, once the module runs it; a port that cannot is refused, and
@@ -307,7 +307,8 @@ class Line:
         except OSError as exc:
             await self._flow_off()
             raise _final(errno.EOPNOTSUPP, f"the port cannot do RTS/CTS flow control ({exc.strerror or exc})",
-                         "open it without {setting}, or use a UART with RTS and CTS wired (docs/hardware.md)") \
+                         "open it without {setting}, or use a UART with RTS and CTS wired "
+                         f"({docs_link('hardware', '5-baud-rate-and-flow-control')})") \
                 from None
 
     async def _flow_off(self) -> None:

@@ -65,9 +65,9 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, flow_c
     The module is found at whatever rate it is (``baudrate`` first, then the usual ones) and both
     ends are switched to ``baudrate`` (Quectel ``AT+IPR``, ESP-AT ``AT+UART_CUR``), proved with an
     ``AT`` round trip; a rate the module refuses or does not answer at leaves the line where it was,
-    with a warning (``Modem.baudrate`` says what is in use). ``flow_control="rtscts"`` turns on
+    with a warning (``Modem.baudrate`` says what is in use). ``flow_control`` "rtscts" turns on
     RTS/CTS at both ends (``AT+IFC=2,2`` or ``AT+UART_CUR``'s flow bits, and the port's ``rtscts``),
-    or fails with a ModemError where the module or the port cannot. ``save_baudrate=True`` keeps the
+    or fails with a ModemError where the module or the port cannot. ``save_baudrate`` True keeps the
     settings across a restart of the module (``AT&W`` / ``AT+UART_DEF``); otherwise closing the modem
     leaves the module at the rate it was found at.
 
