@@ -220,8 +220,19 @@ def dual_modem(dialect):
 
 @pytest.fixture
 def echo_on_v6_only():
-    server = TcpServer(echo_handler, host="::1")
+    """An echo server on ::1 whose port refuses on 127.0.0.1: that port is held there by a socket
+    bound and not listening (another program's server could be listening on it otherwise)."""
+    while True:
+        server = TcpServer(echo_handler, host="::1")
+        refuser = host_socket.socket(host_socket.AF_INET)
+        try:
+            refuser.bind(("127.0.0.1", server.port))
+            break
+        except OSError:  # taken on 127.0.0.1: another port
+            refuser.close()
+            server.close()
     yield server
+    refuser.close()
     server.close()
 
 
