@@ -27,6 +27,7 @@ from .engine import Engine
 from .errors import os_error
 from .framing import PayloadRule
 from .lifecycle import ModemLifecycle, ModemState
+from .linerate import Line, LineCommands
 from .rawstream import RawWords
 
 Address = Tuple[str, int]
@@ -182,6 +183,7 @@ class Dialect:
     command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
     probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
     not_online_hint = ""  # what a socket call made before the network is up tells the user to do
+    line_commands: Optional[LineCommands] = None  # its UART's rate and flow control (atsock.linerate)
     state_words: Dict[str, str] = {}  # a modem state as this kind of module says it ("joining Wi-Fi")
 
     def __init__(self, engine: Engine, life: ModemLifecycle):
@@ -200,6 +202,9 @@ class Dialect:
         self.report_progress: Callable[[str], None] = lambda text: None
         #: the network registration in words (:mod:`atsock.registration`), where the dialect has one
         self.registration: Optional[str] = None
+        #: the serial line's rate and flow control (set by the Modem): bring-up finds the module
+        #: with it and settles the line
+        self.serial_line: Optional[Line] = None
 
     @property
     def online(self) -> bool:

@@ -208,6 +208,13 @@ class Engine(asyncio.Protocol):
         self._gave_up = False
         self._drop_frames()
 
+    def take_over_resync(self) -> None:
+        """A caller is about to probe the module by itself (at each line rate in turn): no probes
+        of the engine's own go out meanwhile, and its count of failed ones starts again."""
+        self._needs_resync = False
+        self._failed_probes = 0
+        self._gave_up = False
+
     def abandon_in_flight(self, error: BaseException) -> None:
         """The module restarted: the command in flight will never be answered. It fails with
         ``error`` now (instead of at its time-out, up to minutes for a send), and the channel
@@ -362,6 +369,8 @@ class Engine(asyncio.Protocol):
             self._finish(self._active, error=ProtocolViolation(reason))
         for handler in self._error_handlers:
             handler(reason, header)
+        self._pump()  # probes at once, whether or not anything waits: garbage (a module that restarted
+        #             at another line rate) is noticed even on an idle line
 
     def _on_prompt(self, pending: Optional[_Pending]) -> None:
         if pending is None or pending.payload is None or pending.prompted:
@@ -460,11 +469,12 @@ class Engine(asyncio.Protocol):
         return Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final),
                        frozenset(raw_after), raw_after_prompt, raw_words, prompt_line=prompt_line)
 
-    async def sync(self, attempts: int, timeout: float = 1.0) -> None:
+    async def sync(self, attempts: int, timeout: float = 1.0, leave_data_mode: bool = True) -> None:
         """Send ``AT`` until the modem answers ``OK``: at start-up, when it may still be booting.
         An answer other than ``OK`` means it is up but not ready (a BG95 says ``ERROR`` until
         ``APP RDY``): the next probe waits ``timeout`` too, and if no probe is answered ``OK``,
-        :class:`CommandFailed` says what it answered instead of a time-out."""
+        :class:`CommandFailed` says what it answered instead of a time-out. ``leave_data_mode``
+        False: no escape after an unanswered first probe (a caller that decides that itself)."""
         refused = None
         for attempt in range(attempts):
             notices = self.boot_notices
@@ -472,7 +482,7 @@ class Engine(asyncio.Protocol):
             try:
                 response = await pending.final
             except CommandTimeout:
-                if attempt == 0:  # perhaps in a data mode an earlier process left it in
+                if attempt == 0 and leave_data_mode:  # perhaps in a data mode an earlier process left it in
                     await leave_stale_data_mode(self, timeout, notices)
                 continue
             if response.final.ok:

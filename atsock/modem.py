@@ -19,6 +19,7 @@ from .connection import Connection
 from .engine import Engine
 from .errors import NO_ANSWER_HINT, CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import MachineError, ModemLifecycle, ModemState
+from .linerate import Line
 from .loop_thread import LoopThread
 from .rawat import ATResult, run as run_raw_command
 from .recovery import Recovery
@@ -55,13 +56,21 @@ async def _with_public_errors(coro: Awaitable[Any]) -> Any:
         raise public from None
 
 
-def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-               max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None,
-               **settings) -> "Modem":
+def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, flow_control: Optional[str] = None,
+               save_baudrate: bool = False, recover: bool = True, max_recovery_attempts: int = 5,
+               progress: Optional[Callable[[str], None]] = None, **settings) -> "Modem":
     """Open ``port`` (a device path, any pyserial URL, or an open pyserial port), bring the module
     online, and return it.
 
-    ``baudrate`` is the serial line's (ignored for an open port, which has its own).
+    The module is found at whatever rate it is (``baudrate`` first, then the usual ones) and both
+    ends are switched to ``baudrate`` (Quectel ``AT+IPR``, ESP-AT ``AT+UART_CUR``), proved with an
+    ``AT`` round trip; a rate the module refuses or does not answer at leaves the line where it was,
+    with a warning (``Modem.baudrate`` says what is in use). ``flow_control`` "rtscts" turns on
+    RTS/CTS at both ends (``AT+IFC=2,2`` or ``AT+UART_CUR``'s flow bits, and the port's ``rtscts``),
+    or fails with a ModemError where the module or the port cannot. ``save_baudrate`` True keeps the
+    settings across a restart of the module (``AT&W`` / ``AT+UART_DEF``); otherwise closing the modem
+    leaves the module at the rate it was found at.
+
     ``settings`` go to the dialect, which checks them before the port is touched:
 
     - both: ``timeouts`` (a dict of seconds for "open", "send", "read" and "close", in place of the
@@ -87,19 +96,22 @@ def open_modem(port, dialect: str = "quectel", *, baudrate: int = 115200, recove
     ``DataContextError``, ``StartupError``) whose attributes say what happened and which setting
     mends it.
     """
-    return Modem(port, dialect, baudrate=baudrate, recover=recover,
-                 max_recovery_attempts=max_recovery_attempts, progress=progress, **settings)
+    return Modem(port, dialect, baudrate=baudrate, flow_control=flow_control, save_baudrate=save_baudrate,
+                 recover=recover, max_recovery_attempts=max_recovery_attempts, progress=progress, **settings)
 
 
 class Modem:
     """One module on one serial port: its engine thread, its dialect and its sockets. Made by
     :func:`open_modem`, online when it returns; ``close()`` (or ``with``) closes its sockets and the
     port."""
-    def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, recover: bool = True,
-                 max_recovery_attempts: int = 5, progress: Optional[Callable[[str], None]] = None, **settings):
+    def __init__(self, port, dialect: str = "quectel", *, baudrate: int = 115200, flow_control: Optional[str] = None,
+                 save_baudrate: bool = False, recover: bool = True, max_recovery_attempts: int = 5,
+                 progress: Optional[Callable[[str], None]] = None, **settings):
         self.port = port
-        self.baudrate = baudrate
         self.dialect_class = registry.get(dialect)
+        # (checks its arguments before the port is touched; an open pyserial port is at its own rate)
+        self.line = Line(None, self.dialect_class.line_commands, baudrate, flow_control, save_baudrate,
+                         current=getattr(port, "baudrate", None))
         self.life = ModemLifecycle()
         self.recovery = Recovery(self, max_attempts=max_recovery_attempts) if recover else None
         self._listeners: List[Callable[[str, str], None]] = []
@@ -111,13 +123,13 @@ class Modem:
         self._brought_up = False
         self._progress = progress
         try:
-            self._thread.run(self._start(port, baudrate, settings))
+            self._thread.run(self._start(port, settings))
         except BaseException:
             self._teardown()
             raise
         current.opened(self)
 
-    async def _start(self, port: str, baudrate: int, settings: dict) -> None:
+    async def _start(self, port: str, settings: dict) -> None:
         cls = self.dialect_class
         channel = ATChannel(urc_prefixes=cls.urc_prefixes, payload_rules=cls.payload_rules,
                             terminator=cls.command_terminator)
@@ -125,8 +137,11 @@ class Modem:
         self.engine.probe_command = cls.probe
         self.dialect = cls(self.engine, self.life, **settings)  # validates settings before the port is touched
         self.core = SocketCore(self.engine, self.dialect.commands)
-        rate = getattr(port, "baudrate", None) or baudrate  # an open pyserial port has its own
-        self.core.line_rate = rate / 10  # 10 bits a byte: data mode's guard times count from the line
+        self.line.engine = self.engine
+        self.line.on_change = self._rate_changed
+        self.core.flow_control = lambda: self.line.rtscts
+        self._rate_changed(self.line.baudrate)  # (an open pyserial port has its own)
+        self.dialect.serial_line = self.line
         self.dialect.core = self.core
         self.core.data_lines = self.dialect.data_lines
         self.dialect.report_trouble = self._trouble
@@ -135,7 +150,7 @@ class Modem:
         self.engine.on_unresponsive(lambda: self._trouble("unresponsive", errno.ETIMEDOUT,
                                                           "the modem stopped answering", False))
         loop = asyncio.get_running_loop()
-        await open_serial(loop, port, baudrate, self._port_protocol)
+        await open_serial(loop, port, self.line.baudrate, self._port_protocol)
         await asyncio.sleep(0)  # let connection_made run
         self.life.open_port()
         try:
@@ -155,6 +170,12 @@ class Modem:
             if self.life.can("fail"):
                 self.life.fail()
             raise
+
+    def _rate_changed(self, baudrate: int) -> None:
+        self.core.line_rate = baudrate / 10  # 10 bits a byte: data mode's guard times count from the line
+        mux = self.dialect.line if self.dialect is not None else None
+        if mux is not None:  # (cmux=True: the rate the module was found at, before AT+CMUX)
+            mux.clock.rate = baudrate / 10
 
     # --- trouble ------------------------------------------------------------------------------
     def _trouble(self, kind: str, code: int, reason: str, keep_connections: bool) -> None:
@@ -201,6 +222,16 @@ class Modem:
                 listener(old, new)
             except Exception:
                 log.exception("state listener failed")
+
+    @property
+    def baudrate(self) -> int:
+        """The line rate in use (the module's and the port's, once bring-up proved it)."""
+        return self.line.baudrate
+
+    @property
+    def flow_control(self) -> Optional[str]:
+        """``"rtscts"`` while both ends run RTS/CTS flow control, else None."""
+        return self.line.flow_control
 
     @property
     def stats(self) -> dict:
@@ -306,7 +337,8 @@ class Modem:
             raise OSError(f"cannot reopen {self.port!r}: only ports given by path or URL can come back")
         self.engine.revive()
         try:
-            await open_serial(asyncio.get_running_loop(), self.port, self.baudrate, self._port_protocol)
+            self.line.rtscts = False  # a port opened again starts without it; bring-up turns it on again
+            await open_serial(asyncio.get_running_loop(), self.port, self.line.baudrate, self._port_protocol)
         except BaseException:
             self.engine.gone = self.engine.gone or OSError("serial port not back yet")
             raise
@@ -432,6 +464,7 @@ class Modem:
     async def _close_everything(self) -> None:
         await self.core.close_all()
         await self.dialect.shut_down()
+        await self.line.restore()
 
     def _teardown(self) -> None:
         if self.engine is not None and self._thread.alive:

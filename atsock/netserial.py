@@ -234,6 +234,25 @@ class NetworkSerialTransport(asyncio.Transport):
         if self.baudrate != baudrate:
             log.warning("serial server %s set the line to %s baud, not %d", self._link.url, self.baudrate, baudrate)
 
+    @property
+    def line_settable(self) -> bool:
+        """Whether the far port's rate and flow control can be set from here (RFC 2217 only)."""
+        return self._link.decoder is not None
+
+    async def set_flow_control(self, rtscts: bool) -> None:
+        """RTS/CTS on the server's line or off (RFC 2217 SET-CONTROL: hardware flow control, or
+        none); OSError(EOPNOTSUPP) where the server cannot."""
+        if self._link.decoder is None:
+            raise os_error(errno.EOPNOTSUPP, f"{self._link.url} is a raw TCP server: its flow control is its own "
+                                             "setting")
+        value = telnet.FLOW_HARDWARE if rtscts else telnet.FLOW_NONE
+        answer = self._link.expect(telnet.SET_CONTROL)
+        self._tcp.write(telnet.com_port(telnet.SET_CONTROL, bytes([value])))
+        confirmed = await answer
+        if confirmed[:1] != bytes([value]):
+            raise os_error(errno.EOPNOTSUPP, f"serial server {self._link.url} keeps its flow control (it answered "
+                                             f"{confirmed.hex() or 'nothing'} to RTS/CTS {'on' if rtscts else 'off'})")
+
     async def acknowledged(self) -> None:
         """Returns once the server's host has acknowledged every byte written (Linux's SIOCOUTQ,
         asked as TIOCOUTQ, is 0), or the connection is closing: the network's tcdrain."""

@@ -53,6 +53,7 @@ class SocketCore:
         self._settling = set()
         self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
+        self.flow_control: Callable[[], bool] = lambda: False  # RTS/CTS on at both ends (data mode's reader holds)
         self.data_lines = None  # where data-mode sessions run when not on the engine (atsock.cmux.channels)
         if commands.data_mode is not None:  # start-up brings back a module left in data mode with these
             engine.escape_timing = (commands.data_mode.guard, commands.data_mode.settle)

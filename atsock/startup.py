@@ -1,5 +1,8 @@
 """The first words with a module that may still be starting, and what to say when it never does.
 
+The probes go out at one rate, or, with a :class:`atsock.linerate.Line`, at each rate the module
+may be at in turn (it boots at its saved rate, and keeps one an earlier program set).
+
 Modules start in their own ways (``shared/at-reference/sim-registration.md`` §2, ``esp-at.md`` §3):
 a BG95 answers ``ERROR`` to everything between ``RDY`` and ``APP RDY``; a BG96 that was on goes
 down and ignores the line for seconds; an ESP prints its ROM's report and a vendor's banner before
@@ -16,13 +19,13 @@ log = logging.getLogger("atsock.startup")
 PROBE = 0.5  # seconds: each AT probe's wait for its answer, and the pause after a refused one
 
 
-async def sync(engine, budget: float) -> None:
-    """``AT`` until the module answers ``OK``, for up to ``budget`` seconds. A module that only
-    answers ``ERROR``, or that printed something and answers nothing, raises StartupError;
-    silence raises CommandTimeout."""
+async def sync(engine, budget: float, line=None) -> None:
+    """``AT`` until the module answers ``OK``, for up to ``budget`` seconds (at each rate of
+    ``line`` in turn). A module that only answers ``ERROR``, or that printed something and answers
+    nothing, raises StartupError; silence raises CommandTimeout."""
     before = engine.unhandled if engine.stats.commands else 0  # (at first: all since the port opened)
     try:
-        await engine.sync(attempts=max(1, int(budget / PROBE)), timeout=PROBE)
+        await _probe(engine, budget, line)
     except CommandFailed as exc:
         raise StartupError(errno.ETIMEDOUT, f"the module answers {exc.final} to AT for {budget:g} s: it has not "
                                             "finished starting", advice="give it time (or power) and open it again; "
@@ -37,13 +40,20 @@ async def sync(engine, budget: float) -> None:
         raise
 
 
-async def restarted(engine, since: int, command: str) -> None:
+async def _probe(engine, budget: float, line) -> None:
+    if line is None:
+        await engine.sync(attempts=max(1, int(budget / PROBE)), timeout=PROBE)
+    else:
+        await line.find(budget)
+
+
+async def restarted(engine, since: int, command: str, line=None) -> None:
     """``command`` restarted the module, and no ``ready`` came. One that answers ``AT`` is up all the
-    same (a firmware that does not say the word): bring-up goes on. One that answers nothing raises
-    StartupError, saying whether it printed boot text (``since``: ``engine.unhandled`` when
-    the restart was answered)."""
+    same (a firmware that does not say the word, or said it at another rate): bring-up goes on. One
+    that answers nothing raises StartupError, saying whether it printed boot text (``since``:
+    ``engine.unhandled`` when the restart was answered)."""
     try:
-        await engine.sync(attempts=2, timeout=PROBE)
+        await _probe(engine, 2 * PROBE, line)
         log.info("no ready after %s, but the module answers AT", command)
         return
     except (CommandFailed, CommandTimeout):

@@ -20,7 +20,8 @@ VERBS = frozenset({DO, DONT, WILL, WONT})
 BINARY, ECHO, SGA, COM_PORT = 0, 1, 3, 44  # RFC 856, 857, 858, 2217
 
 # RFC 2217 client-to-server codes; the server's answer to code n is n + SERVER
-SET_BAUDRATE, SET_DATASIZE, SET_PARITY, SET_STOPSIZE = 1, 2, 3, 4
+SET_BAUDRATE, SET_DATASIZE, SET_PARITY, SET_STOPSIZE, SET_CONTROL = 1, 2, 3, 4, 5
+FLOW_NONE, FLOW_HARDWARE = 1, 3  # SET-CONTROL values: no flow control, RTS/CTS (both directions)
 SERVER = 100
 PARITY_NONE, STOPSIZE_ONE = 1, 1
 

@@ -43,6 +43,7 @@ from typing import Optional, Protocol, Tuple
 from .engine import RawLine
 from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .escape import ESCAPE, QUIET, LineClock, PlusGuard, guard_silence
+from .readhold import ReadHold
 from .transport import sent_by_os
 
 log = logging.getLogger("atsock.datamode")
@@ -129,6 +130,7 @@ class DataSession:
         self._task: Optional[asyncio.Future] = None  # the proof under way
         self._braking: Optional[asyncio.Future] = None  # the module is asked to hold this connection's bytes
         self._change = loop.create_future()     # resolved at every change of stage (writers wait on it)
+        self.hold = ReadHold(self.engine, conn) if core.flow_control() else None  # a slow reader holds the module
 
     # --- for the dialect ----------------------------------------------------------------------
     async def command(self, text, **options):
@@ -189,6 +191,8 @@ class DataSession:
     def _arrived(self, data: bytes) -> None:
         self.bytes_in += len(data)
         self.core.deliver_raw(self.conn, data)
+        if self.hold is not None:
+            self.hold.arrived()
         if self.conn.buffered >= RECEIVE_HIGH and self._braking is None:
             brake = getattr(self.engine.transport, "brake", None)
             if brake is not None:  # a line that can ask the module to hold them (a CMUX channel's MSC)
@@ -202,6 +206,12 @@ class DataSession:
             await asyncio.wait([conn.notifier.next_change(), self.done], return_when=asyncio.FIRST_COMPLETED)
         brake(False)
         self._braking = None
+
+    def _read_again(self) -> None:
+        """The port is read again whatever the caller left unread: the line is needed (a proof,
+        the end of the session)."""
+        if self.hold is not None:
+            self.hold.release()
 
     def _suspect(self, word: bytes) -> None:
         """A word of the module's (or the peer's same bytes) in the stream: prove which (entering or
@@ -314,6 +324,7 @@ class DataSession:
         if self._task is not None and not self._task.done():
             return
         self._cancel_flush()
+        self._read_again()  # the module's answer comes after what it still has to send
         self._set_stage(Stage.PROVING)
         self._task = asyncio.ensure_future(self._prove())
 
@@ -461,6 +472,7 @@ class DataSession:
             outcome = "lost"
         self.outcome = outcome
         self._cancel_flush()
+        self._read_again()
         conn, core = self.conn, self.core
         if conn.data_session is self:
             conn.data_session = None
@@ -479,6 +491,7 @@ class DataSession:
     def abandon(self) -> None:
         """The module was lost (restart, network, port): nothing to restore, the line is free."""
         self._lost = True
+        self._read_again()
         if self.raw.active:
             self.engine.abandon_raw()
         elif self._task is None or self._task.done():

@@ -8,6 +8,10 @@ Three transports share the same protocol, hence the same AT parser:
   (:mod:`atsock.netserial`);
 * any other pyserial URL (``loop://``, ``spy://``...) gets a small reader thread that hands what
   it reads to the loop.
+
+The descriptor and thread transports change the port's rate and RTS/CTS here and nowhere else
+(``set_baudrate``, ``set_flow_control``: :mod:`atsock.linerate` calls them); a network transport
+has the same coroutines (:mod:`atsock.netserial`).
 """
 import asyncio
 import errno
@@ -108,7 +112,55 @@ def _is_pty(fd: int) -> bool:
         return True  # not a terminal the OS names: nothing tells when its bytes left
 
 
-class DescriptorTransport(serial_asyncio.SerialTransport):
+class LineControl:
+    """The rate and RTS/CTS of the pyserial port under a transport (``serial`` in its extra info)."""
+
+    @property
+    def line_settable(self) -> bool:
+        """Whether the port's rate can be set from here (a raw TCP serial server's is its own)."""
+        return not _is_raw_tcp(self.get_extra_info("serial"))
+
+    async def set_baudrate(self, baudrate: int) -> None:
+        """The port to ``baudrate``; what the OS received at the old rate is dropped (a late answer
+        to a probe at the old rate, read now, would pass for one at the new rate)."""
+        port = self.get_extra_info("serial")
+        if _is_raw_tcp(port):
+            raise os_error(errno.EOPNOTSUPP, f"{port.portstr} is a raw TCP serial server: its line rate is its own "
+                                             "setting")
+        port.baudrate = baudrate
+        port.reset_input_buffer()
+
+    async def set_flow_control(self, rtscts: bool) -> None:
+        """RTS/CTS on (the UART holds its output while CTS is low, and lowers RTS when its buffer
+        fills) or off; OSError(EOPNOTSUPP) where the port cannot do it."""
+        port = self.get_extra_info("serial")
+        if _is_raw_tcp(port) or type(port).__module__.endswith("protocol_loop"):
+            raise os_error(errno.EOPNOTSUPP, f"{port.portstr} has no RTS/CTS lines")
+        port.rtscts = rtscts
+        fd = port.fileno() if _has_descriptor(port) else None
+        if rtscts and fd is not None and not termios.tcgetattr(fd)[2] & getattr(termios, "CRTSCTS", 0):
+            port.rtscts = False
+            raise os_error(errno.EOPNOTSUPP, f"the driver of {port.portstr} refuses RTS/CTS flow control")
+
+    def usb_vendor(self) -> Optional[int]:
+        """The USB vendor id of the device behind the port (None: not a USB device, or unknown)."""
+        port = self.get_extra_info("serial")
+        if not isinstance(getattr(port, "port", None), str) or "://" in port.port:
+            return None
+        from serial.tools import list_ports  # (reads sysfs: only when a line is settled)
+        device = os.path.realpath(port.port)
+        try:
+            found = [info.vid for info in list_ports.comports() if os.path.realpath(info.device) == device]
+        except OSError:
+            return None
+        return found[0] if found else None
+
+
+def _is_raw_tcp(port) -> bool:
+    return type(port).__module__.endswith("protocol_socket")
+
+
+class DescriptorTransport(LineControl, serial_asyncio.SerialTransport):
     """pyserial-asyncio's transport, minus two costs per AT exchange that the benchmark showed,
     and one stall.
 
@@ -206,7 +258,7 @@ class DescriptorTransport(serial_asyncio.SerialTransport):
         self._protocol.data_received(data)
 
 
-class ThreadedSerialTransport(asyncio.Transport):
+class ThreadedSerialTransport(LineControl, asyncio.Transport):
     """A pyserial port without a descriptor, read by a thread and written from the loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, port: serial.SerialBase):
@@ -216,6 +268,8 @@ class ThreadedSerialTransport(asyncio.Transport):
         self._port = port
         self._port.timeout = 0.05
         self._closing = False
+        self._reading = threading.Event()  # cleared while the protocol wants no more
+        self._reading.set()
         self._thread = threading.Thread(target=self._read_loop, name="atsock-serial-reader", daemon=True)
         loop.call_soon(protocol.connection_made, self)
         self._thread.start()
@@ -224,6 +278,8 @@ class ThreadedSerialTransport(asyncio.Transport):
         error = None
         try:
             while not self._closing:
+                if not self._reading.wait(0.05):
+                    continue
                 data = self._port.read(max(1, min(self._port.in_waiting, READ_CHUNK)))
                 if data:
                     self._loop.call_soon_threadsafe(self._protocol.data_received, data)
@@ -245,6 +301,12 @@ class ThreadedSerialTransport(asyncio.Transport):
             self._port.write(data)
         except Exception as exc:
             self._lost(exc)
+
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
 
     def is_closing(self) -> bool:
         return self._closing

@@ -8,6 +8,7 @@
     python -m bench --no-many          # without many modems in one process (bench.many)
     python -m bench --cpu-share 20,10,5,3,2   # also atsock held to these percents of one core (bench.capped; root)
     python -m bench --no-remote        # without the modem behind ser2net (bench.remote)
+    python -m bench --no-line          # without the line as a user opens it (bench.linerate)
     python -m bench --no-cmux          # without two data-mode sockets at once over CMUX (bench.cmux)
 
 Command mode runs on Quectel and on ESP-AT 1.7 (2048 bytes a send) for every rate and latency,
@@ -24,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import asyncio_bench, capped, cgroup, cmux, floor, imports, many, pacing, remote, report, tls
+from . import asyncio_bench, capped, cgroup, cmux, floor, imports, linerate, many, pacing, remote, report, tls
 from .scenarios import MIB, ROOT, Session
 
 RATES = [115200, 921600, None]
@@ -91,6 +92,8 @@ def main(argv=None) -> int:
                         help="also run atsock held to these shares of one core, e.g. 20,10,5,3,2 (needs root)")
     parser.add_argument("--cpu-plot", type=Path, default=ROOT / "docs" / "bench-cpu-share.png")
     parser.add_argument("--no-remote", action="store_true", help="skip the modem behind ser2net")
+    parser.add_argument("--no-line", action="store_true",
+                        help="skip the line as a user opens it (boot at 115200, switch to 921600: bench.linerate)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -160,6 +163,8 @@ def run(args, group, log) -> int:
     if args.cpu_share:
         results["capped"] = capped.measure(group, dialects, args.cpu_share, [baud for baud in capped.RATES if baud in paced],
                                            capped.MODES, args.quick, log)
+    if not args.no_line:
+        results["line"] = linerate.run(args.quick, log, dialects)
     results["import"] = imports.measure()
     results["load_after"] = os.getloadavg()
     results["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -175,8 +180,12 @@ def run(args, group, log) -> int:
     log(f"results: {args.output}" + (f", plot: {args.plot}" if drawn else " (no matplotlib: no plot)"))
     if capped.plot(results.get("capped", {}), args.cpu_plot):
         log(f"CPU share plot: {args.cpu_plot}")
+    if "line" in results:
+        print(linerate.table(results["line"]))
     if args.update_readme:
         report.update_readme(ROOT / "README.md", text)
+        if "line" in results:
+            report.update_readme(ROOT / "README.md", linerate.table(results["line"]), linerate.README_MARKERS)
     return 0
 
 

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from fakemodem import FakeModem, dialects
+from fakemodem import FakeModem, dialects, hostline
 from fakemodem.faults import Faults
 from fakemodem.serial_side import SerialSide
 
@@ -472,6 +472,7 @@ class PtyHost:
         self.write(line + self.terminator)
         if not self.settle():
             return "the module did not come back to its command prompt"
+        hostline.preset(self.fd, self.fm.call(lambda: self.fm.uart.baudrate))  # follow AT+IPR, AT+UART_CUR
         self.write(self.terminator)
         if not self.settle():
             return "the module did not come back after a bare terminator"

@@ -37,10 +37,10 @@ def spawn_emulator(dialect: str, baud, latency: float = 0.0, firmware=None, extr
 
 
 def open_modem(dialect: str, tty: str, baud, **extra):
-    settings = dict(apn="bench", **extra) if dialect == "quectel" else dict(WIFI, **extra)
+    settings = dict(apn="bench") if dialect == "quectel" else dict(WIFI)
     if baud:  # the line's rate: data mode's guard times count line time (and RFC 2217 sets it remotely)
         settings["baudrate"] = baud
-    return atsock.open_modem(tty, dialect=dialect, **settings)
+    return atsock.open_modem(tty, dialect=dialect, **dict(settings, **extra))
 
 
 class Remote:
@@ -70,7 +70,8 @@ class Session:
     """``remote``: None for the pty itself, else the one-way delay (seconds) of a ser2net path
     (:class:`Remote`), ser2net tuned as docs/remote.md says unless ``ser2net_defaults``.
     ``before_open()`` runs once the peer and emulator processes are started (bench.capped caps this
-    process there, leaving them out of it)."""
+    process there, leaving them out of it). ``settings`` go to ``open_modem``, after ``baud``
+    (bench.linerate: a module booting at ``baud`` opened at another rate; bench.cmux: cmux=True)."""
 
     def __init__(self, dialect: str, baud, latency: float, firmware=None, emulator_args=(), remote=None,
                  ser2net_defaults: bool = False, url_options: str = "", before_open=None, **settings):

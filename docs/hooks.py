@@ -23,7 +23,8 @@ DIRECTIVE = re.compile(r"^<!-- (readme|include): (.+?) -->$|^<!-- (differences) 
 # repository paths -> where the site has them (pages at the top of docs/)
 LINKS = {"fakemodem/README.md": "emulator.md", "docs/": ""}
 # README sections the site shows on docs/guide.md: links to them from other pages go there
-GUIDE_SECTIONS = ("ordinary-python-libraries-in-process", "tls", "asyncio", "data-mode", "the-modules-own-tls", "cmux")
+GUIDE_SECTIONS = ("ordinary-python-libraries-in-process", "tls", "asyncio", "line-rate-and-flow-control", "data-mode",
+                  "the-modules-own-tls", "cmux")
 
 
 def _site_links(text: str, titles: dict) -> str:

@@ -346,7 +346,7 @@ def cmux_leftover(r: Run) -> None:
 
 
 def die_in_cmux(port: str) -> None:
-    with serial.Serial(port, timeout=1) as line:
+    with serial.Serial(port, 115200, timeout=1) as line:  # the module's boot rate
         line.write(b"AT+CMUX=0,0,5,127,10,3,30,10,2\r")
         line.read_until(b"OK\r\n")
         time.sleep(0.3)

@@ -194,7 +194,11 @@ def main(argv=None) -> int:
     parser.add_argument("--cmux", action="append", type=_cmux, default=[], metavar="NAME=VALUE",
                         help="quectel: a reading of what the CMUX references leave open (repeatable), e.g. "
                              "urcport=0 or uih_poll=true (fakemodem/cmux.py)")
-    parser.add_argument("--baudrate", type=_baudrate, help="pace the serial line at this rate (10 bits a byte)")
+    parser.add_argument("--baudrate", type=_baudrate,
+                        help="a paced line (10 bits a byte) whose module boots at this rate")
+    parser.add_argument("--boot-baudrate", type=_baudrate,
+                        help="the rate the module's UART has at power-on and after a restart (default 115200)")
+    parser.add_argument("--paced", action="store_true", help="carry only what the line's rate allows")
     parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS",
                         help="delay before the module answers each command")
     parser.add_argument("--registration-delay", type=_seconds, default=0.0, metavar="SECONDS",
@@ -228,7 +232,8 @@ def main(argv=None) -> int:
         options["cmux"] = dict(options["cmux"])
     options.update(args.option)
     try:
-        fake = FakeModem(args.dialect, baudrate=args.baudrate, faults=dict(args.fault), seed=args.seed,
+        fake = FakeModem(args.dialect, baudrate=args.baudrate, boot_baudrate=args.boot_baudrate,
+                         paced=args.paced or None, faults=dict(args.fault), seed=args.seed,
                          link_path=args.link, record=args.record, **options)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))

@@ -3,7 +3,8 @@ and ``+++`` framed by guard times takes the line back to command mode.
 
 Both dialects use it: Quectel access mode 2 (guard 1 s either side, the three ``+`` within 1 s)
 and ESP-AT passthrough (20 ms). Host bytes are handed on in packets, as the firmware sends them:
-when ``packet_size`` bytes are collected or after ``idle`` seconds without more.
+when ``packet_size`` bytes are collected or after ``idle`` seconds without more. ``room()`` says
+whether the link takes more now (the module's RTS while flow control is on: :mod:`fakemodem.uart`).
 
 What makes ``+++`` an escape: silence for the guard time before the first ``+``, exactly three,
 silence for the guard time after the third. ``rule`` says how close the three must be: "window"
@@ -19,10 +20,12 @@ ESCAPE = 0x2B  # "+"
 
 class DataMode:
     def __init__(self, loop: asyncio.AbstractEventLoop, *, guard: float, packet_size: int, idle: float,
-                 on_data: Callable[[bytes], None], on_escape: Callable[[], None], rule: str = "window"):
+                 on_data: Callable[[bytes], None], on_escape: Callable[[], None], rule: str = "window",
+                 room: Callable[[], bool] = lambda: True):
         if rule not in ("window", "packet"):
             raise ValueError(f"rule is 'window' or 'packet', not {rule!r}")
         self._loop = loop
+        self.room = room
         self.guard = guard
         self.rule = rule
         self.packet_size = packet_size

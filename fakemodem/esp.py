@@ -118,8 +118,8 @@ class EspModule(EmulatedModule):
                  sendex_recv_count: str = "received",
                  rejoin_disconnect: bool = True, connect_failure: str = "CLOSED", recvlen_unused: str = "",
                  recvdata_crlf: bool = False, ipv6_got: str = "after_ok", server_timeout: int = 180,
-                 identity: Optional[dict] = None,
-                 client_ca=(), client_pki=(), before_at: str = "error", faults: Optional[Faults] = None):
+                 identity: Optional[dict] = None, client_ca=(), client_pki=(), before_at: str = "error",
+                 rates=None, hardware_flow: bool = True, faults: Optional[Faults] = None):
         super().__init__(serial, faults if faults is not None else Faults(), boot_delay=boot_delay, echo=echo,
                          latency=latency, before_at=before_at)
         serial.terminator = b"\r\n"
@@ -190,7 +190,7 @@ class EspModule(EmulatedModule):
         self.ssl = EspSsl(self, client_ca, client_pki)
         if isinstance(server_timeout, bool) or not isinstance(server_timeout, int) or not 0 <= server_timeout <= 7200:
             raise ValueError(f"server_timeout is 0 to 7200 seconds, not {server_timeout!r}")
-        self.settings = EspSettings(self, getattr(serial.line, "baudrate", None), server_timeout)
+        self.settings = EspSettings(self, self.line_rate(), server_timeout, rates, hardware_flow)
         self.corrupt: Optional[str] = None  # FakeModem.corrupt_next_read
         self.handlers.update({
             "+RST": self.rst,
@@ -257,11 +257,6 @@ class EspModule(EmulatedModule):
     def bad_parameters(self, command: ATCommand) -> None:
         self.error_code = 0x01070000  # invalid parameter
         self.final("ERROR")
-
-    def set_rate(self, rate) -> None:
-        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
-        if hasattr(self.serial.line, "change_rate"):
-            self.serial.line.change_rate(rate)
 
     def info(self, *lines: str) -> None:
         """Information lines as the firmware prints them: no leading blank line."""

@@ -10,7 +10,7 @@ import asyncio
 from . import ipv6
 from .atcommand import ATCommand
 from .datamode import DataMode
-from .hostlink import hand_over
+from .hostlink import hand_over, takes_more
 
 BACKSLASH, ZERO = 0x5C, 0x30
 PAYLOAD_TIMEOUT = 10.0
@@ -153,7 +153,8 @@ class Sending:
         packet = m.profile.frame_max
         m.serial.enter_data_mode(DataMode(asyncio.get_running_loop(), guard=m.escape_guard, packet_size=packet,
                                           idle=0.02, on_data=lambda data: self._send_raw(link, data),
-                                          on_escape=self._escaped, rule=m.escape_rule))
+                                          on_escape=self._escaped, rule=m.escape_rule,
+                                          room=lambda: takes_more(link.bridge)))
         if link.bridge.rx if link.kind == "TCP" else link.bridge.datagrams:
             self.links._on_data(link)
 

@@ -11,6 +11,7 @@ import ipaddress
 from .atcommand import ATCommand
 
 UART_CLOCK = 80_000_000  # ESP8266 UART clock: the rate made is the clock over a whole divider
+UART_RATES = (110, 4_608_000)  # the range AT+UART_CUR takes here (the reference gives none: 115200 x 40 at most)
 STATION_MODES = (1, 3)    # AT+CWMODE values with the station interface up
 
 
@@ -20,12 +21,15 @@ def actual_rate(baud: int) -> int:
 
 
 class EspSettings:
-    def __init__(self, module, baudrate, server_timeout: int = 180):
+    def __init__(self, module, baudrate, server_timeout: int = 180, rates=None, hardware_flow: bool = True):
         self.m = module
         self.server_timeout_default = server_timeout  # AT+CIPSTO before any is set (unconfirmed: 180 s)
         self.server_timeout = server_timeout
         self.uart_def = (baudrate or 115200, 8, 1, 0, 0)  # survives a restart
         self.uart_cur = self.uart_def
+        self.rates = None if rates is None else tuple(rates)  # None: any in UART_RATES
+        self.hardware_flow = hardware_flow
+        module.watch_flow(self.flow)
         self.sysstore, self.syslog, self.sysmsg = 1, 0, 0
         self.dns = ["208.67.222.222"]
         self.dhcp = 3
@@ -66,13 +70,22 @@ class EspSettings:
             return
         if len(cmd.args) != 5:
             raise ValueError("AT+UART takes five values")
-        values = (cmd.number(0, 110, 4_608_000), cmd.number(1, 5, 8), cmd.number(2, 1, 3), cmd.number(3, 0, 2),
+        values = (cmd.number(0, *UART_RATES), cmd.number(1, 5, 8), cmd.number(2, 1, 3), cmd.number(3, 0, 2),
                   cmd.number(4, 0, 3))
+        if self.rates is not None and values[0] not in self.rates:
+            raise ValueError("line rate")
+        if values[4] and not self.hardware_flow:
+            raise ValueError("flow control")
         self.uart_cur = values
         if cmd.name == "+UART_DEF":
             self.uart_def = values
         m.final("OK")
         m.set_rate(values[0])
+
+    def flow(self):
+        """(rts, cts) the module runs: <flow control> bit 0 is RTS, bit 1 CTS (esp-at.md §3)."""
+        flow = self.uart_cur[4]
+        return bool(flow & 1), bool(flow & 2)
 
     # --- system -------------------------------------------------------------------------------------
     async def sysstore_cmd(self, cmd: ATCommand) -> None:

@@ -2,7 +2,10 @@
 
 The module's receive buffer is bounded: above ``rx_limit`` unread bytes the host socket stops being
 read, so the peer's TCP window closes exactly as it would against a real module whose buffer is
-full. Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
+full; the kernel's buffer in front of it is held to the same size, though no smaller than 64 KiB
+(no autotuning to megabytes on loopback, as a module's stack advertises no more window than it has
+room for; a window of ESP-AT's 5760 bytes would throttle the emulated line itself on a busy
+machine). Writes beyond ``tx_limit`` queued bytes are refused, which the module reports as SEND FAIL.
 """
 import asyncio
 import fcntl
@@ -11,6 +14,9 @@ import struct
 import termios
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
+
+
+KERNEL_BUFFER_MIN = 65536
 
 
 class TcpBridge(asyncio.Protocol):
@@ -33,6 +39,8 @@ class TcpBridge(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, max(self.rx_limit, KERNEL_BUFFER_MIN))
         if self.keepalive is not None:
             self._apply_keepalive(transport.get_extra_info("socket"), *self.keepalive)
         if self.on_made is not None:
@@ -197,6 +205,11 @@ def pace_to_line(bridge, serial) -> None:
             bridge.release()
 
     loop.call_later(0.005, check)
+
+
+def takes_more(bridge) -> bool:
+    """Whether a link in data mode takes more of the host's bytes now (a closed one swallows them)."""
+    return not isinstance(bridge, TcpBridge) or bridge.closed or bridge.can_send(1)
 
 
 def hand_over(bridge, data: bytes, destination, reachable) -> str:

@@ -212,6 +212,21 @@ class EmulatedModule:
         if self.serial.data_mode is not None:
             self.serial.data_mode.escape()
 
+    # --- the UART -----------------------------------------------------------------------------------
+    def line_rate(self):
+        """The UART's rate now (None on a line without one, such as a test's)."""
+        return getattr(self.serial.line, "baudrate", None)
+
+    def set_rate(self, rate) -> None:
+        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
+        if hasattr(self.serial.line, "change_rate"):
+            self.serial.line.change_rate(rate)
+
+    def watch_flow(self, flow) -> None:
+        """``flow()`` tells the UART which of RTS and CTS the module runs at any moment."""
+        if hasattr(self.serial.line, "flow"):
+            self.serial.line.flow = flow
+
     # --- commands every module has ------------------------------------------------------------
     async def at(self, cmd: ATCommand) -> None:
         self.final("OK")

@@ -42,7 +42,10 @@ a behaviour unconfirmed, it is an option here (defaults in parentheses):
 * ``ssl_check_host`` (True), ``ssl_tls13`` (False), ``ssl_failure_error`` ("split"): the module's
   own TLS (see quectel_ssl.py);
 * ``qfupl_timeout`` ("partial"), ``qfupl_checksum_pad`` (False), ``ufs_size`` (1 MiB): the file
-  system that holds certificates (see quectel_files.py).
+  system that holds certificates (see quectel_files.py);
+* ``flow_scope`` ("data") and ``at_w_saves_ifc`` (True): when AT+IFC applies and whether AT&W keeps
+  it; ``rates`` (AT+IPR's) and ``hardware_flow`` (False: AT+IFC=2,2 refused) are the UART's
+  (see quectel_uart.py).
 
 Other options: ``hosts`` (name -> address or list of addresses), ``blackhole`` (addresses that
 never answer a connect), ``allow_outside`` (False: non-loopback addresses are blackholed so the
@@ -78,11 +81,11 @@ from .identity import QuectelAnswers, customised
 from .module import EmulatedModule, PortSetting
 from .network import Network
 from .quectel_sockets import SocketServices
+from .quectel_uart import RATES, QuectelUart
 
 log = logging.getLogger("fakemodem.quectel")
 
 BOOT_MANNERS = ("clean", "warm")
-RATES = (9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)  # AT+IPR rates (BG96 class)
 
 
 
@@ -116,7 +119,8 @@ class QuectelModule(EmulatedModule):
                  family_mismatch_error: int = 566, latency: float = 0.0, identity: Optional[dict] = None,
                  ssl_check_host: bool = True, ssl_tls13: bool = False, ssl_failure_error: str = "split",
                  qfupl_timeout: str = "partial", qfupl_checksum_pad: bool = False, ufs_size: int = 1024 * 1024,
-                 before_at: str = "error", cmux: Optional[dict] = None, faults: Optional[Faults] = None):
+                 before_at: str = "error", rates=RATES, hardware_flow: bool = True, flow_scope: str = "data",
+                 at_w_saves_ifc: bool = True, cmux: Optional[dict] = None, faults: Optional[Faults] = None):
         if boot_manner not in BOOT_MANNERS:
             raise ValueError(f"boot_manner is one of {', '.join(BOOT_MANNERS)}, not {boot_manner!r}")
         if boot_delay is None:  # a module that was on goes down first and is deaf for seconds
@@ -191,7 +195,7 @@ class QuectelModule(EmulatedModule):
         self.qisde = True
         self.fun = 1
         self.last_error = 0
-        self.saved_rate = self.serial_rate()
+        self.line = QuectelUart(self, rates, hardware_flow, flow_scope, at_w_saves_ifc)
         self.settings = QiSettings(self.profile)
         self.bring_up = BringUp(self)
         self.contexts: Dict[int, Context] = {}
@@ -210,8 +214,9 @@ class QuectelModule(EmulatedModule):
             "+QIDNSGIP": self.qidnsgip,
             "+QIDNSCFG": self.qidnscfg, "+QIGETERROR": self.qigeterror, "+QICFG": self.qicfg,
             "+QISWTMD": self.services.qiswtmd, "+QISENDEX": self.services.data.qisendex,
-            "O": self.services.data.ato, "O0": self.services.data.ato, "+IPR": self.ipr, "&W": self.save,
+            "O": self.services.data.ato, "O0": self.services.data.ato,
         })
+        self.handlers.update(self.line.handlers())
         self.handlers.update(self.bring_up.handlers())
         self.handlers.update(self.sim.handlers())
         self.handlers.update(self.network_registration.handlers())
@@ -228,8 +233,9 @@ class QuectelModule(EmulatedModule):
             "+CMEE": ["+CMEE: (0-2)"], "+CFUN": ["+CFUN: (0,1,4),(0,1)"], "+QISDE": ["+QISDE: (0,1)"],
             "+QIACT": [f"+QIACT: (1-{self.profile.contexts})"],
             "+QICSGP": [f"+QICSGP: (1-{self.profile.contexts}),(1-{3 if ipv4v6_context else 2}),<APN>,<username>,"
-                        "<password>,(0-3)"], "+IPR": [f"+IPR: ({','.join(map(str, RATES))})"],
+                        "<password>,(0-3)"],
         })
+        self.test_answers.update(self.line.test_answers())
         self.identity_answers = QuectelAnswers(self)
 
     # --- what the command loop asks of this dialect -----------------------------------------------
@@ -289,8 +295,7 @@ class QuectelModule(EmulatedModule):
         self.bring_up = BringUp(self)
         self.handlers.update(self.bring_up.handlers())
         self.recvind = self._power_on_recvind
-        if self.saved_rate != self.serial_rate():  # the saved line rate (AT&W) returns after a reset
-            self.set_rate(self.saved_rate)
+        self.line.restart()
         self._held_urcs = {}
         super().restart()
 
@@ -547,28 +552,3 @@ class QuectelModule(EmulatedModule):
             self.final("OK")
         else:
             self.reply(line)
-
-    # --- the line rate --------------------------------------------------------------------------
-    def serial_rate(self):
-        return getattr(self.serial.line, "baudrate", None)
-
-    def set_rate(self, rate) -> None:
-        """The UART changes rate once what is written has left (the OK goes at the old rate)."""
-        if hasattr(self.serial.line, "change_rate"):
-            self.serial.line.change_rate(rate)
-
-    async def ipr(self, cmd: ATCommand) -> None:
-        """AT+IPR=<rate> (0 for autobaud is not modelled); kept over a reset only after AT&W."""
-        if cmd.kind == "read":
-            self.reply(f"+IPR: {self.serial_rate() or self.saved_rate or 115200}")
-            return
-        rate = cmd.number(0, 1, 4_000_000)
-        if rate not in RATES:
-            raise ValueError("line rate")
-        self.final("OK")
-        self.set_rate(rate)
-
-    async def save(self, cmd: ATCommand) -> None:
-        """AT&W: the line rate now in force is kept over a reset."""
-        self.saved_rate = self.serial_rate()
-        self.final("OK")

@@ -11,7 +11,7 @@ import binascii
 from . import ipv6
 from .atcommand import ATCommand
 from .datamode import DataMode
-from .hostlink import TcpBridge, hand_over, pace_to_line
+from .hostlink import TcpBridge, hand_over, pace_to_line, takes_more
 
 CTRL_Z, ESC = 0x1A, 0x1B
 CONNECTED = 2
@@ -225,7 +225,7 @@ class DataPaths:
                         packet_size=m.settings["transpktsize"][0],
                         idle=m.settings["transwaittm"][0] * m.profile.transwaittm_unit,
                         on_data=lambda packet: self._send_raw(sock, packet),
-                        on_escape=lambda: m.on_port(port, self._escaped, sock))
+                        on_escape=lambda: m.on_port(port, self._escaped, sock), room=lambda: takes_more(sock.bridge))
         port.enter_data_mode(mode)
         if sock.unread:
             self.pass_through(sock)

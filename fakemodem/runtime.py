@@ -11,7 +11,7 @@ import os
 import threading
 from typing import Optional
 
-from . import dialects
+from . import dialects, hostline
 from .faults import Faults
 from .pty_port import PtyPort
 from .recorder import Recorder
@@ -28,13 +28,32 @@ class FakeModem:
     opened the port is lost (opening a serial port discards it), so a test that reads the boot
     opens the port first. With ``record`` (a path), everything on the line is written there as
     JSON lines (:mod:`fakemodem.recorder`).
+
+    The module's UART starts at ``boot_baudrate`` (115200, as modules leave the factory) and
+    follows AT+IPR / AT+UART_CUR; a host that listens at another rate reads garbage
+    (:mod:`fakemodem.uart`). ``paced`` makes the line carry only what its rate allows.
+    ``baudrate=N`` is short for a paced line whose module boots at N. ``wiring_limit``: the
+    highest rate the module's TX wire carries (a slow level shifter): above it the host reads
+    garbage from the module, which still hears the host. ``usb``: the port is the module's own USB
+    interface, which has no line rate (whatever rate the host sets, the bytes arrive intact, at the
+    pace ``baudrate`` gives, and AT+IPR / AT+UART_CUR leave this port alone).
     """
 
-    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None, faults=None,
-                 seed: Optional[int] = None, link_path: Optional[str] = None, record=None, powered: bool = True,
-                 **options):
+    def __init__(self, dialect: str = "quectel", *, baudrate: Optional[int] = None,
+                 boot_baudrate: Optional[int] = None, paced: Optional[bool] = None,
+                 wiring_limit: Optional[int] = None, usb: bool = False, faults=None, seed: Optional[int] = None,
+                 link_path: Optional[str] = None, record=None, powered: bool = True, **options):
         module_class = dialects.get(dialect)
+        if baudrate is not None and boot_baudrate is not None and baudrate != boot_baudrate:
+            raise ValueError("baudrate is a paced line booting at that rate: give it or boot_baudrate, not both")
+        for name, value in (("baudrate", baudrate), ("boot_baudrate", boot_baudrate)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ValueError(f"{name} is a line rate in baud, not {value!r}")
         self.baudrate = baudrate
+        self.boot_baudrate = boot_baudrate or baudrate or 115200
+        self.paced = baudrate is not None if paced is None else bool(paced)
+        self.wiring_limit = wiring_limit
+        self.usb = bool(usb)
         self.dialect = dialect
         self.faults = Faults(faults, seed)
         self.link_path = link_path
@@ -49,7 +68,8 @@ class FakeModem:
         self._powered = powered
         self._module_class = module_class
         self._options = options
-        self.recorder = Recorder(record, dialect, dict(options, baudrate=baudrate)) if record else None
+        self.recorder = Recorder(record, dialect, dict(options, boot_baudrate=self.boot_baudrate,
+                                                       paced=self.paced)) if record else None
         self._thread.start()
         self._ready.wait()
         if self._startup_error is not None:
@@ -67,7 +87,13 @@ class FakeModem:
 
     def _plug_in(self) -> None:
         self.serial = SerialSide(self.loop, faults=self.faults, recorder=self.recorder)
-        self.uart = Uart(self.loop, self._pty.master, self.baudrate, self.serial.feed)
+        master = self._pty.master
+        hostline.preset(master, self.boot_baudrate)
+        self.uart = Uart(self.loop, master, self.boot_baudrate, self.serial.feed, paced=self.paced,
+                         host_line=lambda: hostline.read(master))
+        self.uart.room = self.serial.room
+        self.uart.wiring_limit = self.wiring_limit
+        self.uart.usb = self.usb
         self.serial.line = self.uart
         self.module = self._module_class(self.serial, faults=self.faults, **self._options)
         self._main = self.loop.create_task(self.module.run()) if self._powered else None
@@ -113,9 +139,23 @@ class FakeModem:
         """Every command line the emulator has read, in order (since the last replug)."""
         return list(self.call(lambda: list(self.serial.received_commands)))
 
+    def line(self) -> dict:
+        """Both ends of the line now: the module's rate and flow control (``module_baudrate``,
+        ``module_rts``, ``module_cts``), the host's as its termios says (``host_baudrate``,
+        ``host_rtscts``), and what was lost or garbled on the way (:class:`fakemodem.uart.Uart`)."""
+        def snapshot():
+            uart = self.uart
+            host = hostline.read(self._pty.master)
+            rts, cts = uart.flow()
+            return {"module_baudrate": uart.baudrate, "module_rts": rts, "module_cts": cts,
+                    "host_baudrate": host.baudrate if host else None, "host_rtscts": host.rtscts if host else None,
+                    "lost_in": uart.lost_in, "lost_out": uart.lost_out, "garbled": uart.garbled}
+        return self.call(snapshot)
+
     def host_baudrate(self):
         """The baud rate the host set on the port (termios), e.g. through a serial server's RFC 2217."""
-        return self._pty.host_baudrate()
+        host = hostline.read(self._pty.master)
+        return host.baudrate if host else None
 
     def set_faults(self, config) -> None:
         """Change the injected faults while running (e.g. only once the driver is up)."""

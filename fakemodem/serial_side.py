@@ -75,6 +75,11 @@ class SerialSide:
         return (self._awaiting_command and not self.executing and self.data_mode is None
                 and not self._arrived.done())
 
+    def room(self) -> bool:
+        """Whether the firmware takes more bytes now: in data mode only while its link does (the
+        module's RTS, where it runs flow control); a command line is always read."""
+        return self.data_mode is None or self.data_mode.room()
+
     def enter_data_mode(self, mode) -> None:
         """From now on the host's bytes go to ``mode`` (bytes already received go first)."""
         self.data_mode = mode

@@ -25,6 +25,12 @@ class AtPort:
         self._buffer += data
         return bool(data)
 
+    def listen_at(self, baudrate: int) -> None:
+        """Switch the port's rate (as a host does after the module's OK to AT+IPR / AT+UART_CUR),
+        dropping whatever was read at the old one."""
+        self.port.baudrate = baudrate
+        self._buffer.clear()
+
     def read_until(self, pattern: bytes, timeout: float = 5.0) -> bytes:
         """Bytes up to and including the first match of the regex ``pattern``."""
         wanted = re.compile(pattern)

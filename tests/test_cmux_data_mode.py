@@ -3,7 +3,8 @@ channel of its own (DLCI 2-4), raw both ways, while commands, command-mode socke
 on DLCI 1.
 
 The emulator runs unpaced with short guard times (its ``escape_guard``, matched by the modem's);
-atsock's line clock is told a fast line for the same reason.
+its module boots at the fast rate atsock opens the port at, so atsock's line clock counts a fast
+line for the same reason.
 """
 import errno
 import hashlib
@@ -26,7 +27,8 @@ FAST_LINE = 12_000_000
 
 
 def cmux_emulator(guard=GUARD, baudrate=None, **cmux):
-    return FakeModem("quectel", escape_guard=guard, baudrate=baudrate, cmux=cmux, **emulator_options("quectel"))
+    rate = dict(baudrate=baudrate) if baudrate else dict(boot_baudrate=FAST_LINE)  # (the rate atsock opens at)
+    return FakeModem("quectel", escape_guard=guard, cmux=cmux, **rate, **emulator_options("quectel"))
 
 
 def cmux_modem(fm, guard=GUARD, baudrate=FAST_LINE):

@@ -26,7 +26,7 @@ class Client:
     """A host that speaks frames to the emulator: each call writes and returns what came back."""
 
     def __init__(self, fm):
-        self.port = serial.Serial(fm.port, timeout=0.05)
+        self.port = serial.Serial(fm.port, 115200, timeout=0.05)  # the module's boot rate
         assert self.ready()  # booted
         self.reader = FrameReader()
 

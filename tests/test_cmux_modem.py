@@ -34,7 +34,7 @@ def multiplexed(fm) -> bool:
 
 def answers_plain_at(fm) -> bool:
     """Whether the module answers ``AT`` on the plain UART (it has left the multiplexer)."""
-    with serial.Serial(fm.port, timeout=0.5) as port:
+    with serial.Serial(fm.port, 115200, timeout=0.5) as port:
         for _ in range(10):
             port.write(b"AT\r")
             if b"OK" in port.read_until(b"OK\r\n"):
@@ -77,7 +77,7 @@ def die_in_cmux(fm, last=b"AT+QICSGP=1\r"):
     """A host that multiplexes the line, opens channels and vanishes without a close-down, its
     ``last`` command on DLCI 2 still to be answered."""
     assert answers_plain_at(fm)  # booted
-    with serial.Serial(fm.port, timeout=1) as port:
+    with serial.Serial(fm.port, 115200, timeout=1) as port:
         port.write(b"AT+CMUX=0,0,5,127,10,3,30,10,2\r")
         assert b"OK" in port.read_until(b"OK\r\n")
         time.sleep(0.3)

@@ -60,7 +60,7 @@ def test_closing_a_socket_stops_its_blocked_sender_and_its_bytes_never_reach_the
     recorder = tcp_server(recording_peer)
     # a paced line and small module buffers: the 2 MB send is still under way when A is closed
     with FakeModem(dialect, baudrate=921600, faults={"buffer": 4096}, **emulator_options(dialect)) as fake_modem, \
-            atsock.open_modem(fake_modem.port, dialect=dialect, **modem_settings(dialect)) as modem:
+            atsock.open_modem(fake_modem.port, dialect=dialect, baudrate=921600, **modem_settings(dialect)) as modem:
         a = connect(modem, stalled.port, timeout=None)
         outcome = {}
 

@@ -2,8 +2,9 @@
 mode -> real host socket -> peer on 127.0.0.1.
 
 The emulator runs unpaced with short guard times (its ``escape_guard`` switch, matched by the
-modem's ``escape_guard`` setting) so that a mebibyte each way stays quick; atsock's line clock is
-told a fast line (``baudrate``) for the same reason.
+modem's ``escape_guard`` setting) so that a mebibyte each way stays quick; its module boots at a
+fast rate (``boot_baudrate``) that atsock opens the port at, so atsock's line clock counts a fast
+line for the same reason.
 """
 import errno
 import hashlib
@@ -20,7 +21,7 @@ from .conftest import emulator_options, modem_settings, open_ids
 
 GUARD = 0.05
 MIB = 2 ** 20
-FAST_LINE = 12_000_000  # baud the line clock counts with (the emulator is not paced)
+FAST_LINE = 8_000_000  # baud the line clock counts with (the emulator is not paced; an ESP divides 80 MHz to it exactly)
 
 
 def wait_until(check, seconds=10.0):
@@ -40,7 +41,7 @@ def data_mode_modem(dialect, fm, guard=GUARD):
 
 
 def emulator(dialect, guard=GUARD, **options):
-    return FakeModem(dialect, escape_guard=guard, **emulator_options(dialect), **options)
+    return FakeModem(dialect, escape_guard=guard, boot_baudrate=FAST_LINE, **emulator_options(dialect), **options)
 
 
 def read_exactly(sock, count):
@@ -49,19 +50,27 @@ def read_exactly(sock, count):
     return data
 
 
-def digest_peer(conn):
-    """Reads 8 bytes of length and that many bytes, answers their SHA-256; then sends the digest
-    of 1 MiB of its own and the MiB itself."""
+def received_digest(conn):
+    """Reads 8 bytes of length and that many bytes: their SHA-256 (None if they stop short)."""
     size = int.from_bytes(read_all(conn, 8), "big")
     hashed = hashlib.sha256()
     got = 0
     while got < size:
         data = conn.recv(min(65536, size - got))
         if not data:
-            return
+            return None
         hashed.update(data)
         got += len(data)
-    conn.sendall(hashed.digest())
+    return hashed.digest()
+
+
+def digest_peer(conn):
+    """Answers the SHA-256 of what it received (``received_digest``); then sends the digest of
+    1 MiB of its own and the MiB itself."""
+    digest = received_digest(conn)
+    if digest is None:
+        return
+    conn.sendall(digest)
     payload = os.urandom(MIB)
     conn.sendall(hashlib.sha256(payload).digest() + payload)
     read_all(conn, 3)  # "bye": the client is done reading

@@ -121,13 +121,25 @@ def test_fakemodem_command_line_serves_an_esp8285(echo_server):
         assert process.wait(10) == 0
 
 
+def test_the_line_benchmark_runs_and_reports(tmp_path):
+    """python -m bench.linerate, short: the switch, the transfers after it, the stalled reader."""
+    result = subprocess.run([sys.executable, "-m", "bench.linerate", "--quick", "--dialect", "quectel"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split("|")[2].strip(): line for line in result.stdout.splitlines()
+            if line.startswith("| quectel | rtscts") or line.startswith("| quectel | none")}
+    assert set(rows) == {"rtscts", "none"}
+    assert rows["rtscts"].endswith("| 0 bytes | yes |")  # with RTS/CTS every byte came, in order
+
+
 def test_benchmark_runs_and_reports_ratios(tmp_path):
     """The benchmark itself (not its figures: those are never asserted) keeps working."""
     output = tmp_path / "bench.json"
     result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--dialect", "quectel", "--rate", "0",
                              "--latency", "0", "--output", str(output), "--plot", str(tmp_path / "plot.png"),
-                             # (data mode, many modems, asyncio and remote modems have their own tests: the suite keeps its time)
-                             "--no-data-mode", "--no-many", "--no-asyncio", "--no-remote"],
+                             # (data mode, many modems, asyncio, remote modems and the line have their own tests:
+                             # the suite keeps its time)
+                             "--no-data-mode", "--no-many", "--no-asyncio", "--no-remote", "--no-line"],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     import json

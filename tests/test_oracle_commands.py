@@ -115,32 +115,48 @@ def test_esp_cwlap_lists_the_known_networks():
 # --- the line rate ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("report,shown", [("actual", 919540), ("requested", 921600)])
 def test_esp_uart_cur_changes_the_line_rate_after_its_ok(report, shown):
-    fm, at = esp("2.2", join=False, baudrate=115200, uart_report=report)
+    fm, at = esp("2.2", join=False, uart_report=report, boot_delay=0.5)  # time to switch before "ready"
     with fm, at:
-        assert at.command("AT+UART_CUR=921600,8,1,0,0") == b"\r\nOK\r\n"
+        assert at.command("AT+UART_CUR=921600,8,1,0,0") == b"\r\nOK\r\n"  # at the old rate
         assert fm.call(lambda: fm.uart.baudrate) == 921600
+        assert_garbled(at)  # the host still at 115200 reads garbage
+        at.listen_at(921600)
+        at.write(b"\r\n")  # ends the garbage the module heard (a line of its own: ERROR)
+        at.read_quiet(0.1)
         assert at.command("AT+UART_CUR?") == b"+UART_CUR:%d,8,1,0,0\r\n\r\nOK\r\n" % shown
         at.command("AT+RST")
+        at.listen_at(115200)  # _CUR is not kept over a reset
         at.sync()
-        assert fm.call(lambda: fm.uart.baudrate) == 115200  # _CUR is not kept over a reset
+        assert fm.call(lambda: fm.uart.baudrate) == 115200
         at.command("AT+UART_DEF=460800,8,1,0,3")
+        at.listen_at(460800)
         at.command("AT+RST")
-        at.sync()
-        assert fm.call(lambda: fm.uart.baudrate) == 460800  # _DEF is
+        at.sync()  # _DEF is
+        assert fm.line()["module_baudrate"] == 460800 and fm.line()["module_rts"] and fm.line()["module_cts"]
         assert at.command("AT+UART_CUR=921600,9,1,0,0").endswith(b"\r\nERROR\r\n")  # 9 data bits
 
 
+def assert_garbled(at):
+    """A command at the wrong rate: the module hears garbage and what comes back is garbage."""
+    at.write(b"AT\r\n")
+    heard = at.read_quiet(0.3)
+    assert b"OK" not in heard
+
+
 def test_quectel_ipr_changes_the_rate_and_at_w_keeps_it():
-    fm, at = quectel(activate=False, baudrate=115200)
+    fm, at = quectel(activate=False, boot_delay=1.0)  # time to switch before "RDY", on a loaded machine too
     with fm, at:
         assert at.command("AT+IPR?") == b"\r\n+IPR: 115200\r\n\r\nOK\r\n"
         assert at.command("AT+IPR=921600") == b"\r\nOK\r\n"
         assert fm.call(lambda: fm.uart.baudrate) == 921600
+        at.listen_at(921600)
         at.command("AT+CFUN=1,1")
+        at.listen_at(115200)  # not saved
         at.read_until(rb"RDY\r\n")
-        assert fm.call(lambda: fm.uart.baudrate) == 115200  # not saved
+        assert fm.call(lambda: fm.uart.baudrate) == 115200
         at.read_until(rb"SMS DONE\r\n")
         at.command("AT+IPR=460800")
+        at.listen_at(460800)
         assert at.command("AT&W") == b"AT&W\r\r\nOK\r\n"  # echo came back with the reset
         at.command("AT+CFUN=1,1")
         at.read_until(rb"SMS DONE\r\n")

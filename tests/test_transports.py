@@ -45,7 +45,7 @@ def test_socket_url_reaches_a_modem_behind_a_tcp_relay(quectel_fake_modem, echo_
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    pty = serial.Serial(quectel_fake_modem.port, timeout=0.05)
+    pty = serial.Serial(quectel_fake_modem.port, 115200, timeout=0.05)
 
     def relay():
         conn, _ = listener.accept()

@@ -152,7 +152,7 @@ def test_a_new_line_rate_applies_to_the_next_bytes(wire):
     uart.baudrate = 921600
     uart.write(b"z" * 10_000)
     assert drain(host_end) == due(0.0, 0.0, 92160, 10_000)
-    uart.baudrate = None  # unpaced: everything at once
+    uart.paced = False  # unpaced: everything at once
     uart.write(b"w" * 10)
     loop.run_until(1.0)
     assert drain(host_end) == 10_000 - due(0.0, 0.0, 92160, 10_000) + 10

@@ -251,3 +251,14 @@ def cifsr(lines: Lines) -> Dict[str, str]:
         if len(fields) > 1:
             found[fields[0]] = fields[1]
     return found
+
+
+def module_flow(lines: Lines, prefix: str) -> Optional[bool]:
+    """Whether the module runs RTS/CTS: ``+IFC: 2,2`` (Quectel) or the last field of
+    ``+UART_CUR:<baud>,8,1,0,<flow>`` (ESP-AT, 3 for both lines); None where it did not say."""
+    fields = _first(lines, prefix)
+    if not fields:
+        return None
+    if prefix == "+IFC:":
+        return len(fields) == 2 and fields == ["2", "2"]
+    return len(fields) == 5 and _int(fields[4]) == 3

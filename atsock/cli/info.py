@@ -47,7 +47,8 @@ def run(args) -> int:
             return result.lines if result is not None and result.ok else None
 
         report = quectel_report(ask, args.context_id) if dialect == "quectel" else esp_report(ask)
-        report = {"port": args.port, "dialect": dialect, **report, "errors": errors}
+        report = {"port": args.port, "dialect": dialect, "line": line_report(ask, dialect, session.baudrate),
+                  **report, "errors": errors}
         print(json.dumps(report, indent=2) if args.json else render(report), flush=True)
         if args.watch:
             watch(ask, dialect, args)
@@ -75,6 +76,12 @@ def watch(ask, dialect: str, args) -> None:
                 print(f"{time.strftime('%H:%M:%S')}  {text}", flush=True)
     except KeyboardInterrupt:
         pass  # the way a watch ends
+
+
+def line_report(ask, dialect: str, baudrate: int) -> dict:
+    """The rate the module answered at, and whether it runs RTS/CTS (AT+IFC? / AT+UART_CUR?)."""
+    query, prefix = ("AT+IFC", "+IFC:") if dialect == "quectel" else ("AT+UART_CUR", "+UART_CUR:")
+    return {"baudrate": baudrate, "module_rtscts": answers.module_flow(ask(atcmd.query(query)) or [], prefix)}
 
 
 def sim_report(ask) -> dict:
@@ -154,7 +161,9 @@ def _bars(count) -> str:
 
 
 def render(report: dict) -> str:
-    rows = [("port", f"{report['port']} ({report['dialect']})")]
+    line = report["line"]
+    flow = {True: "RTS/CTS on", False: "no flow control", None: "flow control not reported"}[line["module_rtscts"]]
+    rows = [("port", f"{report['port']} ({report['dialect']})"), ("line", f"{line['baudrate']} baud, {flow}")]
     rows += _quectel_rows(report) if report["dialect"] == "quectel" else _esp_rows(report)
     for command, final in report["errors"].items():
         rows.append(("not answered", f"{command}: {final}"))

@@ -43,8 +43,9 @@ def add_port_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_serial_options(parser: argparse.ArgumentParser) -> None:
     add_port_argument(parser)
-    parser.add_argument("--baudrate", type=int, default=115200, help="serial line rate (default 115200; a USB "
-                        "port of a Quectel module ignores it)")
+    parser.add_argument("--baudrate", type=int, default=115200,
+                        help="serial line rate (default 115200): the module is found at whatever rate it is and "
+                             "switched to this one (a USB port of a Quectel module ignores it)")
     parser.add_argument("--dialect", choices=DIALECTS, default="auto",
                         help="the module's AT dialect: quectel, or esp8285 (the same as esp8266 and esp-at) "
                              "for ESP-AT firmware (default: tell from ATI / AT+GMR)")
@@ -53,6 +54,9 @@ def add_serial_options(parser: argparse.ArgumentParser) -> None:
 def add_modem_options(parser: argparse.ArgumentParser) -> None:
     """Serial options plus the settings ``open_modem`` takes for each dialect."""
     add_serial_options(parser)
+    parser.add_argument("--flow", choices=("none", "rtscts"), default="none",
+                        help="hardware flow control at both ends (rtscts: RTS and CTS wired; above 115200 it keeps "
+                             "bytes from being lost when either side is busy)")
     parser.add_argument("--ip-version", choices=("ipv4", "ipv6", "ipv4v6"),
                         help="quectel: the data context's type (default ipv4); esp8285: ipv6 or ipv4v6 turns "
                              "IPv6 on (ESP-AT 2.x)")
@@ -148,7 +152,8 @@ def open_modem(args) -> "atsock.Modem":
         ip_version = settings.pop("ip_version", "ipv4")
         if ip_version != "ipv4":
             settings["ipv6"] = True
-    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, progress=show_progress, **settings)
+    return atsock.open_modem(args.port, dialect=dialect, baudrate=args.baudrate, flow_control=args.flow,
+                             progress=show_progress, **settings)
 
 
 def show_progress(text: str) -> None:

@@ -2,7 +2,8 @@
 
 ``atsock info`` must show the identity of a module that has no SIM, no coverage or no Wi-Fi, so
 it cannot go through ``open_modem`` (which waits for registration and a data context). This
-session syncs with ``AT``, switches echo off and then only asks; it also tells the dialect apart
+session finds the module at whatever line rate it is (``AT`` at each in turn, as bring-up does:
+:mod:`atsock.linerate`), switches echo off and then only asks; it also tells the dialect apart
 for the commands that do open a modem. Commands end in CR LF, which both module families take,
 so a session works before anyone knows which family answers.
 """
@@ -14,27 +15,34 @@ from .. import atcmd
 from ..channel import ATChannel
 from ..engine import Engine
 from ..errors import NO_ANSWER_HINT, CommandTimeout, ModemGone
+from ..linerate import Line
 from ..loop_thread import LoopThread
 from ..rawat import ATResult, checked_timeout, command_line, execute
 from ..transport import open_serial
 from ..wiretrace import is_text, visible
 
-SYNC_ATTEMPTS = 4
+SYNC_BUDGET = 4.0  # seconds of AT probes, at the rates a module is usually at
 SAMPLE = 256  # bytes of the port's first words kept, to tell noise from a silent port (serialat's too)
 
 
 class _Sampling:
-    """The engine as the port's protocol, keeping the first bytes that arrive: a port that answers
-    with bytes that are not text is most likely read at the wrong line rate."""
+    """The engine as the port's protocol, keeping the first bytes that arrive: a port whose every
+    answer at every rate tried is bytes that are not text is read at none it speaks."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.sample = bytearray()
+        self.text_seen = False  # one piece that was all text (an echo, an ERROR): the rate was right once
 
     def data_received(self, data: bytes) -> None:
         if len(self.sample) < SAMPLE:
             self.sample += data[:SAMPLE - len(self.sample)]
+        self.text_seen = self.text_seen or is_text(data)
         self.engine.data_received(data)
+
+    def noise(self) -> Optional[bytes]:
+        """The first bytes, if no piece of what came was text (None: text came, or nothing)."""
+        return None if self.text_seen or not self.sample else bytes(self.sample)
 
     def __getattr__(self, name):  # connection_made, connection_lost, pause_writing...: the engine's
         return getattr(self.engine, name)
@@ -46,15 +54,17 @@ class BareSession:
         self._thread = LoopThread(name="atsock-session")
         self.engine = Engine(ATChannel(terminator=b"\r\n"))
         self._protocol = _Sampling(self.engine)
+        self.line = Line(self.engine, None, baudrate)  # found, never switched: only queries go out
         try:
             self._thread.run(self._open(baudrate))
         except CommandTimeout:
             self.close()
-            sample = bytes(self._protocol.sample)
-            if sample and not is_text(sample):
-                raise OSError(errno.EPROTO, f"{port} sends bytes that are not text ({visible(sample[:24])}...): "
-                                            f"the wrong --baudrate? ({baudrate} was tried; AT firmware usually "
-                                            "speaks 115200)") from None
+            sample = self._protocol.noise()
+            if sample:
+                raise OSError(errno.EPROTO, f"{port} sends bytes that are not text ({visible(sample[:24])}...) at "
+                                            f"every rate tried ({', '.join(map(str, self.line.candidates()))}): "
+                                            "the wrong --baudrate? (a module set to a rate of its own), or the "
+                                            "wrong port") from None
             raise OSError(errno.ETIMEDOUT, f"{port} does not answer AT; {NO_ANSWER_HINT}") from None
         except ModemGone as exc:
             self.close()
@@ -66,8 +76,13 @@ class BareSession:
     async def _open(self, baudrate: int) -> None:
         await open_serial(asyncio.get_running_loop(), self.port, baudrate, lambda: self._protocol)
         await asyncio.sleep(0)  # let connection_made run
-        await self.engine.sync(SYNC_ATTEMPTS, timeout=1.0)
+        await self.line.find(SYNC_BUDGET)
         await self.engine.command(atcmd.build("ATE0"), timeout=2.0, check=False)
+
+    @property
+    def baudrate(self) -> int:
+        """The rate the module answered at."""
+        return self.line.baudrate
 
     def ask(self, command: str, timeout: float = 3.0) -> Optional[ATResult]:
         """The module's answer, or None when no final result came within ``timeout``."""

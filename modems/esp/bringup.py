@@ -13,6 +13,7 @@ from atsock.lifecycle import ModemLifecycle
 
 from ..settings import check_seconds, check_timeouts
 from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, recv_limit, send_limit
+from .line import EspLine
 
 log = logging.getLogger("atsock.esp")
 
@@ -70,12 +71,14 @@ class BringUp:
         return False
 
     async def run(self, life: ModemLifecycle) -> None:
-        e, s = self.engine, self.settings
-        await startup.sync(e, s.sync_timeout)
+        e, s, line = self.engine, self.settings, self.d.serial_line
+        await startup.sync(e, s.sync_timeout, line)
         if s.reset:
             await self._reset()
         life.synced()
         await self.d.command(atcmd.build("ATE0"), timeout=T_QUERY)
+        if line is not None:
+            await line.settle()  # the rate and flow control asked for (AT+UART_CUR, AT+UART_DEF)
         response = await self.d.command(atcmd.build("AT+GMR"), timeout=T_QUERY)
         for line in response.lines:
             match = _VERSION.match(line.text)
@@ -102,7 +105,8 @@ class BringUp:
         """AT+RST, for a module with nothing left by an earlier program. Some 2.x builds refuse it:
         then what could be left (a server, links) is closed by hand. A module that restarts and
         never says ``ready`` goes on if it answers AT, and is reported as such if it does not."""
-        e = self.engine
+        e, line = self.engine, self.d.serial_line
+        boot_rate = await self._boot_rate()
         self._ready = asyncio.get_running_loop().create_future()
         try:
             response = await self.d.command(atcmd.build("AT+RST"), timeout=T_QUERY, check=False)
@@ -112,14 +116,24 @@ class BringUp:
                 await self._close_leftovers()
                 return
             restarted = e.unhandled
+            if boot_rate is not None and line is not None:
+                await line.listen_at(boot_rate)  # it restarts at its saved rate, not the one it was set to
             try:
                 await asyncio.wait_for(self._ready, T_READY)
             except asyncio.TimeoutError:
-                await startup.restarted(e, restarted, "AT+RST")
+                await startup.restarted(e, restarted, "AT+RST", line)
                 return
         finally:
             self._ready = None
-        await startup.sync(e, self.settings.sync_timeout)
+        await startup.sync(e, self.settings.sync_timeout, line)
+
+    async def _boot_rate(self) -> Optional[int]:
+        """The rate the module restarts at (``AT+UART_DEF?``), where the line could change."""
+        if self.d.serial_line is None:
+            return None
+        response = await self.d.command(EspLine.boot_query, timeout=T_QUERY, response_prefixes=("+UART_DEF:",),
+                                        check=False)
+        return EspLine.boot_rate(response.values("+UART_DEF:")) if response.final.ok else None
 
     async def _close_leftovers(self) -> None:
         """Without a restart: the server stopped, every link closed, in either CIPMUX mode (each

@@ -17,6 +17,7 @@ from modems.settings import make_settings
 
 from .bringup import BringUp, Settings
 from .codes import BUSY, FRAME_MAX, READ_TRAILER, T_DNS
+from .line import EspLine
 from .links import EspLinks
 from .passthrough import EspPassthrough
 
@@ -47,6 +48,7 @@ class EspDialect(Dialect):
         payload_rule(rb'\+IPD,(?P<len>\d{1,9})(?:,"?[0-9A-Fa-f.:]{1,45}"?,\d{1,5})?:', FRAME_MAX),
     )
     probe = (atcmd.query("AT+CIPMUX"), "+CIPMUX:")
+    line_commands = EspLine()
     state_words = {"registering": "joining Wi-Fi"}
     not_online_hint = (": join a Wi-Fi network first, with network.ESP8285(...).connect(ssid, key) "
                        "or open_modem(..., ssid=..., key=...)")

@@ -9,6 +9,7 @@ from atsock import atcmd, registration, startup, validate
 from atsock.errors import CommandFailed, DataContextError, ModemError, docs_link
 from atsock.fields import parse_int, split_fields
 from atsock.lifecycle import ModemLifecycle
+from atsock.linerate import Line
 
 from ..settings import check_seconds, check_timeouts
 from . import cause
@@ -89,13 +90,15 @@ class BringUp:
         self.registration: Optional[str] = None  # the registration in words, once registered
         self.progress: Callable[[str], None] = lambda text: None  # what bring-up is waiting for
 
-    async def run(self, life: ModemLifecycle) -> None:
+    async def run(self, life: ModemLifecycle, line: Optional[Line] = None) -> None:
         e, s = self.engine, self.settings
         if self.mux is not None:
-            await self.mux.enter(lambda: startup.sync(e, s.sync_timeout))
-        await startup.sync(e, s.sync_timeout)
+            await self.mux.enter(lambda: startup.sync(e, s.sync_timeout, line))
+        await startup.sync(e, s.sync_timeout, line)
         life.synced()
         await e.command(atcmd.build("ATE0"), timeout=T_QUERY)
+        if line is not None:
+            await line.settle()  # the rate and flow control asked for (AT+IPR, AT+IFC, AT&W)
         await e.command(atcmd.build("AT+CMEE", atcmd.number(1, 0, 2)), timeout=T_QUERY)
         # no payload echo; older firmware lacks the command
         await e.command(atcmd.build("AT+QISDE", atcmd.number(0, 0, 1)), timeout=T_QUERY, check=False)

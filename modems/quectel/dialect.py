@@ -17,6 +17,7 @@ from .bringup import CONTEXT_TYPES, BringUp, Settings
 from .cmux import QuectelMux
 from .codes import MAX_LINKS, QIRD_MAX, READ_TRAILER
 from .dns import Resolver
+from .line import QuectelLine
 from .sockets import QuectelSockets, conn_id, incoming_notice
 from .transparent import QuectelTransparent
 
@@ -32,6 +33,7 @@ class QuectelDialect(Dialect):
                      trailer=READ_TRAILER),
     )
     probe = (atcmd.query("AT+CMEE"), "+CMEE:")
+    line_commands = QuectelLine()
 
     def __init__(self, engine, life, **settings):
         super().__init__(engine, life)
@@ -56,7 +58,7 @@ class QuectelDialect(Dialect):
 
     async def bring_up(self) -> None:
         self._bring_up.progress = self.report_progress
-        await self._bring_up.run(self.life)
+        await self._bring_up.run(self.life, self.serial_line)
         self.local_ip, self.local_ipv6 = self._bring_up.local_ip, self._bring_up.local_ipv6
         self.registration = self._bring_up.registration
         self._domains = dict(self._bring_up.network.stats)
