@@ -76,12 +76,14 @@ def test_quectel_direct_push_tcp(echo):
 def test_quectel_direct_push_udp_service_names_the_sender():
     peer = UdpEcho(prefix=b"re:")
     fm, at = quectel()
-    with fm, at, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        local = probe.getsockname()[1]
-        probe.close()
-        at.command(f'AT+QIOPEN=1,3,"UDP SERVICE","127.0.0.1",0,{local},1')
-        at.read_until(rb"\+QIOPEN: 3,0\r\n")
+    with fm, at:
+        while True:  # a free port number, found by the host, may be another test's before the module binds it
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                local = probe.getsockname()[1]
+            at.command(f'AT+QIOPEN=1,3,"UDP SERVICE","127.0.0.1",0,{local},1')
+            if at.read_until(rb"\+QIOPEN: 3,\d+\r\n").endswith(b"+QIOPEN: 3,0\r\n"):
+                break
         at.write(f'AT+QISEND=3,5,"127.0.0.1",{peer.port}\r'.encode())
         at.read_until(rb"> ")
         at.write(b"hello")
