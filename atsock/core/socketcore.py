@@ -1,10 +1,10 @@
 """The socket core: the life of every modem connection, once for all dialects.
 
 It owns, from the open command until the module has let go of the id: id allocation and release
-(:mod:`atsock.slots`), open / opened / failed open, time-outs and abandoned opens, sending in
-chunks, the drain of announced data (:mod:`atsock.drain`), data the module pushes, remote close,
+(:mod:`atsock.core.slots`), open / opened / failed open, time-outs and abandoned opens, sending in
+chunks, the drain of announced data (:mod:`atsock.core.drain`), data the module pushes, remote close,
 admission of accepted clients, close, and failing everything when the module is lost. The dialect
-only runs single exchanges (:class:`atsock.dialect.SocketCommands`) and reports what its URCs say.
+only runs single exchanges (:class:`atsock.core.dialect.SocketCommands`) and reports what its URCs say.
 
 Three rules keep one socket's traffic out of the next one's:
 
@@ -15,7 +15,7 @@ Three rules keep one socket's traffic out of the next one's:
 * data is added to a connection only while its machine allows delivery: nothing after an error,
   nothing after close.
 
-A connection in data mode (:mod:`atsock.transparent`) sends and receives through its session
+A connection in data mode (:mod:`atsock.core.transparent`) sends and receives through its session
 instead; closing it leaves data mode first.
 """
 import asyncio
@@ -24,11 +24,11 @@ import logging
 import weakref
 from typing import Callable, Optional, Set, Tuple
 
+from ..errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from ..wire.engine import Engine
 from .connection import Connection, Kind
 from .dialect import SocketCommands
 from .drain import ChainHooks, DrainScheduler
-from .engine import Engine
-from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
 from .lifecycle import Op, SocketState
 from .sending import ChunkSender
 from .slots import Retired, Slots
@@ -54,7 +54,7 @@ class SocketCore:
         self._closing: Set[asyncio.Future] = set()  # closes whose module command is still on its way
         self.line_rate: Optional[float] = None  # the port's bytes a second, for data mode's guard times
         self.flow_control: Callable[[], bool] = lambda: False  # RTS/CTS on at both ends (data mode's reader holds)
-        self.data_lines = None  # where data-mode sessions run when not on the engine (atsock.cmux.channels)
+        self.data_lines = None  # where data-mode sessions run when not on the engine (atsock.wire.cmux.channels)
         if commands.data_mode is not None:  # start-up brings back a module left in data mode with these
             engine.escape_timing = (commands.data_mode.guard, commands.data_mode.settle)
 
@@ -247,7 +247,7 @@ class SocketCore:
 
         A send that the module refuses part-way returns the count taken; the error waits on the
         connection for the next call. Closing the socket stops it before its next chunk and the
-        sender gets EBADF. The chunks are chained by :class:`atsock.sending.ChunkSender`. A non-blocking
+        sender gets EBADF. The chunks are chained by :class:`atsock.core.sending.ChunkSender`. A non-blocking
         send (``timeout`` 0) offers one chunk: one exchange with the module, as a kernel's non-blocking
         send is one copy into its buffer.
         """

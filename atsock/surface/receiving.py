@@ -9,11 +9,11 @@ import errno
 import logging
 from typing import Optional, Tuple
 
-from .connection import Connection
-from .errors import os_error, timeout_error
+from ..core.connection import Connection
+from ..core.lifecycle import Op
+from ..core.socketcore import SocketCore
+from ..errors import os_error, timeout_error
 from .inet import canonical
-from .lifecycle import Op
-from .socketcore import SocketCore
 
 log = logging.getLogger("atsock.socket")
 

@@ -9,7 +9,7 @@ socket that would get the same id.
 import errno
 from typing import Dict, Iterable, List, Optional
 
-from .errors import os_error
+from ..errors import os_error
 
 
 class Retired:

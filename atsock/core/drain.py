@@ -8,7 +8,7 @@ stream only after such a complete pass: every byte the peer sent is delivered be
 returns b"". Above ``HIGH_WATER`` buffered bytes the loop waits for the reader (the module then
 holds the data and the peer's TCP window closes) and resumes below ``LOW_WATER``.
 
-Where the dialect's fetch is one command (:meth:`atsock.dialect.SocketCommands.fetch_exchange`),
+Where the dialect's fetch is one command (:meth:`atsock.core.dialect.SocketCommands.fetch_exchange`),
 the loop is a chain of callbacks instead of a task: each fetch is queued from the reader callback
 that parsed the one before, as the chunks of a send are, with no task switch in between.
 """
@@ -17,8 +17,8 @@ import errno
 import logging
 from typing import Awaitable, Callable, Dict, Optional
 
+from ..errors import CommandTimeout, os_error
 from .connection import Connection
-from .errors import CommandTimeout, os_error
 from .lifecycle import Op, SocketState
 
 log = logging.getLogger("atsock.drain")

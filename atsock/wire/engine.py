@@ -1,7 +1,7 @@
 """The engine: one serial port, one reader, a queue of commands, URC dispatch.
 
-It is an ``asyncio.Protocol`` on the loop of :mod:`atsock.loop_thread`. Bytes from the port go
-through the sans-I/O :class:`~atsock.channel.ATChannel`; the events come back here and are routed:
+It is an ``asyncio.Protocol`` on the loop of :mod:`atsock.wire.loop_thread`. Bytes from the port go
+through the sans-I/O :class:`~atsock.wire.channel.ATChannel`; the events come back here and are routed:
 intermediate lines and finals to the command in flight, prompts to the payload writer, URCs to the
 handlers the dialect registered by prefix or pattern.
 
@@ -20,7 +20,7 @@ Transparent modes: a command may hand the line over to raw data (:class:`RawLine
 every other command waits in the queue. A holder (:meth:`Engine.hold`) keeps the queue for its own
 commands around such a period, so that nothing else goes out between entering and leaving. A word
 of the module's in the raw bytes is only a suspicion (:meth:`RawLine.suspect`); raw data ends when
-the holder has proved it and calls :meth:`Engine.resolve_raw` (see :mod:`atsock.transparent`).
+the holder has proved it and calls :meth:`Engine.resolve_raw` (see :mod:`atsock.core.transparent`).
 """
 import asyncio
 import logging
@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 from weakref import WeakValueDictionary
 
+from ..errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
 from .atcmd import CommandLine, build
 from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
                       RawSuspect, Urc)
-from .errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
-from .timings import ExchangeTimes
 from .escape import BOOT_NOTICES, DEFAULT_TIMING, ESCAPE, leave_stale_data_mode
 from .rawstream import RawWords
+from .timings import ExchangeTimes
 from .wiretrace import received, sent, tracing as _tracing
 
 log = logging.getLogger("atsock.engine")
@@ -176,7 +176,7 @@ class Engine(asyncio.Protocol):
         self.escape_timing: Tuple[float, float] = DEFAULT_TIMING
         self.gone: Optional[BaseException] = None
         self.unhandled = 0  # lines no one took (boot text, noise), and the last of them
-        self.boot_notices = 0  # how often a module said it had started (atsock.escape.BOOT_NOTICES)
+        self.boot_notices = 0  # how often a module said it had started (atsock.wire.escape.BOOT_NOTICES)
         self.last_unhandled: Optional[str] = None
 
     # --- registration (the dialect's side) ------------------------------------------------------
@@ -426,7 +426,7 @@ class Engine(asyncio.Protocol):
     ) -> Response:
         """Run one AT command and return its response.
 
-        ``text`` comes from :mod:`atsock.atcmd`, which checked every value in it. With ``payload``
+        ``text`` comes from :mod:`atsock.wire.atcmd`, which checked every value in it. With ``payload``
         the command is expected to answer with the data prompt (or with ``prompt_line``, such as
         ``CONNECT``, where a module asks for data that way), after which the payload is written.
         With ``check`` a final other than ``OK`` raises :class:`CommandFailed`. ``guard`` is asked
@@ -434,7 +434,7 @@ class Engine(asyncio.Protocol):
         and is never sent. ``owner`` is the holder a command belongs to (:meth:`hold`). With
         ``raw``, a final in ``raw_after`` (or, with ``raw_after_prompt``, the prompt, answered as
         final ``>``) hands the line over to raw data; ``raw_words`` are the module's words that may
-        end it (:mod:`atsock.rawstream`).
+        end it (:mod:`atsock.wire.rawstream`).
         """
         if (raw_after or raw_after_prompt) and (raw is None or raw_words is None):
             raise ValueError("a command that hands the line over to raw data needs a RawLine and its ending words")
@@ -465,7 +465,7 @@ class Engine(asyncio.Protocol):
     def _command(text, response_prefixes, extra_finals, not_final, raw_after, raw_after_prompt,
                  raw_words: Optional[RawWords], prompt_line: Optional[str] = None) -> Command:
         if not isinstance(text, CommandLine):
-            raise TypeError("command text must be built by atsock.atcmd, not assembled by hand")
+            raise TypeError("command text must be built by atsock.wire.atcmd, not assembled by hand")
         return Command(text, tuple(response_prefixes), frozenset(extra_finals), frozenset(not_final),
                        frozenset(raw_after), raw_after_prompt, raw_words, prompt_line=prompt_line)
 

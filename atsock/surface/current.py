@@ -7,7 +7,7 @@ import errno
 import threading
 from typing import List
 
-from .errors import os_error
+from ..errors import os_error
 
 _open_modems: List[object] = []
 _lock = threading.Lock()

@@ -8,10 +8,10 @@ import errno
 import socket as _std
 from typing import List
 
-from .constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
-from .errors import os_error
+from ..constants import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM
+from ..core import validate
+from ..errors import os_error
 from .inet import canonical, family_name, family_of
-from . import validate
 
 AI_PASSIVE = _std.AI_PASSIVE
 AI_CANONNAME = _std.AI_CANONNAME

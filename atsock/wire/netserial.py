@@ -4,10 +4,10 @@ serial server: ser2net's plain ``tcp`` accepter).
 
 Both ride asyncio's own TCP transport on the engine's loop, as a local port rides its descriptor:
 no reader thread, no byte queue (pyserial's RFC 2217 client queues every byte it reads, which costs
-about 4 s of CPU per MiB). Telnet is undone as the pieces arrive (:mod:`atsock.telnet`).
+about 4 s of CPU per MiB). Telnet is undone as the pieces arrive (:mod:`atsock.wire.telnet`).
 
 The link to the server is the cable: when the server goes away the transport is lost, as a USB
-port that vanishes, and recovery opens the same URL again (:mod:`atsock.recovery`). A server whose
+port that vanishes, and recovery opens the same URL again (:mod:`atsock.core.recovery`). A server whose
 host vanished without closing anything is noticed by TCP itself: keep-alive probes while the line
 is idle, and ``TCP_USER_TIMEOUT`` while bytes wait unacknowledged.
 """
@@ -21,8 +21,8 @@ import termios
 import urllib.parse
 from typing import Callable, Dict, Optional
 
+from ..errors import os_error
 from . import telnet
-from .errors import os_error
 
 log = logging.getLogger("atsock.transport")
 

@@ -16,7 +16,7 @@ cannot do it is a clear error. :meth:`Line.restore` leaves the module as it was 
 modem closes, unless the rate was saved.
 
 The dialect supplies the AT text (:class:`LineCommands`); the transport sets the host's side
-(``set_baudrate``, ``set_flow_control``: :mod:`atsock.transport`).
+(``set_baudrate``, ``set_flow_control``: :mod:`atsock.wire.transport`).
 """
 import asyncio
 import contextlib
@@ -25,8 +25,8 @@ import itertools
 import logging
 from typing import Callable, List, Optional
 
+from ..errors import CommandFailed, CommandTimeout, ModemError, docs_link
 from .atcmd import CommandLine
-from .errors import CommandFailed, CommandTimeout, ModemError, docs_link
 from .escape import leave_stale_data_mode
 
 log = logging.getLogger("atsock.linerate")

@@ -4,21 +4,21 @@ ESP-AT's passthrough), for a bulk transfer without a command and a turnaround pe
 A :class:`DataSession` holds the line from the first command that enters the mode to the last one
 that restores command mode: commands for anything else wait in the queue, in order, and go out once
 it is over (the module answers nothing else meanwhile, and reports nothing: no URCs). The dialect
-gives the commands around the mode and the module's words (:class:`atsock.dialect.DataModeCommands`);
+gives the commands around the mode and the module's words (:class:`atsock.core.dialect.DataModeCommands`);
 the session does the rest.
 
 The module's words travel in the peer's byte stream, and a peer can send the same bytes. So:
 
 * **A word is only a suspicion.** ``NO CARRIER``, ``CLOSED``, ``RDY`` in the stream stop the writers and
-  hold the bytes from the word on (:mod:`atsock.rawstream`); data mode ends only once the session
+  hold the bytes from the word on (:mod:`atsock.wire.rawstream`); data mode ends only once the session
   has *proved* that the module is in command mode: ``+++`` between two guard silences (to a module
   still in data mode it is the escape, to one in command mode the harmless start of a line), then
   the module's answer or its silence, then a probe that only the module answers. Where the mode
   ended is then unambiguous: after the module left, only its own text follows, so the held bytes
-  are cut at the last of its words (:meth:`atsock.rawstream.RawStream.resolve`). A close word that
+  are cut at the last of its words (:meth:`atsock.wire.rawstream.RawStream.resolve`). A close word that
   turns out to be the peer's is delivered as data and the session goes on (the dialect re-enters
   the mode); nothing is ever written into a session that may still carry data, except the escape.
-* **The payload never escapes the module**: :class:`atsock.escape.PlusGuard` keeps any run of ``+``
+* **The payload never escapes the module**: :class:`atsock.wire.escape.PlusGuard` keeps any run of ``+``
   from standing alone between two guard silences.
 * **Every way out ends in a named state** (:attr:`DataSession.outcome`): ``"left"`` (the block ended:
   command mode; on Quectel the socket goes on, on ESP-AT its connection ended with the block),
@@ -29,7 +29,7 @@ The module's words travel in the peer's byte stream, and a peer can send the sam
 
 Silence counts from the moment the last byte has left the host's UART. A real serial device tells
 (``tcdrain``); a pty (the emulator) does not, so the session also keeps the line's own clock
-(:class:`atsock.escape.LineClock`).
+(:class:`atsock.wire.escape.LineClock`).
 
 The session's contract with the line (:class:`DataLine`) is what it needs from the engine, so that
 another line (a multiplexer's channel) can carry a session too.
@@ -40,11 +40,11 @@ import errno
 import logging
 from typing import Optional, Protocol, Tuple
 
-from .engine import RawLine
-from .errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
-from .escape import ESCAPE, QUIET, LineClock, PlusGuard, guard_silence
+from ..errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
+from ..wire.engine import RawLine
+from ..wire.escape import ESCAPE, QUIET, LineClock, PlusGuard, guard_silence
+from ..wire.transport import sent_by_os
 from .readhold import ReadHold
-from .transport import sent_by_os
 
 log = logging.getLogger("atsock.datamode")
 
@@ -68,7 +68,7 @@ class Stage(enum.Enum):
 
 
 class DataLine(Protocol):
-    """What a session needs from its line (the :class:`atsock.engine.Engine` is one; a channel of a
+    """What a session needs from its line (the :class:`atsock.wire.engine.Engine` is one; a channel of a
     multiplexer can be another). The session holds the line for its commands, writes payload and the
     escape while the line is raw, and hears of the raw bytes through its :class:`RawLine`: data,
     a word that may end the mode, the end. The line never decides where the mode ended: it holds
@@ -78,7 +78,7 @@ class DataLine(Protocol):
     probe_command: Tuple[object, Optional[str]]       # a command only the module answers, and its line
     gone: Optional[BaseException]                     # set once the port is lost
     unsent: int                                       # bytes written but not yet handed to the port
-    transport: object                                 # for tcdrain (atsock.transport.sent_by_os)
+    transport: object                                 # for tcdrain (atsock.wire.transport.sent_by_os)
     stats: object                                     # ``stats.bytes_read``: quiet is when it stops growing
 
     def hold(self, holder: object) -> None: ...           # only the holder's commands go out
@@ -96,7 +96,7 @@ class DataLine(Protocol):
 
 
 class DataSession:
-    """``core`` is the :class:`atsock.socketcore.SocketCore`; ``line_rate`` the port's bytes a second
+    """``core`` is the :class:`atsock.core.socketcore.SocketCore`; ``line_rate`` the port's bytes a second
     (None: unknown, the guard alone is waited). ``line`` is where the session runs (the core's engine
     unless given: a multiplexer's channel), ``clock`` when its bytes leave the port (by default
     counted from ``line_rate``: the session's bytes are the line's)."""

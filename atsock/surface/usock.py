@@ -1,6 +1,6 @@
 """The usocket ``socket`` object over a modem's AT sockets: TCP clients and servers, UDP.
 
-Arguments are checked as CPython checks them (:mod:`atsock.arguments`); every operation then goes
+Arguments are checked as CPython checks them (:mod:`atsock.surface.arguments`); every operation then goes
 through the :class:`~atsock.modem.Modem` façade, which runs it on the engine's loop, so received
 data, the connection's state and the modem's commands are only ever touched by one thread.
 
@@ -24,17 +24,18 @@ import random
 import sys
 from typing import Optional, Tuple
 
-from . import arguments, inet, validate
+from ..constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
+                         SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE, TCP_NODELAY)
+from ..core import validate
+from ..core.connection import Connection, Kind
+from ..core.lifecycle import SocketState
+from ..core.readiness import changes
+from ..errors import os_error, timeout_error
+from ..select import poll_mask
+from . import arguments, inet
 from .addrinfo import lookup, resolve_addrinfo
 from .checked import UNSET, SocketArguments
-from .connection import Connection, Kind
-from .constants import (AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR, SO_KEEPALIVE,
-                        SO_REUSEADDR, SO_TYPE, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE, TCP_NODELAY)
-from .errors import os_error, timeout_error
-from .lifecycle import SocketState
 from .current import current_modem
-from .readiness import changes
-from .select import poll_mask
 
 log = logging.getLogger("atsock.socket")
 
@@ -51,7 +52,7 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 
 class socket(SocketArguments):
     """Each method's arguments are checked as CPython checks them before its body runs
-    (:mod:`atsock.checked`): the bodies below get them checked and made plain."""
+    (:mod:`atsock.surface.checked`): the bodies below get them checked and made plain."""
 
     def __init__(self, af: int = AF_INET, type: int = SOCK_STREAM, proto: int = 0, *,
                  modem=None, _conn: Optional[Connection] = None):
@@ -117,7 +118,7 @@ class socket(SocketArguments):
         time-out (a non-blocking socket waits for the one exchange, as its other calls do)."""
         return self._timeout or None
 
-    # --- addresses (checked by atsock.checked with inet.destination: a name is resolved later) ---
+    # --- addresses (checked by atsock.surface.checked with inet.destination: a name is resolved later) ---
     def _resolve(self, host: str) -> str:
         if host in ("", "<broadcast>"):
             raise os_error(errno.EINVAL, f"cannot connect to {host!r}")
@@ -513,7 +514,7 @@ class socket(SocketArguments):
     # --- data mode ----------------------------------------------------------------------------
     def data_mode(self) -> "DataModeBlock":
         """``with sock.data_mode(): sock.sendall(big)``: the block's traffic goes raw over the
-        module's transparent mode (see :mod:`atsock.transparent` and the README), and the line is
+        module's transparent mode (see :mod:`atsock.core.transparent` and the README), and the line is
         back in command mode after it. Quectel switches a connected socket (or one connected in the
         block); ESP-AT's passthrough opens its own connection, so there ``connect()`` goes inside
         the block, the socket must be the modem's only one, and the connection ends with the block."""

@@ -1,6 +1,6 @@
 """What counts as a host name, an IP literal and a port, before any of it reaches a modem.
 
-(Whatever goes into a command line is checked again, character by character, by :mod:`atsock.atcmd`.)
+(Whatever goes into a command line is checked again, character by character, by :mod:`atsock.wire.atcmd`.)
 """
 import ipaddress
 import operator

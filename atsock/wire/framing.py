@@ -13,7 +13,7 @@ Three shapes share the stream:
   after which exactly ``n`` bytes are taken as data, whatever they contain.
 
 A fourth shape takes the whole stream: in *raw* mode (a module's transparent or passthrough mode,
-entered with :meth:`FrameReader.enter_raw`) every byte is data, read by :class:`~atsock.rawstream.RawStream`:
+entered with :meth:`FrameReader.enter_raw`) every byte is data, read by :class:`~atsock.wire.rawstream.RawStream`:
 a word of the module's (``\\r\\nNO CARRIER\\r\\n``...) is only a candidate, held until the session has
 proved where the mode ended (:meth:`FrameReader.resolve_raw`); lines are read again after that.
 
@@ -163,7 +163,7 @@ class FrameReader:
         self._after_prompt = False
         self._raw = None
 
-    # --- raw mode (see atsock.rawstream) -------------------------------------------------------
+    # --- raw mode (see atsock.wire.rawstream) -------------------------------------------------------
     @property
     def raw(self) -> bool:
         return self._raw is not None

@@ -1,8 +1,8 @@
 """The multiplexer's channels for sockets in data mode: one engine per channel, so that several
 sockets carry their bytes raw at once while the AT engine goes on taking commands on DLCI 1.
 
-A :class:`atsock.transparent.DataSession` runs on any line that keeps its contract
-(:class:`atsock.transparent.DataLine`); an engine on a channel of its own is one. The module's
+A :class:`atsock.core.transparent.DataSession` runs on any line that keeps its contract
+(:class:`atsock.core.transparent.DataLine`); an engine on a channel of its own is one. The module's
 command to enter the mode (``AT+QISWTMD``), the escape, its answer and the probe that proves the
 mode ended all go on that channel: a virtual port of the module is a whole AT port, with its own
 transparent mode (cmux.md §3, §10). Channels are opened when first needed and kept for the next
@@ -15,14 +15,14 @@ line's own clock at the channel's last write instead of counting the session's b
 import errno
 from typing import Awaitable, Callable, Dict, Optional
 
-from ..errors import os_error
+from ...errors import os_error
 from .line import ChannelTransport, MuxLine, MuxRefused
 
 FRAME_COST = 4  # octets besides the data in a frame that shares its flags (frames.DataFramer)
 
 
 class ChannelClock:
-    """:class:`atsock.escape.LineClock` for a session on one channel of a multiplexed line."""
+    """:class:`atsock.wire.escape.LineClock` for a session on one channel of a multiplexed line."""
 
     def __init__(self, line: MuxLine, channel: ChannelTransport):
         self._line = line

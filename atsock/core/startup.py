@@ -1,6 +1,6 @@
 """The first words with a module that may still be starting, and what to say when it never does.
 
-The probes go out at one rate, or, with a :class:`atsock.linerate.Line`, at each rate the module
+The probes go out at one rate, or, with a :class:`atsock.wire.linerate.Line`, at each rate the module
 may be at in turn (it boots at its saved rate, and keeps one an earlier program set).
 
 Modules start in their own ways (``shared/at-reference/sim-registration.md`` §2, ``esp-at.md`` §3):
@@ -12,7 +12,7 @@ apart from a port where nothing answers at all, which has its own message (``ope
 import errno
 import logging
 
-from .errors import CommandFailed, CommandTimeout, StartupError
+from ..errors import CommandFailed, CommandTimeout, StartupError
 
 log = logging.getLogger("atsock.startup")
 

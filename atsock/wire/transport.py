@@ -5,13 +5,13 @@ Three transports share the same protocol, hence the same AT parser:
 * ports with an OS descriptor (a UART, a USB ACM port, a pty) use pyserial-asyncio, which lets the
   event loop wait on the descriptor itself — no extra thread, no polling;
 * serial servers on the network (``rfc2217://``, ``socket://``) use asyncio's TCP transport
-  (:mod:`atsock.netserial`);
+  (:mod:`atsock.wire.netserial`);
 * any other pyserial URL (``loop://``, ``spy://``...) gets a small reader thread that hands what
   it reads to the loop.
 
 The descriptor and thread transports change the port's rate and RTS/CTS here and nowhere else
-(``set_baudrate``, ``set_flow_control``: :mod:`atsock.linerate` calls them); a network transport
-has the same coroutines (:mod:`atsock.netserial`).
+(``set_baudrate``, ``set_flow_control``: :mod:`atsock.wire.linerate` calls them); a network transport
+has the same coroutines (:mod:`atsock.wire.netserial`).
 """
 import asyncio
 import errno
@@ -24,10 +24,10 @@ from typing import Callable, Optional
 import serial
 import serial_asyncio
 
+from ..errors import os_error
 from . import port_holders
-from .errors import os_error
-from .readpacing import ReadPacer
 from .netserial import NetworkSerialTransport, is_network_url, open_network_port
+from .readpacing import ReadPacer
 
 log = logging.getLogger("atsock.transport")
 
@@ -182,7 +182,7 @@ class DescriptorTransport(LineControl, serial_asyncio.SerialTransport):
     def expect(self, due: Optional[int]) -> None:
         """``due`` more bytes are certain to come (0: the frame is complete; None: given up). On a
         port seen to deliver at its line rate, stop listening until they can be there, instead of
-        waking at every arrival (:mod:`atsock.readpacing`). The rate is read from the port each
+        waking at every arrival (:mod:`atsock.wire.readpacing`). The rate is read from the port each
         time: a baud rate changed meanwhile counts at once."""
         if self._paused_until is not None or self._closing or (not due and not self._pacer.in_frame):
             return

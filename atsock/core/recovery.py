@@ -7,7 +7,7 @@ that could not survive it have already failed with a meaningful errno; this only
 back so that new sockets work: it reopens the port if it is gone (the same path or URL, until
 ``reopen_timeout``), then runs the dialect's bring-up again. After ``max_attempts`` failed bring-ups
 the modem is ``failed``. Every wait between two tries is randomised and bounded
-(:mod:`atsock.backoff`), so that many modems that lost their ports or their network together do
+(:mod:`atsock.core.backoff`), so that many modems that lost their ports or their network together do
 not all come back in step.
 """
 import asyncio

@@ -17,7 +17,7 @@ a module on USB, is then held to that rate: give the real one.) A channel the mo
 that keeps too many pauses its engine's writers. Each channel's last byte is timed on the shared
 line's clock, for data mode's silences.
 
-Timers live here, not in :mod:`atsock.cmux.mux`: an open or close that stays unanswered for
+Timers live here, not in :mod:`atsock.wire.cmux.mux`: an open or close that stays unanswered for
 ``ACK_TIMEOUT`` is sent again, up to ``ATTEMPTS`` times in all (T1 and N2 of cmux.md §2.2, with
 room for a loaded host). A module that starts talking plain text while multiplexed (its boot
 words: it restarted, and a restarted module is in plain AT mode) gets the line back as plain, and
@@ -99,7 +99,7 @@ class ChannelTransport(asyncio.Transport):
 
     def expect(self, due: Optional[int]) -> None:
         """The engine's hint that ``due`` more bytes of a frame are certain to come (see
-        :meth:`atsock.transport.DescriptorTransport.expect`): passed on to the port while this is
+        :meth:`atsock.wire.transport.DescriptorTransport.expect`): passed on to the port while this is
         the only channel that carries anything."""
         self._line.expect(self, due)
 

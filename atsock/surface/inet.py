@@ -11,9 +11,10 @@ import ipaddress
 import socket as _std
 from typing import Optional, Tuple
 
-from . import arguments, validate
-from .constants import AF_INET, AF_INET6
-from .errors import os_error
+from ..constants import AF_INET, AF_INET6
+from ..core import validate
+from ..errors import os_error
+from . import arguments
 
 MAX_FLOWINFO = 0xFFFFF  # 20 bits, as CPython checks it
 

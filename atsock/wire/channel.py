@@ -1,6 +1,6 @@
 """The AT channel: one command in flight, and every frame the modem sends classified.
 
-Sans-I/O like :mod:`atsock.framing`, on top of it: :meth:`ATChannel.begin` returns the bytes of a
+Sans-I/O like :mod:`atsock.wire.framing`, on top of it: :meth:`ATChannel.begin` returns the bytes of a
 command for the caller to write, :meth:`ATChannel.receive` takes bytes and returns typed events.
 
 Classification needs context the framer does not have:

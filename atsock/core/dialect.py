@@ -1,7 +1,7 @@
 """What a dialect provides: its AT text and the parsing of what its module answers.
 
 The life of a connection (ids, opening, sending in chunks, draining, accepting, closing, failing)
-belongs to :class:`atsock.socketcore.SocketCore`, once for every module. A dialect supplies:
+belongs to :class:`atsock.core.socketcore.SocketCore`, once for every module. A dialect supplies:
 
 * :class:`Dialect`: bring-up, name lookup, and the URC handlers that tell the core what happened
   (``core.data_waiting``, ``core.peer_closed``, ``core.incoming``...) or report trouble;
@@ -21,14 +21,14 @@ import errno
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from .atcmd import CommandLine
-from .constants import AF_INET
-from .engine import Engine
-from .errors import os_error
-from .framing import PayloadRule
+from ..constants import AF_INET
+from ..errors import os_error
+from ..wire.atcmd import CommandLine
+from ..wire.engine import Engine
+from ..wire.framing import PayloadRule
+from ..wire.linerate import Line, LineCommands
+from ..wire.rawstream import RawWords
 from .lifecycle import ModemLifecycle, ModemState
-from .linerate import Line, LineCommands
-from .rawstream import RawWords
 
 Address = Tuple[str, int]
 
@@ -66,7 +66,7 @@ class FetchExchange:
 
 
 class DataModeCommands:
-    """A module's transparent mode, as :class:`atsock.transparent.DataSession` drives it.
+    """A module's transparent mode, as :class:`atsock.core.transparent.DataSession` drives it.
 
     The session holds the line, keeps its timing, escapes with ``+++`` between guard times and
     proves where the mode ended; the dialect supplies the commands around that and the module's
@@ -81,7 +81,7 @@ class DataModeCommands:
 
     def words(self, conn) -> RawWords:
         """The module's words that end data mode by themselves (the peer closed the connection,
-        the module rebooted): see :class:`atsock.rawstream.RawWords`."""
+        the module rebooted): see :class:`atsock.wire.rawstream.RawWords`."""
         raise NotImplementedError
 
     async def enter(self, session) -> None:
@@ -183,7 +183,7 @@ class Dialect:
     command_terminator = b"\r"  # S3; ESP-AT insists on CR LF
     probe: Tuple[str, Optional[str]] = ("AT", None)  # resync probe and the line only it produces
     not_online_hint = ""  # what a socket call made before the network is up tells the user to do
-    line_commands: Optional[LineCommands] = None  # its UART's rate and flow control (atsock.linerate)
+    line_commands: Optional[LineCommands] = None  # its UART's rate and flow control (atsock.wire.linerate)
     state_words: Dict[str, str] = {}  # a modem state as this kind of module says it ("joining Wi-Fi")
 
     def __init__(self, engine: Engine, life: ModemLifecycle):
@@ -200,7 +200,7 @@ class Dialect:
         self.report_trouble: Callable[[str, int, str, bool], None] = lambda *args: None
         #: set by the Modem: ``report_progress(text)``, what bring-up is waiting for, in words
         self.report_progress: Callable[[str], None] = lambda text: None
-        #: the network registration in words (:mod:`atsock.registration`), where the dialect has one
+        #: the network registration in words (:mod:`atsock.core.registration`), where the dialect has one
         self.registration: Optional[str] = None
         #: the serial line's rate and flow control (set by the Modem): bring-up finds the module
         #: with it and settles the line

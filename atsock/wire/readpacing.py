@@ -1,7 +1,7 @@
 """When to read bytes the modem has announced: on a paced line they cannot all be there sooner.
 
 After a header such as ``+QIRD: 1500`` the channel knows how many bytes are still to come
-(:attr:`atsock.channel.ATChannel.due`). On a port that delivers at its line rate (a UART, or the
+(:attr:`atsock.wire.channel.ATChannel.due`). On a port that delivers at its line rate (a UART, or the
 emulator's pty) the last of them arrives ``due / rate`` seconds later at the earliest, and waking at
 every arrival meanwhile (about once a millisecond) costs the host a wake-up each time for nothing.
 :class:`ReadPacer` says how long the transport may stop listening instead; the bytes wait in the

@@ -5,7 +5,7 @@ a stream that may carry noise (cmux.md §4, §5, §11).
 
     F9 | address | control | length (1 or 2 octets) | information (0..N1) | FCS | F9
 
-Sans-I/O like :mod:`atsock.framing`: :meth:`FrameReader.feed` takes whatever bytes arrived and
+Sans-I/O like :mod:`atsock.wire.framing`: :meth:`FrameReader.feed` takes whatever bytes arrived and
 returns the frames they complete; it gives the same frames whether the stream comes whole, byte by
 byte or cut anywhere. There is no byte stuffing in the basic option: the length field alone says
 where a frame ends, so a reader that lost its place hunts for the next flag and checks everything

@@ -23,9 +23,9 @@ import asyncio
 import errno
 from typing import Optional, Tuple
 
+from ..errors import CommandTimeout, os_error, timeout_error
 from .connection import Connection, Kind
 from .dialect import SendOutcome
-from .errors import CommandTimeout, os_error, timeout_error
 from .lifecycle import Op, SocketState
 
 Address = Tuple[str, int]
@@ -35,7 +35,7 @@ BUSY_PAUSE = 0.05  # times the attempt number
 
 
 class ChunkSender:
-    """``core`` is the :class:`atsock.socketcore.SocketCore` that owns ``conn``."""
+    """``core`` is the :class:`atsock.core.socketcore.SocketCore` that owns ``conn``."""
 
     def __init__(self, core, conn: Connection, data, dest: Optional[Address],
                  timeout: Optional[float]):

@@ -12,9 +12,9 @@ import errno
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..errors import CommandTimeout
 from . import atcmd
 from .channel import Final
-from .errors import CommandTimeout
 
 EXTRA_FINALS = frozenset({"FAIL"})  # ESP-AT 1.x ends a failed join with FAIL instead of ERROR
 #: commands that ask for payload after a prompt, or enter data mode: a line alone cannot finish them
@@ -48,7 +48,7 @@ class ATCommandError(OSError):
 
 
 def command_line(text) -> atcmd.CommandLine:
-    """``text`` as a checked command line (:func:`atsock.atcmd.raw`: one printable line that starts
+    """``text`` as a checked command line (:func:`atsock.wire.atcmd.raw`: one printable line that starts
     with AT), unless it needs payload or data mode; TypeError/ValueError otherwise."""
     line = atcmd.raw(text)
     name = command_name(line)

@@ -8,7 +8,7 @@ the socket layer reads it and waits on it.
 from enum import Enum
 from typing import Optional, Tuple, Union
 
-from .constants import AF_INET
+from ..constants import AF_INET
 from .inbox import AcceptQueue, DatagramInbox, StreamInbox
 from .lifecycle import SocketLifecycle, SocketState
 from .readiness import Notifier
@@ -47,7 +47,7 @@ class Connection:
         self.closed_early = False
         self.closed_early_released = False
         self.data_mode_wanted = False  # connect() goes on into data mode (the socket's data_mode() block)
-        self.data_session = None       # an atsock.transparent.DataSession while it is in data mode
+        self.data_session = None       # an atsock.core.transparent.DataSession while it is in data mode
         self.life.add_listener(lambda old, new: self.changed())
 
     @property
