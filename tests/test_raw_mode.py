@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from atsock.wire.atcmd import build, number
 from atsock.wire.channel import ATChannel, Command, Final, Intermediate, RawData, RawEnd, RawSuspect, Urc
-from atsock.wire.engine import Engine, RawLine
+from atsock.wire.engine import Engine
+from atsock.wire.rawline import RawLine
 from atsock.errors import CommandTimeout
 from atsock.core.lifecycle import SOCKET_OPERATIONS, Op, SocketLifecycle, SocketState
 from atsock.wire.rawstream import RawWords

@@ -41,7 +41,7 @@ import logging
 from typing import Optional, Protocol, Tuple
 
 from ..errors import CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
-from ..wire.engine import RawLine
+from ..wire.rawline import RawLine
 from ..wire.escape import ESCAPE, QUIET, LineClock, PlusGuard, guard_silence
 from ..wire.transport import sent_by_os
 from .readhold import ReadHold

@@ -15,12 +15,8 @@ result, a prompt still gets its payload, so the channel stays in step with the m
 whose final result never comes marks the channel for resynchronisation: ``AT`` probes go out
 before anything else until one is answered ``OK``.
 
-Transparent modes: a command may hand the line over to raw data (:class:`RawLine`); from its
-``CONNECT`` or prompt on, the channel parses nothing and the bytes go to the raw line's sink, while
-every other command waits in the queue. A holder (:meth:`Engine.hold`) keeps the queue for its own
-commands around such a period, so that nothing else goes out between entering and leaving. A word
-of the module's in the raw bytes is only a suspicion (:meth:`RawLine.suspect`); raw data ends when
-the holder has proved it and calls :meth:`Engine.resolve_raw` (see :mod:`atsock.core.transparent`).
+Transparent modes: a command may hand the line over to raw data; while it is raw, every other
+command waits in the queue. The hold and the raw line are :mod:`atsock.wire.rawline`'s.
 """
 import asyncio
 import logging
@@ -35,7 +31,8 @@ from ..errors import CommandFailed, CommandTimeout, ModemGone, ProtocolViolation
 from .atcmd import CommandLine, build
 from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
                       RawSuspect, Urc)
-from .escape import BOOT_NOTICES, DEFAULT_TIMING, ESCAPE, leave_stale_data_mode
+from .escape import BOOT_NOTICES, DEFAULT_TIMING, leave_stale_data_mode
+from .rawline import RawLine, RawLineHold
 from .rawstream import RawWords
 from .timings import ExchangeTimes
 from .wiretrace import received, sent, tracing as _tracing
@@ -92,26 +89,6 @@ FRAME_IDLE = 3.0  # a line or payload that stops arriving half-way for this long
 RAW_HOLD = 0.05   # raw bytes that might begin the mode's ending word are data if nothing follows
 
 
-class RawLine:
-    """What the engine does with the line while it carries raw data.
-
-    ``sink(data)`` takes the bytes; ``suspect(word)`` hears of a word of the module's in them (or
-    the peer's same bytes: what follows waits for :meth:`Engine.resolve_raw`); ``ended(word)`` is
-    called once when the mode ends: with the module's word that ended it
-    (``b"\\r\\nNO CARRIER\\r\\n"``...), or None when the port or the module was lost.
-    ``overflow(held)``: more bytes came while a suspicion was resolved than may be kept.
-    """
-
-    def __init__(self, sink: Callable[[bytes], None], ended: Callable[[Optional[bytes]], None],
-                 suspect: Callable[[bytes], None] = lambda word: None,
-                 overflow: Callable[[int], None] = lambda held: None):
-        self.sink = sink
-        self.suspect = suspect
-        self.ended = ended
-        self.overflow = overflow
-        self.active = False  # set while the line carries this raw data
-
-
 @dataclass(slots=True)  # (one per command: slots make it quicker to build and to read)
 class _Pending:
     command: Command
@@ -141,7 +118,7 @@ class _Pending:
         self.withdrawn = True
 
 
-class Engine(asyncio.Protocol):
+class Engine(RawLineHold, asyncio.Protocol):
     def __init__(self, channel: ATChannel):
         self.channel = channel
         self.stats = EngineStats()
@@ -642,91 +619,10 @@ class Engine(asyncio.Protocol):
         for handler in self._unresponsive_handlers:
             handler()
 
-    # --- raw data (transparent / passthrough modes) ------------------------------------------
-    def hold(self, holder: object) -> None:
-        """From now on only ``holder``'s commands go out (a command in flight finishes first);
-        everything else waits in the queue, in order, until :meth:`release`."""
-        if self._holder is not None and self._holder is not holder:
-            raise RuntimeError("the engine is already held")
-        self._holder = holder
-
-    def release(self, holder: object) -> None:
-        if self._holder is holder:
-            self._holder = None
-            self._pump()
-
-    @property
-    def held_by(self) -> object:
-        return self._holder
-
-    @property
-    def raw(self) -> bool:
-        """True while the line carries raw data."""
-        return self._raw is not None
-
-    def expect_raw_end(self, word: bytes) -> None:
-        """While raw: ``word`` is the module's answer to the escape, which may come from now on."""
-        self.channel.expect_raw_end(word)
-
-    @property
-    def raw_suspended(self) -> bool:
-        """Raw bytes wait for :meth:`resolve_raw` (a word of the module's, or the peer's same bytes, came)."""
-        return self._raw is not None and self.channel.raw_suspended
-
-    def raw_end(self, answered: bool = True) -> Optional[bytes]:
-        """The module's word that :meth:`resolve_raw` would end raw data at now, if any."""
-        return self.channel.raw_end(answered) if self._raw is not None else None
-
-    def resolve_raw(self, answered: bool = True) -> bool:
-        """The holder made sure the module is in command mode: the held bytes up to the module's
-        word are data, the word ends raw data, what follows is read as lines. False (still raw)
-        when no word is there. Without ``answered``, the escape's answers there do not count."""
-        events = self.channel.resolve_raw(answered)
-        for event in events:
-            self._route(event)
-        return bool(events)
-
-    def abandon_raw(self) -> None:
-        """Raw data ends without a word (the module restarted, the port went, it left silently):
-        bytes held as the possible start of a word are data; a suspicion's held bytes are dropped."""
-        if self._raw is not None:
-            for event in self.channel.release_held():
-                self._route(event)
-            self.channel.abandon()
-            self._end_raw(None)
-
-    def write_escape(self, then_end_line: bool = False) -> None:
-        """``+++`` between commands (a module that an earlier process left in data mode); the
-        caller keeps the guard times. ``then_end_line``: the command terminator alone, which ends
-        the line a module in command mode took those ``+`` for (it answers ERROR, or nothing)."""
-        if self._active is not None or self._raw is not None:
-            raise RuntimeError("the escape goes out only between commands")
-        data = self.channel.terminator if then_end_line else ESCAPE
-        if _tracing():
-            sent(data, " (leaving a data mode)")
-        self._write(data)
-
-    def _end_raw(self, word: Optional[bytes]) -> None:
-        raw, self._raw = self._raw, None
-        if raw is None:
-            return
-        raw.active = False
-        try:
-            raw.ended(word)
-        except Exception:
-            log.exception("end of data mode not taken")
-        self._pump()
-
     def mark_out_of_step(self) -> None:
         """The module's state is unknown (it did not answer as its mode promised): probes first."""
         self._drop_frames()
         self._needs_resync = True
-
-    def write_raw(self, data) -> None:
-        """Bytes for the far end while the line is raw (no command framing at all)."""
-        if self._raw is None:
-            raise RuntimeError("the line is not in data mode")
-        self._write(data)
 
     async def writable(self) -> None:
         """Returns once the transport takes more (it asked to pause above its high-water mark)."""
