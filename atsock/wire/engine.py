@@ -22,7 +22,7 @@ import asyncio
 import logging
 import re
 import time
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, FrozenSet, Iterable, List, Optional, Tuple
 from weakref import WeakValueDictionary
@@ -32,9 +32,9 @@ from .atcmd import CommandLine, build
 from .channel import (ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, RawData, RawEnd, RawOverflow,
                       RawSuspect, Urc)
 from .escape import BOOT_NOTICES, DEFAULT_TIMING, leave_stale_data_mode
+from .exchange import EngineStats, Response
 from .rawline import RawLine, RawLineHold
 from .rawstream import RawWords
-from .timings import ExchangeTimes
 from .wiretrace import received, sent, tracing as _tracing
 
 log = logging.getLogger("atsock.engine")
@@ -43,44 +43,6 @@ UrcHandler = Callable[[Urc], None]
 UrcMatcher = Callable[[str], bool]
 Guard = Callable[[], Optional[BaseException]]
 Done = Callable[[Optional["Response"], Optional[BaseException]], None]
-
-
-@dataclass(slots=True)
-class Response:
-    final: Final
-    lines: List[Intermediate]
-
-    def first(self, prefix: str) -> Optional[Intermediate]:
-        for line in self.lines:
-            if line.text.startswith(prefix):
-                return line
-        return None
-
-    def values(self, prefix: str) -> List[str]:
-        """The text after ``prefix`` of every line that has it, stripped."""
-        return [line.text[len(prefix):].strip() for line in self.lines if line.text.startswith(prefix)]
-
-
-@dataclass
-class EngineStats:
-    """What crossed the wire; read by the demo and the benchmarks."""
-
-    commands: int = 0
-    payload_writes: int = 0
-    bytes_written: int = 0
-    bytes_read: int = 0
-    reads: int = 0  # reads of the port that returned data: the engine's wake-ups for input
-    urcs: int = 0
-    protocol_errors: int = 0
-    by_name: Counter = field(default_factory=Counter)
-    exchange_times: ExchangeTimes = field(default_factory=ExchangeTimes)  # written to final result
-
-    def snapshot(self) -> dict:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("by_name", "exchange_times")}
-        data["by_name"] = dict(self.by_name)
-        data["exchange_seconds"] = {"count": self.exchange_times.count, "sum": self.exchange_times.sum,
-                                    "buckets": self.exchange_times.cumulative()}
-        return data
 
 
 RESYNC_ATTEMPTS = 3
