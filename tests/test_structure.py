@@ -154,7 +154,8 @@ def test_import_atsock_stays_light_and_gives_every_public_name():
                "listed = sorted(set(atsock.__all__) - set(dir(atsock)))\n"
                "import atsock.modem, atsock.surface.usock, atsock.wire.rawat, atsock.micropython\n"
                "same = all(getattr(atsock, n) is getattr(m, n) for m, names in ((atsock.modem, ('open_modem', 'Modem')),"
-               " (atsock.surface.usock, ('socket', 'getaddrinfo')), (atsock.wire.rawat, ('ATResult', 'ATCommandError')),"
+               " (atsock.surface.usock, ('socket', 'getaddrinfo')),"
+               " (atsock.wire.rawat, ('ATResult', 'ATCommandError')),"
                " (atsock.micropython, ('install',))) for n in names)\n"
                "print(heavy, listed, same, all(hasattr(atsock, n) for n in atsock.__all__))")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60)
