@@ -6,10 +6,10 @@
     s = usocket.socket()
     s.connect(addr)
 
-Layers, bottom up: :mod:`atsock.framing` and :mod:`atsock.channel` (sans-I/O AT parsing),
-:mod:`atsock.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
-(the AT text of each exchange), :mod:`atsock.socketcore` (the life of every connection),
-:mod:`atsock.modem` (the façade) and :mod:`atsock.usock` (the usocket surface), with
+Layers, bottom up: :mod:`atsock.wire.framing` and :mod:`atsock.wire.channel` (sans-I/O AT parsing),
+:mod:`atsock.wire.engine` (one port, one command in flight, URC dispatch), the dialects in ``modems/``
+(the AT text of each exchange), :mod:`atsock.core.socketcore` (the life of every connection),
+:mod:`atsock.modem` (the façade) and :mod:`atsock.surface.usock` (the usocket surface), with
 :mod:`atsock.select` for ``poll``, :mod:`atsock.ssl` for TLS over any of its sockets,
 :mod:`atsock.asyncio` for asyncio streams and servers on the modem, and :mod:`atsock.micropython`
 to run MicroPython code unmodified. ``docs/architecture.md`` draws them.
@@ -19,12 +19,12 @@ __version__ = "0.1.0"  # the one place the version is written (pyproject.toml re
 import importlib
 from typing import TYPE_CHECKING
 
-from .addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
 from .constants import (AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_TCP, IPPROTO_UDP, MSG_DONTWAIT, MSG_PEEK, SO_ERROR,
                         SO_KEEPALIVE, SO_REUSEADDR, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, SOL_SOCKET, TCP_KEEPALIVE,
                         TCP_NODELAY)
-from .current import current_modem
 from .errors import DataContextError, ModemError, RegistrationError, SimError, StartupError
+from .surface.addrinfo import AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_PASSIVE, inet_ntop, inet_pton
+from .surface.current import current_modem
 
 error = OSError      # MicroPython and old CPython code catch socket.error
 timeout = TimeoutError
@@ -33,14 +33,14 @@ timeout = TimeoutError
 #: pyserial, transitions) come with the first modem or socket, not with ``import atsock`` (which the
 #: command line's ``--help`` pays for too); ``install`` brings MicroPython's module names and the
 #: platform stand-ins
-_ON_FIRST_USE = {"open_modem": "modem", "Modem": "modem", "socket": "usock", "getaddrinfo": "usock",
-                 "ATCommandError": "rawat", "ATResult": "rawat", "install": "micropython"}
+_ON_FIRST_USE = {"open_modem": "modem", "Modem": "modem", "socket": "surface.usock", "getaddrinfo": "surface.usock",
+                 "ATCommandError": "wire.rawat", "ATResult": "wire.rawat", "install": "micropython"}
 
 if TYPE_CHECKING:  # what they are, for readers, checkers and the reference pages
     from .micropython import install
     from .modem import Modem, open_modem
-    from .rawat import ATCommandError, ATResult
-    from .usock import getaddrinfo, socket
+    from .wire.rawat import ATCommandError, ATResult
+    from .surface.usock import getaddrinfo, socket
 
 
 def __getattr__(name: str):

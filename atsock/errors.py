@@ -125,7 +125,7 @@ class SimError(ModemError):
 
 class RegistrationError(ModemError):
     """The network did not take the module. ``state``: the registration in words
-    (:mod:`atsock.registration`); ``stats``: the ``<stat>`` each query reported last; ``signal``:
+    (:mod:`atsock.core.registration`); ``stats``: the ``<stat>`` each query reported last; ``signal``:
     the ``+CSQ`` <rssi> (99: none), where it was read; ``denied``: the network refused the SIM."""
 
     def __init__(self, code: int, reason: str, *, state: str, stats: dict, signal: Optional[int] = None,

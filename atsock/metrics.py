@@ -31,10 +31,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from . import atcmd
 from .cli import answers
-from .lifecycle import ModemState
-from .rawat import execute
+from .core.lifecycle import ModemState
+from .wire import atcmd
+from .wire.rawat import execute
 
 log = logging.getLogger("atsock.metrics")
 

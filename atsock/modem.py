@@ -3,7 +3,7 @@
 The Modem is the façade the socket layer talks to: every socket operation is a method here that
 runs the socket core's coroutine on the engine's loop and turns internal failures into ``OSError``.
 It picks its dialect by name from :mod:`atsock.registry`; the module-level ``atsock.socket`` and
-``atsock.getaddrinfo`` use the most recently opened modem (:mod:`atsock.current`).
+``atsock.getaddrinfo`` use the most recently opened modem (:mod:`atsock.surface.current`).
 """
 import asyncio
 import concurrent.futures
@@ -11,20 +11,21 @@ import errno
 import logging
 from typing import Any, Awaitable, Callable, List, Optional
 
-from . import current, receiving, registry, usock
-from .addrinfo import resolve_addrinfo
+from . import registry
 from .constants import AF_INET, SOCK_STREAM
-from .channel import ATChannel
-from .connection import Connection
-from .engine import Engine
+from .core.connection import Connection
+from .core.lifecycle import MachineError, ModemLifecycle, ModemState
+from .core.recovery import Recovery
+from .core.socketcore import SocketCore
 from .errors import NO_ANSWER_HINT, CommandFailed, CommandTimeout, ModemGone, os_error, timeout_error
-from .lifecycle import MachineError, ModemLifecycle, ModemState
-from .linerate import Line
-from .loop_thread import LoopThread
-from .rawat import ATResult, run as run_raw_command
-from .recovery import Recovery
-from .socketcore import SocketCore
-from .transport import open_serial
+from .surface import current, receiving, usock
+from .surface.addrinfo import resolve_addrinfo
+from .wire.channel import ATChannel
+from .wire.engine import Engine
+from .wire.linerate import Line
+from .wire.loop_thread import LoopThread
+from .wire.rawat import ATResult, run as run_raw_command
+from .wire.transport import open_serial
 
 log = logging.getLogger("atsock.modem")
 
@@ -207,7 +208,7 @@ class Modem:
     # --- state ----------------------------------------------------------------------------------
     @property
     def state(self) -> ModemState:
-        """Where the modem is in its lifecycle (:class:`~atsock.lifecycle.ModemState`: ``online``,
+        """Where the modem is in its lifecycle (:class:`~atsock.core.lifecycle.ModemState`: ``online``,
         ``recovering``, ``failed``...); the Lifecycles page of the docs draws the machine."""
         return self.life.state
 
@@ -401,7 +402,7 @@ class Modem:
 
     # --- one raw command (signal, IMEI... what the socket API does not cover) ---------------------
     def at(self, command: str, *, timeout: float = 5.0, check: bool = True) -> ATResult:
-        """One raw AT command through the engine (``.lines``, ``.final``, ``.ok``); see :mod:`atsock.rawat`."""
+        """One raw AT command through the engine (``.lines``, ``.final``, ``.ok``); see :mod:`atsock.wire.rawat`."""
         return run_raw_command(self, command, timeout=timeout, check=check)
 
     # --- for programs that name their modem -------------------------------------------------------

@@ -7,7 +7,7 @@ client's address and port separately from ``accept()``, and reports a socket's T
 from . import *  # noqa: F401,F403 - the flavour is the whole usocket surface plus what follows
 from . import __all__ as _base_all
 from .constants import AF_INET, SOCK_STREAM
-from .usock import socket as _socket
+from .surface.usock import socket as _socket
 
 IPPROTO_TCP_SER = 7     # a TCP server socket (QuecPython's value)
 TCP_CUSTOMIZE_PORT = 8  # a TCP client bound to a chosen local port (QuecPython's value)

@@ -10,9 +10,9 @@ polled in the same set.
 import select as _std_select
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from .connection import Connection
-from .lifecycle import SocketState
-from .readiness import changes
+from .core.connection import Connection
+from .core.lifecycle import SocketState
+from .core.readiness import changes
 
 __all__ = ["poll", "select", "POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL"]
 

@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-import atsock.transport
+import atsock.wire.transport
 
 from . import many, report
 from .scenarios import MIB, ROOT, Session, _spawn
@@ -101,13 +101,13 @@ def clients(quick: bool) -> list:
     for name, remote in (("pty", None), ("ser2net, atsock's RFC 2217 client", 0.0),
                          ("ser2net, pyserial's RFC 2217 client", 0.0)):
         pyserial = "pyserial" in name
-        original = atsock.transport.is_network_url
+        original = atsock.wire.transport.is_network_url
         if pyserial:
-            atsock.transport.is_network_url = lambda port: False
+            atsock.wire.transport.is_network_url = lambda port: False
         try:
             session = Session("quectel", None, 0.0, remote=remote, url_options="?ign_set_control" if pyserial else "")
         finally:
-            atsock.transport.is_network_url = original
+            atsock.wire.transport.is_network_url = original
         try:
             results.append({"client": name, "download": session.download(size if not pyserial else size // 4)})
         finally:

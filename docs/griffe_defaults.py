@@ -4,7 +4,7 @@ it, not as the name of a private module's sentinel: ``listen(backlog=<not given>
 """
 import griffe
 
-from atsock.checked import UNSET
+from atsock.surface.checked import UNSET
 
 
 class UnsetDefaults(griffe.Extension):

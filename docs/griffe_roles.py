@@ -1,6 +1,6 @@
 """Griffe extension for the API reference: the docstrings' Sphinx roles as Markdown code.
 
-atsock's docstrings name other objects the reStructuredText way (``:mod:`atsock.engine```,
+atsock's docstrings name other objects the reStructuredText way (``:mod:`atsock.wire.engine```,
 ``:class:`~atsock.modem.Modem```); mkdocstrings renders Markdown, where the role would show as
 text. Each becomes plain code, the ``~`` form as the last part of the name, as Sphinx shows it.
 """

@@ -13,7 +13,7 @@ import serial
 
 import atsock
 from atsock import ssl
-from atsock.cmux.frames import Frame, Kind, encode
+from atsock.wire.cmux.frames import Frame, Kind, encode
 
 from semantics_run import Run, TlsPeer, Variant
 

@@ -1,6 +1,6 @@
 """The emulated module's own TS 27.010 frame codec (basic option), from cmux.md §4-§5.
 
-This duplicates what ``atsock/cmux/frames.py`` does, on purpose: the emulator is an independent
+This duplicates what ``atsock/wire/cmux/frames.py`` does, on purpose: the emulator is an independent
 oracle and imports nothing from the driver, so a misreading of the frame rules in one of the two
 shows up as a disagreement on the wire instead of being shared. It is written the way a module's
 firmware would be: a receiver that takes one octet at a time through a small state machine (with

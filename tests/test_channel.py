@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from atsock.channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
+from atsock.wire.channel import ATChannel, Command, Final, Intermediate, Prompt, ProtocolError, Urc
 from modems.esp import EspDialect
 from modems.quectel import QuectelDialect
 

@@ -8,8 +8,8 @@ import random
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from atsock.channel import ATChannel, Command, Final, Intermediate, Urc
-from atsock.framing import DEFAULT_MAX_LINE, FrameReader, LineFrame
+from atsock.wire.channel import ATChannel, Command, Final, Intermediate, Urc
+from atsock.wire.framing import DEFAULT_MAX_LINE, FrameReader, LineFrame
 from modems.esp import EspDialect
 from modems.quectel import QuectelDialect
 from modems.quectel.tls import PAYLOAD_RULE as QSSLRECV_RULE

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import atsock
-from atsock.rawat import ATResult
+from atsock.wire.rawat import ATResult
 
 from .cli_support import Terminal, run_atsock
 

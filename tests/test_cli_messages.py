@@ -14,7 +14,7 @@ import pytest
 import serial
 
 import atsock
-from atsock import transport
+from atsock.wire import transport
 from atsock.cli import options, ports
 from atsock.cli.explain import explain
 from atsock.cli.serialat import SerialAT

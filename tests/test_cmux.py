@@ -2,10 +2,10 @@
 is cut, bad frames dropped and counted, and the host's dialogue with a module (cmux.md §5–§15)."""
 import pytest
 
-from atsock.cmux.control import Message, Parameters, Signals, Type, decode, msc
-from atsock.cmux.frames import FCS_TABLE, Frame, FrameReader, Kind, encode, fcs
-from atsock.cmux.mux import (Answered, Closed, ClosedDown, Data, FlowChanged, Multiplexer, MuxError, NotSupported,
-                             Opened, Refused, State, StatusReceived)
+from atsock.wire.cmux.control import Message, Parameters, Signals, Type, decode, msc
+from atsock.wire.cmux.frames import FCS_TABLE, Frame, FrameReader, Kind, encode, fcs
+from atsock.wire.cmux.mux import (Answered, Closed, ClosedDown, Data, FlowChanged, Multiplexer, MuxError, NotSupported,
+                                  Opened, Refused, State, StatusReceived)
 
 
 def h(text):

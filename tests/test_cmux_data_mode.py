@@ -15,7 +15,7 @@ import time
 import pytest
 
 import atsock
-from atsock.transparent import RECEIVE_HIGH
+from atsock.core.transparent import RECEIVE_HIGH
 from fakemodem import FakeModem
 
 from .conftest import emulator_options

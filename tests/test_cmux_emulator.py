@@ -7,8 +7,8 @@ import time
 import pytest
 import serial
 
-from atsock.cmux.control import Message, Parameters, Signals, Type, decode, msc
-from atsock.cmux.frames import Frame, FrameReader, Kind, encode
+from atsock.wire.cmux.control import Message, Parameters, Signals, Type, decode, msc
+from atsock.wire.cmux.frames import Frame, FrameReader, Kind, encode
 from fakemodem import FakeModem
 
 from .conftest import emulator_options

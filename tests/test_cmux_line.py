@@ -1,15 +1,15 @@
-"""The multiplexer under the AT engines (atsock/cmux/line.py), on a fake serial transport: what it
+"""The multiplexer under the AT engines (atsock/wire/cmux/line.py), on a fake serial transport: what it
 writes for each step, how it holds a stopped channel's bytes, and how it gives the line back."""
 import asyncio
 
 import pytest
 
-from atsock.channel import ATChannel
-from atsock.cmux.control import Message, Signals, Type, msc
-from atsock.cmux.frames import Frame, FrameReader, Kind, encode
-from atsock.cmux.line import AT_DLCI, PORT_QUEUE, SLICE, MuxLine, MuxRefused
-from atsock.engine import Engine
-from atsock.atcmd import build
+from atsock.wire.channel import ATChannel
+from atsock.wire.cmux.control import Message, Signals, Type, msc
+from atsock.wire.cmux.frames import Frame, FrameReader, Kind, encode
+from atsock.wire.cmux.line import AT_DLCI, PORT_QUEUE, SLICE, MuxLine, MuxRefused
+from atsock.wire.engine import Engine
+from atsock.wire.atcmd import build
 from modems.quectel import QuectelDialect
 
 
@@ -57,7 +57,7 @@ async def settle():
 
 async def multiplexed(monkeypatch, channel=None, baudrate=None):
     """A line whose module answers every SABM at once: (line, serial, engine)."""
-    monkeypatch.setattr("atsock.cmux.line.ENTRY_PAUSE", 0)
+    monkeypatch.setattr("atsock.wire.cmux.line.ENTRY_PAUSE", 0)
     engine = Engine(channel or ATChannel())
     line = MuxLine(engine, boot_words=(b"RDY",))
     serial = FakeSerial(baudrate)
@@ -161,7 +161,7 @@ def test_a_module_that_restarts_gives_the_line_back_to_plain_at(monkeypatch):
 
 def test_no_leftover_multiplexer_when_nothing_answers(monkeypatch):
     async def body():
-        monkeypatch.setattr("atsock.cmux.line.ACK_TIMEOUT", 0.01)
+        monkeypatch.setattr("atsock.wire.cmux.line.ACK_TIMEOUT", 0.01)
         engine = Engine(ATChannel())
         line = MuxLine(engine)
         serial = FakeSerial()

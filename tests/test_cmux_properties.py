@@ -9,9 +9,9 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from atsock.cmux.control import Message, Type, msc, Signals
-from atsock.cmux.frames import FLAG, Frame, FrameReader, Kind, encode
-from atsock.cmux.mux import Multiplexer
+from atsock.wire.cmux.control import Message, Type, msc, Signals
+from atsock.wire.cmux.frames import FLAG, Frame, FrameReader, Kind, encode
+from atsock.wire.cmux.mux import Multiplexer
 
 EXAMPLES = int(os.environ.get("ATSOCK_CMUX_EXAMPLES", "300"))
 N1 = 127

@@ -4,7 +4,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from atsock.lifecycle import ModemLifecycle, SocketLifecycle
+from atsock.core.lifecycle import ModemLifecycle, SocketLifecycle
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

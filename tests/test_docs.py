@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from atsock.errors import DOCS_URL
-from atsock.lifecycle import SOCKET_OPERATIONS, ModemLifecycle, SocketLifecycle
+from atsock.core.lifecycle import SOCKET_OPERATIONS, ModemLifecycle, SocketLifecycle
 from modems.esp.codes import JOIN_ERRORS
 from modems.quectel import codes as quectel_codes
 

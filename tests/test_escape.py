@@ -6,8 +6,8 @@ import asyncio
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from atsock.escape import DEFAULT_TIMING, JITTER, LineClock, PlusGuard, guard_silence, stale_escape_waits
-from atsock.transparent import FLUSH_DELAY
+from atsock.wire.escape import DEFAULT_TIMING, JITTER, LineClock, PlusGuard, guard_silence, stale_escape_waits
+from atsock.core.transparent import FLUSH_DELAY
 from fakemodem.datamode import DataMode
 
 from .test_raw_mode import engine_with_transport

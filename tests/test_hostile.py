@@ -132,7 +132,7 @@ def test_an_ipv6_scope_id_cannot_carry_a_command(modem, fake_modem, echo_server)
 
 
 def test_scope_ids_are_an_interface_number_or_name():
-    from atsock import validate
+    from atsock.core import validate
     assert validate.ip_literal("fe80::1%eth0") == "fe80::1%eth0"
     assert validate.ip_literal("fe80::1%7") == "fe80::1%7"
     for bad in ("::1%", "::1%z\"", "::1%a b", "::1%-x", "::1%" + "x" * 16, "::1%99999999999", "::1%4294967296",

@@ -14,7 +14,7 @@ from hypothesis import example, given, strategies as st
 
 import atsock
 import atsock.quecpython
-from atsock import inet
+from atsock.surface import inet
 from fakemodem import FakeModem
 from fakemodem import ipv6 as emulated_ipv6
 from modems.quectel.bringup import context_addresses

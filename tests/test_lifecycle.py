@@ -1,7 +1,7 @@
 """The lifecycle machines are strict: an event illegal in the current state raises, never no-ops."""
 import pytest
 
-from atsock.lifecycle import MachineError, ModemLifecycle, SocketLifecycle
+from atsock.core.lifecycle import MachineError, ModemLifecycle, SocketLifecycle
 
 
 def test_modem_bring_up_path_and_listeners():

@@ -19,9 +19,9 @@ import pytest
 import serial
 
 import atsock
-from atsock.linerate import Line, standard
-from atsock.readhold import HIGH
-from atsock.transport import READ_CHUNK, DescriptorTransport, LineControl
+from atsock.wire.linerate import Line, standard
+from atsock.core.readhold import HIGH
+from atsock.wire.transport import READ_CHUNK, DescriptorTransport, LineControl
 from fakemodem import FakeModem
 
 from .at_client import AtPort
@@ -123,7 +123,7 @@ def test_a_program_that_asks_for_nothing_finds_the_module_at_another_rate(dialec
 
 def test_a_rate_the_module_refuses_leaves_the_line_as_it_was(dialect, echo_server, caplog):
     rates = (9600, 19200, 38400, 57600, 115200, 230400, 460800)
-    with emulator(dialect, rates=rates) as fm, caplog.at_level(logging.WARNING, "atsock.linerate"):
+    with emulator(dialect, rates=rates) as fm, caplog.at_level(logging.WARNING, "atsock.wire.linerate"):
         with open_fast(dialect, fm, baudrate=FAST) as modem:
             assert modem.baudrate == 115200 and fm.line()["module_baudrate"] == 115200
             assert any("refuses" in record.getMessage() and "stays at 115200" in record.getMessage()
@@ -134,7 +134,7 @@ def test_a_rate_the_module_refuses_leaves_the_line_as_it_was(dialect, echo_serve
 def test_a_rate_the_wiring_does_not_carry_is_undone(dialect, echo_server, caplog):
     """The module takes the rate, then what it sends comes garbled: the old rate is asked for
     blindly at the new one (the module still hears), and both ends are back where they were."""
-    with emulator(dialect, wiring_limit=460800) as fm, caplog.at_level(logging.WARNING, "atsock.linerate"):
+    with emulator(dialect, wiring_limit=460800) as fm, caplog.at_level(logging.WARNING, "atsock.wire.linerate"):
         with open_fast(dialect, fm, baudrate=FAST) as modem:
             assert modem.baudrate == 115200 and fm.line()["module_baudrate"] == 115200
             assert any("does not answer at 921600" in record.getMessage() for record in caplog.records)

@@ -8,12 +8,13 @@ import weakref
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from atsock.atcmd import build, number
-from atsock.channel import ATChannel, Command, Final, Intermediate, RawData, RawEnd, RawSuspect, Urc
-from atsock.engine import Engine, RawLine
+from atsock.wire.atcmd import build, number
+from atsock.wire.channel import ATChannel, Command, Final, Intermediate, RawData, RawEnd, RawSuspect, Urc
+from atsock.wire.engine import Engine
+from atsock.wire.rawline import RawLine
 from atsock.errors import CommandTimeout
-from atsock.lifecycle import SOCKET_OPERATIONS, Op, SocketLifecycle, SocketState
-from atsock.rawstream import RawWords
+from atsock.core.lifecycle import SOCKET_OPERATIONS, Op, SocketLifecycle, SocketState
+from atsock.wire.rawstream import RawWords
 
 NO_CARRIER = b"\r\nNO CARRIER\r\n"
 CONNECT = frozenset({"CONNECT"})
@@ -245,7 +246,7 @@ def test_a_held_engine_runs_only_its_holders_commands_and_raw_data_stops_all():
         engine.data_received(b"\r\nOK\r\n" + NO_CARRIER)
         assert received == [b"payload", b"\r\nOK\r\n"] and suspected == [NO_CARRIER] and ended == []
         assert engine.raw_suspended and transport.written == [b"AT+QISWTMD\r"]  # a suspicion changes nothing yet
-        assert engine.resolve_raw()  # the holder proved it (atsock.transparent): the mode ended there
+        assert engine.resolve_raw()  # the holder proved it (atsock.core.transparent): the mode ended there
         assert ended == [NO_CARRIER]
         assert transport.written[-1] == b"AT+OTHER\r"
         engine.data_received(b"\r\nOK\r\n")

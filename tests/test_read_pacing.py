@@ -1,4 +1,4 @@
-"""Reading announced payloads when they can be there (:mod:`atsock.readpacing`).
+"""Reading announced payloads when they can be there (:mod:`atsock.wire.readpacing`).
 
 The pacer is sans-I/O: these tests give it the clock. It must never pause on a port it has not seen
 deliver at its line rate (a USB modem ignores the baud rate), never pause a short frame (a short
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import atsock
-from atsock.readpacing import HELD_MAX, PAUSE_MAX, PAUSE_MIN, RECHECK, RECHECK_MAX, WATCH_MIN, ReadPacer
+from atsock.wire.readpacing import HELD_MAX, PAUSE_MAX, PAUSE_MIN, RECHECK, RECHECK_MAX, WATCH_MIN, ReadPacer
 from fakemodem import FakeModem
 
 from .conftest import emulator_options, modem_settings
@@ -153,7 +153,7 @@ def test_a_port_closed_during_a_pause_stays_closed_and_loses_no_byte_before_it()
 
     import serial
 
-    from atsock.transport import DescriptorTransport
+    from atsock.wire.transport import DescriptorTransport
 
     master, slave = os.openpty()
     tty.setraw(slave)

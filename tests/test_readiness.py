@@ -1,9 +1,9 @@
 """What a connection's descriptor says, state by state, and that the host's poll sees it (no modem)."""
 import select
 
-from atsock.connection import Connection, Kind
+from atsock.core.connection import Connection, Kind
 from atsock.errors import os_error
-from atsock.readiness import ReadySignal
+from atsock.core.readiness import ReadySignal
 
 
 def polled(fd):

@@ -1,5 +1,5 @@
 """Every socket-like class atsock has takes its arguments through the plain socket's checks
-(:mod:`atsock.checked`): found by walking the package, so that a new class cannot miss them. In a
+(:mod:`atsock.surface.checked`): found by walking the package, so that a new class cannot miss them. In a
 live state each refuses what its CPython counterpart refuses (``socket.socket``, ``ssl.SSLSocket``)
 and refused calls take nothing from the stream; host TLS sockets unwrap as CPython's do."""
 import errno
@@ -14,8 +14,9 @@ import pytest
 
 import atsock
 import atsock.quecpython
-from atsock import ssl, usock
-from atsock.checked import CHECKS, SocketArguments, is_checked
+from atsock import ssl
+from atsock.surface import usock
+from atsock.surface.checked import CHECKS, SocketArguments, is_checked
 
 from .conftest import TcpServer
 from .test_hostile import LyingInt, NoTruth

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from atsock import atcmd
-from atsock.engine import Engine
+from atsock.wire import atcmd
+from atsock.wire.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("atsock", "modems", "fakemodem")
@@ -98,7 +98,7 @@ def test_the_engine_writes_only_checked_command_lines():
         engine.command("AT+QIOPEN=1,0", timeout=1).send(None)
 
 
-# every place in the driver that builds a command: each must use atsock.atcmd
+# every place in the driver that builds a command: each must use atsock.wire.atcmd
 _HAND_MADE = re.compile(r"""f["']AT[+&]?[A-Z][A-Z0-9_]*[=?]|["']AT\+[A-Z]+=["']?\s*\+""")
 
 
@@ -149,12 +149,13 @@ def test_import_atsock_stays_light_and_gives_every_public_name():
     """``import atsock`` brings no asyncio, no engine and no pyserial (they come with the first
     modem or socket); every name of ``__all__`` is there all the same, as the object its module has."""
     program = ("import sys, atsock\n"
-               "heavy = sorted(m for m in ('asyncio', 'serial', 'transitions', 'atsock.engine', 'atsock.modem')"
+               "heavy = sorted(m for m in ('asyncio', 'serial', 'transitions', 'atsock.wire.engine', 'atsock.modem')"
                " if m in sys.modules)\n"
                "listed = sorted(set(atsock.__all__) - set(dir(atsock)))\n"
-               "import atsock.modem, atsock.usock, atsock.rawat, atsock.micropython\n"
+               "import atsock.modem, atsock.surface.usock, atsock.wire.rawat, atsock.micropython\n"
                "same = all(getattr(atsock, n) is getattr(m, n) for m, names in ((atsock.modem, ('open_modem', 'Modem')),"
-               " (atsock.usock, ('socket', 'getaddrinfo')), (atsock.rawat, ('ATResult', 'ATCommandError')),"
+               " (atsock.surface.usock, ('socket', 'getaddrinfo')),"
+               " (atsock.wire.rawat, ('ATResult', 'ATCommandError')),"
                " (atsock.micropython, ('install',))) for n in names)\n"
                "print(heavy, listed, same, all(hasattr(atsock, n) for n in atsock.__all__))")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60)

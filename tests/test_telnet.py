@@ -5,8 +5,8 @@ import random
 import pytest
 from hypothesis import given, strategies as st
 
-from atsock import netserial, telnet
-from atsock.backoff import Backoff
+from atsock.wire import netserial, telnet
+from atsock.core.backoff import Backoff
 
 commands = st.one_of(
     st.builds(telnet.Negotiation, st.sampled_from(sorted(telnet.VERBS)), st.integers(0, 255)),

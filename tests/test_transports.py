@@ -12,8 +12,8 @@ import pytest
 import serial
 
 import atsock
-import atsock.transport
-from atsock import port_holders
+import atsock.wire.transport
+from atsock.wire import port_holders
 
 from .conftest import modem_settings
 
@@ -34,7 +34,7 @@ def echo_through(modem, port, size):
 
 
 def test_reader_thread_transport_for_ports_without_a_descriptor(quectel_fake_modem, echo_server, monkeypatch):
-    monkeypatch.setattr(atsock.transport, "_has_descriptor", lambda port: False)
+    monkeypatch.setattr(atsock.wire.transport, "_has_descriptor", lambda port: False)
     with atsock.open_modem(quectel_fake_modem.port, apn="internet") as modem:
         assert type(modem.engine._transport).__name__ == "ThreadedSerialTransport"
         assert echo_through(modem, echo_server.port, 256 * 1024)

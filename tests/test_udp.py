@@ -103,13 +103,13 @@ def test_binding_a_port_the_module_cannot_have_is_eaddrinuse(modem):
 def test_an_ephemeral_port_in_use_is_passed_over_for_another(modem, udp_echo, monkeypatch):
     """The socket picks its own local port at random; one the module cannot have (the emulator's
     host port is held here by another socket) is tried once, then another is picked."""
-    import atsock.usock
+    import atsock.surface.usock
 
     with _occupied_udp_port() as holder:
         taken = holder.getsockname()[1]
         picks = iter([taken])
-        real = atsock.usock.random.randint
-        monkeypatch.setattr(atsock.usock.random, "randint", lambda a, b: next(picks, None) or real(a, b))
+        real = atsock.surface.usock.random.randint
+        monkeypatch.setattr(atsock.surface.usock.random, "randint", lambda a, b: next(picks, None) or real(a, b))
         with udp_socket() as sock:
             sock.sendto(b"around the held port", ("127.0.0.1", udp_echo.port))
             assert sock.recv(100) == b"around the held port"

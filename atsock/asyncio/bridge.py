@@ -13,10 +13,11 @@ import random
 import socket
 from typing import Awaitable, Callable, List, Optional, Tuple, TypeVar
 
-from .. import inet, receiving, validate
-from ..connection import Connection
 from ..constants import AF_INET
+from ..core import validate
+from ..core.connection import Connection
 from ..errors import os_error
+from ..surface import inet, receiving
 
 T = TypeVar("T")
 Address = Tuple[str, int]

@@ -11,11 +11,11 @@ import logging
 import ssl as _ssl
 from typing import Awaitable, Callable, Optional, Set
 
-from .. import inet, usock
-from ..connection import Connection, Kind
-from ..current import current_modem
 from ..constants import SOCK_STREAM
+from ..core.connection import Connection, Kind
 from ..errors import os_error
+from ..surface import inet, usock
+from ..surface.current import current_modem
 from ..tls import create_default_context
 from ..tls.session import TlsSession
 from . import bridge

@@ -12,10 +12,11 @@ import socket
 from collections import deque
 from typing import Callable, Deque, Optional, Tuple
 
-from .. import inet, receiving, usock, validate
-from ..connection import Connection, Kind
 from ..constants import AF_INET, SOCK_DGRAM
+from ..core import validate
+from ..core.connection import Connection, Kind
 from ..errors import os_error
+from ..surface import inet, receiving, usock
 from . import bridge, connections
 from .pump import ReadPump
 from .transport import as_bytes

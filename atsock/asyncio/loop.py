@@ -18,9 +18,9 @@ import asyncio
 import errno
 import threading
 
-from .. import usock
 from ..errors import os_error
 from ..standard import socket as standard_socket
+from ..surface import usock
 from . import connections, datagram
 
 _SENDFILE_BLOCK = 64 * 1024

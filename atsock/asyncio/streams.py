@@ -8,7 +8,7 @@ and the writer's calls on the reader too (MicroPython hands the same object out 
 import asyncio
 from typing import Callable
 
-from ..connection import Connection
+from ..core.connection import Connection
 from ..tls.session import TlsSession
 from . import connections
 

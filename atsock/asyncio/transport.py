@@ -13,8 +13,8 @@ import logging
 from collections import deque
 from typing import Deque, Optional
 
-from .. import inet, receiving
-from ..connection import Connection
+from ..core.connection import Connection
+from ..surface import inet, receiving
 from . import bridge
 from .pump import ReadPump
 

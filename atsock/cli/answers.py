@@ -16,8 +16,8 @@ Signal bars (0-4) are our own mapping, one per kind of reading:
 import re
 from typing import Dict, List, Optional, Sequence
 
-from .. import registration as registration_words
-from ..fields import split_fields
+from ..core import registration as registration_words
+from ..wire.fields import split_fields
 
 Lines = Sequence[str]
 

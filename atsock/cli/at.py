@@ -16,9 +16,9 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from .. import atcmd
-from ..channel import Final, Intermediate, Prompt, ProtocolError, Urc
-from ..wiretrace import visible
+from ..wire import atcmd
+from ..wire.channel import Final, Intermediate, Prompt, ProtocolError, Urc
+from ..wire.wiretrace import visible
 from .options import add_port_argument, resolve_port
 from .serialat import ESCAPE, MAX_LINE, PROMPT, SerialAT
 

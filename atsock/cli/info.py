@@ -8,7 +8,8 @@ antenna.
 import json
 import time
 
-from .. import atcmd, registration as registration_words
+from ..core import registration as registration_words
+from ..wire import atcmd
 from . import answers
 from .options import add_serial_options, checked_dialect, context_id, resolve_port
 from .session import BareSession
@@ -114,7 +115,7 @@ def quectel_report(ask, context_id: int) -> dict:
 
 
 def network_report(ask):
-    """Signal and registration, each also in words (``atsock.registration``): (signal, registration)."""
+    """Signal and registration, each also in words (``atsock.core.registration``): (signal, registration)."""
     signal = {"csq": answers.csq(ask("AT+CSQ") or []), "qcsq": answers.qcsq(ask("AT+QCSQ") or [])}
     best = signal["qcsq"] if signal["qcsq"] and signal["qcsq"]["bars"] is not None else signal["csq"]
     signal["bars"] = best["bars"] if best else None

@@ -1,7 +1,7 @@
 """``atsock ports [PATTERN ...]``: the serial ports, what each one is for, and who holds it.
 
 USB data comes from pyserial's ``list_ports``; Quectel interface roles from
-:mod:`atsock.cli.portroles`; holders from ``/proc/*/fd`` through :mod:`atsock.port_holders` (only
+:mod:`atsock.cli.portroles`; holders from ``/proc/*/fd`` through :mod:`atsock.wire.port_holders` (only
 processes we may look into: run as root to see every holder). Candidates for an AT port that nobody holds get a short probe
 (``AT``, then ``ATI`` or ``AT+GMR``) so the table says which port really answers. Patterns (shell
 globs) select ports and also name ports ``list_ports`` does not know, such as an emulator's pty.
@@ -17,8 +17,8 @@ from typing import Dict, List, Optional
 import serial
 from serial.tools import list_ports
 
-from .. import port_holders
 from ..errors import docs_link
+from ..wire import port_holders
 from .portroles import PortFacts, interface_number, role
 from .serialat import SerialAT
 

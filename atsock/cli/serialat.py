@@ -1,10 +1,10 @@
 """A serial port spoken to a line at a time, with no driver in between: for the console and port probes.
 
 pyserial opens the port and a reader thread feeds whatever arrives through atsock's sans-I/O
-:class:`~atsock.channel.ATChannel`, which drops the echo, ends a command at its final result code
+:class:`~atsock.wire.channel.ATChannel`, which drops the echo, ends a command at its final result code
 and files every line that comes outside a command as unsolicited. Nothing is sent but what the
 caller sends: no ``ATE0``, no bring-up. The port is opened exclusively, as ``open_modem`` opens it,
-unless the caller asks otherwise; what crosses it goes to the wire trace (:mod:`atsock.wiretrace`).
+unless the caller asks otherwise; what crosses it goes to the wire trace (:mod:`atsock.wire.wiretrace`).
 """
 import threading
 import time
@@ -12,10 +12,10 @@ from typing import Callable, List, Optional, Tuple
 
 import serial
 
-from .. import atcmd, wiretrace
-from ..channel import ATChannel, Command, Event, Final, Intermediate, Prompt
-from ..transport import open_port
-from ..escape import DEFAULT_TIMING, stale_escape_waits
+from ..wire import atcmd, wiretrace
+from ..wire.channel import ATChannel, Command, Event, Final, Intermediate, Prompt
+from ..wire.escape import DEFAULT_TIMING, stale_escape_waits
+from ..wire.transport import open_port
 
 MAX_LINE = 4096
 SAMPLE = 256
@@ -142,7 +142,7 @@ class SerialAT:
 
     def leave_data_mode(self, unanswered_for: float) -> None:
         """``+++`` between guard silences, for a module an earlier program left in data mode (see
-        :mod:`atsock.escape`), then a line end (a module in command mode took the ``+`` for the
+        :mod:`atsock.wire.escape`), then a line end (a module in command mode took the ``+`` for the
         start of a line); what it says to all that is dropped."""
         before, after = stale_escape_waits(DEFAULT_TIMING, unanswered_for)
         time.sleep(before)

@@ -3,7 +3,7 @@
 ``atsock info`` must show the identity of a module that has no SIM, no coverage or no Wi-Fi, so
 it cannot go through ``open_modem`` (which waits for registration and a data context). This
 session finds the module at whatever line rate it is (``AT`` at each in turn, as bring-up does:
-:mod:`atsock.linerate`), switches echo off and then only asks; it also tells the dialect apart
+:mod:`atsock.wire.linerate`), switches echo off and then only asks; it also tells the dialect apart
 for the commands that do open a modem. Commands end in CR LF, which both module families take,
 so a session works before anyone knows which family answers.
 """
@@ -11,15 +11,15 @@ import asyncio
 import errno
 from typing import Optional
 
-from .. import atcmd
-from ..channel import ATChannel
-from ..engine import Engine
 from ..errors import NO_ANSWER_HINT, CommandTimeout, ModemGone
-from ..linerate import Line
-from ..loop_thread import LoopThread
-from ..rawat import ATResult, checked_timeout, command_line, execute
-from ..transport import open_serial
-from ..wiretrace import is_text, visible
+from ..wire import atcmd
+from ..wire.channel import ATChannel
+from ..wire.engine import Engine
+from ..wire.linerate import Line
+from ..wire.loop_thread import LoopThread
+from ..wire.rawat import ATResult, checked_timeout, command_line, execute
+from ..wire.transport import open_serial
+from ..wire.wiretrace import is_text, visible
 
 SYNC_BUDGET = 4.0  # seconds of AT probes, at the rates a module is usually at
 SAMPLE = 256  # bytes of the port's first words kept, to tell noise from a silent port (serialat's too)

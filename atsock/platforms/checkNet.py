@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Tuple
 
-from ..current import current_modem
+from ..surface.current import current_modem
 
 log = logging.getLogger("atsock.checkNet")
 

@@ -7,7 +7,7 @@ already open.
 import types
 
 from .. import network as _network
-from ..current import current_modem
+from ..surface.current import current_modem
 from .machine import UART
 
 

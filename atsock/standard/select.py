@@ -5,7 +5,7 @@ this one does the same, asking an atsock socket (plain or TLS) for its state
 (:func:`atsock.select.poll_mask`: a TLS socket is readable only when plaintext waits) and any
 other descriptor the kernel. ``select`` answers the objects it was given, as CPython's.
 ``epoll``, ``PIPE_BUF`` and the constants are CPython's (an atsock descriptor in an ``epoll`` is
-readable while its connection is, see :mod:`atsock.readiness`). MicroPython programs, whose
+readable while its connection is, see :mod:`atsock.core.readiness`). MicroPython programs, whose
 ``poll`` answers objects, use ``uselect`` (:mod:`atsock.select`).
 """
 from select import *  # noqa: F401,F403 - CPython's names first

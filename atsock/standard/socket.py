@@ -20,10 +20,10 @@ from socket import (AddressInfo, EAGAIN, EBADF, EWOULDBLOCK, IntEnum, IntFlag, M
                     SocketIO, _GLOBAL_DEFAULT_TIMEOUT)
 from typing import Optional
 
-from .. import arguments, usock
-from ..addrinfo import resolve_addrinfo
-from ..current import current_modem
 from ..errors import os_error
+from ..surface import arguments, usock
+from ..surface.addrinfo import resolve_addrinfo
+from ..surface.current import current_modem
 from .files import FileSurface
 
 __all__ = list(_std.__all__)
@@ -139,7 +139,7 @@ class socket(FileSurface, usock.socket):
         super()._check_open()
 
     def fileno(self) -> int:
-        """The socket's readiness descriptor (see :meth:`atsock.usock.socket.fileno`): for ``selectors``
+        """The socket's readiness descriptor (see :meth:`atsock.surface.usock.socket.fileno`): for ``selectors``
         and event loops, not for ``os.read``; -1 once closed."""
         return -1 if self._own_closed else super().fileno()
 

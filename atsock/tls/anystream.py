@@ -8,9 +8,9 @@ a read of nothing is the end of the stream.
 import errno
 from typing import Optional
 
-from ..checked import SocketArguments
 from ..errors import os_error
 from ..select import POLLIN, POLLOUT
+from ..surface.checked import SocketArguments
 
 
 def is_stream_only(obj) -> bool:
@@ -25,7 +25,7 @@ def _no_flags(flags: int) -> None:
 
 
 class StreamSocket(SocketArguments):
-    """(Its arguments are checked as a socket's: :mod:`atsock.checked`.)"""
+    """(Its arguments are checked as a socket's: :mod:`atsock.surface.checked`.)"""
 
     type = 1  # SOCK_STREAM
 

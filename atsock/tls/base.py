@@ -6,13 +6,13 @@ socket), or the module (:class:`atsock.tls.module.ModuleTLSSocket`); both subcla
 stream helpers here need only ``read``, ``recv``, ``sendall`` and ``close``; subclasses keep the
 modem socket they run over in ``_raw`` (:class:`OverModemSocket`).
 
-Arguments are the plain socket's, checked as it checks them (:mod:`atsock.checked`); then, as on
+Arguments are the plain socket's, checked as it checks them (:mod:`atsock.surface.checked`); then, as on
 CPython's ``SSLSocket``, flags must be 0 and ``recvfrom``/``sendto`` are refused (ValueError).
 """
 import abc
 from typing import Optional
 
-from ..checked import SocketArguments
+from ..surface.checked import SocketArguments
 
 
 def no_flags(flags: int, method: str) -> None:

@@ -22,10 +22,10 @@ import ssl as _ssl
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from .. import validate
 from ..constants import SOCK_STREAM
+from ..core import validate
+from ..core.lifecycle import SocketState
 from ..errors import os_error
-from ..lifecycle import SocketState
 from .base import SSLSocket, no_flags
 
 

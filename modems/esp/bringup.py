@@ -6,10 +6,11 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from atsock import atcmd, startup, validate
+from atsock.wire import atcmd
+from atsock.core import startup, validate
 from atsock.errors import ModemError, docs_link
-from atsock.fields import split_fields
-from atsock.lifecycle import ModemLifecycle
+from atsock.wire.fields import split_fields
+from atsock.core.lifecycle import ModemLifecycle
 
 from ..settings import check_seconds, check_timeouts
 from .codes import BUSY, JOIN_ERRORS, SEND_MAX_LARGE, T_JOIN, T_QUERY, T_READY, recv_limit, send_limit

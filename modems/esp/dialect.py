@@ -5,13 +5,14 @@ import logging
 import re
 from typing import List, Optional
 
-from atsock import atcmd, validate
-from atsock.channel import Urc
+from atsock.wire import atcmd
+from atsock.core import validate
+from atsock.wire.channel import Urc
 from atsock.constants import AF_INET, AF_INET6
-from atsock.dialect import Dialect
+from atsock.core.dialect import Dialect
 from atsock.errors import CommandFailed, dns_answer_error, name_error, os_error
-from atsock.framing import payload_rule
-from atsock.lifecycle import SocketState
+from atsock.wire.framing import payload_rule
+from atsock.core.lifecycle import SocketState
 
 from modems.settings import make_settings
 

@@ -3,9 +3,9 @@ after its OK and sets RTS/CTS (flow 3: both) until the next restart; ``AT+UART_D
 kept in flash; ``AT+UART_DEF?`` tells the rate the module restarts at."""
 from typing import Optional
 
-from atsock import atcmd
-from atsock.fields import parse_int, split_fields
-from atsock.linerate import LineCommands, standard
+from atsock.wire import atcmd
+from atsock.wire.fields import parse_int, split_fields
+from atsock.wire.linerate import LineCommands, standard
 
 RATE_RANGE = (110, 5_000_000)
 

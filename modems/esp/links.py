@@ -27,12 +27,12 @@ import logging
 import re
 from typing import Optional, Set, Tuple
 
-from atsock import atcmd
-from atsock.connection import Connection, Kind
+from atsock.wire import atcmd
+from atsock.core.connection import Connection, Kind
 from atsock.constants import AF_INET6
-from atsock.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
+from atsock.core.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
-from atsock.fields import parse_int, split_fields
+from atsock.wire.fields import parse_int, split_fields
 from atsock.tls.module import handshake_error
 
 from .codes import (BUSY, FRAME_MAX, MAX_LINKS, RECV_CHUNK, SEND_MAX, T_CIPCLOSE, T_CIPSEND, T_CIPSTART, T_QUERY,

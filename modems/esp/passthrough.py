@@ -1,4 +1,4 @@
-"""ESP-AT's passthrough ("transparent transmission", esp-at.md §5.3) for :mod:`atsock.transparent`.
+"""ESP-AT's passthrough ("transparent transmission", esp-at.md §5.3) for :mod:`atsock.core.transparent`.
 
 Passthrough works in single-connection mode only, and AT+CIPMUX can change only while no link is
 open. So a data-mode socket opens its own connection, and only when it is the module's only socket
@@ -24,11 +24,11 @@ is it still there?     ``AT+CIPSTATUS``: a ``+CIPSTATUS:`` line while the link i
 import errno
 import logging
 
-from atsock import atcmd
-from atsock.dialect import DataModeCommands
+from atsock.wire import atcmd
+from atsock.core.dialect import DataModeCommands
 from atsock.errors import os_error
-from atsock.fields import parse_int
-from atsock.rawstream import RawWords
+from atsock.wire.fields import parse_int
+from atsock.wire.rawstream import RawWords
 
 from .codes import FRAME_MAX, T_QUERY
 from .links import client_params, open_error

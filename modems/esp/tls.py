@@ -17,7 +17,7 @@ the connection or the handshake failed.
 import errno
 from typing import Set
 
-from atsock import atcmd
+from atsock.wire import atcmd
 from atsock.errors import os_error
 from atsock.tls.module import ModuleTlsRequest
 

@@ -5,11 +5,12 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
-from atsock import atcmd, registration, startup, validate
+from atsock.wire import atcmd
+from atsock.core import registration, startup, validate
 from atsock.errors import CommandFailed, DataContextError, ModemError, docs_link
-from atsock.fields import parse_int, split_fields
-from atsock.lifecycle import ModemLifecycle
-from atsock.linerate import Line
+from atsock.wire.fields import parse_int, split_fields
+from atsock.core.lifecycle import ModemLifecycle
+from atsock.wire.linerate import Line
 
 from ..settings import check_seconds, check_timeouts
 from . import cause

@@ -4,10 +4,10 @@ the cause for ``AT+QIGETERROR`` (``+QIGETERROR: <err>,<text>``, quectel-tcpip.md
 import errno
 from typing import Optional
 
-from atsock import atcmd
-from atsock.channel import Final
+from atsock.wire import atcmd
+from atsock.wire.channel import Final
 from atsock.errors import os_error
-from atsock.fields import parse_int, split_fields
+from atsock.wire.fields import parse_int, split_fields
 
 from .codes import T_QUERY, quectel_error
 

@@ -1,4 +1,4 @@
-"""CMUX on a Quectel module (cmux.md): the AT text around :class:`atsock.cmux.line.MuxLine`.
+"""CMUX on a Quectel module (cmux.md): the AT text around :class:`atsock.wire.cmux.line.MuxLine`.
 
 =====================  ======================================================================
 enter                  plain ``AT`` answered; if not, a multiplexer an earlier host left (it died
@@ -21,12 +21,12 @@ own rate (the multiplexer runs at it; AT+IPR cannot change it while multiplexed)
 import logging
 from typing import Awaitable, Callable
 
-from atsock import atcmd
-from atsock.cmux.frames import DEFAULT_N1
-from atsock.channel import ATChannel
-from atsock.cmux.channels import DataChannels
-from atsock.cmux.line import AT_DLCI, MuxLine
-from atsock.engine import Engine
+from atsock.wire import atcmd
+from atsock.wire.cmux.frames import DEFAULT_N1
+from atsock.wire.channel import ATChannel
+from atsock.wire.cmux.channels import DataChannels
+from atsock.wire.cmux.line import AT_DLCI, MuxLine
+from atsock.wire.engine import Engine
 from atsock.errors import CommandFailed, CommandTimeout
 
 from .codes import T_QUERY

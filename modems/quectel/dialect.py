@@ -3,15 +3,15 @@ import errno
 import logging
 from typing import List, Optional
 
-from atsock import atcmd
-from atsock.channel import Urc
+from atsock.wire import atcmd
+from atsock.wire.channel import Urc
 from atsock.constants import AF_INET, AF_INET6
-from atsock.fields import parse_int, split_fields
-from atsock.framing import payload_rule
-from atsock.dialect import Dialect
+from atsock.wire.fields import parse_int, split_fields
+from atsock.wire.framing import payload_rule
+from atsock.core.dialect import Dialect
 from modems.settings import make_settings
 
-from atsock import registration
+from atsock.core import registration
 
 from .bringup import CONTEXT_TYPES, BringUp, Settings
 from .cmux import QuectelMux

@@ -2,9 +2,10 @@
 import asyncio
 from typing import List, Optional
 
-from atsock import atcmd, validate
+from atsock.wire import atcmd
+from atsock.core import validate
 from atsock.errors import dns_answer_error, name_error, timeout_error
-from atsock.fields import parse_int
+from atsock.wire.fields import parse_int
 from . import cause
 from .codes import T_DNS_URC, T_QUERY, quectel_error
 

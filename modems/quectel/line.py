@@ -1,7 +1,7 @@
 """Quectel's UART settings (info-and-ports.md §1.6, cmux.md §12): ``AT+IPR`` moves the rate after
 its OK, ``AT+IFC=2,2`` turns RTS/CTS on, ``AT&W`` keeps them across a restart."""
-from atsock import atcmd
-from atsock.linerate import LineCommands
+from atsock.wire import atcmd
+from atsock.wire.linerate import LineCommands
 
 MAX_RATE = 4_000_000  # the highest rate any Quectel AT+IPR lists
 QUECTEL_VID = 0x2C7C  # its USB interfaces (info-and-ports.md §2): no line rate there

@@ -11,9 +11,10 @@ import asyncio
 import errno
 from typing import Callable, Dict, Optional
 
-from atsock import atcmd, registration
+from atsock.wire import atcmd
+from atsock.core import registration
 from atsock.errors import CommandFailed, ModemError, RegistrationError, docs_link
-from atsock.fields import parse_int, split_fields
+from atsock.wire.fields import parse_int, split_fields
 
 from .codes import T_QUERY
 

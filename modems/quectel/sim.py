@@ -10,9 +10,9 @@ import asyncio
 import errno
 from typing import Callable, Optional
 
-from atsock import atcmd
+from atsock.wire import atcmd
 from atsock.errors import CommandFailed, SimError, docs_link
-from atsock.fields import parse_int, split_fields
+from atsock.wire.fields import parse_int, split_fields
 
 from .codes import T_QUERY
 

@@ -28,12 +28,12 @@ import logging
 import struct
 from typing import Dict, List, Optional, Tuple
 
-from atsock import atcmd
-from atsock.connection import Connection, Kind
+from atsock.wire import atcmd
+from atsock.core.connection import Connection, Kind
 from atsock.constants import AF_INET, AF_INET6
-from atsock.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
+from atsock.core.dialect import Exchange, FetchExchange, SendOutcome, SocketCommands
 from atsock.errors import os_error
-from atsock.fields import parse_int, split_fields
+from atsock.wire.fields import parse_int, split_fields
 
 from . import cause
 from .codes import MAX_LINKS, QIRD_MAX, QISEND_MAX, T_QICLOSE, T_QIOPEN_URC, T_QIRD, T_QISEND, T_QUERY, TEXT, quectel_error

@@ -26,10 +26,10 @@ import logging
 import ssl
 from typing import Dict, List, Optional, Set, Tuple
 
-from atsock import atcmd
+from atsock.wire import atcmd
 from atsock.errors import os_error
-from atsock.fields import parse_int, split_fields
-from atsock.framing import payload_rule
+from atsock.wire.fields import parse_int, split_fields
+from atsock.wire.framing import payload_rule
 from atsock.tls.module import ModuleTlsRequest, handshake_error, verification_error
 
 from . import cause

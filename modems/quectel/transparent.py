@@ -1,4 +1,4 @@
-"""Quectel's transparent access mode (quectel-tcpip.md §12) for :mod:`atsock.transparent`.
+"""Quectel's transparent access mode (quectel-tcpip.md §12) for :mod:`atsock.core.transparent`.
 
 =====================  ======================================================================
 enter                  ``AT+QISWTMD=<id>,2`` -> ``CONNECT``; from then on the line is the socket's
@@ -12,11 +12,11 @@ is it still there?     ``AT+QISTATE=1,<id>``: a line for the id in state 2 (or 3
 """
 import errno
 
-from atsock import atcmd
-from atsock.dialect import DataModeCommands
+from atsock.wire import atcmd
+from atsock.core.dialect import DataModeCommands
 from atsock.errors import os_error
-from atsock.fields import parse_int, split_fields
-from atsock.rawstream import RawWords
+from atsock.wire.fields import parse_int, split_fields
+from atsock.wire.rawstream import RawWords
 
 from .codes import T_QUERY, quectel_error
 
