@@ -115,6 +115,8 @@ def _is_pty(fd: int) -> bool:
 class LineControl:
     """The rate and RTS/CTS of the pyserial port under a transport (``serial`` in its extra info)."""
 
+    _input_dropped = False  # set_baudrate dropped what the OS held since the last read
+
     @property
     def line_settable(self) -> bool:
         """Whether the port's rate can be set from here (a raw TCP serial server's is its own)."""
@@ -129,6 +131,7 @@ class LineControl:
                                              "setting")
         port.baudrate = baudrate
         port.reset_input_buffer()
+        self._input_dropped = True  # a read the loop already found ready may now find nothing
 
     async def set_flow_control(self, rtscts: bool) -> None:
         """RTS/CTS on (the UART holds its output while CTS is low, and lowers RTS when its buffer
@@ -253,6 +256,9 @@ class DescriptorTransport(LineControl, serial_asyncio.SerialTransport):
             self._close(exc=exc)
             return
         if not data:
+            if self._input_dropped:  # readable when polled, emptied by a rate change since: no end of file
+                self._input_dropped = False
+                return
             self._close(exc=OSError("serial port returned end of file"))
             return
         self._protocol.data_received(data)
