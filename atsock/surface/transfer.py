@@ -17,6 +17,17 @@ from . import arguments, inet
 from .checked import SocketArguments
 
 
+def read_into(read, buf, nbytes: Optional[int]) -> Optional[int]:
+    """MicroPython's ``readinto`` over any ``read(n)``: the count put into ``buf``, or ``None`` where
+    ``read`` had nothing yet (a non-blocking socket); shared by the plain and the TLS sockets."""
+    limit = len(buf) if nbytes is None else min(nbytes, len(buf))
+    data = read(limit)
+    if data is None:
+        return None
+    buf[:len(data)] = data
+    return len(data)
+
+
 class Transfer(SocketArguments):
     """Sending and receiving."""
 
@@ -162,12 +173,7 @@ class Transfer(SocketArguments):
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
         """MicroPython's ``readinto(buf[, nbytes])``: :meth:`read` into ``buf``; returns the count, or
         ``None`` where a non-blocking socket has nothing yet."""
-        limit = len(buf) if nbytes is None else min(nbytes, len(buf))
-        data = self.read(limit)
-        if data is None:
-            return None
-        buf[:len(data)] = data
-        return len(data)
+        return read_into(self.read, buf, nbytes)
 
     def readline(self) -> Optional[bytes]:
         """The bytes up to and including the next ``b"\n"`` (or to the end of the stream); ``None`` where a

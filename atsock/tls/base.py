@@ -13,6 +13,7 @@ import abc
 from typing import Optional
 
 from ..surface.checked import SocketArguments
+from ..surface.transfer import read_into
 
 
 def no_flags(flags: int, method: str) -> None:
@@ -98,12 +99,7 @@ class SSLSocket(OverModemSocket, abc.ABC):
     def readinto(self, buf, nbytes: Optional[int] = None) -> Optional[int]:
         """MicroPython's ``readinto(buf[, nbytes])``: :meth:`read` into ``buf``; the count, or ``None``
         where a non-blocking socket has nothing yet."""
-        limit = len(buf) if nbytes is None else min(nbytes, len(buf))
-        data = self.read(limit)
-        if data is None:
-            return None
-        buf[:len(data)] = data
-        return len(data)
+        return read_into(self.read, buf, nbytes)
 
     def recv_into(self, buffer, nbytes: int = 0, flags: int = 0) -> int:
         """As :meth:`recv`, into ``buffer`` (at most ``nbytes`` bytes, 0: its length); returns the count."""
